@@ -1,0 +1,6 @@
+/**
+ * Registers every destination kind. Each kind's `index.ts` is light (config parsing only) and
+ * loads its driver inside `create`, so importing this file loads no destination driver.
+ */
+export { registerDestinationKind, getDestinationKind, destinationKinds } from './registry';
+export type { DestinationKind, DestinationContext } from './registry';
