@@ -1,0 +1,43 @@
+import type { Pool } from 'pg';
+import { openCheckpointStore } from '../checkpoint';
+import type { CheckpointStore } from '../checkpoint/store';
+import type { ServiceEnv } from '../config/env';
+import { checkStateDatabase, createStatePool, migrateStateDatabase } from '../db/state';
+import { MemoryFlowStore } from '../services/flows/memoryStore';
+import { PostgresFlowStore } from '../services/flows/postgresStore';
+import type { FlowStore } from '../services/flows/store';
+
+/** The stores a process works with: flows and checkpoints, on DUCTSTREAM_POSTGRES_DSN or standalone. */
+export interface AppState {
+  pool?: Pool;
+  flows: FlowStore;
+  checkpoints: CheckpointStore;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the state database (running its migrations) when DUCTSTREAM_POSTGRES_DSN is set; otherwise
+ * flows live in memory (a worker's `-flow-file`) and checkpoints in SQLite.
+ */
+export async function openAppState(env: ServiceEnv): Promise<AppState> {
+  let pool: Pool | undefined;
+  let flows: FlowStore;
+  if (env.postgresDsn) {
+    pool = createStatePool(env.postgresDsn);
+    await checkStateDatabase(pool);
+    await migrateStateDatabase(env.postgresDsn);
+    flows = new PostgresFlowStore(pool);
+  } else {
+    flows = new MemoryFlowStore();
+  }
+  const checkpoints = openCheckpointStore(env, pool);
+  return {
+    pool,
+    flows,
+    checkpoints,
+    close: async () => {
+      await checkpoints.close();
+      await pool?.end();
+    },
+  };
+}

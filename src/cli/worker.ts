@@ -1,0 +1,175 @@
+import { readFileSync } from 'node:fs';
+import { DBOS, type WorkflowHandle } from '@dbos-inc/dbos-sdk';
+import { openAppState, type AppState } from '../app/state';
+import { parseFlow } from '../config/flow';
+import { databaseOf, executorIdFor, readServiceEnv, withDatabase } from '../config/env';
+import { DuctError } from '../core/errors';
+import { createLogger } from '../core/log';
+import { isLsnText } from '../core/lsn';
+import '../destinations';
+import { setRunnerDeps } from '../pipeline/deps';
+import { getCodec } from '../wire/registry';
+import { launchDbos, shutdownDbos } from '../workflows/dbos';
+import { FLOW_RUN_WORKFLOW, flowRun, type FlowRunOptions, type FlowRunResult } from '../workflows/flowRun';
+import { releaseAllRuntimes, requestStop } from '../workflows/runtimes';
+import { EXIT_FAILURE, EXIT_OK, reportFatal } from './exit';
+import { formatHelp, parseFlags, UsageError, type FlagSpec } from './flags';
+import { startProgressReporter } from './progressReporter';
+
+const PROG = 'ductstream-worker';
+
+const FLAGS: FlagSpec[] = [
+  { name: 'flow-id', type: 'string', placeholder: 'ID', help: 'the flow to run (stored in DUCTSTREAM_POSTGRES_DSN)' },
+  { name: 'flow-file', type: 'string', placeholder: 'PATH.json', help: 'create or update the flow from this JSON file, then run it' },
+  { name: 'max-empty-reads', type: 'int', placeholder: 'N', min: 0, help: 'stop after N consecutive empty polls (0: run until stopped)' },
+  { name: 'start-lsn', type: 'string', placeholder: 'X/Y', help: 'start at this LSN instead of the checkpoint (replay, if the slot retains WAL)' },
+  { name: 'mode', type: 'string', placeholder: 'stream|backfill', help: 'stream (default) or backfill' },
+  { name: 'tables', type: 'string', placeholder: 'a.b,c.d', help: 'tables for -mode backfill' },
+  { name: 'snapshot-workers', type: 'int', placeholder: 'N', min: 1, help: 'parallel backfill workers' },
+  { name: 'partition-column', type: 'string', placeholder: 'COL', help: 'column to hash-partition backfilled tables by' },
+  { name: 'partition-count', type: 'int', placeholder: 'N', min: 1, help: 'partitions per backfilled table' },
+  { name: 'resolve-staging', type: 'bool', help: 'apply staged backfill data at the end of the run' },
+];
+
+const USAGE = `usage: ${PROG} -flow-id ID [-max-empty-reads N] [-start-lsn X/Y]
+       ${PROG} -flow-file flow.json [-max-empty-reads N]
+
+Runs one flow in this process as a chain of durable DBOS workflows. Progress goes to stderr;
+Ctrl-C stops after the current batch. Environment: DUCTSTREAM_POSTGRES_DSN (flows, checkpoints,
+DBOS system database beside it), DUCTSTREAM_CHECKPOINT_BACKEND/_PATH/_DSN, DUCTSTREAM_WIRE_FORMAT.`;
+
+interface WorkerArgs {
+  flowId?: string;
+  flowFile?: string;
+  maxEmptyReads: number;
+  startLsn?: string;
+}
+
+function parseArgs(argv: string[]): WorkerArgs | 'help' {
+  const { values, help } = parseFlags(argv, FLAGS);
+  if (help) return 'help';
+  const flowId = values['flow-id'] as string | undefined;
+  const flowFile = values['flow-file'] as string | undefined;
+  if (!flowId && !flowFile) throw new UsageError('-flow-id or -flow-file is required; see -h');
+  const startLsn = values['start-lsn'] as string | undefined;
+  if (startLsn !== undefined && !isLsnText(startLsn)) throw new UsageError(`flag -start-lsn: "${startLsn}" is not an LSN; use two hex numbers X/Y, e.g. 0/16B6C50`);
+  const mode = (values.mode as string | undefined) ?? 'stream';
+  if (mode !== 'stream' && mode !== 'backfill') throw new UsageError(`flag -mode: "${mode}" is not a mode; use stream or backfill`);
+  if (mode === 'backfill') throw new UsageError('flag -mode: backfill is not available in this version; run without -mode to stream changes');
+  for (const f of ['tables', 'snapshot-workers', 'partition-column', 'partition-count', 'resolve-staging']) {
+    if (values[f] !== undefined) throw new UsageError(`flag -${f} applies to -mode backfill only`);
+  }
+  return { flowId, flowFile, maxEmptyReads: (values['max-empty-reads'] as number | undefined) ?? 0, startLsn };
+}
+
+async function loadFlowFile(path: string, state: AppState, flowId: string | undefined, ctx: Parameters<typeof parseFlow>[1]): Promise<string> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new UsageError(`flag -flow-file: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new UsageError(`flag -flow-file: ${path} is not valid JSON: ${(e as Error).message}`);
+  }
+  const flow = parseFlow(json, ctx);
+  if (flowId && flowId !== flow.id) throw new UsageError(`flag -flow-id "${flowId}" differs from the id "${flow.id}" in ${path}; pass one of them`);
+  const { created } = await state.flows.upsert(flow);
+  process.stderr.write(`${PROG}: flow "${flow.id}" ${created ? 'created' : 'updated'} from ${path}\n`);
+  return flow.id;
+}
+
+/** Waits for a run and every successor it hands over to; returns the last run's result. */
+async function followChain(first: WorkflowHandle<FlowRunResult>): Promise<FlowRunResult> {
+  let handle = first;
+  for (;;) {
+    const result = await handle.getResult();
+    if (!result.successorId) return result;
+    handle = DBOS.retrieveWorkflow<FlowRunResult>(result.successorId);
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const args = parseArgs(argv);
+  if (args === 'help') {
+    process.stdout.write(formatHelp(USAGE, FLAGS));
+    return EXIT_OK;
+  }
+  const env = readServiceEnv();
+  const log = createLogger({ component: 'worker' });
+  if (!env.postgresDsn && !args.flowFile) {
+    throw new UsageError('-flow-id needs DUCTSTREAM_POSTGRES_DSN (where flows live); set it, or pass the flow with -flow-file');
+  }
+  const state = await openAppState(env);
+  let stopProgress = (): void => undefined;
+  try {
+    const ctx = { serviceWireFormat: env.wireFormat, enforceWireFormat: env.wireEnforce };
+    const flowId = args.flowFile ? await loadFlowFile(args.flowFile, state, args.flowId, ctx) : args.flowId!;
+    const flow = await state.flows.get(flowId);
+    if (!flow) throw new DuctError('not_found', `flow "${flowId}" does not exist`, { hint: 'create it with the API (CreateFlow) or pass -flow-file' });
+    parseFlow(flow, ctx);
+    if (flow.state === 'paused') {
+      process.stderr.write(`${PROG}: flow "${flowId}" is paused; resume it (ResumeFlow) to run it\n`);
+      return EXIT_OK;
+    }
+
+    setRunnerDeps({
+      env,
+      flows: state.flows,
+      checkpoints: state.checkpoints,
+      codecFor: getCodec,
+      log,
+      stepMaxRows: Number(process.env.DUCTSTREAM_STEP_MAX_ROWS) || 50_000,
+      stepMaxMs: Number(process.env.DUCTSTREAM_STEP_MAX_MS) || 2_000,
+    });
+    const sourceDsn = flow.source.options.dsn!;
+    const systemDatabaseUrl = env.dbosSystemDatabaseUrl ?? withDatabase(sourceDsn, `${databaseOf(sourceDsn)}_ductstream_dbos_sys`);
+    await launchDbos({ env, executorId: executorIdFor(`worker-${flowId}`), systemDatabaseUrl, log });
+
+    let signals = 0;
+    const onSignal = (sig: string): void => {
+      signals++;
+      if (signals > 1) {
+        process.stderr.write(`${PROG}: second ${sig}, exiting now\n`);
+        process.exit(130);
+      }
+      process.stderr.write(`${PROG}: ${sig} received, stopping after the current batch (again to exit now)\n`);
+      requestStop();
+    };
+    process.on('SIGINT', () => onSignal('SIGINT'));
+    process.on('SIGTERM', () => onSignal('SIGTERM'));
+    stopProgress = startProgressReporter(flowId, log);
+
+    // A run interrupted by a crash is recovered by DBOS at launch (same executor ID): finish it first.
+    const prefix = `flowrun-${flowId}-`;
+    const pending = await DBOS.listWorkflows({ workflowName: FLOW_RUN_WORKFLOW, status: ['PENDING', 'ENQUEUED'], workflow_id_prefix: prefix });
+    let last: FlowRunResult | undefined;
+    if (pending.length > 0) {
+      const newest = pending.sort((a, b) => (b.createdAt ?? 0) - (a.createdAt ?? 0))[0]!;
+      log.info('resuming an interrupted run', { run: newest.workflowID });
+      last = await followChain(DBOS.retrieveWorkflow<FlowRunResult>(newest.workflowID));
+    }
+    if (!last || last.end === 'empty' || last.end === 'bounded') {
+      if (flow.state !== 'running') await state.flows.setState(flowId, 'running');
+      const opts: FlowRunOptions = { maxEmptyReads: args.maxEmptyReads, startLsn: args.startLsn, maxStepsPerRun: Number(process.env.DUCTSTREAM_STEPS_PER_RUN) || 500, onBound: 'successor', chainIndex: 0 };
+      const handle = await DBOS.startWorkflow(flowRun, { workflowID: `${prefix}${Date.now()}` })(flowId, opts);
+      last = await followChain(handle);
+    }
+    stopProgress();
+    process.stderr.write(`${PROG}: flow "${flowId}" run ended (${last.end}): ${last.rows} rows in ${last.batches} batches, checkpoint ${last.checkpointLsn}\n`);
+    return EXIT_OK;
+  } finally {
+    stopProgress();
+    await releaseAllRuntimes();
+    await shutdownDbos();
+    await state.close();
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e) => process.exit(reportFatal(PROG, e)),
+);

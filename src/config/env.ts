@@ -1,0 +1,113 @@
+import { homedir, hostname } from 'node:os';
+import { join } from 'node:path';
+import { invalidArgument } from '../core/errors';
+import { isWireFormat, WIRE_FORMATS, type WireFormat } from '../wire/codec';
+
+/** Every DUCTSTREAM_* environment variable of the usage guide, parsed once into typed values. */
+export interface ServiceEnv {
+  /** Where flows, checkpoints and other state live (`ductstream` schema). */
+  postgresDsn?: string;
+  /** `:8080` or `host:port`. */
+  grpcListen: string;
+  wireFormat: WireFormat;
+  wireEnforce: boolean;
+  dbosEnabled: boolean;
+  dbosApp: string;
+  dbosQueue: string;
+  /** 6-field cron with seconds, or undefined. */
+  dbosSchedule?: string;
+  /** The DBOS system database: DBOS_SYSTEM_DATABASE_URL, else `<db>_dbos_sys` beside DUCTSTREAM_POSTGRES_DSN. */
+  dbosSystemDatabaseUrl?: string;
+  checkpointBackend: 'postgres' | 'sqlite';
+  /** SQLite file path (DUCTSTREAM_CHECKPOINT_DSN overrides the whole DSN). */
+  checkpointPath: string;
+  checkpointDsn?: string;
+  /** DBOS application version; pin it so a restarted process recovers runs of the previous one. */
+  appVersion: string;
+}
+
+export const ENV_DEFAULTS = {
+  grpcListen: ':8080',
+  wireFormat: 'json' as WireFormat,
+  dbosApp: 'ductstream',
+  dbosQueue: 'ductstream',
+  checkpointPath: join(homedir(), '.ductstream', 'checkpoints.db'),
+  appVersion: '1',
+};
+
+function bool(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const v = env[name]?.trim();
+  if (v === undefined || v === '') return fallback;
+  if (/^(true|1|yes|on)$/i.test(v)) return true;
+  if (/^(false|0|no|off)$/i.test(v)) return false;
+  throw invalidArgument(name, `"${v}" is not a boolean`, 'use true or false');
+}
+
+const CRON_FIELD = /^[0-9*/,\-A-Za-z?LW#]+$/;
+
+/** Checks a cron expression has 5 or 6 plausible fields; DBOS parses it fully at apply time. */
+export function validateCron(expr: string, field: string): string {
+  const parts = expr.trim().split(/\s+/);
+  if ((parts.length !== 6 && parts.length !== 5) || !parts.every((p) => CRON_FIELD.test(p))) {
+    throw invalidArgument(field, `"${expr}" is not a cron expression`, 'use 6 fields with seconds, e.g. "*/10 * * * * *" for every 10 seconds');
+  }
+  return parts.join(' ');
+}
+
+/** Replaces the database name of a postgres URL. */
+export function withDatabase(dsn: string, database: string): string {
+  const u = new URL(dsn);
+  u.pathname = '/' + encodeURIComponent(database);
+  return u.toString();
+}
+
+export function databaseOf(dsn: string): string {
+  const u = new URL(dsn);
+  return decodeURIComponent(u.pathname.replace(/^\//, '')) || 'postgres';
+}
+
+export function readServiceEnv(env: NodeJS.ProcessEnv = process.env): ServiceEnv {
+  const postgresDsn = env.DUCTSTREAM_POSTGRES_DSN?.trim() || undefined;
+  if (postgresDsn) {
+    try {
+      new URL(postgresDsn);
+    } catch {
+      throw invalidArgument('DUCTSTREAM_POSTGRES_DSN', 'is not a postgres URL', 'use postgres://user:pass@host:5432/db');
+    }
+  }
+  const wf = (env.DUCTSTREAM_WIRE_FORMAT?.trim() || ENV_DEFAULTS.wireFormat).toLowerCase();
+  if (!isWireFormat(wf)) throw invalidArgument('DUCTSTREAM_WIRE_FORMAT', `unknown wire format "${wf}"`, `use one of: ${WIRE_FORMATS.join(', ')}`);
+  const backendRaw = env.DUCTSTREAM_CHECKPOINT_BACKEND?.trim().toLowerCase();
+  let checkpointBackend: 'postgres' | 'sqlite';
+  if (!backendRaw) checkpointBackend = postgresDsn ? 'postgres' : 'sqlite';
+  else if (backendRaw === 'postgres' || backendRaw === 'sqlite') checkpointBackend = backendRaw;
+  else throw invalidArgument('DUCTSTREAM_CHECKPOINT_BACKEND', `unknown backend "${backendRaw}"`, 'use postgres or sqlite');
+  if (checkpointBackend === 'postgres' && !postgresDsn) {
+    throw invalidArgument('DUCTSTREAM_CHECKPOINT_BACKEND', 'postgres checkpoints need DUCTSTREAM_POSTGRES_DSN', 'set DUCTSTREAM_POSTGRES_DSN or use DUCTSTREAM_CHECKPOINT_BACKEND=sqlite');
+  }
+  const schedule = env.DUCTSTREAM_DBOS_SCHEDULE?.trim() || undefined;
+  const dbosApp = env.DUCTSTREAM_DBOS_APP?.trim() || ENV_DEFAULTS.dbosApp;
+  if (!/^[A-Za-z0-9_-]{1,63}$/.test(dbosApp)) throw invalidArgument('DUCTSTREAM_DBOS_APP', `"${dbosApp}" is not a valid application name`, 'use letters, digits, _ and -');
+  const dbosQueue = env.DUCTSTREAM_DBOS_QUEUE?.trim() || ENV_DEFAULTS.dbosQueue;
+  const sysUrl = env.DBOS_SYSTEM_DATABASE_URL?.trim() || (postgresDsn ? withDatabase(postgresDsn, `${databaseOf(postgresDsn)}_dbos_sys`) : undefined);
+  return {
+    postgresDsn,
+    grpcListen: env.DUCTSTREAM_GRPC_LISTEN?.trim() || ENV_DEFAULTS.grpcListen,
+    wireFormat: wf,
+    wireEnforce: bool(env, 'DUCTSTREAM_WIRE_ENFORCE', false),
+    dbosEnabled: bool(env, 'DUCTSTREAM_DBOS_ENABLED', true),
+    dbosApp,
+    dbosQueue,
+    dbosSchedule: schedule ? validateCron(schedule, 'DUCTSTREAM_DBOS_SCHEDULE') : undefined,
+    dbosSystemDatabaseUrl: sysUrl,
+    checkpointBackend,
+    checkpointPath: env.DUCTSTREAM_CHECKPOINT_PATH?.trim() || ENV_DEFAULTS.checkpointPath,
+    checkpointDsn: env.DUCTSTREAM_CHECKPOINT_DSN?.trim() || undefined,
+    appVersion: env.DUCTSTREAM_APP_VERSION?.trim() || ENV_DEFAULTS.appVersion,
+  };
+}
+
+/** A stable, distinct DBOS executor ID per process role (two processes sharing one re-run each other's steps). */
+export function executorIdFor(role: string, env: NodeJS.ProcessEnv = process.env): string {
+  return env.DBOS__VMID?.trim() || `${role}@${hostname()}`;
+}

@@ -1,0 +1,129 @@
+import { DuctError, invalidArgument } from '../core/errors';
+import { FLOW_STATES, type Endpoint, type Flow, type FlowState } from '../core/flow';
+import { getDestinationKind } from '../destinations/registry';
+import { parsePostgresSourceConfig } from '../source/postgres/config';
+import { isWireFormat, WIRE_FORMATS, type WireFormat } from '../wire/codec';
+
+const FLOW_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+const ENDPOINT_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+const FLOW_KEYS = ['id', 'name', 'source', 'destinations', 'wire_format', 'parallelism', 'state', 'state_reason'];
+const ENDPOINT_KEYS = ['name', 'type', 'options'];
+
+/** What validation needs to know about the service (wire-format enforcement). */
+export interface FlowValidationContext {
+  /** DUCTSTREAM_WIRE_FORMAT (json when unset). */
+  serviceWireFormat: WireFormat;
+  /** DUCTSTREAM_WIRE_ENFORCE: every destination's resolved format must equal the service's. */
+  enforceWireFormat: boolean;
+}
+
+export const DEFAULT_VALIDATION_CONTEXT: FlowValidationContext = { serviceWireFormat: 'json', enforceWireFormat: false };
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function rejectUnknownKeys(obj: Record<string, unknown>, allowed: string[], path: string): void {
+  for (const k of Object.keys(obj)) {
+    if (!allowed.includes(k)) throw invalidArgument(path ? `${path}.${k}` : k, 'is not a known field', `known fields: ${allowed.join(', ')}`);
+  }
+}
+
+function parseEndpoint(v: unknown, path: string): Endpoint {
+  if (!isRecord(v)) throw invalidArgument(path, 'must be an object with name, type and options', 'e.g. {"name":"pg","type":"postgres","options":{...}}');
+  rejectUnknownKeys(v, ENDPOINT_KEYS, path);
+  const { name, type, options } = v;
+  if (typeof type !== 'string' || type.trim() === '') throw invalidArgument(`${path}.type`, 'is required', 'set the connector type, e.g. "postgres" or "duckdb"');
+  if (name !== undefined && typeof name !== 'string') throw invalidArgument(`${path}.name`, 'must be a string', 'use letters, digits, _ . -');
+  const endpointName = typeof name === 'string' && name.trim() !== '' ? name.trim() : type.trim().toLowerCase();
+  if (!ENDPOINT_NAME.test(endpointName)) throw invalidArgument(`${path}.name`, `"${endpointName}" is not a valid name`, 'use letters, digits, _ . - (at most 128)');
+  const opts: Record<string, string> = {};
+  if (options !== undefined && options !== null) {
+    if (!isRecord(options)) throw invalidArgument(`${path}.options`, 'must be an object of string values', 'e.g. {"dsn":"postgres://..."}');
+    for (const [k, ov] of Object.entries(options)) {
+      if (typeof ov === 'string') opts[k] = ov;
+      else if (typeof ov === 'number' || typeof ov === 'boolean') opts[k] = String(ov);
+      else throw invalidArgument(`${path}.options.${k}`, 'must be a string', 'every option value is a string, e.g. "100" or "true"');
+    }
+  }
+  return { name: endpointName, type: type.trim().toLowerCase(), options: opts };
+}
+
+/**
+ * Turns untrusted input (flow JSON, a proto `Flow`) into a valid Flow, or throws a DuctError
+ * `invalid_argument` whose message names the field path and the fix. Validates every connector's
+ * options with the connector's own parser, so a flow that passes here can be opened.
+ * `state` defaults to `created`, `parallelism` to 1.
+ */
+export function parseFlow(input: unknown, ctx: FlowValidationContext = DEFAULT_VALIDATION_CONTEXT): Flow {
+  if (!isRecord(input)) throw invalidArgument('flow', 'must be a JSON object', 'see examples/flows/*.json');
+  rejectUnknownKeys(input, FLOW_KEYS, '');
+  const id = input.id;
+  if (typeof id !== 'string' || id.trim() === '') throw invalidArgument('id', 'is required', 'set a stable flow id, e.g. "orders-to-duckdb"');
+  if (!FLOW_ID.test(id)) throw invalidArgument('id', `"${id}" is not a valid flow id`, 'use letters, digits, _ . - (at most 128, starting with a letter or digit)');
+  const name = input.name === undefined || input.name === null ? id : input.name;
+  if (typeof name !== 'string') throw invalidArgument('name', 'must be a string', 'e.g. "Orders to DuckDB"');
+
+  if (input.source === undefined || input.source === null) throw invalidArgument('source', 'is required', 'add a postgres source with dsn, slot and publication options');
+  const source = parseEndpoint(input.source, 'source');
+  if (source.type !== 'postgres') throw invalidArgument('source.type', `unknown source type "${source.type}"`, 'use "postgres"');
+  parsePostgresSourceConfig(source.options, 'source.options');
+
+  if (!Array.isArray(input.destinations) || input.destinations.length === 0) {
+    throw invalidArgument('destinations', 'needs at least one destination', 'add e.g. {"name":"warehouse","type":"duckdb","options":{"dsn":"./data/warehouse.duckdb"}}');
+  }
+  const destinations = input.destinations.map((d, i) => parseEndpoint(d, `destinations[${i}]`));
+  const names = new Set<string>();
+  destinations.forEach((d, i) => {
+    if (names.has(d.name)) throw invalidArgument(`destinations[${i}].name`, `"${d.name}" is used twice`, 'give every destination a distinct name');
+    names.add(d.name);
+  });
+
+  let wireFormat: WireFormat | '' = '';
+  if (input.wire_format !== undefined && input.wire_format !== null && input.wire_format !== '') {
+    const wf = String(input.wire_format).toLowerCase();
+    if (!isWireFormat(wf)) throw invalidArgument('wire_format', `unknown wire format "${String(input.wire_format)}"`, `use one of: ${WIRE_FORMATS.join(', ')}`);
+    wireFormat = wf;
+  }
+
+  let parallelism = 1;
+  if (input.parallelism !== undefined && input.parallelism !== null && input.parallelism !== '') {
+    const p = typeof input.parallelism === 'string' ? Number(input.parallelism) : input.parallelism;
+    if (typeof p !== 'number' || !Number.isInteger(p) || p < 1 || p > 64) {
+      throw invalidArgument('parallelism', `${JSON.stringify(input.parallelism)} is not allowed`, 'use a whole number from 1 to 64 (0 or unset means 1)');
+    }
+    parallelism = p;
+  }
+
+  let state: FlowState = 'created';
+  if (input.state !== undefined && input.state !== null && input.state !== '') {
+    const s = String(input.state).toLowerCase();
+    if (!(FLOW_STATES as readonly string[]).includes(s)) throw invalidArgument('state', `unknown state "${String(input.state)}"`, `use one of: ${FLOW_STATES.join(', ')}`);
+    state = s as FlowState;
+  }
+
+  destinations.forEach((d, i) => {
+    const kind = getDestinationKind(d.type, `destinations[${i}].type`);
+    kind.parseConfig(d.options, `destinations[${i}].options`);
+    if (ctx.enforceWireFormat && kind.usesWireFormat) {
+      const resolved = resolveDestinationFormat(d, wireFormat, ctx.serviceWireFormat);
+      if (resolved !== ctx.serviceWireFormat) {
+        throw new DuctError('invalid_argument', `destinations[${i}] "${d.name}": wire format "${resolved}" differs from the service's "${ctx.serviceWireFormat}" and DUCTSTREAM_WIRE_ENFORCE is on`, {
+          field: `destinations[${i}].options.format`,
+          hint: `remove the format override or set it to "${ctx.serviceWireFormat}"`,
+        });
+      }
+    }
+  });
+
+  const reason = typeof input.state_reason === 'string' ? input.state_reason : undefined;
+  return { id, name, source, destinations, wire_format: wireFormat, parallelism, state, ...(reason ? { state_reason: reason } : {}) };
+}
+
+/** Resolution order: destination `options.format` → `flow.wire_format` → service default → json. */
+export function resolveDestinationFormat(d: Endpoint, flowFormat: WireFormat | '', serviceFormat: WireFormat | undefined): WireFormat {
+  const own = d.options.format?.trim().toLowerCase();
+  if (own && isWireFormat(own)) return own;
+  if (flowFormat) return flowFormat;
+  return serviceFormat ?? 'json';
+}

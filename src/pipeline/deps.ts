@@ -1,0 +1,31 @@
+import type { CheckpointStore } from '../checkpoint/store';
+import type { ServiceEnv } from '../config/env';
+import type { Logger } from '../core/log';
+import type { FlowStore } from '../services/flows/store';
+import type { Codec, WireFormat } from '../wire/codec';
+
+/**
+ * What the data path needs from the process it runs in. Set once at start-up (worker or server)
+ * with {@link setRunnerDeps}; DBOS steps read it, since workflow arguments must stay serializable.
+ */
+export interface RunnerDeps {
+  env: ServiceEnv;
+  flows: FlowStore;
+  checkpoints: CheckpointStore;
+  codecFor: (f: WireFormat) => Codec;
+  log: Logger;
+  /** Upper bounds of one deliverBatch step: it returns after this many rows or this long. */
+  stepMaxRows: number;
+  stepMaxMs: number;
+}
+
+let current: RunnerDeps | undefined;
+
+export function setRunnerDeps(d: RunnerDeps): void {
+  current = d;
+}
+
+export function runnerDeps(): RunnerDeps {
+  if (!current) throw new Error('runner dependencies are not set: call setRunnerDeps at start-up');
+  return current;
+}

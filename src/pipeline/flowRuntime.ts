@@ -1,0 +1,169 @@
+import { resolveDestinationFormat } from '../config/flow';
+import { DuctError, describeError } from '../core/errors';
+import type { Flow } from '../core/flow';
+import type { Logger } from '../core/log';
+import { formatLsn, type Lsn } from '../core/lsn';
+import type { Batch } from '../core/change';
+import type { Destination } from '../destinations/destination';
+import { getDestinationKind } from '../destinations/registry';
+import { parsePostgresSourceConfig, type PostgresSourceConfig } from '../source/postgres/config';
+import { preparePostgresSource } from '../source/postgres/prepare';
+import { PostgresSource } from '../source/postgres/source';
+import type { RunnerDeps } from './deps';
+import { toEncodedBatch } from './encodedBatch';
+import { progressOf } from './progress';
+import { writeToAll } from './writeAll';
+
+export interface DeliverResult {
+  rows: number;
+  batches: number;
+  /** Where the checkpoint may move now (X/Y); equal to the input when nothing completed. */
+  checkpointLsn: string;
+  /** True when the step waited `batch_timeout` and received no change. */
+  empty: boolean;
+}
+
+export type StopReason = 'signal' | 'paused' | 'stopped' | 'deleted';
+
+/**
+ * The live side of one flow in this process: the replication stream, the opened destinations,
+ * and the position up to which the stream has been delivered. DBOS steps drive it; if anything
+ * fails it closes itself, and the next step reopens from the position the workflow passes in
+ * (the durable checkpoint), so a retried step re-reads what was not checkpointed.
+ */
+export class FlowRuntime {
+  private source?: PostgresSource;
+  private iterator?: AsyncIterator<Batch>;
+  private destinations: Destination[] = [];
+  /** Position the open stream has delivered up to; meaningful only while `source` is open. */
+  private position: Lsn = -1n;
+  readonly sourceConfig: PostgresSourceConfig;
+  private readonly log: Logger;
+
+  constructor(
+    readonly flow: Flow,
+    private readonly deps: RunnerDeps,
+  ) {
+    this.sourceConfig = parsePostgresSourceConfig(flow.source.options, 'source.options');
+    this.log = deps.log.child({ flow: flow.id });
+  }
+
+  get slot(): string {
+    return this.sourceConfig.slot;
+  }
+
+  /** Creates what the source needs (publication, slot, state table) and returns the start position. */
+  async prepare(startLsnOverride: Lsn | undefined): Promise<{ startLsn: Lsn; checkpoint: Lsn | null }> {
+    await preparePostgresSource(this.sourceConfig, { flowId: this.flow.id, log: this.log });
+    await this.openDestinations();
+    const checkpoint = await this.deps.checkpoints.get(this.flow.id, this.slot);
+    const startLsn = startLsnOverride ?? checkpoint ?? 0n;
+    return { startLsn, checkpoint };
+  }
+
+  /** Reads and delivers batches from `from` until the step's bounds, an empty poll, or a stop request. */
+  async deliver(from: Lsn, shouldStop: () => boolean): Promise<DeliverResult> {
+    try {
+      await this.ensureOpen(from);
+      const started = Date.now();
+      const p = progressOf(this.flow.id);
+      let rows = 0;
+      let batches = 0;
+      let checkpoint = from;
+      let empty = false;
+      while (!shouldStop()) {
+        const next = await this.iterator!.next();
+        if (next.done) throw new DuctError('source_failed', 'the replication stream ended unexpectedly', { retry: 'transient' });
+        const batch = next.value;
+        if (batch.checkpointLsn > checkpoint) checkpoint = batch.checkpointLsn;
+        if (batch.changes.length === 0) {
+          if (this.sourceConfig.emitEmpty) await writeToAll(this.destinations, toEncodedBatch(batch, this.deps.codecFor), this.flow.parallelism);
+          this.position = checkpoint;
+          empty = rows === 0;
+          break;
+        }
+        await writeToAll(this.destinations, toEncodedBatch(batch, this.deps.codecFor), this.flow.parallelism);
+        this.position = checkpoint;
+        rows += batch.changes.length;
+        batches++;
+        p.rows += batch.changes.length;
+        p.batches++;
+        p.lastCommitTimeMicros = batch.changes[batch.changes.length - 1]!.commitTimeMicros;
+        if (rows >= this.deps.stepMaxRows || Date.now() - started >= this.deps.stepMaxMs) break;
+      }
+      this.updateProgress();
+      return { rows, batches, checkpointLsn: formatLsn(checkpoint), empty };
+    } catch (e) {
+      this.log.warn('delivery failed; the stream will reopen from the checkpoint', { error: describeError(e) });
+      await this.close();
+      throw e;
+    }
+  }
+
+  /** Makes `lsn` the durable checkpoint (monotone) and acknowledges it to the server. */
+  async commit(lsn: Lsn): Promise<Lsn> {
+    const stored = await this.deps.checkpoints.commit(this.flow.id, this.slot, lsn);
+    if (this.source) await this.source.ack(stored);
+    progressOf(this.flow.id).checkpointLsn = stored;
+    return stored;
+  }
+
+  async close(): Promise<void> {
+    const source = this.source;
+    this.source = undefined;
+    this.iterator = undefined;
+    this.position = -1n;
+    const dests = this.destinations;
+    this.destinations = [];
+    await Promise.allSettled([source?.close(), ...dests.map((d) => d.close())]);
+  }
+
+  private updateProgress(): void {
+    if (!this.source) return;
+    const p = progressOf(this.flow.id);
+    const s = this.source.stats();
+    p.receivedLsn = s.receivedLsn;
+    p.serverWalEnd = s.serverWalEnd;
+  }
+
+  private async ensureOpen(from: Lsn): Promise<void> {
+    if (this.source && this.position === from && this.destinations.length > 0) return;
+    if (this.source) {
+      this.log.info('reopening the stream at the checkpoint', { from: formatLsn(from), was: formatLsn(this.position) });
+      await this.source.close();
+      this.source = undefined;
+    }
+    await this.openDestinations();
+    const source = new PostgresSource(this.sourceConfig, { flowId: this.flow.id, log: this.log });
+    this.iterator = source.open(from)[Symbol.asyncIterator]();
+    this.source = source;
+    this.position = from;
+    // Re-acknowledge the durable checkpoint so the new connection's status updates start from it.
+    const durable = await this.deps.checkpoints.get(this.flow.id, this.slot);
+    if (durable !== null) await source.ack(durable);
+  }
+
+  private async openDestinations(): Promise<void> {
+    if (this.destinations.length > 0) return;
+    const opened: Destination[] = [];
+    try {
+      for (const [i, d] of this.flow.destinations.entries()) {
+        const kind = getDestinationKind(d.type, `destinations[${i}].type`);
+        const config = kind.parseConfig(d.options, `destinations[${i}].options`);
+        const dest = await kind.create(config, {
+          flowId: this.flow.id,
+          name: d.name,
+          wireFormat: resolveDestinationFormat(d, this.flow.wire_format, this.deps.env.wireFormat),
+          parallelism: this.flow.parallelism,
+          log: this.log.child({ destination: d.name }),
+        });
+        opened.push(dest);
+        await dest.open();
+      }
+      this.destinations = opened;
+    } catch (e) {
+      await Promise.allSettled(opened.map((d) => d.close()));
+      throw e;
+    }
+  }
+}

@@ -1,0 +1,31 @@
+import type { Lsn } from '../core/lsn';
+
+/** Live counters of one flow in this process, read by the worker's progress line and the API. */
+export interface FlowProgress {
+  flowId: string;
+  rows: number;
+  batches: number;
+  /** Checkpointed position. */
+  checkpointLsn: Lsn;
+  /** Last position received from the server. */
+  receivedLsn: Lsn;
+  /** The server's WAL end as of its last keepalive (for lag). */
+  serverWalEnd: Lsn;
+  lastCommitTimeMicros: bigint;
+  startedAt: number;
+}
+
+const progress = new Map<string, FlowProgress>();
+
+export function progressOf(flowId: string): FlowProgress {
+  let p = progress.get(flowId);
+  if (!p) {
+    p = { flowId, rows: 0, batches: 0, checkpointLsn: 0n, receivedLsn: 0n, serverWalEnd: 0n, lastCommitTimeMicros: 0n, startedAt: Date.now() };
+    progress.set(flowId, p);
+  }
+  return p;
+}
+
+export function allProgress(): FlowProgress[] {
+  return [...progress.values()];
+}

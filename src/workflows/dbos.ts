@@ -1,0 +1,53 @@
+import { DBOS, type DLogger } from '@dbos-inc/dbos-sdk';
+import type { ServiceEnv } from '../config/env';
+import { DuctError, describeError } from '../core/errors';
+import type { Logger } from '../core/log';
+import { redactSecrets } from '../core/redact';
+
+/** Routes DBOS's own log lines through our logger (stderr, secrets redacted), below `info` by default. */
+function dbosLogger(log: Logger): DLogger {
+  const text = (v: unknown): string => (typeof v === 'string' ? v : v instanceof Error ? v.message : JSON.stringify(v));
+  const quiet = (process.env.DUCTSTREAM_DBOS_LOG_LEVEL ?? 'warn') !== 'debug' && (process.env.DUCTSTREAM_DBOS_LOG_LEVEL ?? 'warn') !== 'info';
+  return {
+    debug: () => undefined,
+    info: (e) => (quiet ? undefined : log.info(redactSecrets(text(e)))),
+    warn: (e) => log.warn(redactSecrets(text(e))),
+    error: (e) => log.error(redactSecrets(text(e))),
+  };
+}
+
+export interface LaunchOptions {
+  env: ServiceEnv;
+  /** Stable and distinct per process (e.g. `worker-<flow>@host`): recovery takes PENDING runs of the same ID only. */
+  executorId: string;
+  systemDatabaseUrl: string;
+  log: Logger;
+}
+
+/**
+ * Configures and launches DBOS. Workflows must be registered (by importing their modules)
+ * before this is called; queues and schedules after. Recovery of this executor's interrupted
+ * runs starts inside `launch`.
+ */
+export async function launchDbos(o: LaunchOptions): Promise<void> {
+  DBOS.setConfig({
+    name: o.env.dbosApp,
+    systemDatabaseUrl: o.systemDatabaseUrl,
+    executorID: o.executorId,
+    applicationVersion: o.env.appVersion,
+    logger: dbosLogger(o.log.child({ component: 'dbos' })),
+  });
+  try {
+    await DBOS.launch();
+  } catch (e) {
+    throw new DuctError('unavailable', `DBOS could not start on its system database: ${describeError(e)}`, {
+      field: 'DUCTSTREAM_POSTGRES_DSN',
+      hint: 'the DBOS system database is <db>_dbos_sys beside DUCTSTREAM_POSTGRES_DSN (or DBOS_SYSTEM_DATABASE_URL); the user needs CREATEDB the first time',
+      cause: e,
+    });
+  }
+}
+
+export async function shutdownDbos(): Promise<void> {
+  await DBOS.shutdown().catch(() => undefined);
+}

@@ -1,0 +1,47 @@
+import { DuctError } from '../core/errors';
+import { runnerDeps } from '../pipeline/deps';
+import { FlowRuntime } from '../pipeline/flowRuntime';
+
+/**
+ * The FlowRuntime of each flow running in this process, keyed by flow id. A run and its
+ * successors share one runtime, so the stream stays open across the chain of bounded runs.
+ */
+const runtimes = new Map<string, FlowRuntime>();
+
+/** Flows whose current run should end after its current batch (Ctrl-C, pause, stop). */
+const stopRequests = new Set<string>();
+let stopAll = false;
+
+export async function runtimeFor(flowId: string): Promise<FlowRuntime> {
+  const existing = runtimes.get(flowId);
+  if (existing) return existing;
+  const deps = runnerDeps();
+  const flow = await deps.flows.get(flowId);
+  if (!flow) throw new DuctError('not_found', `flow "${flowId}" does not exist`, { field: 'flow_id', hint: 'create it first (CreateFlow, or -flow-file)' });
+  const rt = new FlowRuntime(flow, deps);
+  runtimes.set(flowId, rt);
+  return rt;
+}
+
+export async function releaseRuntime(flowId: string): Promise<void> {
+  const rt = runtimes.get(flowId);
+  runtimes.delete(flowId);
+  await rt?.close();
+}
+
+export async function releaseAllRuntimes(): Promise<void> {
+  await Promise.allSettled([...runtimes.keys()].map(releaseRuntime));
+}
+
+export function requestStop(flowId?: string): void {
+  if (flowId === undefined) stopAll = true;
+  else stopRequests.add(flowId);
+}
+
+export function clearStop(flowId: string): void {
+  stopRequests.delete(flowId);
+}
+
+export function stopRequested(flowId: string): boolean {
+  return stopAll || stopRequests.has(flowId);
+}

@@ -1,0 +1,77 @@
+import { describeError } from '../core/errors';
+import { formatLsn, parseLsn } from '../core/lsn';
+import { runnerDeps } from '../pipeline/deps';
+import type { DeliverResult, StopReason } from '../pipeline/flowRuntime';
+import { releaseRuntime, runtimeFor, stopRequested } from './runtimes';
+
+/**
+ * The steps of a flow run. Each is idempotent and returns counts and LSNs, never rows (DBOS
+ * records step outputs). A step that throws closes the flow's runtime, so its retry reopens the
+ * stream at the LSN the workflow passes in.
+ */
+
+export interface PrepareResult {
+  slot: string;
+  startLsn: string;
+  checkpointLsn: string | null;
+}
+
+export async function prepareSource(flowId: string, startLsnOverride: string | undefined): Promise<PrepareResult> {
+  const rt = await runtimeFor(flowId);
+  const { startLsn, checkpoint } = await rt.prepare(startLsnOverride ? parseLsn(startLsnOverride) : undefined);
+  runnerDeps().log.info('flow run prepared', { flow: flowId, slot: rt.slot, start_lsn: formatLsn(startLsn), checkpoint: checkpoint === null ? 'none' : formatLsn(checkpoint) });
+  return { slot: rt.slot, startLsn: formatLsn(startLsn), checkpointLsn: checkpoint === null ? null : formatLsn(checkpoint) };
+}
+
+export interface DeliverStepResult extends DeliverResult {
+  /** Set when the run should end after this step. */
+  stop: StopReason | null;
+}
+
+/** How often a run looks at its flow's state (pause/stop from the API) while streaming. */
+const STATE_CHECK_MS = 1000;
+const lastStateCheck = new Map<string, number>();
+
+async function stopReasonOf(flowId: string): Promise<StopReason | null> {
+  if (stopRequested(flowId)) return 'signal';
+  const now = Date.now();
+  if (now - (lastStateCheck.get(flowId) ?? 0) < STATE_CHECK_MS) return null;
+  lastStateCheck.set(flowId, now);
+  const flow = await runnerDeps().flows.get(flowId);
+  if (!flow) return 'deleted';
+  if (flow.state === 'paused') return 'paused';
+  if (flow.state === 'stopped') return 'stopped';
+  return null;
+}
+
+export async function deliverBatch(flowId: string, fromLsn: string): Promise<DeliverStepResult> {
+  const rt = await runtimeFor(flowId);
+  const result = await rt.deliver(parseLsn(fromLsn), () => stopRequested(flowId));
+  return { ...result, stop: await stopReasonOf(flowId) };
+}
+
+export async function commitCheckpoint(flowId: string, lsn: string): Promise<string> {
+  const rt = await runtimeFor(flowId);
+  return formatLsn(await rt.commit(parseLsn(lsn)));
+}
+
+export async function finishRun(flowId: string): Promise<void> {
+  await releaseRuntime(flowId);
+}
+
+/** Marks the flow failed with the reason (secrets removed) so the API and CLI can show why. */
+export async function markFlowFailed(flowId: string, error: unknown): Promise<string> {
+  const reason = failureReason(error);
+  await releaseRuntime(flowId).catch(() => undefined);
+  await runnerDeps().flows.setState(flowId, 'failed', reason).catch(() => undefined);
+  return reason;
+}
+
+/** The underlying error of a failure; DBOS wraps exhausted step retries in an error listing each attempt's. */
+export function failureReason(error: unknown): string {
+  const attempts = (error as { errors?: unknown[] } | null)?.errors;
+  if (Array.isArray(attempts) && attempts.length > 0) {
+    return `${describeError(attempts[attempts.length - 1])} (after ${attempts.length} attempts)`;
+  }
+  return describeError(error);
+}
