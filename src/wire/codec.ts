@@ -1,4 +1,4 @@
-import type { Change, TableSchema } from '../core/change';
+import type { Change, ChangeOp, Row, TableSchema } from '../core/change';
 
 export const WIRE_FORMATS = ['json', 'arrow', 'parquet', 'avro', 'proto'] as const;
 export type WireFormat = (typeof WIRE_FORMATS)[number];
@@ -8,40 +8,62 @@ export function isWireFormat(s: string): s is WireFormat {
 }
 
 /**
- * The envelope every format carries for a change, in the format's own types. Decoders return it
- * with values in the format's natural JS form (see each codec's doc for its value mapping).
+ * The envelope every format carries for a change. Decoders return it with row values restored to
+ * the exact JS forms of `Change` values (see `ValueKind`: bigint for int8, decimal text for numeric,
+ * Buffer for bytea, JSON text for json/jsonb, normalized date/time text...), so
+ * `decode(encode(change))` deep-equals `envelopeOf(change)` for every format.
  */
 export interface ChangeEnvelope {
-  op: Change['op'];
+  op: ChangeOp;
   schema: string;
   table: string;
-  key: Record<string, unknown>;
-  before: Record<string, unknown> | null;
-  after: Record<string, unknown> | null;
-  /** LSNs as `X/Y` text. */
+  /** Key (primary key or replica identity) column values; `{}` for truncate. */
+  key: Row;
+  /** The old row when the source sent it, else null. */
+  before: Row | null;
+  /** The new row (insert/update), else null. Unchanged TOAST columns are absent and listed in `unchanged_toast`. */
+  after: Row | null;
+  /** WAL position of the change, `X/Y` text. */
   lsn: string;
+  /** WAL position of the transaction's commit record, `X/Y` text. */
   commit_lsn: string;
-  /** Commit time as an ISO-8601 UTC timestamp with microseconds. */
+  /** Commit time, ISO-8601 UTC with exactly 6 fraction digits, e.g. `2024-05-01T12:00:00.123456Z`. */
   commit_time: string;
   xid: number;
+  /** Position of the change inside its transaction, from 0. */
   seq: number;
   unchanged_toast: string[];
 }
 
 /**
- * A wire format. Codecs are pure and stateless: the same input always gives the same bytes, so a
- * replayed batch produces an identical payload (idempotent object keys and message bodies).
+ * A wire format: turns changes of one table into bytes and back.
+ *
+ * Contract:
+ * - Pure and stateless: the same input always gives the same bytes, so a replayed batch produces an
+ *   identical payload (stable object keys, message bodies and idempotency hashes).
+ * - Lossless: every value is either encoded in the format's own type or, when the format cannot
+ *   represent it exactly (numeric `NaN` in a decimal, a date `infinity`, a multi-dimensional array),
+ *   by the documented text fallback of that format. Nothing is ever rounded or truncated.
+ * - Synchronous and safe to call concurrently; encoding failures (a change whose columns do not
+ *   match `schema`) throw a DuctError with retry `never`.
+ * - Each codec's file doc comment holds its type-mapping table and value mapping.
  */
 export interface Codec {
   readonly format: WireFormat;
-  /** MIME type for HTTP `Content-Type` and S3 object metadata. */
+  /** MIME type of one message (HTTP `Content-Type`, Kafka `content-type` header). */
   readonly contentType: string;
+  /** MIME type of a file from `encodeFile` (S3 object `Content-Type`). */
+  readonly fileContentType: string;
   /** File extension without a dot, e.g. `jsonl`, `parquet`. */
   readonly fileExtension: string;
   /** One change as one self-contained message (Kafka value, HTTP body). */
   encodeMessage(change: Change, schema: TableSchema): Uint8Array;
-  /** Changes of one table as one file (S3 object); changes are in stream order. */
-  encodeFile(changes: Change[], schema: TableSchema): Uint8Array;
-  decodeMessage(bytes: Uint8Array): ChangeEnvelope;
-  decodeFile(bytes: Uint8Array): ChangeEnvelope[];
+  /** Changes of one table as one file (S3 object); changes keep their order. */
+  encodeFile(changes: readonly Change[], schema: TableSchema): Uint8Array;
+  /**
+   * Decodes one message written with `schema`. The schema is needed to restore exact value forms
+   * (e.g. int8 travels as a JSON string) and, for Avro, because a single record carries no schema.
+   */
+  decodeMessage(bytes: Uint8Array, schema: TableSchema): ChangeEnvelope;
+  decodeFile(bytes: Uint8Array, schema: TableSchema): ChangeEnvelope[];
 }
