@@ -1,0 +1,105 @@
+import type { EventEmitter } from 'node:events';
+import type { Client } from 'pg';
+import { formatLsn, type Lsn } from '../../../core/lsn';
+import { connectClient, endQuietly } from '../connect';
+import { quoteIdent } from '../identifiers';
+
+/** The parts of node pg's (untyped) wire connection that replication uses. */
+interface WireConnection extends EventEmitter {
+  stream: { pause(): void; resume(): void; destroyed?: boolean; writable?: boolean };
+  sendCopyFromChunk(chunk: Buffer): void;
+  endCopyFrom(): void;
+}
+
+export interface ReplicationHandlers {
+  /** Every CopyData payload, synchronously. The buffer is only valid during the call. */
+  onCopyData(chunk: Buffer): void;
+  /** The connection failed or the server ended the stream. */
+  onFailure(e: unknown): void;
+}
+
+/**
+ * One walsender connection (`replication=database`) streaming a logical slot with pgoutput,
+ * protocol version 1, logical messages on. Node pg runs START_REPLICATION as a simple query that
+ * stays active until CopyDone; CopyData arrives as `copyData` events on the wire connection.
+ */
+export class ReplicationConnection {
+  private stopping = false;
+  private started = false;
+  private query?: Promise<unknown>;
+
+  private constructor(
+    private readonly client: Client,
+    private readonly wire: WireConnection,
+  ) {}
+
+  static async open(dsn: string, field: string, applicationName: string, onIdleError: (e: Error) => void): Promise<ReplicationConnection> {
+    const client = await connectClient(dsn, field, { replication: 'database', applicationName, onError: onIdleError });
+    const wire = (client as unknown as { connection: WireConnection }).connection;
+    return new ReplicationConnection(client, wire);
+  }
+
+  /** Starts streaming; resolves once the server answered with CopyBothResponse. */
+  start(slot: string, publication: string, from: Lsn, handlers: ReplicationHandlers): Promise<void> {
+    const pubList = quoteIdent(publication).replace(/'/g, "''");
+    const sql = `START_REPLICATION SLOT ${quoteIdent(slot)} LOGICAL ${formatLsn(from)} (proto_version '1', publication_names '${pubList}', messages 'true')`;
+    this.wire.on('copyData', (msg: { chunk: Buffer }) => {
+      if (!this.stopping) handlers.onCopyData(msg.chunk);
+    });
+    return new Promise<void>((resolve, reject) => {
+      this.wire.once('replicationStart', () => {
+        this.started = true;
+        resolve();
+      });
+      this.query = this.client.query(sql).then(
+        () => {
+          if (!this.stopping) handlers.onFailure(new Error('the server ended the replication stream'));
+        },
+        (e: unknown) => {
+          if (!this.started) reject(e);
+          else if (!this.stopping) handlers.onFailure(e);
+        },
+      );
+      this.client.on('end', () => {
+        if (!this.stopping) {
+          const e = new Error('Connection terminated unexpectedly');
+          if (!this.started) reject(e);
+          else handlers.onFailure(e);
+        }
+      });
+    });
+  }
+
+  /** Sends a CopyData message (a standby status update) to the server. */
+  send(chunk: Buffer): void {
+    if (this.stopping || !this.started || this.wire.stream.destroyed) return;
+    this.wire.sendCopyFromChunk(chunk);
+  }
+
+  /** Stops reading the socket: the server blocks once the TCP buffers fill (backpressure). */
+  pause(): void {
+    this.wire.stream.pause();
+  }
+
+  resume(): void {
+    this.wire.stream.resume();
+  }
+
+  /** Ends the stream with CopyDone, waits briefly for the server's answer, then closes. */
+  async stop(timeoutMs = 3000): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    if (this.started && !this.wire.stream.destroyed) {
+      try {
+        this.wire.stream.resume();
+        this.wire.endCopyFrom();
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([this.query, new Promise((r) => (timer = setTimeout(r, timeoutMs)))]);
+        clearTimeout(timer);
+      } catch {
+        // the connection is going away anyway
+      }
+    }
+    await endQuietly(this.client);
+  }
+}

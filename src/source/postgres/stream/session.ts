@@ -1,0 +1,291 @@
+import type { Client } from 'pg';
+import type { Batch } from '../../../core/change';
+import { DuctError } from '../../../core/errors';
+import type { Logger } from '../../../core/log';
+import { formatLsn, type Lsn } from '../../../core/lsn';
+import { catalogQueryOf } from '../catalogQuery';
+import type { PostgresSourceConfig } from '../config';
+import { connectClient, endQuietly } from '../connect';
+import { streamError } from '../errors';
+import { parsePgoutput } from '../pgoutput/decoder';
+import { KEEPALIVE, XLOG_DATA, XLOG_DATA_HEADER, standbyStatusUpdate } from '../pgoutput/framing';
+import type { BeginMessage, CommitMessage, RelationMessage, TruncateMessage, TypeMessage } from '../pgoutput/messages';
+import { RelationLoader } from '../schema/relationLoader';
+import { sameTableSchema, type RelationState } from '../schema/relationState';
+import { TypeRegistry } from '../types/resolver';
+import { ChangeAssembler } from './assembler';
+import { ReplicationConnection } from './replicationConnection';
+import { readSlot } from './slotInfo';
+
+const DSN_FIELD = 'source.options.dsn';
+
+/** Positions for progress output and lag. */
+export interface StreamPositions {
+  /** Highest WAL position received in a change or commit. */
+  receivedLsn: Lsn;
+  /** Last position acknowledged to the server (what confirmed_flush_lsn moves to). */
+  ackedLsn: Lsn;
+  /** The server's end of WAL from its last keepalive (0 before the first one). */
+  serverWalEnd: Lsn;
+  /** The checkpoint the next batch would carry. */
+  checkpointLsn: Lsn;
+  /** Changes decoded since the session opened. */
+  changes: number;
+}
+
+export interface SessionDeps {
+  flowId: string;
+  log: Logger;
+  internalSchemas: ReadonlySet<string>;
+  /** The last acknowledged position, shared with the source so it survives reopening. */
+  acked: { lsn: Lsn };
+  /** Batches decoded ahead of the consumer before the socket is paused. */
+  maxReadyBatches: number;
+}
+
+/**
+ * One replication session: a catalog connection, a walsender connection and the decoding state.
+ * Decoding is synchronous in the CopyData handler (node pg reuses its receive buffer), except that
+ * a Relation message needs catalog lookups: until they finish, the socket is paused and the
+ * following messages are copied into an inbox, then processed in order.
+ */
+export class ReplicationSession {
+  private catalog?: Client;
+  private conn?: ReplicationConnection;
+  private readonly relations = new Map<number, RelationState>();
+  private readonly assembler: ChangeAssembler;
+  private loader?: RelationLoader;
+  private blocked = false;
+  private inbox: Buffer[] = [];
+  private readonly pauseReasons = new Set<string>();
+  private error?: DuctError;
+  private stopped = false;
+  private stopPromise?: Promise<void>;
+  private waiter?: () => void;
+  /** True when the waiting consumer also wants to hear about the first pending change. */
+  private waiterWantsFirstChange = false;
+  private statusTimer?: NodeJS.Timeout;
+  private receivedLsn: Lsn = 0n;
+  private serverWalEnd: Lsn = 0n;
+
+  constructor(
+    private readonly config: PostgresSourceConfig,
+    private readonly deps: SessionDeps,
+    private readonly from: Lsn,
+  ) {
+    this.assembler = new ChangeAssembler(deps.flowId, config.batchSize, from, this.relations);
+  }
+
+  positions(): StreamPositions {
+    return {
+      receivedLsn: this.receivedLsn,
+      ackedLsn: this.deps.acked.lsn,
+      serverWalEnd: this.serverWalEnd,
+      checkpointLsn: this.assembler.safeLsn,
+      changes: this.assembler.changeCount,
+    };
+  }
+
+  async start(): Promise<void> {
+    const { config, deps } = this;
+    const appName = `ductstream:${deps.flowId}`.slice(0, 63);
+    try {
+      this.catalog = await connectClient(config.dsn, DSN_FIELD, { applicationName: appName, onError: (e) => this.fail(e) });
+      const query = catalogQueryOf(this.catalog);
+      const slot = await readSlot(query, config.slot);
+      // Never report a position below the slot's: PostgreSQL 15 would move confirmed_flush back.
+      if (slot.confirmedFlushLsn !== null && slot.confirmedFlushLsn > deps.acked.lsn) deps.acked.lsn = slot.confirmedFlushLsn;
+      if (this.from > deps.acked.lsn) deps.acked.lsn = this.from;
+      if (slot.confirmedFlushLsn !== null && slot.confirmedFlushLsn > this.assembler.safeLsn) this.assembler.safeLsn = slot.confirmedFlushLsn;
+      this.loader = new RelationLoader(query, new TypeRegistry(config.resolveTypes, query), deps.internalSchemas);
+      this.conn = await ReplicationConnection.open(config.dsn, DSN_FIELD, appName, (e) => this.fail(e));
+      if (this.stopped) return;
+      await this.conn.start(config.slot, config.publication, this.from, {
+        onCopyData: (chunk) => this.onCopyData(chunk),
+        onFailure: (e) => this.fail(e),
+      });
+    } catch (e) {
+      const err = streamError(e, config.slot);
+      await this.stop();
+      throw err;
+    }
+    deps.log.info('replication started', { slot: config.slot, publication: config.publication, from: formatLsn(this.from) });
+    this.statusTimer = setInterval(() => this.sendStatus(), config.statusIntervalMs);
+    this.statusTimer.unref();
+  }
+
+  /** Sends the last acknowledged position now. */
+  sendStatus(): void {
+    try {
+      this.conn?.send(standbyStatusUpdate(this.deps.acked.lsn));
+    } catch (e) {
+      this.fail(e);
+    }
+  }
+
+  /**
+   * The next batch: a full one as soon as it exists, a partial one `batch_timeout` after its first
+   * change, or an empty one after `batch_timeout` without changes. Undefined once stopped.
+   */
+  async next(): Promise<Batch | undefined> {
+    const timeout = this.config.batchTimeoutMs;
+    const waitStart = Date.now();
+    for (;;) {
+      if (this.error) throw this.error;
+      if (this.stopped) return undefined;
+      const ready = this.assembler.takeReady();
+      if (ready) {
+        if (this.assembler.readyCount < this.deps.maxReadyBatches) this.resume('backlog');
+        return ready;
+      }
+      const now = Date.now();
+      const due = this.assembler.pendingCount > 0 ? this.assembler.pendingSince + timeout : waitStart + timeout;
+      if (now >= due) {
+        if (this.assembler.pendingCount > 0) {
+          this.assembler.cut();
+          continue;
+        }
+        return this.assembler.emptyBatch();
+      }
+      this.resume('backlog');
+      this.waiterWantsFirstChange = this.assembler.pendingCount === 0;
+      await this.waitForSignal(due - now);
+    }
+  }
+
+  stop(): Promise<void> {
+    if (!this.stopPromise) {
+      this.stopped = true;
+      this.wake();
+      if (this.statusTimer) clearInterval(this.statusTimer);
+      this.stopPromise = (async () => {
+        await this.conn?.stop();
+        await endQuietly(this.catalog);
+        this.inbox = [];
+      })();
+    }
+    return this.stopPromise;
+  }
+
+  private fail(e: unknown): void {
+    if (this.error || this.stopped) return;
+    this.error = streamError(e, this.config.slot);
+    this.deps.log.warn('replication stream failed', { slot: this.config.slot, error: this.error.message });
+    this.wake();
+  }
+
+  private waitForSignal(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.waiter = undefined;
+        resolve();
+      }, ms);
+      this.waiter = () => {
+        clearTimeout(timer);
+        this.waiter = undefined;
+        resolve();
+      };
+    });
+  }
+
+  private wake(): void {
+    this.waiter?.();
+  }
+
+  private pause(reason: string): void {
+    if (this.pauseReasons.size === 0) this.conn?.pause();
+    this.pauseReasons.add(reason);
+  }
+
+  private resume(reason: string): void {
+    if (!this.pauseReasons.delete(reason)) return;
+    if (this.pauseReasons.size === 0 && !this.stopped) this.conn?.resume();
+  }
+
+  private onCopyData(chunk: Buffer): void {
+    if (this.error || this.stopped) return;
+    if (this.blocked || this.inbox.length > 0) {
+      this.inbox.push(Buffer.from(chunk)); // node pg reuses the receive buffer: keep a copy
+      return;
+    }
+    try {
+      this.handle(chunk);
+    } catch (e) {
+      this.fail(e);
+      return;
+    }
+    if (this.assembler.readyCount >= this.deps.maxReadyBatches) this.pause('backlog');
+    if (this.waiter && (this.assembler.readyCount > 0 || (this.waiterWantsFirstChange && this.assembler.pendingCount > 0))) this.wake();
+  }
+
+  private handle(chunk: Buffer): void {
+    const kind = chunk[0];
+    if (kind === XLOG_DATA) {
+      const dataStart = chunk.readBigUInt64BE(1);
+      const tag = chunk[XLOG_DATA_HEADER];
+      if (tag === 0x49 || tag === 0x55 || tag === 0x44 /* I U D */) {
+        if (dataStart > this.receivedLsn) this.receivedLsn = dataStart;
+        this.assembler.onRowChange(chunk, XLOG_DATA_HEADER, dataStart);
+        return;
+      }
+      const m = parsePgoutput(chunk, XLOG_DATA_HEADER);
+      switch (m.tag) {
+        case 'begin':
+          this.assembler.onBegin(m as BeginMessage);
+          break;
+        case 'commit': {
+          const c = m as CommitMessage;
+          if (c.endLsn > this.receivedLsn) this.receivedLsn = c.endLsn;
+          this.assembler.onCommit(c);
+          break;
+        }
+        case 'relation':
+          this.onRelation(m as RelationMessage);
+          break;
+        case 'type':
+          this.loader?.noteType(m as TypeMessage);
+          break;
+        case 'truncate':
+          if (dataStart > this.receivedLsn) this.receivedLsn = dataStart;
+          this.assembler.onTruncate(m as TruncateMessage, dataStart);
+          break;
+        default:
+          break; // origin and logical messages carry nothing for destinations
+      }
+    } else if (kind === KEEPALIVE) {
+      const walEnd = chunk.readBigUInt64BE(1);
+      if (walEnd > this.serverWalEnd) this.serverWalEnd = walEnd;
+      if (chunk[17] === 1) this.sendStatus();
+      this.assembler.onKeepalive(walEnd);
+    }
+  }
+
+  private onRelation(m: RelationMessage): void {
+    const loader = this.loader!;
+    this.blocked = true;
+    this.pause('relation');
+    loader.load(m).then(
+      (state) => {
+        const previous = this.relations.get(m.relationId);
+        if (previous && !sameTableSchema(previous.schema, state.schema) && this.assembler.pendingHasTable(previous.key)) this.assembler.cut();
+        this.relations.set(m.relationId, state);
+        this.blocked = false;
+        this.drainInbox();
+      },
+      (e: unknown) => this.fail(e),
+    );
+  }
+
+  private drainInbox(): void {
+    let i = 0;
+    try {
+      while (!this.blocked && i < this.inbox.length && !this.error && !this.stopped) this.handle(this.inbox[i++]!);
+    } catch (e) {
+      this.fail(e);
+    }
+    this.inbox = this.inbox.slice(i);
+    if (!this.blocked) this.resume('relation');
+    if (this.assembler.readyCount >= this.deps.maxReadyBatches) this.pause('backlog');
+    if (this.assembler.readyCount > 0 || this.assembler.pendingCount > 0) this.wake();
+  }
+}
