@@ -33,10 +33,13 @@ export function getCodec(format: WireFormat, options: CodecOptions = {}): Codec 
       codec = (require('./json') as typeof import('./json')).jsonCodec;
       break;
     case 'arrow':
+      codec = (require('./arrow') as typeof import('./arrow')).arrowCodec;
+      break;
     case 'parquet':
+      codec = (require('./parquet') as typeof import('./parquet')).createParquetCodec({ compression: compression! });
+      break;
     case 'avro':
     case 'proto':
-      void compression;
       throw new DuctError('failed_precondition', `wire format "${format}" is not available yet`, { retry: 'never' });
     default: {
       const never: never = format;

@@ -1,74 +1,55 @@
-import type { Change, ChangeOp, Column, Row, TableSchema, ValueKind } from '../../src/core/change';
+import type { Change, ChangeOp, Row, TableSchema } from '../../src/core/change';
+import { column, table } from './changes';
 import { epochMicrosToTimestamp } from '../../src/core/time';
 
 /**
  * Changes and table schemas for codec tests, built directly in the exact JS value forms the source
- * produces (see `ValueKind`): one table with a column of every common PostgreSQL type, and rows with
+ * produces (see `ValueKind`; columns come from the shared builders in `changes.ts`): one table with a column of every common PostgreSQL type, and rows with
  * ordinary values (A), extremes and special values (B) and NULLs everywhere (C).
  */
-
-export function column(
-  name: string,
-  pgType: string,
-  typeOid: number,
-  valueKind: ValueKind,
-  opts: { typmod?: number; formattedType?: string; nullable?: boolean; elementKind?: ValueKind } = {},
-): Column {
-  return {
-    name,
-    pgType,
-    typeOid,
-    typmod: opts.typmod ?? -1,
-    formattedType: opts.formattedType ?? pgType,
-    nullable: opts.nullable ?? true,
-    valueKind,
-    ...(opts.elementKind ? { elementKind: opts.elementKind } : {}),
-  };
-}
 
 /** typmod of `numeric(p,s)`. */
 export function numericTypmod(p: number, s: number): number {
   return ((p << 16) | (s & 0x7ff)) + 4;
 }
 
-export const ALL_TYPES: TableSchema = {
-  schema: 'public',
-  name: 'all_types',
-  relationId: 16384,
-  primaryKey: ['id'],
-  replicaIdentity: 'default',
-  columns: [
-    column('id', 'int8', 20, 'bigint', { nullable: false, formattedType: 'bigint' }),
-    column('b', 'bool', 16, 'bool', { formattedType: 'boolean' }),
-    column('i2', 'int2', 21, 'int', { formattedType: 'smallint' }),
-    column('i4', 'int4', 23, 'int', { formattedType: 'integer' }),
-    column('i8', 'int8', 20, 'bigint', { formattedType: 'bigint' }),
-    column('f4', 'float4', 700, 'float', { formattedType: 'real' }),
-    column('f8', 'float8', 701, 'float', { formattedType: 'double precision' }),
-    column('n30', 'numeric', 1700, 'numeric', { typmod: numericTypmod(30, 10), formattedType: 'numeric(30,10)' }),
-    column('n', 'numeric', 1700, 'numeric'),
-    column('t', 'text', 25, 'text'),
-    column('vc', 'varchar', 1043, 'text', { typmod: 24, formattedType: 'character varying(20)' }),
-    column('by', 'bytea', 17, 'bytes'),
-    column('j', 'json', 114, 'json'),
-    column('jb', 'jsonb', 3802, 'json'),
-    column('u', 'uuid', 2950, 'text'),
-    column('d', 'date', 1082, 'date'),
-    column('ts', 'timestamp', 1114, 'timestamp', { formattedType: 'timestamp without time zone' }),
-    column('tstz', 'timestamptz', 1184, 'timestamptz', { formattedType: 'timestamp with time zone' }),
-    column('tm', 'time', 1083, 'time', { formattedType: 'time without time zone' }),
-    column('tmtz', 'timetz', 1266, 'time', { formattedType: 'time with time zone' }),
-    column('iv', 'interval', 1186, 'interval'),
-    column('mood', 'public.mood', 70001, 'text', { formattedType: 'mood' }),
-    column('ta', '_text', 1009, 'array', { elementKind: 'text', formattedType: 'text[]' }),
-    column('ia', '_int4', 1007, 'array', { elementKind: 'int', formattedType: 'integer[]' }),
-    column('na', '_numeric', 1231, 'array', { elementKind: 'numeric', typmod: numericTypmod(10, 2), formattedType: 'numeric(10,2)[]' }),
-    column('ba', '_bytea', 1001, 'array', { elementKind: 'bytes', formattedType: 'bytea[]' }),
-    column('ja', '_jsonb', 3807, 'array', { elementKind: 'json', formattedType: 'jsonb[]' }),
-    column('i8a', '_int8', 1016, 'array', { elementKind: 'bigint', formattedType: 'bigint[]' }),
-    column('im', '_int4', 1007, 'array', { elementKind: 'int', formattedType: 'integer[]' }),
+export const ALL_TYPES: TableSchema = table(
+  'public.all_types',
+  [
+    column('id', 'int8', { nullable: false }),
+    ...Object.entries({
+      b: 'bool',
+      i2: 'int2',
+      i4: 'int4',
+      i8: 'int8',
+      f4: 'float4',
+      f8: 'float8',
+      n30: 'numeric(30,10)',
+      n: 'numeric',
+      t: 'text',
+      vc: 'varchar(20)',
+      by: 'bytea',
+      j: 'json',
+      jb: 'jsonb',
+      u: 'uuid',
+      d: 'date',
+      ts: 'timestamp',
+      tstz: 'timestamptz',
+      tm: 'time',
+      tmtz: 'timetz',
+      iv: 'interval',
+      mood: 'public.mood',
+      ta: 'text[]',
+      ia: 'int4[]',
+      na: 'numeric(10,2)[]',
+      ba: 'bytea[]',
+      ja: 'jsonb[]',
+      i8a: 'int8[]',
+      im: 'int4[]',
+    }).map(([name, spec]) => column(name, spec)),
   ],
-};
+  { primaryKey: ['id'] },
+);
 
 /** Ordinary values, every one representable by every typed format (except `im`, a 2-D array). */
 export const ROW_A: Row = {
@@ -210,27 +191,26 @@ export function typedChanges(): Change[] {
 }
 
 /** A table of the usual CDC shape for benches: mixed types, no exotic values. */
-export const MIXED: TableSchema = {
-  schema: 'public',
-  name: 'orders',
-  relationId: 16400,
-  primaryKey: ['id'],
-  replicaIdentity: 'default',
-  columns: [
-    column('id', 'int8', 20, 'bigint', { nullable: false }),
-    column('customer_id', 'int4', 23, 'int'),
-    column('status', 'text', 25, 'text'),
-    column('amount', 'numeric', 1700, 'numeric', { typmod: numericTypmod(12, 2), formattedType: 'numeric(12,2)' }),
-    column('weight', 'float8', 701, 'float'),
-    column('paid', 'bool', 16, 'bool'),
-    column('created_at', 'timestamptz', 1184, 'timestamptz'),
-    column('ship_date', 'date', 1082, 'date'),
-    column('note', 'text', 25, 'text'),
-    column('payload', 'jsonb', 3802, 'json'),
-    column('tags', '_text', 1009, 'array', { elementKind: 'text' }),
-    column('ref', 'uuid', 2950, 'text'),
+export const MIXED: TableSchema = table(
+  'public.orders',
+  [
+    column('id', 'int8', { nullable: false }),
+    ...Object.entries({
+      customer_id: 'int4',
+      status: 'text',
+      amount: 'numeric(12,2)',
+      weight: 'float8',
+      paid: 'bool',
+      created_at: 'timestamptz',
+      ship_date: 'date',
+      note: 'text',
+      payload: 'jsonb',
+      tags: 'text[]',
+      ref: 'uuid',
+    }).map(([name, spec]) => column(name, spec)),
   ],
-};
+  { primaryKey: ['id'] },
+);
 
 /** `n` inserts into MIXED with varied, deterministic values. */
 export function mixedChanges(n: number): Change[] {

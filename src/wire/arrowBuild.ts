@@ -1,0 +1,245 @@
+import { makeData, type Data, type DataType } from 'apache-arrow';
+import type { Column, Value } from '../core/change';
+import { dateToEpochDays, timestampToEpochMicros } from '../core/time';
+import { arrowType, type ArrowMapping } from './arrowTypes';
+import { badValue } from './envelope';
+import { jsonFallbackText } from './jsonValues';
+import { decimalToUnscaled, timeToMicros } from './values';
+
+/**
+ * Column builders that write Arrow buffers directly (no per-value Builder objects): each `push`
+ * appends one value or null, `finish` returns the Arrow `Data`. Values are converted by the
+ * mapping chosen in `arrowTypes.ts`; a value of the wrong JS type throws (a source bug).
+ */
+
+/** A growable typed array. */
+class Grow<T extends Int32Array | BigInt64Array | Float64Array | Uint32Array | Int16Array | Uint8Array> {
+  arr: T;
+  len = 0;
+  constructor(private readonly make: (n: number) => T, cap = 64) {
+    this.arr = make(cap);
+  }
+  reserve(extra: number): void {
+    if (this.len + extra <= this.arr.length) return;
+    let cap = this.arr.length * 2;
+    while (cap < this.len + extra) cap *= 2;
+    const next = this.make(cap);
+    next.set(this.arr as never);
+    this.arr = next;
+  }
+  view(): T {
+    return this.arr.subarray(0, this.len) as T;
+  }
+}
+
+class Validity {
+  private bits = new Grow((n) => new Uint8Array(n));
+  length = 0;
+  nulls = 0;
+  push(valid: boolean): void {
+    const i = this.length++;
+    if ((i & 7) === 0) {
+      this.bits.reserve(1);
+      this.bits.arr[this.bits.len++] = 0;
+    }
+    if (valid) this.bits.arr[i >> 3]! |= 1 << (i & 7);
+    else this.nulls++;
+  }
+  /** The validity bitmap, or undefined when nothing is null (Arrow then omits it). */
+  bitmap(): Uint8Array | undefined {
+    return this.nulls ? this.bits.view() : undefined;
+  }
+  /** The packed bits, always. */
+  packed(): Uint8Array {
+    return this.bits.view();
+  }
+}
+
+export function uint32Builder(type: DataType): ColumnBuilder {
+  return new FixedBuilder<number, Uint32Array>(type, (n) => new Uint32Array(n), (v) => v as number, 0);
+}
+
+export function int64Builder(type: DataType): ColumnBuilder {
+  return new FixedBuilder<bigint, BigInt64Array>(type, (n) => new BigInt64Array(n), (v) => (typeof v === 'bigint' ? v : BigInt(v as number)), 0n);
+}
+
+export function utf8Builder(type: DataType): ColumnBuilder {
+  return new VarBuilder(type, (v) => v as string);
+}
+
+export function utf8ListBuilder(type: DataType, item: DataType): ColumnBuilder {
+  const pseudo: Column = { name: 'list', pgType: '_text', typeOid: 1009, typmod: -1, formattedType: 'text[]', nullable: false, valueKind: 'array', elementKind: 'text' };
+  return new ListBuilder(type, new VarBuilder(item, (v) => v as string), pseudo);
+}
+
+export interface ColumnBuilder {
+  readonly type: DataType;
+  push(value: Value | undefined): void;
+  finish(): Data;
+}
+
+type Convert<T> = (v: Value) => T;
+
+class FixedBuilder<T extends number | bigint, A extends Int32Array | BigInt64Array | Float64Array | Int16Array | Uint32Array> implements ColumnBuilder {
+  private valid = new Validity();
+  private values: Grow<A>;
+  constructor(readonly type: DataType, make: (n: number) => A, private readonly convert: Convert<T>, private readonly zero: T) {
+    this.values = new Grow(make);
+  }
+  push(v: Value | undefined): void {
+    this.values.reserve(1);
+    const ok = v !== null && v !== undefined;
+    (this.values.arr as unknown as T[])[this.values.len++] = ok ? this.convert(v) : this.zero;
+    this.valid.push(ok);
+  }
+  finish(): Data {
+    return makeData({ type: this.type, length: this.valid.length, nullCount: this.valid.nulls, nullBitmap: this.valid.bitmap(), data: this.values.view() } as never);
+  }
+}
+
+class BoolBuilder implements ColumnBuilder {
+  private valid = new Validity();
+  private bits = new Validity(); // reuses the bit packing: "valid" = true value
+  constructor(readonly type: DataType, private readonly column: Column) {}
+  push(v: Value | undefined): void {
+    const ok = v !== null && v !== undefined;
+    if (ok && typeof v !== 'boolean') throw badValue(this.column, v, 'arrow');
+    this.bits.push(ok && v === true);
+    this.valid.push(ok);
+  }
+  finish(): Data {
+    const data = this.bits.packed();
+    return makeData({ type: this.type, length: this.valid.length, nullCount: this.valid.nulls, nullBitmap: this.valid.bitmap(), data } as never);
+  }
+}
+
+class DecimalBuilder implements ColumnBuilder {
+  private valid = new Validity();
+  private words = new Grow((n) => new Uint32Array(n));
+  constructor(readonly type: DataType, private readonly convert: Convert<bigint>) {}
+  push(v: Value | undefined): void {
+    this.words.reserve(4);
+    const ok = v !== null && v !== undefined;
+    let x = ok ? BigInt.asUintN(128, this.convert(v)) : 0n;
+    for (let i = 0; i < 4; i++) {
+      this.words.arr[this.words.len++] = Number(x & 0xffffffffn);
+      x >>= 32n;
+    }
+    this.valid.push(ok);
+  }
+  finish(): Data {
+    return makeData({ type: this.type, length: this.valid.length, nullCount: this.valid.nulls, nullBitmap: this.valid.bitmap(), data: this.words.view() } as never);
+  }
+}
+
+/** Utf8 and Binary: offsets plus bytes. */
+class VarBuilder implements ColumnBuilder {
+  private valid = new Validity();
+  private offsets = new Grow((n) => new Int32Array(n));
+  private bytes = new Grow((n) => Buffer.allocUnsafe(n) as Uint8Array, 1024);
+  constructor(readonly type: DataType, private readonly toBytes: (v: Value) => string | Buffer) {
+    this.offsets.reserve(1);
+    this.offsets.arr[this.offsets.len++] = 0;
+  }
+  push(v: Value | undefined): void {
+    const ok = v !== null && v !== undefined;
+    if (ok) {
+      const b = this.toBytes(v);
+      if (typeof b === 'string') {
+        this.bytes.reserve(b.length * 3);
+        this.bytes.len += (this.bytes.arr as Buffer).write(b, this.bytes.len, 'utf8');
+      } else {
+        this.bytes.reserve(b.length);
+        this.bytes.arr.set(b, this.bytes.len);
+        this.bytes.len += b.length;
+      }
+    }
+    this.offsets.reserve(1);
+    this.offsets.arr[this.offsets.len++] = this.bytes.len;
+    this.valid.push(ok);
+  }
+  finish(): Data {
+    return makeData({
+      type: this.type,
+      length: this.valid.length,
+      nullCount: this.valid.nulls,
+      nullBitmap: this.valid.bitmap(),
+      valueOffsets: this.offsets.view(),
+      data: this.bytes.view(),
+    } as never);
+  }
+}
+
+class ListBuilder implements ColumnBuilder {
+  private valid = new Validity();
+  private offsets = new Grow((n) => new Int32Array(n));
+  private count = 0;
+  constructor(readonly type: DataType, private readonly child: ColumnBuilder, private readonly column: Column) {
+    this.offsets.reserve(1);
+    this.offsets.arr[this.offsets.len++] = 0;
+  }
+  push(v: Value | undefined): void {
+    const ok = v !== null && v !== undefined;
+    if (ok) {
+      if (!Array.isArray(v)) throw badValue(this.column, v, 'arrow');
+      for (const e of v) this.child.push(e);
+      this.count += v.length;
+    }
+    this.offsets.reserve(1);
+    this.offsets.arr[this.offsets.len++] = this.count;
+    this.valid.push(ok);
+  }
+  finish(): Data {
+    return makeData({ type: this.type, length: this.valid.length, nullCount: this.valid.nulls, nullBitmap: this.valid.bitmap(), valueOffsets: this.offsets.view(), child: this.child.finish() } as never);
+  }
+}
+
+/** A builder for one column under `mapping`. */
+export function columnBuilder(column: Column, m: ArrowMapping): ColumnBuilder {
+  const type = arrowType(m);
+  const bad = (v: Value): never => {
+    throw badValue(column, v, 'arrow');
+  };
+  const str = (v: Value): string => (typeof v === 'string' ? v : bad(v));
+  switch (m.kind) {
+    case 'bool':
+      return new BoolBuilder(type, column);
+    case 'int16':
+      return new FixedBuilder<number, Int16Array>(type, (n) => new Int16Array(n), (v) => (typeof v === 'number' ? v : bad(v)), 0);
+    case 'int32':
+      return new FixedBuilder<number, Int32Array>(type, (n) => new Int32Array(n), (v) => (typeof v === 'number' ? v : bad(v)), 0);
+    case 'int64':
+      return new FixedBuilder<bigint, BigInt64Array>(type, (n) => new BigInt64Array(n), (v) => (typeof v === 'bigint' ? v : Number.isInteger(v) || (typeof v === 'string' && /^-?\d+$/.test(v)) ? BigInt(v as number) : bad(v)), 0n);
+    case 'float64':
+      return new FixedBuilder<number, Float64Array>(type, (n) => new Float64Array(n), (v) => (typeof v === 'number' ? v : bad(v)), 0);
+    case 'decimal':
+      return new DecimalBuilder(type, (v) => decimalToUnscaled(str(v), m) ?? bad(v));
+    case 'date32':
+      return new FixedBuilder<number, Int32Array>(type, (n) => new Int32Array(n), (v) => dateToEpochDays(str(v)), 0);
+    case 'timestamp':
+      return new FixedBuilder<bigint, BigInt64Array>(type, (n) => new BigInt64Array(n), (v) => timestampToEpochMicros(str(v)), 0n);
+    case 'time64':
+      return new FixedBuilder<bigint, BigInt64Array>(type, (n) => new BigInt64Array(n), (v) => timeToMicros(str(v)) ?? bad(v), 0n);
+    case 'binary':
+      return new VarBuilder(type, (v) => (Buffer.isBuffer(v) ? v : bad(v)));
+    case 'list':
+      return new ListBuilder(type, columnBuilder(m.elementColumn, m.element), column);
+    case 'fallback':
+      return new VarBuilder(type, (v) => (m.text === 'json' ? jsonFallbackText(v, column) : str(v)));
+    default:
+      return new VarBuilder(type, str);
+  }
+}
+
+/** A struct of child builders; a null struct row pushes null into every child. */
+export class StructBuilder {
+  private valid = new Validity();
+  constructor(readonly type: DataType, private readonly columns: Column[], private readonly children: ColumnBuilder[]) {}
+  push(row: Record<string, Value | undefined> | null): void {
+    for (let i = 0; i < this.children.length; i++) this.children[i]!.push(row ? row[this.columns[i]!.name] : null);
+    this.valid.push(row !== null);
+  }
+  finish(): Data {
+    return makeData({ type: this.type, length: this.valid.length, nullCount: this.valid.nulls, nullBitmap: this.valid.bitmap(), children: this.children.map((c) => c.finish()) } as never);
+  }
+}
