@@ -39,6 +39,8 @@ export function getCodec(format: WireFormat, options: CodecOptions = {}): Codec 
       codec = (require('./parquet') as typeof import('./parquet')).createParquetCodec({ compression: compression! });
       break;
     case 'avro':
+      codec = (require('./avro') as typeof import('./avro')).avroCodec;
+      break;
     case 'proto':
       throw new DuctError('failed_precondition', `wire format "${format}" is not available yet`, { retry: 'never' });
     default: {
