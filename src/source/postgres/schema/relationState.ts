@@ -1,6 +1,7 @@
-import { tableKey, type Column, type ReplicaIdentity, type TableRef, type TableSchema } from '../../../core/change';
+import { tableKey, type Column, type ReplicaIdentity, type Row, type TableRef, type TableSchema, type Value } from '../../../core/change';
 import type { RelationMessage } from '../pgoutput/messages';
-import type { TextParser } from '../types/scalars';
+import { rowBuilderFor } from '../pgoutput/tuple';
+import { parseText, type TextParser } from '../types/scalars';
 import type { TypeRegistry } from '../types/resolver';
 import type { RelationCatalogInfo } from './catalog';
 
@@ -16,7 +17,10 @@ export interface RelationState {
   key: string;
   schema: TableSchema;
   names: string[];
-  parsers: TextParser[];
+  /** Per column: the value parser, undefined when the text is the value. */
+  parsers: Array<TextParser | undefined>;
+  /** Builds a complete row in one allocation (see rowBuilderFor). */
+  buildRow?: (values: Value[]) => Row;
   /** Indexes of the key columns: the primary key, or the replica identity when there is none. */
   keyIndexes: number[];
   /** Changes of internal tables (DuctStream's own state, DBOS) are dropped, never delivered. */
@@ -38,10 +42,10 @@ export function buildRelationState(
   const names = rel.columns.map((c) => c.name);
   let primaryKey = catalog.primaryKey.filter((n) => names.includes(n));
   if (!catalog.found && primaryKey.length === 0 && replicaIdentity !== 'full') primaryKey = identityKey;
-  const parsers: TextParser[] = [];
+  const parsers: Array<TextParser | undefined> = [];
   const columns: Column[] = rel.columns.map((c, i) => {
     const parser = types.parserFor(c.typeOid);
-    parsers.push(parser.parse);
+    parsers.push(parser.parse === parseText ? undefined : parser.parse);
     const t = catalog.types[i];
     const column: Column = {
       name: c.name,
@@ -57,7 +61,9 @@ export function buildRelationState(
   });
   const keyNames = primaryKey.length > 0 ? primaryKey : identityKey;
   const ref: TableRef = Object.freeze({ schema: rel.schema, name: rel.name });
+  const buildRow = rowBuilderFor(names);
   return {
+    ...(buildRow ? { buildRow } : {}),
     relationId: rel.relationId,
     ref,
     key: tableKey(ref),

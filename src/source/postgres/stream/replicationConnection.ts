@@ -6,7 +6,7 @@ import { quoteIdent } from '../identifiers';
 
 /** The parts of node pg's (untyped) wire connection that replication uses. */
 interface WireConnection extends EventEmitter {
-  stream: { pause(): void; resume(): void; destroyed?: boolean; writable?: boolean };
+  stream: { pause(): void; resume(): void; on(event: 'data', fn: (chunk: Buffer) => void): void; destroyed?: boolean };
   sendCopyFromChunk(chunk: Buffer): void;
   endCopyFrom(): void;
 }
@@ -27,6 +27,7 @@ export class ReplicationConnection {
   private stopping = false;
   private started = false;
   private query?: Promise<unknown>;
+  private readonly pauseReasons = new Set<string>();
 
   private constructor(
     private readonly client: Client,
@@ -76,18 +77,44 @@ export class ReplicationConnection {
     this.wire.sendCopyFromChunk(chunk);
   }
 
-  /** Stops reading the socket: the server blocks once the TCP buffers fill (backpressure). */
-  pause(): void {
-    this.wire.stream.pause();
+  /**
+   * Stops reading the socket for `reason` until `resume(reason)`: the server blocks once the TCP
+   * buffers fill (backpressure). Reading goes on when no reason is left.
+   */
+  pause(reason: string): void {
+    if (this.pauseReasons.size === 0) this.wire.stream.pause();
+    this.pauseReasons.add(reason);
   }
 
-  resume(): void {
-    this.wire.stream.resume();
+  resume(reason: string): void {
+    if (!this.pauseReasons.delete(reason)) return;
+    if (this.pauseReasons.size === 0 && !this.stopping) this.wire.stream.resume();
+  }
+
+  /**
+   * When a socket read returns little data (the reader is faster than the WAL sender), waits
+   * `delayMs` before reading again so the server's messages coalesce into larger TCP writes. The
+   * WAL sender flushes after every message, and one wake-up per row costs it more than the delay:
+   * measured on this 2-core box, a 1 ms pause raised the drain rate from ~125k to ~200k+ rows/s.
+   */
+  coalesceSmallReads(delayMs = 1, smallBytes = 32 * 1024): void {
+    let waiting = false;
+    const resume = (): void => {
+      waiting = false;
+      this.resume('coalesce');
+    };
+    this.wire.stream.on('data', (chunk: Buffer) => {
+      if (waiting || this.stopping || chunk.length >= smallBytes) return;
+      waiting = true;
+      this.pause('coalesce');
+      setTimeout(resume, delayMs);
+    });
   }
 
   /** Ends the stream with CopyDone, waits briefly for the server's answer, then closes. */
   async stop(timeoutMs = 3000): Promise<void> {
     if (this.stopping) return;
+
     this.stopping = true;
     if (this.started && !this.wire.stream.destroyed) {
       try {

@@ -57,7 +57,6 @@ export class ReplicationSession {
   private loader?: RelationLoader;
   private blocked = false;
   private inbox: Buffer[] = [];
-  private readonly pauseReasons = new Set<string>();
   private error?: DuctError;
   private stopped = false;
   private stopPromise?: Promise<void>;
@@ -100,6 +99,7 @@ export class ReplicationSession {
       this.loader = new RelationLoader(query, new TypeRegistry(config.resolveTypes, query), deps.internalSchemas);
       this.conn = await ReplicationConnection.open(config.dsn, DSN_FIELD, appName, (e) => this.fail(e));
       if (this.stopped) return;
+      this.conn.coalesceSmallReads();
       await this.conn.start(config.slot, config.publication, this.from, {
         onCopyData: (chunk) => this.onCopyData(chunk),
         onFailure: (e) => this.fail(e),
@@ -193,13 +193,11 @@ export class ReplicationSession {
   }
 
   private pause(reason: string): void {
-    if (this.pauseReasons.size === 0) this.conn?.pause();
-    this.pauseReasons.add(reason);
+    this.conn?.pause(reason);
   }
 
   private resume(reason: string): void {
-    if (!this.pauseReasons.delete(reason)) return;
-    if (this.pauseReasons.size === 0 && !this.stopped) this.conn?.resume();
+    if (!this.stopped) this.conn?.resume(reason);
   }
 
   private onCopyData(chunk: Buffer): void {

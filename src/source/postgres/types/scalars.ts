@@ -16,8 +16,11 @@ export const parseBool: TextParser = (text) => text === 't' || text === 'true';
 /** int2, int4, oid: always within the safe integer range. */
 export const parseSmallInt: TextParser = (text) => Number(text);
 
-/** int8 → bigint (exact over the whole range). */
-export const parseBigInt: TextParser = (text) => BigInt(text);
+/**
+ * int8 → bigint (exact over the whole range). Up to 15 characters the value is below 2^53, where
+ * going through a number is exact and ~2.5x faster than parsing the string as a bigint.
+ */
+export const parseBigInt: TextParser = (text) => (text.length < 16 ? BigInt(+text) : BigInt(text));
 
 /** float4/float8: `NaN`, `Infinity`, `-Infinity` parse to the JS values of the same name. */
 export const parseFloat: TextParser = (text) => Number(text);

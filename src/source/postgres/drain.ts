@@ -1,0 +1,110 @@
+import { DuctError } from '../../core/errors';
+import { parseLsn, type Lsn } from '../../core/lsn';
+import { catalogQueryOf } from './catalogQuery';
+import { connectClient, endQuietly } from './connect';
+import { streamError } from './errors';
+import { KEEPALIVE, XLOG_DATA, XLOG_DATA_HEADER, standbyStatusUpdate } from './pgoutput/framing';
+import { ReplicationConnection } from './stream/replicationConnection';
+import { readSlot } from './stream/slotInfo';
+
+export interface RawDrainOptions {
+  dsn: string;
+  slot: string;
+  publication: string;
+  /** Acknowledge the end position when done, so the slot advances (default true). */
+  ack?: boolean;
+  /** Give up after this long (default 10 minutes). */
+  timeoutMs?: number;
+}
+
+export interface RawDrainResult {
+  /** Insert/update/delete messages received. */
+  rows: number;
+  transactions: number;
+  /** CopyData messages and their bytes. */
+  messages: number;
+  bytes: number;
+  elapsedMs: number;
+  rowsPerSecond: number;
+  /** The WAL position the drain ran up to (the server's WAL end when it started). */
+  targetLsn: Lsn;
+  /** What was acknowledged (0 when `ack` is false). */
+  ackedLsn: Lsn;
+}
+
+/**
+ * Measures the raw drain rate of a slot: streams it with pgoutput (same options as the source),
+ * reads and discards every message up to the server's current WAL end, acknowledges at the end.
+ * Decodes nothing but the message tags, so it is the baseline the source's throughput compares to.
+ */
+export async function measureRawDrain(opts: RawDrainOptions): Promise<RawDrainResult> {
+  const field = 'dsn';
+  const catalog = await connectClient(opts.dsn, field, { applicationName: 'ductstream-drain' });
+  let target: Lsn;
+  try {
+    const query = catalogQueryOf(catalog);
+    await readSlot(query, opts.slot);
+    target = parseLsn((await query<{ lsn: string }>(`SELECT pg_current_wal_lsn()::text AS lsn`))[0]!.lsn);
+  } finally {
+    await endQuietly(catalog);
+  }
+  let failure: unknown;
+  let finish: () => void = () => undefined;
+  const done = new Promise<void>((resolve) => (finish = resolve));
+  const conn = await ReplicationConnection.open(opts.dsn, field, 'ductstream-drain', (e) => {
+    failure = e;
+    finish();
+  });
+  let rows = 0;
+  let transactions = 0;
+  let messages = 0;
+  let bytes = 0;
+  let reached: Lsn = 0n;
+  const started = Date.now();
+  const onCopyData = (chunk: Buffer): void => {
+    messages++;
+    bytes += chunk.length;
+    if (chunk[0] === XLOG_DATA) {
+      const tag = chunk[XLOG_DATA_HEADER];
+      if (tag === 0x49 || tag === 0x55 || tag === 0x44) rows++;
+      else if (tag === 0x43 /* C */) {
+        transactions++;
+        const end = chunk.readBigUInt64BE(XLOG_DATA_HEADER + 10);
+        if (end > reached) reached = end;
+        if (end >= target) finish();
+      }
+    } else if (chunk[0] === KEEPALIVE) {
+      const walEnd = chunk.readBigUInt64BE(1);
+      if (chunk[17] === 1) conn.send(standbyStatusUpdate(0n));
+      if (walEnd >= target) {
+        if (walEnd > reached) reached = walEnd;
+        finish();
+      }
+    }
+  };
+  const timer = setTimeout(() => {
+    failure = new DuctError('unavailable', `draining slot ${opts.slot} did not reach its end within ${opts.timeoutMs ?? 600_000} ms`, { retry: 'transient' });
+    finish();
+  }, opts.timeoutMs ?? 600_000);
+  try {
+    conn.coalesceSmallReads();
+    await conn.start(opts.slot, opts.publication, 0n, {
+      onCopyData,
+      onFailure: (e) => {
+        failure = e;
+        finish();
+      },
+    });
+    await done;
+    const elapsedMs = Date.now() - started;
+    if (failure !== undefined) throw streamError(failure, opts.slot);
+    const ackedLsn = opts.ack === false ? 0n : reached;
+    if (ackedLsn > 0n) conn.send(standbyStatusUpdate(ackedLsn));
+    return { rows, transactions, messages, bytes, elapsedMs, rowsPerSecond: elapsedMs > 0 ? (rows * 1000) / elapsedMs : rows, targetLsn: target, ackedLsn };
+  } catch (e) {
+    throw streamError(e, opts.slot);
+  } finally {
+    clearTimeout(timer);
+    await conn.stop();
+  }
+}
