@@ -42,7 +42,8 @@ export function getCodec(format: WireFormat, options: CodecOptions = {}): Codec 
       codec = (require('./avro') as typeof import('./avro')).avroCodec;
       break;
     case 'proto':
-      throw new DuctError('failed_precondition', `wire format "${format}" is not available yet`, { retry: 'never' });
+      codec = (require('./proto') as typeof import('./proto')).protoCodec;
+      break;
     default: {
       const never: never = format;
       throw parseWireFormat(never, 'format');
