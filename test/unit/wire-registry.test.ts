@@ -68,15 +68,38 @@ describe('wire format registry', () => {
     expect(getCodec('json')).toBe(json);
   });
 
-  test('loading the json codec loads no columnar library', () => {
+  test('each codec loads only its own library (json loads none)', () => {
     const root = path.resolve(__dirname, '../..');
     const script = [
       "const { getCodec } = require('./src/wire/registry');",
-      "getCodec('json');",
-      "const loaded = Object.keys(require.cache).filter((k) => /node_modules[\\\\/](apache-arrow|parquet-wasm|avsc|protobufjs)[\\\\/]/.test(k));",
-      'process.stdout.write(JSON.stringify(loaded));',
+      'const libs = () => [...new Set(Object.keys(require.cache).map((k) => /node_modules[\\\\/](apache-arrow|parquet-wasm|avsc|protobufjs)[\\\\/]/.exec(k)?.[1]).filter(Boolean))].sort();',
+      'const seen = {};',
+      "for (const f of ['json', 'avro', 'proto', 'arrow', 'parquet']) { getCodec(f); seen[f] = libs(); }",
+      'process.stdout.write(JSON.stringify(seen));',
     ].join('\n');
     const out = execFileSync(path.join(root, 'node_modules/.bin/tsx'), ['-e', script], { cwd: root, encoding: 'utf8' });
-    expect(JSON.parse(out)).toEqual([]);
+    expect(JSON.parse(out)).toEqual({
+      json: [],
+      avro: ['avsc'],
+      proto: ['avsc', 'protobufjs'],
+      arrow: ['apache-arrow', 'avsc', 'protobufjs'],
+      parquet: ['apache-arrow', 'avsc', 'parquet-wasm', 'protobufjs'],
+    });
+  });
+
+  test('every format has a codec with its content types', () => {
+    const seen = WIRE_FORMATS.map((f) => {
+      const c = getCodec(f);
+      return [c.format, c.fileExtension, c.contentType, c.fileContentType];
+    });
+    expect(seen).toEqual([
+      ['json', 'jsonl', 'application/json', 'application/x-ndjson'],
+      ['arrow', 'arrows', 'application/vnd.apache.arrow.stream', 'application/vnd.apache.arrow.stream'],
+      ['parquet', 'parquet', 'application/vnd.apache.parquet', 'application/vnd.apache.parquet'],
+      ['avro', 'avro', 'avro/binary', 'application/avro'],
+      ['proto', 'binpb', 'application/x-protobuf; messageType=ductstream.v1.ChangeEvent', 'application/x-protobuf; messageType=ductstream.v1.ChangeBatch'],
+    ]);
+    expect(getCodec('parquet', { compression: 'zstd' })).not.toBe(getCodec('parquet'));
+    expect(getCodec('parquet', { compression: 'zstd' })).toBe(getCodec('parquet', { compression: 'zstd' }));
   });
 });
