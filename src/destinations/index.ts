@@ -4,3 +4,8 @@
  */
 export { registerDestinationKind, getDestinationKind, destinationKinds } from './registry';
 export type { DestinationKind, DestinationContext } from './registry';
+
+import { registerDestinationKind } from './registry';
+import { duckdbDestinationKind } from './duckdb';
+
+registerDestinationKind(duckdbDestinationKind);

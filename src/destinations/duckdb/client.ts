@@ -1,0 +1,184 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { DuckDBDataChunk, DuckDBInstance, type DuckDBAppender, type DuckDBConnection, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
+import { DuctError, invalidArgument } from '../../core/errors';
+import type { QualifiedName } from '../sql/dialect';
+import type { LoadColumn, SqlSession } from '../sql/session';
+import { conversionError, converterFor } from './values';
+
+export const MEMORY_DSN = ':memory:';
+
+/** Rows per appended chunk: DuckDB's vector size. */
+const CHUNK_ROWS = 2048;
+
+interface SharedInstance {
+  instance: Promise<DuckDBInstance>;
+  refs: number;
+}
+
+/**
+ * DuckDB allows one process to open a file for writing; inside a process, every destination on
+ * the same file shares one instance (each with its own connection), closed with its last user.
+ */
+const instances = new Map<string, SharedInstance>();
+
+/** An open DuckDB database as the shared SQL layer uses it. */
+export interface DuckdbHandle {
+  session: SqlSession;
+  /** The connection, for reading back (tests, tools). */
+  connection: DuckDBConnection;
+  close(): void;
+}
+
+/**
+ * Opens (creating when missing, with its parent directories) the DuckDB database `dsn` — a file
+ * path or `:memory:`. Errors name `dsnField`: an uncreatable directory or unreadable file is
+ * permanent (`never`); a file locked by another process is retried with backoff.
+ */
+export async function openDuckdb(dsn: string, dsnField: string): Promise<DuckdbHandle> {
+  const path = dsn === MEMORY_DSN ? MEMORY_DSN : resolve(dsn);
+  if (path !== MEMORY_DSN) {
+    try {
+      mkdirSync(dirname(path), { recursive: true });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code ?? 'error';
+      throw invalidArgument(dsnField, `cannot create directory ${dirname(path)} for the DuckDB file (${code})`, 'set dsn to a path in a writable directory, or :memory:');
+    }
+  }
+  let shared = path === MEMORY_DSN ? undefined : instances.get(path);
+  if (!shared) {
+    shared = { instance: DuckDBInstance.create(path), refs: 0 };
+    if (path !== MEMORY_DSN) instances.set(path, shared);
+  }
+  shared.refs++;
+  let connection: DuckDBConnection;
+  try {
+    connection = await (await shared.instance).connect();
+  } catch (e) {
+    release(path, shared);
+    throw openError(e, path, dsnField);
+  }
+  let closed = false;
+  return {
+    session: new DuckdbSession(connection),
+    connection,
+    close: () => {
+      if (closed) return;
+      closed = true;
+      connection.closeSync();
+      release(path, shared!);
+    },
+  };
+}
+
+function release(path: string, shared: SharedInstance): void {
+  shared.refs--;
+  if (shared.refs > 0) return;
+  if (instances.get(path) === shared) instances.delete(path);
+  shared.instance.then((i) => i.closeSync(), () => undefined);
+}
+
+function openError(e: unknown, path: string, field: string): DuctError {
+  const msg = e instanceof Error ? e.message : String(e);
+  const lock = /Could not set lock on file.*?(\(PID \d+\))?/s.exec(msg);
+  if (lock) {
+    const holder = /PID (\d+)/.exec(msg);
+    return new DuctError('unavailable', `${field}: the DuckDB file ${path} is locked by another process${holder ? ` (PID ${holder[1]})` : ''}`, {
+      retry: 'backoff',
+      field,
+      hint: 'DuckDB lets one process write a file: stop the other process, or give this destination a dsn of its own',
+      cause: e,
+    });
+  }
+  return new DuctError('invalid_argument', `${field}: cannot open DuckDB database ${path}: ${msg}`, {
+    retry: 'never',
+    field,
+    hint: 'point dsn to a DuckDB database file (it is created when missing) or :memory:',
+    cause: e,
+  });
+}
+
+/**
+ * A DuckDB connection as a {@link SqlSession}. Loads use the Appender with whole data chunks
+ * (vectors of 2048 rows), the fastest way into DuckDB from Node.
+ */
+export class DuckdbSession implements SqlSession {
+  constructor(private readonly conn: DuckDBConnection) {}
+
+  async execute(sql: string): Promise<void> {
+    try {
+      await this.conn.run(sql);
+    } catch (e) {
+      throw classify(e, sql);
+    }
+  }
+
+  async executeScript(statements: string[]): Promise<void> {
+    if (statements.length === 0) return;
+    await this.execute(statements.join(';\n'));
+  }
+
+  async query(sql: string): Promise<Record<string, unknown>[]> {
+    try {
+      const reader = await this.conn.runAndReadAll(sql);
+      return reader.getRowObjects() as Record<string, unknown>[];
+    } catch (e) {
+      throw classify(e, sql);
+    }
+  }
+
+  async load(table: QualifiedName, columns: LoadColumn[], rowCount: number): Promise<void> {
+    const temp = table.schema === 'temp';
+    let appender: DuckDBAppender;
+    try {
+      appender = await this.conn.createAppender(table.name, temp ? 'main' : table.schema, temp ? 'temp' : null);
+    } catch (e) {
+      throw classify(e, `appender on ${table.schema}.${table.name}`);
+    }
+    let ok = false;
+    try {
+      const types: DuckDBType[] = columns.map((_, i) => appender.columnType(i));
+      const converters = columns.map((c) => converterFor(c.type));
+      for (let start = 0; start < rowCount; start += CHUNK_ROWS) {
+        const n = Math.min(CHUNK_ROWS, rowCount - start);
+        const data: DuckDBValue[][] = columns.map((c, ci) => {
+          const convert = converters[ci]!;
+          const out = new Array<DuckDBValue>(n);
+          for (let i = 0; i < n; i++) {
+            try {
+              out[i] = convert(c.values[start + i] ?? null);
+            } catch (e) {
+              throw conversionError(c.name, c.type, e);
+            }
+          }
+          return out;
+        });
+        const chunk = DuckDBDataChunk.create(types, n);
+        chunk.setColumns(data);
+        appender.appendDataChunk(chunk);
+      }
+      appender.flushSync();
+      ok = true;
+    } catch (e) {
+      throw e instanceof DuctError ? e : classify(e, `loading ${table.schema}.${table.name}`);
+    } finally {
+      if (!ok) appender.clear();
+      appender.closeSync();
+    }
+  }
+}
+
+/**
+ * DuckDB error → DuctError: bad data or SQL (`Constraint`, `Conversion`, `Binder`, `Catalog`,
+ * `Parser`, `Invalid Input`, `Out of Range`) never succeeds on retry; transaction conflicts are
+ * transient; I/O and memory errors (disk full, file locked) back off.
+ */
+export function classify(e: unknown, context: string): DuctError {
+  const msg = e instanceof Error ? e.message : String(e);
+  const kind = /^([A-Za-z ]+?) Error:/.exec(msg)?.[1] ?? '';
+  const permanent = ['Constraint', 'Conversion', 'Binder', 'Catalog', 'Parser', 'Invalid Input', 'Out of Range', 'Not implemented', 'Type Mismatch'];
+  const sqlHint = context.length > 300 ? context.slice(0, 300) + '…' : context;
+  if (permanent.includes(kind)) return new DuctError('destination_failed', `DuckDB: ${msg} (in: ${sqlHint})`, { retry: 'never', cause: e });
+  if (/conflict/i.test(msg) || kind === 'TransactionContext') return new DuctError('destination_failed', `DuckDB: ${msg}`, { retry: 'transient', cause: e });
+  return new DuctError('destination_failed', `DuckDB: ${msg}`, { retry: 'backoff', cause: e });
+}
