@@ -36,6 +36,16 @@ export async function nextBatch(it: AsyncIterator<Batch>): Promise<Batch> {
   return r.value;
 }
 
+/** The next batch that holds changes (empty batches come after each `batch_timeout` of silence). */
+export async function nextNonEmpty(it: AsyncIterator<Batch>, timeoutMs = 20_000): Promise<Batch> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const b = await nextBatch(it);
+    if (b.changes.length > 0) return b;
+    if (Date.now() > deadline) throw new Error('timed out waiting for a batch with changes');
+  }
+}
+
 /** Pulls batches until `count` changes arrived (or `timeoutMs`); returns the batches. */
 export async function pullChanges(it: AsyncIterator<Batch>, count: number, timeoutMs = 20_000): Promise<{ batches: Batch[]; changes: Change[] }> {
   const batches: Batch[] = [];
