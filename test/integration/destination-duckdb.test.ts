@@ -254,6 +254,28 @@ describe('target mode', () => {
     expect((err as DuctError).retry).toBe('never');
   });
 
+  test('a table whose columns are all key columns takes inserts, replays and deletes', async () => {
+    const d = await destination({ dsn: newFile() });
+    const tags = table('public.tags', { post: 'int8', tag: 'text' }, { primaryKey: ['post', 'tag'] });
+    const log = new ChangeLog();
+    log.tx((t) => t.insert(tags, { post: 1n, tag: 'a' }).insert(tags, { post: 1n, tag: 'b' }).insert(tags, { post: 2n, tag: 'a' }));
+    await d.write(log.batch());
+    log.tx((t) => t.delete(tags, { post: 1n, tag: 'a' }).insert(tags, { post: 2n, tag: 'a' }));
+    await d.write(log.batch());
+    expect(await tableText(d, 'public.tags', 'post, tag')).toEqual([{ post: '1', tag: 'b' }, { post: '2', tag: 'a' }]);
+  });
+
+  test('an existing destination table that lacks source columns is refused with the fix', async () => {
+    const d = await destination({ dsn: newFile() });
+    await d.connection.run('CREATE SCHEMA public; CREATE TABLE public.users (id BIGINT PRIMARY KEY, name VARCHAR)');
+    const log = new ChangeLog();
+    log.tx((t) => t.insert(users, { id: 1n, name: 'a', bio: null, score: null }));
+    const err = await d.write(log.batch()).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DuctError);
+    expect((err as DuctError).code).toBe('failed_precondition');
+    expect((err as DuctError).message).toContain('lacks column(s) bio, score');
+  });
+
   test('two source tables in one batch land in their own tables atomically', async () => {
     const d = await destination({ dsn: newFile(), schema: 'wh' });
     const orders = table('shop.orders', { id: 'int8', total: 'numeric(12,2)' }, { primaryKey: ['id'] });

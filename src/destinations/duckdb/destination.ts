@@ -29,6 +29,8 @@ export class DuckdbDestination implements Destination, Staged {
   private handle: DuckdbHandle | undefined;
   private writer: WarehouseWriter | undefined;
   private readonly log: Logger;
+  /** Writes and resolutions run one at a time on the one connection, in call order. */
+  private tail: Promise<unknown> = Promise.resolve();
 
   constructor(readonly config: DuckdbConfig, private readonly ctx: DestinationContext) {
     this.name = ctx.name;
@@ -58,17 +60,20 @@ export class DuckdbDestination implements Destination, Staged {
 
   /** `write`, returning what was applied and what a replay skipped. */
   async writeBatch(batch: EncodedBatch): Promise<WriteSummary> {
-    const started = Date.now();
-    const summary = await this.requireWriter().write(batch);
-    this.log.debug('batch written', { ...summary, changes: batch.changes.length, ms: Date.now() - started });
-    return summary;
+    return this.serially(async () => {
+      const started = Date.now();
+      const summary = await this.requireWriter().write(batch);
+      this.log.debug('batch written', { ...summary, changes: batch.changes.length, ms: Date.now() - started });
+      return summary;
+    });
   }
 
   async resolveStaging(tables: TableRef[], mode: BatchResolution = this.config.batchResolution): Promise<void> {
-    await this.requireWriter().resolveStaging(tables, mode);
+    await this.serially(() => this.requireWriter().resolveStaging(tables, mode));
   }
 
   async close(): Promise<void> {
+    await this.tail;
     const h = this.handle;
     this.handle = undefined;
     this.writer = undefined;
@@ -79,6 +84,12 @@ export class DuckdbDestination implements Destination, Staged {
   get connection(): DuckdbHandle['connection'] {
     if (!this.handle) throw notOpen(this.name);
     return this.handle.connection;
+  }
+
+  private serially<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.tail.then(fn, fn);
+    this.tail = run.catch(() => undefined);
+    return run;
   }
 
   private requireWriter(): WarehouseWriter {

@@ -1,0 +1,159 @@
+import { OptionReader } from '../../src/config/options';
+import type { TableSchema } from '../../src/core/change';
+import { DuctError } from '../../src/core/errors';
+import { duckdbDialect } from '../../src/destinations/duckdb/dialect';
+import { tableLayout, type TableLayout } from '../../src/destinations/sql/layout';
+import { readWarehouseOptions } from '../../src/destinations/sql/options';
+import { planTable, type PlannedRow } from '../../src/destinations/sql/plan';
+import { ChangeLog, table } from '../support/changes';
+
+const users = table('public.users', { id: 'int8', name: 'text', bio: 'text' }, { primaryKey: ['id'] });
+
+function layout(schema: TableSchema, options: Record<string, string> = {}): TableLayout {
+  const o = readWarehouseOptions(new OptionReader(options, 'd'), 'd');
+  return tableLayout(schema, { schema: schema.schema, name: schema.name }, o, duckdbDialect);
+}
+
+/** The parts of planned rows a reader cares about. */
+function summary(rows: PlannedRow[]): unknown[] {
+  return rows.map((r) => ({ action: r.action, values: r.values, ...(r.fill.length ? { fill: r.fill, fillFrom: r.fillFrom } : {}), op: r.change.op, ...(r.deleted ? { deleted: true } : {}) }));
+}
+
+describe('target mode plans', () => {
+  test('several changes to a row collapse to the last image', () => {
+    const log = new ChangeLog();
+    const changes = log.tx((t) => t.insert(users, { id: 1n, name: 'a', bio: 'x' }).update(users, { id: 1n, name: 'b', bio: 'y' }).update(users, { id: 1n, name: 'c', bio: 'z' }));
+    const plan = planTable(layout(users), changes);
+    expect(summary(plan.rows)).toEqual([{ action: 'upsert', values: { id: 1n, name: 'c', bio: 'z' }, op: 'update' }]);
+    expect(plan.last).toBe(changes[2]);
+    expect(plan.truncate).toBeNull();
+  });
+
+  test('insert-then-delete deletes; delete-then-reinsert upserts the new row', () => {
+    const log = new ChangeLog();
+    const changes = log.tx((t) => t.insert(users, { id: 1n, name: 'a', bio: null }).delete(users, { id: 1n }).delete(users, { id: 2n }).insert(users, { id: 2n, name: 'again', bio: null }));
+    expect(summary(planTable(layout(users), changes).rows)).toEqual([
+      { action: 'delete', values: { id: 1n }, op: 'delete', deleted: true },
+      { action: 'upsert', values: { id: 2n, name: 'again', bio: null }, op: 'insert' },
+    ]);
+  });
+
+  test('an update without TOAST columns fills them from the destination row at the old key', () => {
+    const log = new ChangeLog();
+    const changes = log.tx((t) => t.update(users, { id: 1n, name: 'a' }, { unchangedToast: ['bio'] }));
+    expect(summary(planTable(layout(users), changes).rows)).toEqual([
+      { action: 'upsert', values: { id: 1n, name: 'a' }, fill: ['bio'], fillFrom: { id: 1n }, op: 'update' },
+    ]);
+  });
+
+  test('a key move deletes the old key and carries the fill source along further updates', () => {
+    const log = new ChangeLog();
+    const changes = log.tx((t) => {
+      t.update(users, { id: 2n, name: 'moved' }, { before: { id: 1n }, unchangedToast: ['bio'] });
+      t.update(users, { id: 3n, name: 'again' }, { before: { id: 2n }, unchangedToast: ['bio'] });
+    });
+    expect(summary(planTable(layout(users), changes).rows)).toEqual([
+      { action: 'delete', values: { id: 1n }, op: 'update', deleted: true },
+      { action: 'delete', values: { id: 2n }, op: 'update', deleted: true },
+      { action: 'upsert', values: { id: 3n, name: 'again' }, fill: ['bio'], fillFrom: { id: 1n }, op: 'update' },
+    ]);
+  });
+
+  test('TOAST columns of a row inserted earlier in the batch come from that insert', () => {
+    const log = new ChangeLog();
+    const changes = log.tx((t) => t.insert(users, { id: 1n, name: 'a', bio: 'long' }).update(users, { id: 5n, name: 'b' }, { before: { id: 1n }, unchangedToast: ['bio'] }));
+    expect(summary(planTable(layout(users), changes).rows)).toEqual([
+      { action: 'delete', values: { id: 1n }, op: 'update', deleted: true },
+      { action: 'upsert', values: { id: 5n, name: 'b', bio: 'long' }, op: 'update' },
+    ]);
+  });
+
+  test('REPLICA IDENTITY FULL: the old row supplies unchanged columns, no destination read', () => {
+    const full = table('public.full', { id: 'int8', name: 'text', bio: 'text' }, { primaryKey: ['id'], replicaIdentity: 'full' });
+    const log = new ChangeLog();
+    const changes = log.tx((t) => t.update(full, { id: 1n, name: 'new' }, { before: { id: 1n, name: 'old', bio: 'kept' }, unchangedToast: ['bio'] }));
+    expect(summary(planTable(layout(full), changes).rows)).toEqual([{ action: 'upsert', values: { id: 1n, name: 'new', bio: 'kept' }, op: 'update' }]);
+  });
+
+  test('a truncate drops the rows before it and no later row reads the destination', () => {
+    const log = new ChangeLog();
+    const changes = [
+      ...log.tx((t) => t.insert(users, { id: 1n, name: 'a', bio: null })),
+      ...log.tx((t) => t.truncate(users)),
+      ...log.tx((t) => t.update(users, { id: 2n, name: 'b' }, { unchangedToast: ['bio'] })),
+    ];
+    const plan = planTable(layout(users), changes);
+    expect(plan.truncate).toBe(changes[1]);
+    expect(summary(plan.rows)).toEqual([{ action: 'upsert', values: { id: 2n, name: 'b' }, op: 'update' }]);
+  });
+
+  test('soft delete: known rows are rewritten flagged, others flagged in place', () => {
+    const log = new ChangeLog();
+    const changes = log.tx((t) => t.insert(users, { id: 1n, name: 'a', bio: null }).delete(users, { id: 1n }).delete(users, { id: 2n }));
+    expect(summary(planTable(layout(users, { soft_delete: 'true' }), changes).rows)).toEqual([
+      { action: 'upsert', values: { id: 1n, name: 'a', bio: null }, op: 'delete', deleted: true },
+      { action: 'soft_delete', values: { id: 2n }, op: 'delete', deleted: true },
+    ]);
+  });
+
+  test('a change without its key is a permanent source error', () => {
+    const log = new ChangeLog();
+    const [c] = log.tx((t) => t.delete(users, { id: 1n }));
+    expect(() => planTable(layout(users), [{ ...c!, key: {}, before: null }])).toThrow(DuctError);
+  });
+});
+
+describe('append mode plans', () => {
+  test('one row per change; TOAST columns from the batch, else from the destination\'s latest row', () => {
+    const log = new ChangeLog();
+    const changes = log.tx((t) => {
+      t.update(users, { id: 1n, name: 'a' }, { unchangedToast: ['bio'] });
+      t.insert(users, { id: 2n, name: 'b', bio: 'long' });
+      t.update(users, { id: 2n, name: 'c' }, { unchangedToast: ['bio'] });
+      t.delete(users, { id: 2n });
+      t.truncate(users);
+    });
+    expect(summary(planTable(layout(users, { write_mode: 'append' }), changes).rows)).toEqual([
+      { action: 'append', values: { id: 1n, name: 'a' }, fill: ['bio'], fillFrom: { id: 1n }, op: 'update' },
+      { action: 'append', values: { id: 2n, name: 'b', bio: 'long' }, op: 'insert' },
+      { action: 'append', values: { id: 2n, name: 'c', bio: 'long' }, op: 'update' },
+      { action: 'append', values: { id: 2n, name: 'c', bio: 'long' }, op: 'delete', deleted: true },
+      { action: 'append', values: {}, op: 'truncate' },
+    ]);
+  });
+
+  test('append_mode=true is append mode', () => {
+    expect(layout(users, { append_mode: 'true' }).mode).toBe('append');
+    expect(layout(users, { append_mode: 'true' }).constraintKey).toEqual([]);
+  });
+});
+
+describe('tables without a key', () => {
+  const full = table('public.events', { kind: 'text', n: 'int4' }, { replicaIdentity: 'full' });
+  const plain = table('public.logs', { line: 'text' });
+
+  test('FULL identity: an update removes one equal row and inserts the new one', () => {
+    const log = new ChangeLog();
+    const changes = log.tx((t) => t.insert(full, { kind: 'a', n: 1 }).update(full, { kind: 'a', n: 2 }, { before: { kind: 'a', n: 1 } }).delete(full, { kind: 'a', n: 2 }));
+    expect(summary(planTable(layout(full), changes).rows)).toEqual([
+      { action: 'insert', values: { kind: 'a', n: 1 }, op: 'insert' },
+      { action: 'delete_one', values: { kind: 'a', n: 1 }, op: 'update', deleted: true },
+      { action: 'insert', values: { kind: 'a', n: 2 }, op: 'update' },
+      { action: 'delete_one', values: { kind: 'a', n: 2 }, op: 'delete', deleted: true },
+    ]);
+  });
+
+  test('default identity: inserts plan, an update or delete is refused with the fix', () => {
+    const log = new ChangeLog();
+    expect(planTable(layout(plain), log.tx((t) => t.insert(plain, { line: 'x' }))).rows).toHaveLength(1);
+    const del = log.tx((t) => t.delete(plain, { line: 'x' }));
+    try {
+      planTable(layout(plain), del);
+      throw new Error('expected a refusal');
+    } catch (e) {
+      expect(e).toBeInstanceOf(DuctError);
+      expect((e as DuctError).retry).toBe('never');
+      expect((e as DuctError).hint).toBe('add a primary key to public.logs, or run ALTER TABLE public.logs REPLICA IDENTITY FULL on the source so rows can be matched on all old values');
+    }
+  });
+});
