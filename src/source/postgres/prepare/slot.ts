@@ -29,9 +29,11 @@ export async function ensureSlot(query: CatalogQuery, slot: string, createSlot: 
       const code = (e as { code?: string }).code;
       if (code !== '42710') { // 42710: created concurrently
         const reason = e instanceof Error ? e.message : String(e);
-        throw new DuctError(code === '53400' ? 'failed_precondition' : 'source_failed', `creating replication slot ${slot} failed: ${reason}`, {
-          retry: code === '53400' || code === '42501' ? 'never' : 'transient',
-          hint: code === '53400' ? 'drop unused slots or raise max_replication_slots' : undefined,
+        // 53400: no free slot; 55000: e.g. wal_level below logical; 42501: no replication privilege.
+        const permanent = code === '53400' || code === '55000' || code === '42501';
+        throw new DuctError(permanent ? 'failed_precondition' : 'source_failed', `creating replication slot ${slot} failed: ${reason}`, {
+          retry: permanent ? 'never' : 'transient',
+          hint: code === '53400' ? 'drop unused slots or raise max_replication_slots' : code === '42501' ? 'grant the role REPLICATION' : undefined,
           cause: e,
         });
       }
