@@ -60,7 +60,8 @@ export function stagingName(source: TableRef, o: Pick<WarehouseOptions, 'schema'
   return { schema: o.stagingSchema ?? target.schema, name: o.stagingTable ?? target.name + o.stagingSuffix };
 }
 
-function metaColumns(o: WarehouseOptions, dialectLsn: LogicalType): MetaColumn[] {
+function metaColumns(o: WarehouseOptions): MetaColumn[] {
+  const lsn: LogicalType = { kind: 'lsn' };
   const m = o.meta;
   const out: MetaColumn[] = [];
   const timestamptz: LogicalType = { kind: 'timestamptz' };
@@ -68,10 +69,10 @@ function metaColumns(o: WarehouseOptions, dialectLsn: LogicalType): MetaColumn[]
   if (m.enabled) out.push({ role: 'synced_at', name: m.syncedAt, type: timestamptz, option: 'meta_synced_at' });
   if (m.enabled || o.softDelete) out.push({ role: 'deleted', name: m.deleted, type: { kind: 'boolean' }, option: 'meta_deleted' });
   if (m.enabled && m.watermark !== undefined) {
-    out.push({ role: 'watermark', name: m.watermark, type: m.watermarkSource === 'lsn' ? dialectLsn : timestamptz, option: 'meta_watermark' });
+    out.push({ role: 'watermark', name: m.watermark, type: m.watermarkSource === 'lsn' ? lsn : timestamptz, option: 'meta_watermark' });
   }
   if (o.writeMode === 'append') {
-    out.push({ role: 'lsn', name: APPEND_LSN_COLUMN, type: dialectLsn, option: 'write_mode' });
+    out.push({ role: 'lsn', name: APPEND_LSN_COLUMN, type: lsn, option: 'write_mode' });
     out.push({ role: 'seq', name: APPEND_SEQ_COLUMN, type: { kind: 'bigint' }, option: 'write_mode' });
     out.push({ role: 'commit_time', name: APPEND_COMMIT_TIME_COLUMN, type: timestamptz, option: 'write_mode' });
   }
@@ -91,7 +92,7 @@ export function tableLayout(schema: TableSchema, table: QualifiedName, o: Wareho
     const load = logicalTypeOf(c, dialect);
     return { name: c.name, source: c, load, ddlType: dialect.typeName(load), cast: false };
   });
-  const meta = metaColumns(o, { kind: 'lsn' });
+  const meta = metaColumns(o);
   const names = new Set(columns.map((c) => c.name.toLowerCase()));
   for (const m of meta) {
     if (names.has(m.name.toLowerCase())) {

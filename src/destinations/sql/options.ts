@@ -30,7 +30,11 @@ export interface WarehouseOptions {
   path: string;
   /** Destination schema; undefined = the source table's schema. */
   schema: string | undefined;
-  /** Destination table; undefined = the source table's name. When set, only one source table may flow. */
+  /**
+   * Destination table; undefined = the source table's name. When set, the destination writes one
+   * source table: the first it sees. A change of any other source table fails the write with an
+   * error naming the `table` option (retry never), rather than mixing tables in one.
+   */
   table: string | undefined;
   /** `write_mode`, with `append_mode=true` forcing `append`. */
   writeMode: WriteMode;

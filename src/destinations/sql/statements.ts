@@ -1,5 +1,4 @@
 import type { Change } from '../../core/change';
-import { formatLsn } from '../../core/lsn';
 import { epochMicrosToTimestamp } from '../../core/time';
 import { qualified, type SqlDialect } from './dialect';
 import { APPEND_LSN_COLUMN, APPEND_SEQ_COLUMN, type DataColumn, type MetaColumn, type TableLayout } from './layout';
@@ -153,9 +152,4 @@ function keylessStatements(d: SqlDialect, layout: TableLayout, plan: TablePlan, 
     i = j + 1;
   }
   return out;
-}
-
-/** For logs and errors. */
-export function describePosition(c: Change): string {
-  return `${formatLsn(c.commitLsn)}#${c.seq}`;
 }

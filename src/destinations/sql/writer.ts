@@ -79,6 +79,7 @@ export class WarehouseWriter {
     let current: TableLayout | undefined;
     try {
       for (const [key, changes] of groups) {
+        current = undefined;
         const schema = batch.schemas.get(key);
         if (!schema) throw new DuctError('internal', `batch has changes of ${key} but no schema for it`, { retry: 'never' });
         const name = o.batchMode === 'staging' ? stagingName(schema, o) : targetName(schema, o);
@@ -111,6 +112,7 @@ export class WarehouseWriter {
     }
     for (const slot of used) slot.dirty = false;
     for (const [k, v] of moved) watermarks.set(k, v);
+    if (summary.skipped > 0) this.cfg.log.info('skipped changes already applied (replay)', { flow: this.cfg.flowId, skipped: summary.skipped, applied: summary.applied });
     return summary;
   }
 
@@ -224,7 +226,7 @@ function groupByTable(changes: Change[]): Map<string, Change[]> {
 function withTable(layout: TableLayout, e: unknown): DuctError {
   const where = `${tableKey(layout.source)} → ${layout.target.schema}.${layout.target.name}`;
   if (isDuctError(e)) {
-    if (e.message.startsWith(where)) return e;
+    if (e.field !== undefined || e.message.startsWith(where)) return e;
     return new DuctError(e.code, `${where}: ${e.message}`, { retry: e.retry, hint: e.hint, field: e.field, cause: e });
   }
   return new DuctError('destination_failed', `${where}: ${e instanceof Error ? e.message : String(e)}`, { retry: 'transient', cause: e });
