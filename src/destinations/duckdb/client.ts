@@ -115,7 +115,11 @@ export class DuckdbSession implements SqlSession {
 
   async executeScript(statements: string[]): Promise<void> {
     if (statements.length === 0) return;
-    await this.execute(statements.join(';\n'));
+    try {
+      await this.conn.run(statements.join(';\n'));
+    } catch (e) {
+      throw classify(e, statements.length === 1 ? statements[0]! : `one of ${statements.length} statements`);
+    }
   }
 
   async query(sql: string): Promise<Record<string, unknown>[]> {

@@ -76,14 +76,17 @@ export class WarehouseWriter {
     const moved = new Map<string, Watermark>();
     const used = new Set<{ table: QualifiedName; dirty: boolean }>();
     const script: string[] = [d.beginTransaction];
-    let current: TableLayout | undefined;
+    /** The table being prepared, or every table of the script once it runs: who an error is about. */
+    let blame: TableLayout[] = [];
+    const applied: TableLayout[] = [];
     try {
       for (const [key, changes] of groups) {
-        current = undefined;
+        blame = [];
         const schema = batch.schemas.get(key);
         if (!schema) throw new DuctError('internal', `batch has changes of ${key} but no schema for it`, { retry: 'never' });
         const name = o.batchMode === 'staging' ? stagingName(schema, o) : targetName(schema, o);
-        const layout = (current = tableLayout(schema, name, o, d));
+        const layout = tableLayout(schema, name, o, d);
+        blame = [layout];
         await this.ensureTable(layout);
         if (o.batchMode === 'staging') await this.ensureTable(tableLayout(schema, targetName(schema, o), o, d));
         const wmKey = watermarkMapKey(schema, name);
@@ -95,6 +98,7 @@ export class WarehouseWriter {
         summary.applied += fresh.length;
         const plan = planTable(layout, fresh);
         script.push(...(await this.loadAndApply(layout, plan, used)));
+        applied.push(layout);
         if (o.metaTableEnabled) {
           const last = fresh[fresh.length - 1]!;
           const next = { commitLsn: last.commitLsn, seq: last.seq };
@@ -105,10 +109,11 @@ export class WarehouseWriter {
       }
       if (script.length === 1) return summary;
       script.push(d.commit);
+      blame = applied;
       await this.cfg.session.executeScript(script);
     } catch (e) {
       await this.cfg.session.execute(d.rollback).catch(() => undefined);
-      throw current ? withTable(current, e) : e;
+      throw withTables(blame, e);
     }
     for (const slot of used) slot.dirty = false;
     for (const [k, v] of moved) watermarks.set(k, v);
@@ -222,9 +227,10 @@ function groupByTable(changes: Change[]): Map<string, Change[]> {
   return out;
 }
 
-/** Prefixes an error with the table it happened on, keeping its class. */
-function withTable(layout: TableLayout, e: unknown): DuctError {
-  const where = `${tableKey(layout.source)} → ${layout.target.schema}.${layout.target.name}`;
+/** Prefixes an error with the table(s) it happened on, keeping its class; field errors stay as they are. */
+function withTables(layouts: TableLayout[], e: unknown): unknown {
+  if (layouts.length === 0) return e;
+  const where = layouts.map((l) => `${tableKey(l.source)} → ${l.target.schema}.${l.target.name}`).join(', ');
   if (isDuctError(e)) {
     if (e.field !== undefined || e.message.startsWith(where)) return e;
     return new DuctError(e.code, `${where}: ${e.message}`, { retry: e.retry, hint: e.hint, field: e.field, cause: e });
