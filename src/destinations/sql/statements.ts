@@ -125,10 +125,14 @@ function fillStatement(d: SqlDialect, layout: TableLayout, load: LoadTable): str
   const anyKeep = load.keep.map((i) => sq(d, LOAD.keep(i))).join(' OR ');
   let from = `${qualified(d, layout.target)} AS t`;
   if (layout.mode === 'append') {
-    const keys = layout.key.map((k) => d.quoteIdent(k)).join(', ');
-    const order = `${d.quoteIdent(APPEND_LSN_COLUMN)} DESC, ${d.quoteIdent(APPEND_SEQ_COLUMN)} DESC`;
+    // The latest appended row of each key this batch needs (joined to those keys first, so only
+    // their rows are ranked).
+    const keys = layout.key.map((k) => `x.${d.quoteIdent(k)}`).join(', ');
+    const order = `x.${d.quoteIdent(APPEND_LSN_COLUMN)} DESC, x.${d.quoteIdent(APPEND_SEQ_COLUMN)} DESC`;
+    const wanted = `SELECT DISTINCT ${layout.key.map((_k, i) => `${d.quoteIdent(LOAD.src(i))} AS k${i}`).join(', ')} FROM ${qualified(d, load.table)}`;
+    const on = layout.key.map((k, i) => `x.${d.quoteIdent(k)} = ${column(layout, k).cast ? d.cast(`w.k${i}`, column(layout, k).ddlType) : `w.k${i}`}`).join(' AND ');
     from = `(SELECT * FROM (SELECT x.*, row_number() OVER (PARTITION BY ${keys} ORDER BY ${order}) AS __ds_rn ` +
-      `FROM ${qualified(d, layout.target)} AS x) AS latest WHERE __ds_rn = 1) AS t`;
+      `FROM ${qualified(d, layout.target)} AS x JOIN (${wanted}) AS w ON ${on}) AS latest WHERE __ds_rn = 1) AS t`;
   }
   return d.updateFrom(load.table, 's', set, from, `${match.join(' AND ')} AND (${anyKeep})`);
 }
