@@ -14,7 +14,7 @@ import {
   tableToIPC,
   type Data,
 } from 'apache-arrow';
-import type { Change, ChangeOp, Column, Row, TableSchema, Value } from '../core/change';
+import type { Change, ChangeOp, Column, Row, TableSchema } from '../core/change';
 import { formatLsn } from '../core/lsn';
 import { StructBuilder, columnBuilder, int64Builder, uint32Builder, utf8Builder, utf8ListBuilder, type ColumnBuilder } from './arrowBuild';
 import { valueReader, type ValueReader } from './arrowRead';
@@ -28,7 +28,9 @@ import { badPayload, checkChangeColumns, formatCommitTime } from './envelope';
  *
  * Layout (column: Arrow type):
  * - `op`, `schema`, `table`: Utf8
- * - `key`: Struct of every table column (nullable); only the columns named in `key_columns` are the key
+ * - `key`: Struct of the primary-key columns, or of every column when the table has no primary key or
+ *   a change's key holds other columns (REPLICA IDENTITY FULL/INDEX); `key_columns` names the key
+ *   columns each change actually has
  * - `key_columns`: List<Utf8>
  * - `before`, `after`: nullable Struct of every table column (nullable); a null struct means no image.
  *   Unchanged TOAST columns are null in `after` and named in `unchanged_toast`.
@@ -50,15 +52,18 @@ const ENVELOPE_TYPES = {
 /** The Arrow table of `changes` (all of table `schema`). */
 export function changesToArrow(changes: readonly Change[], schema: TableSchema): Table {
   for (const c of changes) checkChangeColumns(c, schema);
-  const mappings: ArrowMapping[] = schema.columns.map((col) => fileMapping(col, columnValues(changes, col)));
+  const mappings: ArrowMapping[] = schema.columns.map((col) => fileMapping(col, changes));
   const colFields = schema.columns.map((col, i) => columnField(col, mappings[i]!));
   const rowType = new Struct(colFields);
   const struct = () => new StructBuilder(rowType, schema.columns, schema.columns.map((col, i) => columnBuilder(col, mappings[i]!)));
+  const keyIdx = keyColumnIndexes(changes, schema);
+  const keyType = new Struct(keyIdx.map((i) => colFields[i]!));
+  const keyCols = keyIdx.map((i) => schema.columns[i]!);
 
   const op = utf8Builder(ENVELOPE_TYPES.text);
   const sch = utf8Builder(ENVELOPE_TYPES.text);
   const tbl = utf8Builder(ENVELOPE_TYPES.text);
-  const key = struct();
+  const key = new StructBuilder(keyType, keyCols, keyIdx.map((i) => columnBuilder(schema.columns[i]!, mappings[i]!)));
   const keyColumns = utf8ListBuilder(ENVELOPE_TYPES.names, ENVELOPE_TYPES.text);
   const before = struct();
   const after = struct();
@@ -69,16 +74,18 @@ export function changesToArrow(changes: readonly Change[], schema: TableSchema):
   const seq = int64Builder(new Int64());
   const toast = utf8ListBuilder(ENVELOPE_TYPES.names, ENVELOPE_TYPES.text);
 
+  const keyNames = new KeyNames(schema);
+  const lsnText = new LsnText();
   for (const c of changes) {
     op.push(c.op);
     sch.push(c.table.schema);
     tbl.push(c.table.name);
     key.push(c.key);
-    keyColumns.push(schema.columns.filter((col) => c.key[col.name] !== undefined).map((col) => col.name));
+    keyColumns.push(keyNames.of(c.key));
     before.push(c.before);
     after.push(c.after);
     lsn.push(formatLsn(c.lsn));
-    commitLsn.push(formatLsn(c.commitLsn));
+    commitLsn.push(lsnText.of(c.commitLsn));
     commitTime.push(c.commitTimeMicros);
     xid.push(c.xid);
     seq.push(BigInt(c.seq));
@@ -107,11 +114,42 @@ export function changesToArrow(changes: readonly Change[], schema: TableSchema):
   return new Table(arrowSchema, [new RecordBatch(arrowSchema, batchData)]);
 }
 
-function* columnValues(changes: readonly Change[], col: Column): Generator<Value | undefined> {
-  for (const c of changes) {
-    yield c.key[col.name];
-    if (c.before) yield c.before[col.name];
-    if (c.after) yield c.after[col.name];
+/**
+ * Columns of the `key` struct: the primary key when every change's key is made of primary-key
+ * columns (the usual case), else every column (no primary key, REPLICA IDENTITY FULL or INDEX).
+ */
+function keyColumnIndexes(changes: readonly Change[], schema: TableSchema): number[] {
+  const all = schema.columns.map((_, i) => i);
+  if (schema.primaryKey.length === 0) return all;
+  const pk = new Set(schema.primaryKey);
+  for (const c of changes) for (const k in c.key) if (c.key[k] !== undefined && !pk.has(k)) return all;
+  return all.filter((i) => pk.has(schema.columns[i]!.name));
+}
+
+/** Names of the key columns of a row, in table order; the usual primary-key shape is reused. */
+export class KeyNames {
+  private readonly pk: string[];
+  constructor(private readonly schema: TableSchema) {
+    this.pk = schema.primaryKey;
+  }
+  of(key: Row): string[] {
+    let n = 0;
+    for (const k in key) if (key[k] !== undefined) n++;
+    if (n === this.pk.length && this.pk.every((k) => key[k] !== undefined)) return this.pk;
+    return this.schema.columns.filter((col) => key[col.name] !== undefined).map((col) => col.name);
+  }
+}
+
+/** `X/Y` text of commit LSNs, remembering the last one (changes of a transaction share it). */
+export class LsnText {
+  private last = -1n;
+  private text = '';
+  of(lsn: bigint): string {
+    if (lsn !== this.last) {
+      this.last = lsn;
+      this.text = formatLsn(lsn);
+    }
+    return this.text;
   }
 }
 

@@ -4,7 +4,7 @@ import { dateToEpochDays, timestampToEpochMicros } from '../core/time';
 import { arrowType, type ArrowMapping } from './arrowTypes';
 import { badValue } from './envelope';
 import { jsonFallbackText } from './jsonValues';
-import { decimalToUnscaled, timeToMicros } from './values';
+import { decimalToUnscaledFast, timeToMicros } from './values';
 
 /**
  * Column builders that write Arrow buffers directly (no per-value Builder objects): each `push`
@@ -56,11 +56,11 @@ class Validity {
 }
 
 export function uint32Builder(type: DataType): ColumnBuilder {
-  return new FixedBuilder<number, Uint32Array>(type, (n) => new Uint32Array(n), (v) => v as number, 0);
+  return new Uint32Builder(type, (v) => v as number, 0);
 }
 
 export function int64Builder(type: DataType): ColumnBuilder {
-  return new FixedBuilder<bigint, BigInt64Array>(type, (n) => new BigInt64Array(n), (v) => (typeof v === 'bigint' ? v : BigInt(v as number)), 0n);
+  return new MicrosBuilder(type, (v) => (typeof v === 'bigint' ? v : BigInt(v as number)), 0n);
 }
 
 export function utf8Builder(type: DataType): ColumnBuilder {
@@ -80,22 +80,40 @@ export interface ColumnBuilder {
 
 type Convert<T> = (v: Value) => T;
 
-class FixedBuilder<T extends number | bigint, A extends Int32Array | BigInt64Array | Float64Array | Int16Array | Uint32Array> implements ColumnBuilder {
-  private valid = new Validity();
-  private values: Grow<A>;
-  constructor(readonly type: DataType, make: (n: number) => A, private readonly convert: Convert<T>, private readonly zero: T) {
-    this.values = new Grow(make);
-  }
-  push(v: Value | undefined): void {
-    this.values.reserve(1);
-    const ok = v !== null && v !== undefined;
-    (this.values.arr as unknown as T[])[this.values.len++] = ok ? this.convert(v) : this.zero;
-    this.valid.push(ok);
-  }
-  finish(): Data {
-    return makeData({ type: this.type, length: this.valid.length, nullCount: this.valid.nulls, nullBitmap: this.valid.bitmap(), data: this.values.view() } as never);
-  }
+/**
+ * Fixed-width builders, one class per typed-array kind: V8 then sees one array type per `push`
+ * (a single shared class made every store megamorphic and cost ~2x).
+ */
+function fixedKind<T extends number | bigint, A extends Int16Array | Int32Array | Uint32Array | BigInt64Array | Float64Array>(make: (n: number) => A) {
+  return class FixedBuilder implements ColumnBuilder {
+    private valid = new Validity();
+    private arr: A = make(64);
+    private len = 0;
+    constructor(readonly type: DataType, private readonly convert: Convert<T>, private readonly zero: T) {}
+    push(v: Value | undefined): void {
+      if (this.len === this.arr.length) {
+        const next = make(this.len * 2);
+        next.set(this.arr as never);
+        this.arr = next;
+      }
+      const ok = v !== null && v !== undefined;
+      (this.arr as unknown as T[])[this.len++] = ok ? this.convert(v) : this.zero;
+      this.valid.push(ok);
+    }
+    finish(): Data {
+      const data = this.arr.subarray(0, this.len);
+      return makeData({ type: this.type, length: this.valid.length, nullCount: this.valid.nulls, nullBitmap: this.valid.bitmap(), data } as never);
+    }
+  };
 }
+
+const Int16Builder = fixedKind<number, Int16Array>((n) => new Int16Array(n));
+const Int32Builder = fixedKind<number, Int32Array>((n) => new Int32Array(n));
+const DateBuilder = fixedKind<number, Int32Array>((n) => new Int32Array(n));
+const Uint32Builder = fixedKind<number, Uint32Array>((n) => new Uint32Array(n));
+const Int64Builder = fixedKind<bigint, BigInt64Array>((n) => new BigInt64Array(n));
+const MicrosBuilder = fixedKind<bigint, BigInt64Array>((n) => new BigInt64Array(n));
+const Float64Builder = fixedKind<number, Float64Array>((n) => new Float64Array(n));
 
 class BoolBuilder implements ColumnBuilder {
   private valid = new Validity();
@@ -113,17 +131,35 @@ class BoolBuilder implements ColumnBuilder {
   }
 }
 
+const TWO32 = 4294967296;
+
 class DecimalBuilder implements ColumnBuilder {
   private valid = new Validity();
   private words = new Grow((n) => new Uint32Array(n));
-  constructor(readonly type: DataType, private readonly convert: Convert<bigint>) {}
+  constructor(readonly type: DataType, private readonly convert: Convert<number | bigint>) {}
   push(v: Value | undefined): void {
     this.words.reserve(4);
+    const w = this.words.arr;
+    const at = this.words.len;
+    this.words.len += 4;
     const ok = v !== null && v !== undefined;
-    let x = ok ? BigInt.asUintN(128, this.convert(v)) : 0n;
-    for (let i = 0; i < 4; i++) {
-      this.words.arr[this.words.len++] = Number(x & 0xffffffffn);
-      x >>= 32n;
+    const x = ok ? this.convert(v) : 0;
+    if (typeof x === 'number') {
+      // Exact integers below 2^53: two's complement words without BigInt.
+      const m = x >= 0 ? x : -x - 1;
+      const lo = m % TWO32;
+      const hi = (m - lo) / TWO32;
+      const fill = x >= 0 ? 0 : 0xffffffff;
+      w[at] = (lo ^ fill) >>> 0;
+      w[at + 1] = (hi ^ fill) >>> 0;
+      w[at + 2] = fill;
+      w[at + 3] = fill;
+    } else {
+      let u = BigInt.asUintN(128, x);
+      for (let i = 0; i < 4; i++) {
+        w[at + i] = Number(u & 0xffffffffn);
+        u >>= 32n;
+      }
     }
     this.valid.push(ok);
   }
@@ -205,21 +241,21 @@ export function columnBuilder(column: Column, m: ArrowMapping): ColumnBuilder {
     case 'bool':
       return new BoolBuilder(type, column);
     case 'int16':
-      return new FixedBuilder<number, Int16Array>(type, (n) => new Int16Array(n), (v) => (typeof v === 'number' ? v : bad(v)), 0);
+      return new Int16Builder(type, (v) => (typeof v === 'number' ? v : bad(v)), 0);
     case 'int32':
-      return new FixedBuilder<number, Int32Array>(type, (n) => new Int32Array(n), (v) => (typeof v === 'number' ? v : bad(v)), 0);
+      return new Int32Builder(type, (v) => (typeof v === 'number' ? v : bad(v)), 0);
     case 'int64':
-      return new FixedBuilder<bigint, BigInt64Array>(type, (n) => new BigInt64Array(n), (v) => (typeof v === 'bigint' ? v : Number.isInteger(v) || (typeof v === 'string' && /^-?\d+$/.test(v)) ? BigInt(v as number) : bad(v)), 0n);
+      return new Int64Builder(type, (v) => (typeof v === 'bigint' ? v : Number.isInteger(v) || (typeof v === 'string' && /^-?\d+$/.test(v)) ? BigInt(v as number) : bad(v)), 0n);
     case 'float64':
-      return new FixedBuilder<number, Float64Array>(type, (n) => new Float64Array(n), (v) => (typeof v === 'number' ? v : bad(v)), 0);
+      return new Float64Builder(type, (v) => (typeof v === 'number' ? v : bad(v)), 0);
     case 'decimal':
-      return new DecimalBuilder(type, (v) => decimalToUnscaled(str(v), m) ?? bad(v));
+      return new DecimalBuilder(type, (v) => decimalToUnscaledFast(str(v), m) ?? bad(v));
     case 'date32':
-      return new FixedBuilder<number, Int32Array>(type, (n) => new Int32Array(n), (v) => dateToEpochDays(str(v)), 0);
+      return new DateBuilder(type, (v) => dateToEpochDays(str(v)), 0);
     case 'timestamp':
-      return new FixedBuilder<bigint, BigInt64Array>(type, (n) => new BigInt64Array(n), (v) => timestampToEpochMicros(str(v)), 0n);
+      return new MicrosBuilder(type, (v) => timestampToEpochMicros(str(v)), 0n);
     case 'time64':
-      return new FixedBuilder<bigint, BigInt64Array>(type, (n) => new BigInt64Array(n), (v) => timeToMicros(str(v)) ?? bad(v), 0n);
+      return new MicrosBuilder(type, (v) => timeToMicros(str(v)) ?? bad(v), 0n);
     case 'binary':
       return new VarBuilder(type, (v) => (Buffer.isBuffer(v) ? v : bad(v)));
     case 'list':

@@ -14,8 +14,8 @@ import {
   TimestampMicrosecond,
   Utf8,
 } from 'apache-arrow';
-import type { Column, Value } from '../core/change';
-import { isFlatArray, decimalToUnscaled, elementColumn, numericSpec, timeToMicros } from './values';
+import type { Change, Column, Value } from '../core/change';
+import { isFlatArray, decimalToUnscaledFast, elementColumn, numericSpec, timeToMicros } from './values';
 
 /**
  * PostgreSQL → Arrow type mapping (also Parquet's, which is written from the Arrow table):
@@ -111,7 +111,7 @@ const TS_RE = /^([+-]\d{6}|\d{4})-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z?$/;
 export function fits(m: ArrowMapping, value: Value): boolean {
   switch (m.kind) {
     case 'decimal':
-      return typeof value !== 'string' || decimalToUnscaled(value, m) !== null;
+      return typeof value !== 'string' || decimalToUnscaledFast(value, m) !== null;
     case 'date32':
       return typeof value !== 'string' || DATE_RE.test(value);
     case 'timestamp':
@@ -128,13 +128,16 @@ export function fits(m: ArrowMapping, value: Value): boolean {
 }
 
 /** Mapping of a column for one file: its base mapping unless a value forces the text fallback. */
-export function fileMapping(column: Column, values: Iterable<Value | undefined>): ArrowMapping {
+export function fileMapping(column: Column, changes: readonly Change[]): ArrowMapping {
   const base = baseMapping(column);
-  if (base.kind === 'utf8' || base.kind === 'fallback' || base.kind === 'bool' || base.kind === 'binary' || base.kind === 'float64') return base;
-  if (base.kind === 'int16' || base.kind === 'int32' || base.kind === 'int64') return base;
-  for (const v of values) {
-    if (v === null || v === undefined) continue;
-    if (!fits(base, v)) return { kind: 'fallback', text: column.valueKind === 'array' ? 'json' : 'text' };
+  if (base.kind !== 'decimal' && base.kind !== 'date32' && base.kind !== 'timestamp' && base.kind !== 'time64' && base.kind !== 'list') return base;
+  const fallback: ArrowMapping = { kind: 'fallback', text: column.valueKind === 'array' ? 'json' : 'text' };
+  const name = column.name;
+  for (const c of changes) {
+    for (const row of [c.key, c.before, c.after]) {
+      const v = row?.[name];
+      if (v !== null && v !== undefined && !fits(base, v)) return fallback;
+    }
   }
   return base;
 }

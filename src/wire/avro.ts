@@ -22,9 +22,13 @@ import { bigintToTwosComplement, decimalToUnscaled, isFlatArray, microsToTime, t
  * - file: an object container file (`.avro`) with the schema in its header.
  */
 
+function textOf(value: Value, column: Column): string {
+  if (typeof value !== 'string') throw badValue(column, value, 'avro');
+  return value;
+}
+
 function toAvro(value: Value | undefined, m: AvroMapping, column: Column): unknown {
   if (value === null || value === undefined) return null;
-  const str = (): string => (typeof value === 'string' ? value : (() => { throw badValue(column, value, 'avro'); })());
   switch (m.kind) {
     case 'boolean':
       if (typeof value !== 'boolean') throw badValue(column, value, 'avro');
@@ -41,19 +45,19 @@ function toAvro(value: Value | undefined, m: AvroMapping, column: Column): unkno
       if (!Buffer.isBuffer(value)) throw badValue(column, value, 'avro');
       return value;
     case 'decimal': {
-      const unscaled = decimalToUnscaled(str(), m);
+      const unscaled = decimalToUnscaled(textOf(value, column), m);
       return unscaled === null ? value : bigintToTwosComplement(unscaled);
     }
     case 'date': {
-      const s = str();
+      const s = textOf(value, column);
       return /^([+-]\d{6}|\d{4})-\d{2}-\d{2}$/.test(s) ? dateToEpochDays(s) : s;
     }
     case 'timestamp': {
-      const s = str();
+      const s = textOf(value, column);
       return /^([+-]\d{6}|\d{4})-\d{2}-\d{2}T[\d:.]+Z?$/.test(s) && s.endsWith('Z') === m.utc ? timestampToEpochMicros(s) : s;
     }
     case 'time': {
-      const s = str();
+      const s = textOf(value, column);
       return timeToMicros(s) ?? s;
     }
     case 'array':
@@ -61,7 +65,7 @@ function toAvro(value: Value | undefined, m: AvroMapping, column: Column): unkno
       if (!isFlatArray(value)) return jsonFallbackText(value, column);
       return value.map((e) => toAvro(e, m.element, m.elementColumn));
     default:
-      return str();
+      return textOf(value, column);
   }
 }
 

@@ -83,6 +83,11 @@ const NULL: PValue = { null_value: 0 };
 const DATE_RE = /^([+-]\d{6}|\d{4})-\d{2}-\d{2}$/;
 const TS_RE = /^([+-]\d{6}|\d{4})-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z?$/;
 
+function textOf(v: Value, column: Column): string {
+  if (typeof v !== 'string') throw badValue(column, v, 'proto');
+  return v;
+}
+
 function toProto(v: Value | undefined, kind: ValueKind, column: Column): PValue {
   if (v === null || v === undefined) return NULL;
   if (Array.isArray(v)) {
@@ -90,10 +95,6 @@ function toProto(v: Value | undefined, kind: ValueKind, column: Column): PValue 
     const ek = column.elementKind ?? 'text';
     return { list_value: { values: v.map((e) => (Array.isArray(e) ? toProto(e, 'array', column) : toProto(e, ek, column))) } };
   }
-  const str = (): string => {
-    if (typeof v !== 'string') throw badValue(column, v, 'proto');
-    return v;
-  };
   switch (kind) {
     case 'bool':
       if (typeof v !== 'boolean') throw badValue(column, v, 'proto');
@@ -107,32 +108,32 @@ function toProto(v: Value | undefined, kind: ValueKind, column: Column): PValue 
       if (typeof v !== 'number') throw badValue(column, v, 'proto');
       return { double_value: v };
     case 'numeric':
-      return { decimal_value: str() };
+      return { decimal_value: textOf(v, column) };
     case 'bytes':
       if (!Buffer.isBuffer(v)) throw badValue(column, v, 'proto');
       return { bytes_value: v };
     case 'json':
-      return { json_value: str() };
+      return { json_value: textOf(v, column) };
     case 'date': {
-      const s = str();
+      const s = textOf(v, column);
       return DATE_RE.test(s) ? { date_days: dateToEpochDays(s) } : { string_value: s };
     }
     case 'timestamp':
     case 'timestamptz': {
-      const s = str();
+      const s = textOf(v, column);
       const utc = kind === 'timestamptz';
       if (!TS_RE.test(s) || s.endsWith('Z') !== utc) return { string_value: s };
       return utc ? { timestamp_micros: int64(timestampToEpochMicros(s)) } : { local_timestamp_micros: int64(timestampToEpochMicros(s)) };
     }
     case 'time': {
-      const s = str();
+      const s = textOf(v, column);
       const micros = column.pgType === 'time' || column.pgType === '_time' ? timeToMicros(s) : null;
       return micros === null ? { string_value: s } : { time_micros: int64(micros) };
     }
     case 'array':
       throw badValue(column, v, 'proto');
     default:
-      return { string_value: str() };
+      return { string_value: textOf(v, column) };
   }
 }
 
@@ -253,15 +254,13 @@ export const protoCodec: Codec = {
     return event.encode(changeToProto(change, table)).finish();
   },
   encodeFile(changes, table) {
-    const { batch } = protoTypes();
-    return batch
-      .encode({
-        schema: table.schema,
-        table: table.name,
-        columns: table.columns.map((c) => ({ name: c.name, pg_type: c.formattedType, nullable: c.nullable })),
-        events: changes.map((c) => changeToProto(c, table)),
-      })
-      .finish();
+    const { batch, event } = protoTypes();
+    // Same bytes as encoding one ChangeBatch object, but each event's object tree is garbage as soon
+    // as it is written (field 4, `events`, is the last field: tag 4<<3|2 = 34, then length-delimited).
+    const w = protobuf.Writer.create();
+    batch.encode({ schema: table.schema, table: table.name, columns: table.columns.map((c) => ({ name: c.name, pg_type: c.formattedType, nullable: c.nullable })) }, w);
+    for (const c of changes) event.encode(changeToProto(c, table), w.uint32(34).fork()).ldelim();
+    return w.finish();
   },
   decodeMessage(bytes, table) {
     const m = decodeWith(protoTypes().event, bytes, 'ductstream.v1.ChangeEvent');

@@ -22,21 +22,40 @@ export function numericSpec(column: Pick<Column, 'typmod'>): DecimalSpec | null 
 }
 
 const DECIMAL_RE = /^(-?)(\d+)(?:\.(\d+))?$/;
+const POW10 = new Map<number, bigint>();
+
+function pow10(p: number): bigint {
+  let v = POW10.get(p);
+  if (v === undefined) POW10.set(p, (v = 10n ** BigInt(p)));
+  return v;
+}
 
 /**
  * Decimal text → unscaled integer at `spec.scale`, or null when the text does not have exactly
  * `scale` fraction digits (so the decoded text would differ), exceeds the precision, or is
- * `NaN`/`Infinity`.
+ * `NaN`/`Infinity`. Returns a number when the unscaled value has at most 15 digits (exact), else a
+ * bigint; `decimalToUnscaled` always returns a bigint.
  */
-export function decimalToUnscaled(text: string, spec: DecimalSpec): bigint | null {
+export function decimalToUnscaledFast(text: string, spec: DecimalSpec): number | bigint | null {
   if (spec.scale < 0) return null;
   const m = DECIMAL_RE.exec(text);
   if (!m) return null;
   const frac = m[3] ?? '';
   if (frac.length !== spec.scale) return null;
-  const digits = BigInt(m[2]! + frac);
-  if (digits >= 10n ** BigInt(spec.precision)) return null;
+  const all = m[2]! + frac;
+  if (all.length <= 15) {
+    const n = Number(all);
+    if (spec.precision < 16 && n >= 10 ** spec.precision) return null;
+    return m[1] ? -n : n;
+  }
+  const digits = BigInt(all);
+  if (digits >= pow10(spec.precision)) return null;
   return m[1] ? -digits : digits;
+}
+
+export function decimalToUnscaled(text: string, spec: DecimalSpec): bigint | null {
+  const v = decimalToUnscaledFast(text, spec);
+  return v === null ? null : BigInt(v);
 }
 
 /** Unscaled integer → decimal text with exactly `scale` fraction digits, as PostgreSQL prints it. */

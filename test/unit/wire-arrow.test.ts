@@ -3,6 +3,7 @@ import { DuctError } from '../../src/core/errors';
 import { dateToEpochDays, timestampToEpochMicros } from '../../src/core/time';
 import { arrowCodec } from '../../src/wire/arrow';
 import { envelopeOf } from '../../src/wire/envelope';
+import { column, table } from '../support/changes';
 import { ALL_TYPES, ROW_A, ROW_TYPED, makeChange, sampleChanges, typedChanges } from '../support/wire-fixtures';
 
 function structChild(v: Vector, name: string): Vector {
@@ -102,6 +103,20 @@ describe('arrow codec', () => {
     expect(fallback('tstz')).toBeUndefined();
     expect(structChild(after, 'tstz').type.typeId).toBe(Type.Timestamp);
     expect((structChild(after, 'ia').type as DataType).typeId).toBe(Type.List);
+  });
+
+  test('the key struct holds the primary key, or every column when keys are not primary keys', () => {
+    const keyFields = (bytes: Uint8Array) => (tableFromIPC(bytes).getChild('key')!.type as unknown as { children: Field[] }).children.map((f) => f.name);
+    expect(keyFields(arrowCodec.encodeFile(typedChanges(), ALL_TYPES))).toEqual(['id']);
+    const full = table('public.no_pk', [column('a', 'int4'), column('b', 'text')], { replicaIdentity: 'full' });
+    const changes = [
+      makeChange({ table: { schema: 'public', name: 'no_pk' }, after: { a: 1, b: 'x' }, key: {} }),
+      makeChange({ table: { schema: 'public', name: 'no_pk' }, op: 'delete', before: { a: 1, b: null }, key: { a: 1, b: null } }),
+    ];
+    const bytes = arrowCodec.encodeFile(changes, full);
+    expect(keyFields(bytes)).toEqual(['a', 'b']);
+    expect(arrowCodec.decodeFile(bytes, full)).toEqual(changes.map(envelopeOf));
+    expect(arrowCodec.decodeFile(bytes, full)[1]!.key).toEqual({ a: 1, b: null });
   });
 
   test('output is deterministic', () => {
