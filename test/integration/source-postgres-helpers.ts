@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Batch, Change } from '../../src/core/change';
 import { silentLogger } from '../../src/core/log';
 import { parseLsn, type Lsn } from '../../src/core/lsn';
@@ -8,11 +9,9 @@ import type { TestDatabase } from '../support/pg';
 
 /** Shared helpers of the PostgreSQL source integration tests. */
 
-let counter = 0;
-
+/** A slot/publication/table name unique across the whole cluster (slots are cluster-wide). */
 export function uniqueName(prefix: string): string {
-  counter++;
-  return `${prefix}_${process.pid}_${counter}`;
+  return `${prefix}_${randomBytes(5).toString('hex')}`;
 }
 
 export function sourceConfig(db: TestDatabase, options: Record<string, string>): PostgresSourceConfig {

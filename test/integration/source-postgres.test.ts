@@ -81,7 +81,7 @@ describe('PostgresSource streaming', () => {
       expect(changes[0]).toMatchObject({ op: 'update', key: { b: 2, a: 1 }, before: { a: 1, b: 2, v: 'x' }, after: { a: 1, b: 2, v: 'y' } });
       expect(Object.keys(changes[0]!.key)).toEqual(['b', 'a']);
       expect(changes[1]).toMatchObject({ op: 'delete', key: { b: 2, a: 1 }, before: { a: 1, b: 2, v: 'y' }, after: null });
-      expect(batches[0]!.schemas.get(`public.${t}`)).toMatchObject({ primaryKey: ['b', 'a'], replicaIdentity: 'full' });
+      expect(batches.find((b) => b.changes.length > 0)!.schemas.get(`public.${t}`)).toMatchObject({ primaryKey: ['b', 'a'], replicaIdentity: 'full' });
     } finally {
       await source.close();
     }
@@ -131,7 +131,9 @@ describe('PostgresSource streaming', () => {
     try {
       await db.query(`INSERT INTO ${t} SELECT generate_series(1, 10)`);
       await db.query(`INSERT INTO ${t} VALUES (11)`);
-      const { batches, changes } = await pullChanges(it, 11);
+      const pulled = await pullChanges(it, 11);
+      const changes = pulled.changes;
+      const batches = pulled.batches.filter((b) => b.changes.length > 0);
       expect(batches.map((b) => b.changes.length)).toEqual([4, 4, 3]);
       expect(changes.map((c) => (c.after as { id: number }).id)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
       expect(changes.slice(0, 10).map((c) => c.seq)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);

@@ -207,6 +207,15 @@ describe('ChangeAssembler', () => {
     expect(a.emptyBatch()).toMatchObject({ flowId: 'flow-1', changes: [], checkpointLsn: 0x4010n });
     a.onKeepalive(0x1000n);
     expect(a.safeLsn).toBe(0x4010n);
+    // Not while received changes wait in the pending batch: its checkpoint is its last commit's end.
+    a.onBegin({ tag: 'begin', finalLsn: 0x6000n, commitTimeMicros: 0n, xid: 2 });
+    feedRow(a, insert(1));
+    a.onCommit({ tag: 'commit', flags: 0, commitLsn: 0x6000n, endLsn: 0x6010n, commitTimeMicros: 0n });
+    a.onKeepalive(0x7000n);
+    a.cut();
+    expect(a.takeReady()!.checkpointLsn).toBe(0x6010n);
+    a.onKeepalive(0x7000n);
+    expect(a.emptyBatch().checkpointLsn).toBe(0x7000n);
   });
 
   test('update with old key, delete with old row, unchanged TOAST, truncate per table', () => {

@@ -7,6 +7,9 @@ import { KEEPALIVE, XLOG_DATA, XLOG_DATA_HEADER, standbyStatusUpdate } from './p
 import { ReplicationConnection } from './stream/replicationConnection';
 import { readSlot } from './stream/slotInfo';
 
+/** Prefix of the logical message that marks where a drain stops. */
+export const DRAIN_MARKER = 'ductstream_drain_marker';
+
 export interface RawDrainOptions {
   dsn: string;
   slot: string;
@@ -26,7 +29,7 @@ export interface RawDrainResult {
   bytes: number;
   elapsedMs: number;
   rowsPerSecond: number;
-  /** The WAL position the drain ran up to (the server's WAL end when it started). */
+  /** The WAL position the drain ran up to (its end marker, written when it started). */
   targetLsn: Lsn;
   /** What was acknowledged (0 when `ack` is false). */
   ackedLsn: Lsn;
@@ -34,7 +37,8 @@ export interface RawDrainResult {
 
 /**
  * Measures the raw drain rate of a slot: streams it with pgoutput (same options as the source),
- * reads and discards every message up to the server's current WAL end, acknowledges at the end.
+ * reads and discards every message up to the server's current WAL end (marked by a logical
+ * message it emits first, prefix {@link DRAIN_MARKER}), acknowledges at the end.
  * Decodes nothing but the message tags, so it is the baseline the source's throughput compares to.
  */
 export async function measureRawDrain(opts: RawDrainOptions): Promise<RawDrainResult> {
@@ -44,7 +48,10 @@ export async function measureRawDrain(opts: RawDrainOptions): Promise<RawDrainRe
   try {
     const query = catalogQueryOf(catalog);
     await readSlot(query, opts.slot);
-    target = parseLsn((await query<{ lsn: string }>(`SELECT pg_current_wal_lsn()::text AS lsn`))[0]!.lsn);
+    // A non-transactional logical message marks the end: it reaches the stream right after every
+    // transaction that committed before it (pg_current_wal_lsn() is the *written* position and can
+    // lag behind commits when synchronous_commit=off).
+    target = parseLsn((await query<{ lsn: string }>(`SELECT pg_logical_emit_message(false, $1, '')::text AS lsn`, [DRAIN_MARKER]))[0]!.lsn);
   } finally {
     await endQuietly(catalog);
   }
@@ -71,12 +78,17 @@ export async function measureRawDrain(opts: RawDrainOptions): Promise<RawDrainRe
         transactions++;
         const end = chunk.readBigUInt64BE(XLOG_DATA_HEADER + 10);
         if (end > reached) reached = end;
-        if (end >= target) finish();
+      } else if (tag === 0x4d /* M */) {
+        const lsn = chunk.readBigUInt64BE(XLOG_DATA_HEADER + 2);
+        if (lsn >= target) {
+          if (lsn > reached) reached = lsn;
+          finish();
+        }
       }
     } else if (chunk[0] === KEEPALIVE) {
       const walEnd = chunk.readBigUInt64BE(1);
       if (chunk[17] === 1) conn.send(standbyStatusUpdate(0n));
-      if (walEnd >= target) {
+      if (walEnd > target) {
         if (walEnd > reached) reached = walEnd;
         finish();
       }

@@ -42,7 +42,8 @@ export interface PrepareResult {
  *    (retry never) naming the setting and the fix;
  * 2. `ensure_publication` / `sync_publication`: create the publication (FOR TABLE
  *    publication_tables ∪ tables of publication_schemas, or FOR ALL TABLES when neither is set;
- *    never DuctStream's own schemas), or add/drop tables;
+ *    never DuctStream's own schemas — a FOR ALL TABLES publication covers them too, and the
+ *    source drops their changes), or add/drop tables;
  * 3. `create_slot`: create the pgoutput slot when missing (after the publication, so decoding
  *    from the slot's start always finds it);
  * 4. `ensure_state`: upsert the flow's record in `state_schema.state_table` of the source database.

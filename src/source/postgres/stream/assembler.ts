@@ -20,8 +20,8 @@ interface OpenTransaction {
  * per table). Transactions may span batches.
  *
  * Checkpoints: `safeLsn` is the end LSN of the last complete transaction, or a keepalive position
- * received while no transaction was open; each batch carries the value it had when the batch was
- * cut. Changes cut into a batch before their Commit arrived carry `commitEndLsn = 0` (not known
+ * received while no transaction was open and nothing was pending; each batch carries the value it
+ * had when the batch was cut. Changes cut into a batch before their Commit arrived carry `commitEndLsn = 0` (not known
  * yet); the other changes carry their commit's end LSN.
  */
 export class ChangeAssembler {
@@ -81,9 +81,13 @@ export class ChangeAssembler {
     if (m.endLsn > this.safeLsn) this.safeLsn = m.endLsn;
   }
 
-  /** A primary keepalive: its position is safe to checkpoint when no transaction is open. */
+  /**
+   * A primary keepalive. Its position (the server has decoded and sent everything committed
+   * before it) becomes the checkpoint when no transaction is open and every change received is
+   * already in a cut batch, so a batch's checkpoint is the end of its last complete transaction.
+   */
   onKeepalive(walEnd: Lsn): void {
-    if (this.tx === null && walEnd > this.safeLsn) this.safeLsn = walEnd;
+    if (this.tx === null && this.pending.length === 0 && walEnd > this.safeLsn) this.safeLsn = walEnd;
   }
 
   /** An Insert, Update or Delete message at `offset` of `buf` (the pgoutput tag byte). */
