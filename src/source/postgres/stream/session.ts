@@ -93,8 +93,8 @@ export class ReplicationSession {
       const query = catalogQueryOf(this.catalog);
       const slot = await readSlot(query, config.slot);
       // Never report a position below the slot's: PostgreSQL 15 would move confirmed_flush back.
+      // (`from` itself is not acknowledged: only ack() says what is durable.)
       if (slot.confirmedFlushLsn !== null && slot.confirmedFlushLsn > deps.acked.lsn) deps.acked.lsn = slot.confirmedFlushLsn;
-      if (this.from > deps.acked.lsn) deps.acked.lsn = this.from;
       if (slot.confirmedFlushLsn !== null && slot.confirmedFlushLsn > this.assembler.safeLsn) this.assembler.safeLsn = slot.confirmedFlushLsn;
       this.loader = new RelationLoader(query, new TypeRegistry(config.resolveTypes, query), deps.internalSchemas);
       this.conn = await ReplicationConnection.open(config.dsn, DSN_FIELD, appName, (e) => this.fail(e));
