@@ -60,11 +60,7 @@ const ARRAYS: Array<[number, number, string?]> = [
 ];
 
 const BY_OID = new Map<number, TypeParser>();
-const NAMES = new Map<number, string>();
-for (const [oid, name, parser] of SCALARS) {
-  BY_OID.set(oid, parser);
-  NAMES.set(oid, name);
-}
+for (const [oid, , parser] of SCALARS) BY_OID.set(oid, parser);
 for (const [oid, elem, delim] of ARRAYS) {
   BY_OID.set(oid, arrayParserOf(BY_OID.get(elem) ?? TEXT_PARSER, delim));
 }
@@ -73,11 +69,3 @@ for (const [oid, elem, delim] of ARRAYS) {
 export function builtinParser(oid: number): TypeParser | undefined {
   return BY_OID.get(oid);
 }
-
-/** The `typname` of the built-in scalar types above (for tests and messages). */
-export function builtinTypeName(oid: number): string | undefined {
-  return NAMES.get(oid);
-}
-
-/** OIDs below this are created by initdb: their parsers never need a catalog lookup. */
-export const FIRST_NORMAL_OBJECT_ID = 16384;
