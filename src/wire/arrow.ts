@@ -20,7 +20,7 @@ import { StructBuilder, columnBuilder, int64Builder, uint32Builder, utf8Builder,
 import { valueReader, type ValueReader } from './arrowRead';
 import { columnField, fileMapping, type ArrowMapping } from './arrowTypes';
 import type { ChangeEnvelope, Codec } from './codec';
-import { badPayload, checkChangeColumns, formatCommitTime } from './envelope';
+import { badPayload, checkChangeColumns, formatCommitLsn, formatCommitTime } from './envelope';
 
 /**
  * The arrow wire format: an Arrow IPC stream (`.arrows`) with one row per change. A message is a
@@ -75,7 +75,6 @@ export function changesToArrow(changes: readonly Change[], schema: TableSchema):
   const toast = utf8ListBuilder(ENVELOPE_TYPES.names, ENVELOPE_TYPES.text);
 
   const keyNames = new KeyNames(schema);
-  const lsnText = new LsnText();
   for (const c of changes) {
     op.push(c.op);
     sch.push(c.table.schema);
@@ -85,7 +84,7 @@ export function changesToArrow(changes: readonly Change[], schema: TableSchema):
     before.push(c.before);
     after.push(c.after);
     lsn.push(formatLsn(c.lsn));
-    commitLsn.push(lsnText.of(c.commitLsn));
+    commitLsn.push(formatCommitLsn(c.commitLsn));
     commitTime.push(c.commitTimeMicros);
     xid.push(c.xid);
     seq.push(BigInt(c.seq));
@@ -137,19 +136,6 @@ export class KeyNames {
     for (const k in key) if (key[k] !== undefined) n++;
     if (n === this.pk.length && this.pk.every((k) => key[k] !== undefined)) return this.pk;
     return this.schema.columns.filter((col) => key[col.name] !== undefined).map((col) => col.name);
-  }
-}
-
-/** `X/Y` text of commit LSNs, remembering the last one (changes of a transaction share it). */
-export class LsnText {
-  private last = -1n;
-  private text = '';
-  of(lsn: bigint): string {
-    if (lsn !== this.last) {
-      this.last = lsn;
-      this.text = formatLsn(lsn);
-    }
-    return this.text;
   }
 }
 

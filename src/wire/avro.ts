@@ -4,7 +4,7 @@ import { dateToEpochDays, epochDaysToDate, epochMicrosToTimestamp, timestampToEp
 import { avroType, compileAvro, type AvroMapping, type CompiledAvro } from './avroSchema';
 import { readContainer, writeContainer } from './avroContainer';
 import type { ChangeEnvelope, Codec } from './codec';
-import { badPayload, badValue, checkChangeColumns, formatCommitTime } from './envelope';
+import { badPayload, badValue, checkChangeColumns, formatCommitLsn, formatCommitTime } from './envelope';
 import { parseJson } from './jsonParse';
 import { decodeJsonValue, jsonFallbackText } from './jsonValues';
 import { bigintToTwosComplement, decimalToUnscaled, isFlatArray, microsToTime, timeToMicros, twosComplementToBigint, unscaledToDecimal } from './values';
@@ -127,7 +127,7 @@ export function changeToAvro(change: Change, table: TableSchema, c = compileAvro
     before: rowToAvro(change.before, table, c),
     after: rowToAvro(change.after, table, c),
     lsn: formatLsn(change.lsn),
-    commit_lsn: formatLsn(change.commitLsn),
+    commit_lsn: formatCommitLsn(change.commitLsn),
     commit_time: change.commitTimeMicros,
     xid: BigInt(change.xid),
     seq: BigInt(change.seq),

@@ -11,7 +11,11 @@ export function isWireFormat(s: string): s is WireFormat {
  * The envelope every format carries for a change. Decoders return it with row values restored to
  * the exact JS forms of `Change` values (see `ValueKind`: bigint for int8, decimal text for numeric,
  * Buffer for bytea, JSON text for json/jsonb, normalized date/time text...), so
- * `decode(encode(change))` deep-equals `envelopeOf(change)` for every format.
+ * `decode(encode(change))` deep-equals `envelopeOf(change)` for every format, given the row images
+ * the source produces (every column, except unchanged TOAST columns in `after`). Arrow, Parquet and
+ * Avro carry images as whole rows, so a column missing from an image for another reason decodes as
+ * NULL; json and proto keep absence as is. One json-only ambiguity: a json/jsonb document that is
+ * the JSON literal `null` reads back as SQL NULL (see `jsonValues.ts`).
  */
 export interface ChangeEnvelope {
   op: ChangeOp;

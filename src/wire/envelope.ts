@@ -19,7 +19,7 @@ export function envelopeOf(change: Change): ChangeEnvelope {
     before: change.before ? definedOnly(change.before) : null,
     after: change.after ? definedOnly(change.after) : null,
     lsn: formatLsn(change.lsn),
-    commit_lsn: formatLsn(change.commitLsn),
+    commit_lsn: formatCommitLsn(change.commitLsn),
     commit_time: formatCommitTime(change.commitTimeMicros),
     xid: change.xid,
     seq: change.seq,
@@ -33,12 +33,29 @@ function definedOnly(row: Row): Row {
   return out;
 }
 
+// Changes of one transaction share their commit time and commit LSN: remember the last text of each.
+let lastCommitMicros: bigint | undefined;
+let lastCommitText = '';
+let lastCommitLsn: bigint | undefined;
+let lastCommitLsnText = '';
+
 /** Microseconds since the epoch → `YYYY-MM-DDTHH:MM:SS.ffffffZ` (always 6 fraction digits). */
 export function formatCommitTime(micros: bigint): string {
+  if (micros === lastCommitMicros) return lastCommitText;
   const text = epochMicrosToTimestamp(micros, true);
   const dot = text.indexOf('.');
-  if (dot < 0) return text.slice(0, -1) + '.000000Z';
-  return text.slice(0, -1).padEnd(dot + 7, '0') + 'Z';
+  lastCommitText = dot < 0 ? text.slice(0, -1) + '.000000Z' : text.slice(0, -1).padEnd(dot + 7, '0') + 'Z';
+  lastCommitMicros = micros;
+  return lastCommitText;
+}
+
+/** `formatLsn` for commit LSNs (same value for every change of a transaction). */
+export function formatCommitLsn(lsn: bigint): string {
+  if (lsn !== lastCommitLsn) {
+    lastCommitLsnText = formatLsn(lsn);
+    lastCommitLsn = lsn;
+  }
+  return lastCommitLsnText;
 }
 
 export function parseCommitTime(text: string): bigint {

@@ -1,7 +1,7 @@
 import type { Change, ChangeOp, Column, Row, TableSchema } from '../core/change';
 import { formatLsn } from '../core/lsn';
 import type { ChangeEnvelope, Codec } from './codec';
-import { badPayload, formatCommitTime, presentColumns } from './envelope';
+import { badPayload, formatCommitLsn, formatCommitTime, presentColumns } from './envelope';
 import { parseJson, type ParsedJson } from './jsonParse';
 import { decodeJsonValue, encodeJsonValue } from './jsonValues';
 
@@ -61,7 +61,7 @@ export function changeToJson(change: Change, schema: TableSchema): string {
     ',"before":' + rowJson(change.before, schema) +
     ',"after":' + rowJson(change.after, schema) +
     ',"lsn":"' + formatLsn(change.lsn) + '"' +
-    ',"commit_lsn":"' + formatLsn(change.commitLsn) + '"' +
+    ',"commit_lsn":"' + formatCommitLsn(change.commitLsn) + '"' +
     ',"commit_time":"' + formatCommitTime(change.commitTimeMicros) + '"' +
     ',"xid":' + String(change.xid) +
     ',"seq":' + String(change.seq) +

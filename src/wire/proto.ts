@@ -6,7 +6,7 @@ import { DuctError } from '../core/errors';
 import { formatLsn } from '../core/lsn';
 import { dateToEpochDays, epochDaysToDate, epochMicrosToTimestamp, timestampToEpochMicros } from '../core/time';
 import type { ChangeEnvelope, Codec } from './codec';
-import { badPayload, badValue, checkChangeColumns, formatCommitTime } from './envelope';
+import { badPayload, badValue, checkChangeColumns, formatCommitLsn, formatCommitTime } from './envelope';
 import { microsToTime, timeToMicros } from './values';
 
 /**
@@ -203,7 +203,7 @@ export function changeToProto(change: Change, table: TableSchema): Record<string
     table: change.table.name,
     key: rowToProto(change.key, table),
     lsn: formatLsn(change.lsn),
-    commit_lsn: formatLsn(change.commitLsn),
+    commit_lsn: formatCommitLsn(change.commitLsn),
     commit_time_micros: int64(change.commitTimeMicros),
     xid: change.xid,
     seq: int64(BigInt(change.seq)),
