@@ -11,8 +11,8 @@ import { setRunnerDeps } from '../pipeline/deps';
 import { getCodec } from '../wire/registry';
 import { launchDbos, shutdownDbos } from '../workflows/dbos';
 import { FLOW_RUN_WORKFLOW, flowRun, type FlowRunOptions, type FlowRunResult } from '../workflows/flowRun';
-import { releaseAllRuntimes, requestStop } from '../workflows/runtimes';
-import { EXIT_FAILURE, EXIT_OK, reportFatal } from './exit';
+import { releaseAllRuntimes, requestStop, setRunPolicy } from '../workflows/runtimes';
+import { EXIT_OK, reportFatal } from './exit';
 import { formatHelp, parseFlags, UsageError, type FlagSpec } from './flags';
 import { startProgressReporter } from './progressReporter';
 
@@ -127,6 +127,7 @@ async function main(argv: string[]): Promise<number> {
     });
     const sourceDsn = flow.source.options.dsn!;
     const systemDatabaseUrl = env.dbosSystemDatabaseUrl ?? withDatabase(sourceDsn, `${databaseOf(sourceDsn)}_ductstream_dbos_sys`);
+    setRunPolicy(flowId, { maxEmptyReads: args.maxEmptyReads });
     await launchDbos({ env, executorId: executorIdFor(`worker-${flowId}`), systemDatabaseUrl, log });
 
     let signals = 0;

@@ -1,8 +1,9 @@
-import { DuctError, invalidArgument } from '../core/errors';
+import { invalidArgument } from '../core/errors';
 import { FLOW_STATES, type Endpoint, type Flow, type FlowState } from '../core/flow';
 import { getDestinationKind } from '../destinations/registry';
 import { parsePostgresSourceConfig } from '../source/postgres/config';
 import { isWireFormat, WIRE_FORMATS, type WireFormat } from '../wire/codec';
+import { assertFormatAllowed, resolveWireFormat } from '../wire/registry';
 
 const FLOW_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 const ENDPOINT_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
@@ -105,14 +106,9 @@ export function parseFlow(input: unknown, ctx: FlowValidationContext = DEFAULT_V
   destinations.forEach((d, i) => {
     const kind = getDestinationKind(d.type, `destinations[${i}].type`);
     kind.parseConfig(d.options, `destinations[${i}].options`);
-    if (ctx.enforceWireFormat && kind.usesWireFormat) {
-      const resolved = resolveDestinationFormat(d, wireFormat, ctx.serviceWireFormat);
-      if (resolved !== ctx.serviceWireFormat) {
-        throw new DuctError('invalid_argument', `destinations[${i}] "${d.name}": wire format "${resolved}" differs from the service's "${ctx.serviceWireFormat}" and DUCTSTREAM_WIRE_ENFORCE is on`, {
-          field: `destinations[${i}].options.format`,
-          hint: `remove the format override or set it to "${ctx.serviceWireFormat}"`,
-        });
-      }
+    const resolved = resolveDestinationFormat(d, wireFormat, ctx.serviceWireFormat, i);
+    if (kind.usesWireFormat) {
+      assertFormatAllowed({ resolved, serviceFormat: ctx.serviceWireFormat, enforce: ctx.enforceWireFormat, destinationName: d.name, field: `destinations[${i}].options.format` });
     }
   });
 
@@ -120,10 +116,10 @@ export function parseFlow(input: unknown, ctx: FlowValidationContext = DEFAULT_V
   return { id, name, source, destinations, wire_format: wireFormat, parallelism, state, ...(reason ? { state_reason: reason } : {}) };
 }
 
-/** Resolution order: destination `options.format` → `flow.wire_format` → service default → json. */
-export function resolveDestinationFormat(d: Endpoint, flowFormat: WireFormat | '', serviceFormat: WireFormat | undefined): WireFormat {
-  const own = d.options.format?.trim().toLowerCase();
-  if (own && isWireFormat(own)) return own;
-  if (flowFormat) return flowFormat;
-  return serviceFormat ?? 'json';
+/**
+ * The wire format of destination `d`: its `options.format` → `flow.wire_format` → service default →
+ * json (src/wire/registry.ts). An unknown name at any level is rejected naming its field.
+ */
+export function resolveDestinationFormat(d: Endpoint, flowFormat: WireFormat | '', serviceFormat: WireFormat | undefined, index = 0): WireFormat {
+  return resolveWireFormat(d.options.format, flowFormat, serviceFormat, { destination: `destinations[${index}].options.format` });
 }

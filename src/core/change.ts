@@ -47,8 +47,9 @@ export interface TableSchema extends TableRef {
  * - `text` (text, varchar, char, name, uuid, enums, unknown/extension types) → string;
  * - `bytes` (bytea) → Buffer;
  * - `json` (json, jsonb) → string holding the JSON text exactly as stored;
- * - `date` → `YYYY-MM-DD` string (years beyond 9999 and ` BC` kept as PostgreSQL prints them; `infinity`);
- * - `timestamp` → `YYYY-MM-DDTHH:MM:SS[.ffffff]` (no zone); `timestamptz` → the same in UTC with a `Z`;
+ * - `date` → `YYYY-MM-DD`; `timestamp` → `YYYY-MM-DDTHH:MM:SS[.ffffff]` (no zone); `timestamptz` → the
+ *   same in UTC with a `Z` — ISO 8601 with astronomical years (`-000043-03-15` is 44 BC, `+010000-01-01`),
+ *   `infinity`/`-infinity` as words; src/core/time.ts converts them exactly to epoch days/microseconds;
  * - `time`, `timetz`, `interval` and other scalars → their PostgreSQL text;
  * - `array` → a (possibly nested) JS array whose elements follow `elementKind`, with `null` elements.
  */
@@ -87,7 +88,10 @@ export interface Change {
   lsn: Lsn;
   /** WAL position of the commit record of its transaction (same for every change of the transaction). */
   commitLsn: Lsn;
-  /** End of the commit record: the position to acknowledge once this transaction is durable everywhere. */
+  /**
+   * End of the commit record: the position to acknowledge once this transaction is durable everywhere.
+   * `0n` when the change was cut into a batch before its Commit arrived (not known yet).
+   */
   commitEndLsn: Lsn;
   /** Commit time, microseconds since the Unix epoch. */
   commitTimeMicros: bigint;

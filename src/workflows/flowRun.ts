@@ -65,15 +65,16 @@ async function flowRunBody(flowId: string, opts: FlowRunOptions): Promise<FlowRu
         return { flowId, rows, batches, checkpointLsn: lsnText, end: 'bounded', successorId };
       }
       const from = lsnText;
-      const r = await DBOS.runStep(() => deliverBatch(flowId, from), { name: 'deliverBatch', ...STEP_RETRY });
+      const before = emptyReads;
+      const r = await DBOS.runStep(() => deliverBatch(flowId, from, before, opts.maxEmptyReads), { name: 'deliverBatch', ...STEP_RETRY });
       rows += r.rows;
       batches += r.batches;
       if (parseLsn(r.checkpointLsn) > parseLsn(lsnText)) {
         const target = r.checkpointLsn;
         lsnText = await DBOS.runStep(() => commitCheckpoint(flowId, target), { name: 'commitCheckpoint', ...STEP_RETRY });
       }
-      emptyReads = r.empty ? emptyReads + 1 : 0;
-      const end: FlowRunEnd | null = r.stop ?? (opts.maxEmptyReads > 0 && emptyReads >= opts.maxEmptyReads ? 'empty' : null);
+      emptyReads = r.emptyReads;
+      const end: FlowRunEnd | null = r.stop;
       if (end) {
         await DBOS.runStep(() => finishRun(flowId), { name: 'finishRun' });
         return { flowId, rows, batches, checkpointLsn: lsnText, end };

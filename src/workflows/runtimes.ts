@@ -45,3 +45,22 @@ export function clearStop(flowId: string): void {
 export function stopRequested(flowId: string): boolean {
   return stopAll || stopRequests.has(flowId);
 }
+
+/**
+ * Per-flow run policy set by this process (the worker's flags). It applies to runs this process
+ * executes, including a run recovered after a crash that was started with other flags, so a
+ * restarted `-max-empty-reads 1` worker finishes the recovered run the way it was asked to.
+ */
+export interface RunPolicy {
+  maxEmptyReads: number;
+}
+
+const policies = new Map<string, RunPolicy>();
+
+export function setRunPolicy(flowId: string, policy: RunPolicy): void {
+  policies.set(flowId, policy);
+}
+
+export function runPolicyOf(flowId: string): RunPolicy | undefined {
+  return policies.get(flowId);
+}

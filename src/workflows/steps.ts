@@ -2,7 +2,7 @@ import { describeError } from '../core/errors';
 import { formatLsn, parseLsn } from '../core/lsn';
 import { runnerDeps } from '../pipeline/deps';
 import type { DeliverResult, StopReason } from '../pipeline/flowRuntime';
-import { releaseRuntime, runtimeFor, stopRequested } from './runtimes';
+import { releaseRuntime, runPolicyOf, runtimeFor, stopRequested } from './runtimes';
 
 /**
  * The steps of a flow run. Each is idempotent and returns counts and LSNs, never rows (DBOS
@@ -24,8 +24,10 @@ export async function prepareSource(flowId: string, startLsnOverride: string | u
 }
 
 export interface DeliverStepResult extends DeliverResult {
+  /** Consecutive empty polls up to and including this step. */
+  emptyReads: number;
   /** Set when the run should end after this step. */
-  stop: StopReason | null;
+  stop: StopReason | 'empty' | null;
 }
 
 /** How often a run looks at its flow's state (pause/stop from the API) while streaming. */
@@ -44,10 +46,19 @@ async function stopReasonOf(flowId: string): Promise<StopReason | null> {
   return null;
 }
 
-export async function deliverBatch(flowId: string, fromLsn: string): Promise<DeliverStepResult> {
+/**
+ * Delivers from `fromLsn` until the step's bounds. `emptyReadsBefore` consecutive empty polls
+ * preceded it; when this one is empty too and reaches the max-empty-reads of the process's run
+ * policy (or else of the run's own options), the result says stop with `empty`. Deciding this in
+ * the step records it, so a replay of the workflow takes the same decision.
+ */
+export async function deliverBatch(flowId: string, fromLsn: string, emptyReadsBefore: number, maxEmptyReadsOfRun: number): Promise<DeliverStepResult> {
   const rt = await runtimeFor(flowId);
   const result = await rt.deliver(parseLsn(fromLsn), () => stopRequested(flowId));
-  return { ...result, stop: await stopReasonOf(flowId) };
+  const maxEmptyReads = runPolicyOf(flowId)?.maxEmptyReads ?? maxEmptyReadsOfRun;
+  const emptyReads = result.empty ? emptyReadsBefore + 1 : 0;
+  const stop = (await stopReasonOf(flowId)) ?? (maxEmptyReads > 0 && emptyReads >= maxEmptyReads ? 'empty' : null);
+  return { ...result, emptyReads, stop };
 }
 
 export async function commitCheckpoint(flowId: string, lsn: string): Promise<string> {
