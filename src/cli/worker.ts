@@ -1,13 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { DBOS, type WorkflowHandle } from '@dbos-inc/dbos-sdk';
-import { openAppState, type AppState } from '../app/state';
+import { openAppState } from '../app/state';
+import type { Flow } from '../core/flow';
 import { parseFlow } from '../config/flow';
-import { databaseOf, executorIdFor, readServiceEnv, withDatabase } from '../config/env';
+import { executorIdFor, readServiceEnv, systemDatabaseUrlFor } from '../config/env';
 import { DuctError } from '../core/errors';
 import { createLogger } from '../core/log';
 import { isLsnText } from '../core/lsn';
 import '../destinations';
 import { setRunnerDeps } from '../pipeline/deps';
+import { connectClient, endQuietly } from '../source/postgres/connect';
 import { getCodec } from '../wire/registry';
 import { launchDbos, shutdownDbos } from '../workflows/dbos';
 import { FLOW_RUN_WORKFLOW, flowRun, type FlowRunOptions, type FlowRunResult } from '../workflows/flowRun';
@@ -62,7 +64,7 @@ function parseArgs(argv: string[]): WorkerArgs | 'help' {
   return { flowId, flowFile, maxEmptyReads: (values['max-empty-reads'] as number | undefined) ?? 0, startLsn };
 }
 
-async function loadFlowFile(path: string, state: AppState, flowId: string | undefined, ctx: Parameters<typeof parseFlow>[1]): Promise<string> {
+function readFlowFile(path: string, flowId: string | undefined, ctx: Parameters<typeof parseFlow>[1]): Flow {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -77,9 +79,12 @@ async function loadFlowFile(path: string, state: AppState, flowId: string | unde
   }
   const flow = parseFlow(json, ctx);
   if (flowId && flowId !== flow.id) throw new UsageError(`flag -flow-id "${flowId}" differs from the id "${flow.id}" in ${path}; pass one of them`);
-  const { created } = await state.flows.upsert(flow);
-  process.stderr.write(`${PROG}: flow "${flow.id}" ${created ? 'created' : 'updated'} from ${path}\n`);
-  return flow.id;
+  return flow;
+}
+
+/** Fails fast on an unreachable source (inside a run, connection errors are retried with backoff). */
+async function checkSourceReachable(flow: Flow): Promise<void> {
+  await endQuietly(await connectClient(flow.source.options.dsn!, 'source.options.dsn', { connectTimeoutMs: 5000 }));
 }
 
 /** Waits for a run and every successor it hands over to; returns the last run's result. */
@@ -107,10 +112,21 @@ async function main(argv: string[]): Promise<number> {
   let stopProgress = (): void => undefined;
   try {
     const ctx = { serviceWireFormat: env.wireFormat, enforceWireFormat: env.wireEnforce };
-    const flowId = args.flowFile ? await loadFlowFile(args.flowFile, state, args.flowId, ctx) : args.flowId!;
-    const flow = await state.flows.get(flowId);
-    if (!flow) throw new DuctError('not_found', `flow "${flowId}" does not exist`, { hint: 'create it with the API (CreateFlow) or pass -flow-file' });
-    parseFlow(flow, ctx);
+    let flow: Flow | null;
+    if (args.flowFile) {
+      // Validate everything and reach the source before storing anything.
+      const fromFile = readFlowFile(args.flowFile, args.flowId, ctx);
+      await checkSourceReachable(fromFile);
+      const { flow: stored, created } = await state.flows.upsert(fromFile);
+      process.stderr.write(`${PROG}: flow "${stored.id}" ${created ? 'created' : 'updated'} from ${args.flowFile}\n`);
+      flow = stored;
+    } else {
+      flow = await state.flows.get(args.flowId!);
+      if (!flow) throw new DuctError('not_found', `flow "${args.flowId}" does not exist`, { hint: 'create it with the API (CreateFlow) or pass -flow-file' });
+      parseFlow(flow, ctx);
+      await checkSourceReachable(flow);
+    }
+    const flowId = flow.id;
     if (flow.state === 'paused') {
       process.stderr.write(`${PROG}: flow "${flowId}" is paused; resume it (ResumeFlow) to run it\n`);
       return EXIT_OK;
@@ -125,8 +141,7 @@ async function main(argv: string[]): Promise<number> {
       stepMaxRows: Number(process.env.DUCTSTREAM_STEP_MAX_ROWS) || 50_000,
       stepMaxMs: Number(process.env.DUCTSTREAM_STEP_MAX_MS) || 2_000,
     });
-    const sourceDsn = flow.source.options.dsn!;
-    const systemDatabaseUrl = env.dbosSystemDatabaseUrl ?? withDatabase(sourceDsn, `${databaseOf(sourceDsn)}_ductstream_dbos_sys`);
+    const systemDatabaseUrl = systemDatabaseUrlFor(env, flow.source.options.dsn!);
     setRunPolicy(flowId, { maxEmptyReads: args.maxEmptyReads });
     await launchDbos({ env, executorId: executorIdFor(`worker-${flowId}`), systemDatabaseUrl, log });
 

@@ -111,3 +111,17 @@ export function readServiceEnv(env: NodeJS.ProcessEnv = process.env): ServiceEnv
 export function executorIdFor(role: string, env: NodeJS.ProcessEnv = process.env): string {
   return env.DBOS__VMID?.trim() || `${role}@${hostname()}`;
 }
+
+/**
+ * The DBOS system database of a process: DBOS_SYSTEM_DATABASE_URL or `<db>_dbos_sys` beside
+ * DUCTSTREAM_POSTGRES_DSN; for a standalone worker (no DUCTSTREAM_POSTGRES_DSN), a database named
+ * `<source db>_ductstream_dbos_sys` on the source's server.
+ */
+export function systemDatabaseUrlFor(env: ServiceEnv, sourceDsn: string): string {
+  if (env.dbosSystemDatabaseUrl) return env.dbosSystemDatabaseUrl;
+  try {
+    return withDatabase(sourceDsn, `${databaseOf(sourceDsn)}_ductstream_dbos_sys`);
+  } catch {
+    throw invalidArgument('DBOS_SYSTEM_DATABASE_URL', 'is needed when the source DSN is not a URL and DUCTSTREAM_POSTGRES_DSN is unset', 'set DUCTSTREAM_POSTGRES_DSN, or DBOS_SYSTEM_DATABASE_URL=postgres://user@host/ductstream_dbos_sys');
+  }
+}

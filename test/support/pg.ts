@@ -42,10 +42,10 @@ export async function createTestDatabase(prefix: string): Promise<TestDatabase> 
       const a = new Client(clusterDsn());
       await a.connect();
       try {
-        await a.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname IN ($1, $2) AND pid <> pg_backend_pid()`, [name, `${name}_dbos_sys`]);
+        const dbs = [name, `${name}_dbos_sys`, `${name}_ductstream_dbos_sys`];
+        await a.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = ANY($1) AND pid <> pg_backend_pid()`, [dbs]);
         await a.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1 AND NOT active`, [name]);
-        await a.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-        await a.query(`DROP DATABASE IF EXISTS "${name}_dbos_sys" WITH (FORCE)`);
+        for (const db of dbs) await a.query(`DROP DATABASE IF EXISTS "${db}" WITH (FORCE)`);
       } finally {
         await a.end();
       }
