@@ -1,0 +1,4 @@
+import { conformanceSuite } from './suite';
+import { duckdbSubject } from './readers/duckdb';
+
+conformanceSuite(duckdbSubject());
