@@ -7,5 +7,7 @@ export type { DestinationKind, DestinationContext } from './registry';
 
 import { registerDestinationKind } from './registry';
 import { duckdbDestinationKind } from './duckdb';
+import { pgstreamDestinationKind } from './pgstream';
 
 registerDestinationKind(duckdbDestinationKind);
+registerDestinationKind(pgstreamDestinationKind);

@@ -1,0 +1,195 @@
+import type { PoolClient } from 'pg';
+import type { ChangeOp } from '../../core/change';
+import { STREAM_SCHEMA } from './schema';
+import type { GroupStart, StreamMessage } from './types';
+
+const S = STREAM_SCHEMA;
+
+/** New events a pull copies into its group's deliveries at most, per pull. */
+const FILL_MIN = 1_000;
+
+export interface GroupRef {
+  id: number;
+  created: boolean;
+}
+
+/**
+ * The group `name` of stream `streamId`, created when missing. A new group starts at the
+ * beginning of the retained stream (cursor 0), or after the last event written so far (`now`).
+ */
+export async function ensureGroup(client: PoolClient, streamId: number, name: string, start: GroupStart): Promise<GroupRef> {
+  const found = await findGroup(client, streamId, name);
+  if (found !== undefined) return { id: found, created: false };
+  const { rows } = await client.query<{ id: number }>(
+    `INSERT INTO ${S}.groups (stream_id, name, cursor, start_mode)
+     SELECT $1, $2, CASE WHEN $3 = 'now' THEN coalesce((SELECT max(id) FROM ${S}.events WHERE stream_id = $1), 0) ELSE 0 END, $3
+     ON CONFLICT (stream_id, name) DO NOTHING RETURNING id`,
+    [streamId, name, start],
+  );
+  if (rows[0]) return { id: rows[0].id, created: true };
+  return { id: (await findGroup(client, streamId, name))!, created: false };
+}
+
+export async function findGroup(client: PoolClient, streamId: number, name: string): Promise<number | undefined> {
+  const { rows } = await client.query<{ id: number }>(`SELECT id FROM ${S}.groups WHERE stream_id = $1 AND name = $2`, [streamId, name]);
+  return rows[0]?.id;
+}
+
+interface MessageRow {
+  id: string;
+  table_schema: string;
+  table_name: string;
+  op: ChangeOp;
+  key: Record<string, unknown>;
+  lsn: string;
+  commit_lsn: string;
+  seq: number;
+  commit_time: string;
+  xid: string;
+  format: string;
+  payload: Buffer;
+  delivery_count: number;
+  leased_until: string;
+}
+
+const ISO_US = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`;
+
+/**
+ * Leases up to `max` events of the group for `visibilitySeconds`, in stream order.
+ *
+ * An event is eligible when the group has not acked it and no lease on it is running. Each pull
+ * first copies events written since the group's cursor into its deliveries (one puller at a time:
+ * the group row is taken with SKIP LOCKED, so others go on with what is already copied), then takes
+ * the eligible delivery rows with `FOR UPDATE SKIP LOCKED` and stamps the lease in the same
+ * statement: concurrent pullers of one group never lease the same event while a lease runs. A
+ * lease that ran out makes the event eligible again; its delivery count goes up on each lease.
+ */
+export async function leaseEvents(
+  client: PoolClient,
+  streamId: number,
+  groupId: number,
+  max: number,
+  visibilitySeconds: number,
+  consumerId: string,
+): Promise<StreamMessage[]> {
+  await fillDeliveries(client, streamId, groupId, Math.max(FILL_MIN, max * 4));
+  const { rows } = await client.query<MessageRow>(
+    `WITH picked AS (
+       SELECT d.event_id FROM ${S}.deliveries d
+       WHERE d.group_id = $1 AND d.acked_at IS NULL AND (d.leased_until IS NULL OR d.leased_until <= now())
+       ORDER BY d.event_id LIMIT $2 FOR UPDATE SKIP LOCKED),
+     leased AS (
+       UPDATE ${S}.deliveries d
+       SET leased_until = now() + make_interval(secs => $3), consumer_id = $4,
+           delivery_count = d.delivery_count + 1, last_delivered_at = now()
+       FROM picked WHERE d.group_id = $1 AND d.event_id = picked.event_id
+       RETURNING d.event_id, d.delivery_count, d.leased_until)
+     SELECT e.id, e.table_schema, e.table_name, e.op, e.key, e.lsn::text AS lsn, e.commit_lsn::text AS commit_lsn, e.seq,
+            to_char(e.commit_time AT TIME ZONE 'UTC', ${ISO_US}) AS commit_time, e.xid, e.format, e.payload,
+            l.delivery_count, to_char(l.leased_until AT TIME ZONE 'UTC', ${ISO_US}) AS leased_until
+     FROM leased l JOIN ${S}.events e ON e.stream_id = $5 AND e.id = l.event_id
+     ORDER BY e.id`,
+    [groupId, max, visibilitySeconds, consumerId, streamId],
+  );
+  return rows.map(toMessage);
+}
+
+function toMessage(r: MessageRow): StreamMessage {
+  return {
+    id: r.id,
+    schema: r.table_schema,
+    table: r.table_name,
+    op: r.op,
+    key: r.key,
+    lsn: r.lsn,
+    commitLsn: r.commit_lsn,
+    seq: r.seq,
+    commitTime: r.commit_time,
+    xid: Number(r.xid),
+    format: r.format,
+    payload: r.payload,
+    deliveryCount: r.delivery_count,
+    leasedUntil: r.leased_until,
+  };
+}
+
+/**
+ * Copies up to `limit` events after the group's cursor into its deliveries and advances the
+ * cursor, in one transaction. Skipped when another puller of the group is doing it right now.
+ */
+async function fillDeliveries(client: PoolClient, streamId: number, groupId: number, limit: number): Promise<void> {
+  await client.query('BEGIN');
+  try {
+    const { rows } = await client.query<{ cursor: string }>(`SELECT cursor FROM ${S}.groups WHERE id = $1 FOR UPDATE SKIP LOCKED`, [groupId]);
+    if (rows[0]) {
+      await client.query(
+        `WITH fresh AS (
+           SELECT id FROM ${S}.events WHERE stream_id = $2 AND id > $3 ORDER BY id LIMIT $4),
+         copied AS (
+           INSERT INTO ${S}.deliveries (group_id, event_id) SELECT $1, id FROM fresh ORDER BY id
+           ON CONFLICT (group_id, event_id) DO NOTHING)
+         UPDATE ${S}.groups SET cursor = (SELECT max(id) FROM fresh) WHERE id = $1 AND EXISTS (SELECT 1 FROM fresh)`,
+        [groupId, streamId, rows[0].cursor, limit],
+      );
+    }
+    await client.query('COMMIT');
+  } catch (e) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw e;
+  }
+}
+
+export type AckStatus = 'acked' | 'already_acked' | 'not_delivered';
+
+/**
+ * Marks events done for this group only. Idempotent: an id acked before, or never delivered to
+ * this group, changes nothing and is reported as such. A lease held by another consumer of the
+ * group does not stop the ack (acks are per group, as in Redis streams).
+ */
+export async function ackEvents(client: PoolClient, groupId: number, ids: readonly string[]): Promise<Map<string, AckStatus>> {
+  const { rows } = await client.query<{ id: string; status: AckStatus }>(
+    `WITH req AS (SELECT DISTINCT unnest($2::bigint[]) AS event_id),
+     done AS (
+       UPDATE ${S}.deliveries d SET acked_at = now(), leased_until = NULL
+       FROM req WHERE d.group_id = $1 AND d.event_id = req.event_id AND d.acked_at IS NULL AND d.delivery_count > 0
+       RETURNING d.event_id)
+     SELECT req.event_id::text AS id,
+            CASE WHEN done.event_id IS NOT NULL THEN 'acked'
+                 WHEN d.delivery_count > 0 THEN 'already_acked'
+                 ELSE 'not_delivered' END AS status
+     FROM req LEFT JOIN done ON done.event_id = req.event_id
+              LEFT JOIN ${S}.deliveries d ON d.group_id = $1 AND d.event_id = req.event_id`,
+    [groupId, ids],
+  );
+  return new Map(rows.map((r) => [r.id, r.status]));
+}
+
+/** Where a replay starts: a commit time (RFC 3339 text) or a commit LSN (`X/Y`). */
+export type ReplayFrom = { since: string } | { fromLsn: string };
+
+/**
+ * Makes every retained event committed at or after `from` visible to the group again: acked
+ * deliveries are reopened, and events from before the group's start get delivery rows. Events the
+ * group holds unacked keep their lease (no event is leased twice at once). Events after the
+ * group's cursor are pending anyway. Returns the number of deliveries reopened or added.
+ */
+export async function replayGroup(client: PoolClient, streamId: number, groupId: number, from: ReplayFrom): Promise<number> {
+  const condition = 'since' in from ? 'e.commit_time >= $3::timestamptz' : 'e.commit_lsn >= $3::pg_lsn';
+  const bound = 'since' in from ? from.since : from.fromLsn;
+  await client.query('BEGIN');
+  try {
+    const { rows } = await client.query<{ cursor: string }>(`SELECT cursor FROM ${S}.groups WHERE id = $1 FOR UPDATE`, [groupId]);
+    const res = await client.query(
+      `INSERT INTO ${S}.deliveries (group_id, event_id)
+       SELECT $1, e.id FROM ${S}.events e WHERE e.stream_id = $2 AND e.id <= $4 AND ${condition}
+       ON CONFLICT (group_id, event_id) DO UPDATE SET acked_at = NULL, leased_until = NULL, consumer_id = NULL
+       WHERE ${S}.deliveries.acked_at IS NOT NULL`,
+      [groupId, streamId, bound, rows[0]!.cursor],
+    );
+    await client.query('COMMIT');
+    return res.rowCount ?? 0;
+  } catch (e) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw e;
+  }
+}
