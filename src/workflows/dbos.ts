@@ -22,6 +22,12 @@ export interface LaunchOptions {
   executorId: string;
   systemDatabaseUrl: string;
   log: Logger;
+  /**
+   * The database-backed queues this process dequeues from. Default none: every process of the
+   * application shares the system database, and a dedicated worker must not pick up runs of
+   * other flows from the service queue. The server passes [DUCTSTREAM_DBOS_QUEUE].
+   */
+  listenQueues?: string[];
 }
 
 /**
@@ -35,6 +41,7 @@ export async function launchDbos(o: LaunchOptions): Promise<void> {
     systemDatabaseUrl: o.systemDatabaseUrl,
     executorID: o.executorId,
     applicationVersion: o.env.appVersion,
+    listenQueues: o.listenQueues ?? [],
     logger: dbosLogger(o.log.child({ component: 'dbos' })),
   });
   try {

@@ -23,6 +23,11 @@ export async function runtimeFor(flowId: string): Promise<FlowRuntime> {
   return rt;
 }
 
+/** Whether a run of the flow is executing in this process right now (between prepareSource and its end). */
+export function runsHere(flowId: string): boolean {
+  return runtimes.has(flowId);
+}
+
 export async function releaseRuntime(flowId: string): Promise<void> {
   const rt = runtimes.get(flowId);
   runtimes.delete(flowId);

@@ -1,0 +1,42 @@
+import type { ApiContext, ApiServiceRegistration } from '../registration';
+import { unary } from '../unary';
+import { flowInput, flowMessage, flowRunMessage, type FlowMessage } from './messages';
+
+interface FlowIdRequest {
+  flow_id: string;
+}
+
+/**
+ * ductstream.v1.FlowService: each handler converts the message, calls the FlowService
+ * (src/services/flows/service.ts) and converts the answer back. No logic lives here.
+ */
+export const flowServiceRegistration: ApiServiceRegistration = {
+  service: 'ductstream.v1.FlowService',
+  implement: (ctx: ApiContext) => {
+    const log = ctx.log.child({ service: 'FlowService' });
+    const flows = ctx.flows;
+    return {
+      CreateFlow: unary(log, 'CreateFlow', async (r: { flow: FlowMessage | null; start_immediately: boolean }) => flowMessage(await flows.create(flowInput(r.flow), r.start_immediately))),
+      GetFlow: unary(log, 'GetFlow', async (r: FlowIdRequest) => flowMessage(await flows.get(r.flow_id))),
+      ListFlows: unary(log, 'ListFlows', async (r: { page_size: number; page_token: string }) => {
+        const page = await flows.list(r.page_size, r.page_token);
+        return { flows: page.flows.map(flowMessage), next_page_token: page.nextPageToken };
+      }),
+      UpdateFlow: unary(log, 'UpdateFlow', async (r: { flow: FlowMessage | null }) => flowMessage(await flows.update(flowInput(r.flow)))),
+      DeleteFlow: unary(log, 'DeleteFlow', async (r: FlowIdRequest) => {
+        await flows.delete(r.flow_id);
+        return {};
+      }),
+      StartFlow: unary(log, 'StartFlow', async (r: FlowIdRequest) => flowMessage(await flows.start(r.flow_id))),
+      StopFlow: unary(log, 'StopFlow', async (r: FlowIdRequest) => flowMessage(await flows.stop(r.flow_id))),
+      PauseFlow: unary(log, 'PauseFlow', async (r: FlowIdRequest) => flowMessage(await flows.pause(r.flow_id))),
+      ResumeFlow: unary(log, 'ResumeFlow', async (r: FlowIdRequest) => flowMessage(await flows.resume(r.flow_id))),
+      RunFlowOnce: unary(log, 'RunFlowOnce', async (r: FlowIdRequest) => flowRunMessage(await flows.runOnce(r.flow_id))),
+      ListFlowRuns: unary(log, 'ListFlowRuns', async (r: { flow_id: string; page_size: number; page_token: string }) => {
+        const page = await flows.listRuns(r.flow_id, r.page_size, r.page_token);
+        return { runs: page.runs.map(flowRunMessage), next_page_token: page.nextPageToken };
+      }),
+      GetFlowRun: unary(log, 'GetFlowRun', async (r: { flow_id: string; run_id: string }) => flowRunMessage(await flows.getRun(r.flow_id, r.run_id))),
+    };
+  },
+};

@@ -1,0 +1,135 @@
+import { DBOS } from '@dbos-inc/dbos-sdk';
+import { parseListenAddress } from '../api/listen';
+import { startApiServer, type ApiServer } from '../api/server';
+import { openAppState, type AppState } from '../app/state';
+import { executorIdFor, readServiceEnv, type ServiceEnv } from '../config/env';
+import { describeError } from '../core/errors';
+import { createLogger, type Logger } from '../core/log';
+import '../destinations';
+import { setRunnerDeps } from '../pipeline/deps';
+import { FlowService } from '../services/flows/service';
+import { getCodec } from '../wire/registry';
+import { launchDbos, shutdownDbos } from '../workflows/dbos';
+import { DbosFlowRuns, registerFlowQueue } from '../workflows/flowQueue';
+import { FLOW_RUN_WORKFLOW } from '../workflows/flowRun';
+import { releaseAllRuntimes, requestStop } from '../workflows/runtimes';
+import { applyServiceSchedules } from '../workflows/schedule';
+import { startRunSupervisor } from '../workflows/supervisor';
+import { EXIT_OK, reportFatal } from './exit';
+import { formatHelp, parseFlags, UsageError } from './flags';
+
+const PROG = 'ductstream';
+
+const USAGE = `usage: ${PROG}
+
+The DuctStream gRPC API server (ductstream.v1.FlowService, reflection, grpc.health.v1) and a
+DBOS application that executes the queued and scheduled flow runs. Configured by environment:
+  DUCTSTREAM_POSTGRES_DSN   flows, checkpoints; the DBOS system database is <db>_dbos_sys beside it
+                            (or DBOS_SYSTEM_DATABASE_URL)                               (required)
+  DUCTSTREAM_GRPC_LISTEN    :8080 (every interface) or host:port                     (default :8080)
+  DUCTSTREAM_WIRE_FORMAT    arrow|parquet|avro|proto|json: default of flows that set none (json)
+  DUCTSTREAM_WIRE_ENFORCE   true: reject flows/destinations asking for another format  (false)
+  DUCTSTREAM_DBOS_ENABLED   false: serve the API only; flows run in ductstream-worker    (true)
+  DUCTSTREAM_DBOS_APP       DBOS application name                                (ductstream)
+  DUCTSTREAM_DBOS_QUEUE     DBOS queue of flow runs                              (ductstream)
+  DUCTSTREAM_DBOS_SCHEDULE  6-field cron, e.g. "*/10 * * * * *": each firing runs every running
+                            flow until an empty read; unset: running flows stream continuously
+  DBOS__VMID                executor ID (default server@<hostname>); distinct per process
+SIGINT/SIGTERM: stop serving, end runs after their current batch, exit.`;
+
+/** How often (ms) a server without a schedule checks that every running flow has a run. */
+const SUPERVISOR_INTERVAL_MS = (Number(process.env.DUCTSTREAM_SUPERVISOR_INTERVAL) || 5) * 1000;
+
+function requireStateDsn(env: ServiceEnv): string {
+  if (!env.postgresDsn) throw new UsageError('DUCTSTREAM_POSTGRES_DSN is required: the server keeps flows, checkpoints and DBOS state there (e.g. postgres://user:pass@localhost:5432/ductstream)');
+  return env.postgresDsn;
+}
+
+/** Waits (at most `ms`) for the flow runs this process executes to end after their current batch. */
+async function drainRuns(executorId: string, ms: number, log: Logger): Promise<void> {
+  const pending = await DBOS.listWorkflows({ workflowName: FLOW_RUN_WORKFLOW, status: 'PENDING', executorId, loadInput: false, loadOutput: false }).catch(() => []);
+  if (pending.length === 0) return;
+  log.info('waiting for runs to end after their current batch', { runs: pending.length });
+  const all = Promise.allSettled(pending.map((w) => DBOS.retrieveWorkflow(w.workflowID).getResult()));
+  await Promise.race([all, new Promise((r) => setTimeout(r, ms).unref())]);
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { help } = parseFlags(argv, []);
+  if (help) {
+    process.stdout.write(formatHelp(USAGE, [{ name: 'h', type: 'bool', help: 'this help' }]));
+    return EXIT_OK;
+  }
+  const env = readServiceEnv();
+  requireStateDsn(env);
+  const bind = parseListenAddress(env.grpcListen);
+  const log = createLogger({ component: 'server' });
+  const state: AppState = await openAppState(env);
+  let api: ApiServer | undefined;
+  let stopSupervisor = (): void => undefined;
+  const executorId = executorIdFor('server');
+  try {
+    setRunnerDeps({
+      env,
+      flows: state.flows,
+      checkpoints: state.checkpoints,
+      codecFor: getCodec,
+      log,
+      stepMaxRows: Number(process.env.DUCTSTREAM_STEP_MAX_ROWS) || 50_000,
+      stepMaxMs: Number(process.env.DUCTSTREAM_STEP_MAX_MS) || 2_000,
+      maxWriteRows: Number(process.env.DUCTSTREAM_MAX_WRITE_ROWS) || 10_000,
+    });
+    const maxStepsPerRun = Number(process.env.DUCTSTREAM_STEPS_PER_RUN) || 500;
+    const startRunKind = env.dbosSchedule ? 'once' : 'stream';
+    let runs: DbosFlowRuns | null = null;
+    if (env.dbosEnabled) {
+      // Interrupted runs of this executor are recovered inside launch, so dependencies come first.
+      await launchDbos({ env, executorId, systemDatabaseUrl: env.dbosSystemDatabaseUrl!, log, listenQueues: [env.dbosQueue] });
+      await registerFlowQueue(env.dbosQueue);
+      await applyServiceSchedules(env.dbosSchedule, { queueName: env.dbosQueue, maxStepsPerRun });
+      runs = new DbosFlowRuns({ queueName: env.dbosQueue, maxStepsPerRun, restartKind: startRunKind }, state.flows, log);
+    }
+    const flows = new FlowService({ store: state.flows, validation: { serviceWireFormat: env.wireFormat, enforceWireFormat: env.wireEnforce }, runs, startRunKind });
+    api = await startApiServer({ bind, ctx: { env, state, flows, log }, log });
+    if (runs && !env.dbosSchedule) stopSupervisor = startRunSupervisor({ store: state.flows, runs, intervalMs: SUPERVISOR_INTERVAL_MS, log });
+    api.setServing(true);
+    log.info(`serving gRPC on ${api.address}`, {
+      executor: env.dbosEnabled ? executorId : 'none (DUCTSTREAM_DBOS_ENABLED=false)',
+      queue: env.dbosQueue,
+      schedule: env.dbosSchedule ?? 'none (running flows stream continuously)',
+      wire_format: env.wireFormat,
+      wire_enforce: env.wireEnforce,
+    });
+
+    const signal = await new Promise<string>((resolve) => {
+      process.once('SIGINT', () => resolve('SIGINT'));
+      process.once('SIGTERM', () => resolve('SIGTERM'));
+    });
+    const exitNow = (sig: string): void => {
+      process.stderr.write(`${PROG}: second ${sig}, exiting now\n`);
+      process.exit(130);
+    };
+    process.once('SIGINT', () => exitNow('SIGINT'));
+    process.once('SIGTERM', () => exitNow('SIGTERM'));
+    log.info(`${signal} received: stopping (again to exit now)`);
+    stopSupervisor();
+    await api.shutdown(5000);
+    api = undefined;
+    if (env.dbosEnabled) {
+      requestStop();
+      await drainRuns(executorId, 15_000, log);
+    }
+    return EXIT_OK;
+  } finally {
+    stopSupervisor();
+    await api?.shutdown(1000);
+    await releaseAllRuntimes();
+    if (env.dbosEnabled) await shutdownDbos();
+    await state.close().catch((e: unknown) => log.warn('closing the state database failed', { error: describeError(e) }));
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e) => process.exit(reportFatal(PROG, e)),
+);

@@ -1,0 +1,57 @@
+/**
+ * Runs of flows as the flow service sees them. The implementation executes them as DBOS `flowRun`
+ * workflows on the service queue (src/workflows/flowQueue.ts); this interface keeps the service
+ * free of DBOS details.
+ */
+
+/** `stream`: runs until the flow is paused or stopped (continuing in successor runs); `once`: ends after one empty read. */
+export type RunKind = 'stream' | 'once';
+
+export interface FlowRunInfo {
+  runId: string;
+  flowId: string;
+  /** DBOS status: ENQUEUED, PENDING, SUCCESS, ERROR, CANCELLED, MAX_RECOVERY_ATTEMPTS_EXCEEDED, ... */
+  status: string;
+  maxEmptyReads: number;
+  onBound: string;
+  createdAt: Date;
+  updatedAt?: Date;
+  executorId: string;
+  queueName: string;
+  rows?: number;
+  batches?: number;
+  checkpointLsn?: string;
+  end?: string;
+  successorRunId?: string;
+  /** Secrets removed. */
+  error?: string;
+}
+
+export interface FlowRunPage {
+  runs: FlowRunInfo[];
+  nextPageToken: string;
+}
+
+/**
+ * Contract: at most one active (enqueued or executing) run per flow across every process that
+ * shares the DBOS system database, including a dedicated `ductstream-worker`; `enqueue` never
+ * adds a second one and says which run is active instead. Runs are durable: a run interrupted by
+ * a crash continues from its last completed step when its process comes back.
+ */
+export interface FlowRunControl {
+  /** The flow's active run (this or any process), or null. */
+  activeRun(flowId: string): Promise<string | null>;
+  /** Enqueues a run unless one is active; returns the active or new run's id. */
+  enqueue(flowId: string, kind: RunKind): Promise<{ runId: string; enqueued: boolean }>;
+  /** Cancels the flow's runs that are still waiting in the queue (not one that is executing). */
+  cancelQueued(flowId: string): Promise<void>;
+  /** The flow's runs, newest first; the page token is opaque. */
+  list(flowId: string, pageSize: number, pageToken: string): Promise<FlowRunPage>;
+  /** A run by id, or null when it does not exist or is not a flow run. */
+  get(runId: string): Promise<FlowRunInfo | null>;
+  /**
+   * The flow's definition changed: a run of it executing in this process ends after its current
+   * batch, and a fresh run (reading the new definition) replaces it. Returns at once.
+   */
+  restart(flowId: string): void;
+}

@@ -1,0 +1,36 @@
+import { describeError } from '../core/errors';
+import type { Logger } from '../core/log';
+import type { FlowRunControl } from '../services/flows/runs';
+import type { FlowStore } from '../services/flows/store';
+import { flowsWithActiveRuns } from './flowQueue';
+
+/**
+ * Without a schedule, a flow in state `running` should always have a streaming run. Runs end when
+ * the server shuts down, when a pause and a resume cross, or when a dedicated worker exits; this
+ * loop enqueues a run for every running flow that has none (one query for all flows, then one
+ * enqueue per idle flow), at start and every `intervalMs`. Returns a function that stops it.
+ */
+export function startRunSupervisor(o: { store: FlowStore; runs: FlowRunControl; intervalMs: number; log: Logger }): () => void {
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  const tick = async (): Promise<void> => {
+    try {
+      const [running, active] = await Promise.all([o.store.listByState('running'), flowsWithActiveRuns()]);
+      for (const f of running) {
+        if (stopped) return;
+        if (!active.has(f.id)) await o.runs.enqueue(f.id, 'stream');
+      }
+    } catch (e) {
+      o.log.warn('run supervisor: could not check running flows', { error: describeError(e) });
+    }
+  };
+  const loop = async (): Promise<void> => {
+    await tick();
+    if (!stopped) timer = setTimeout(() => void loop(), o.intervalMs);
+  };
+  void loop();
+  return () => {
+    stopped = true;
+    if (timer) clearTimeout(timer);
+  };
+}
