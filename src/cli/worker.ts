@@ -140,6 +140,7 @@ async function main(argv: string[]): Promise<number> {
       log,
       stepMaxRows: Number(process.env.DUCTSTREAM_STEP_MAX_ROWS) || 50_000,
       stepMaxMs: Number(process.env.DUCTSTREAM_STEP_MAX_MS) || 2_000,
+      maxWriteRows: Number(process.env.DUCTSTREAM_MAX_WRITE_ROWS) || 10_000,
     });
     const systemDatabaseUrl = systemDatabaseUrlFor(env, flow.source.options.dsn!);
     setRunPolicy(flowId, { maxEmptyReads: args.maxEmptyReads });

@@ -3,13 +3,14 @@ import { DuctError, describeError } from '../core/errors';
 import type { Flow } from '../core/flow';
 import type { Logger } from '../core/log';
 import { formatLsn, type Lsn } from '../core/lsn';
-import type { Batch } from '../core/change';
 import type { Destination } from '../destinations/destination';
 import { getDestinationKind } from '../destinations/registry';
 import { parsePostgresSourceConfig, type PostgresSourceConfig } from '../source/postgres/config';
 import { preparePostgresSource } from '../source/postgres/prepare';
+import { currentFlushLsn } from '../source/postgres/walPosition';
 import { PostgresSource } from '../source/postgres/source';
 import type { RunnerDeps } from './deps';
+import { BatchReader } from './batchReader';
 import { toEncodedBatch } from './encodedBatch';
 import { progressOf } from './progress';
 import { writeToAll } from './writeAll';
@@ -33,10 +34,16 @@ export type StopReason = 'signal' | 'paused' | 'stopped' | 'deleted';
  */
 export class FlowRuntime {
   private source?: PostgresSource;
-  private iterator?: AsyncIterator<Batch>;
+  private reader?: BatchReader;
   private destinations: Destination[] = [];
   /** Position the open stream has delivered up to; meaningful only while `source` is open. */
   private position: Lsn = -1n;
+  /**
+   * The server's flushed WAL end when the stream opened. Until the stream has caught up to it, an
+   * empty poll does not count as empty: the WAL sender may still be decoding other tables' WAL.
+   */
+  private catchUpTarget: Lsn = 0n;
+  private caughtUp = false;
   readonly sourceConfig: PostgresSourceConfig;
   private readonly log: Logger;
 
@@ -72,14 +79,13 @@ export class FlowRuntime {
       let checkpoint = from;
       let empty = false;
       while (!shouldStop()) {
-        const next = await this.iterator!.next();
-        if (next.done) throw new DuctError('source_failed', 'the replication stream ended unexpectedly', { retry: 'transient' });
-        const batch = next.value;
+        const batch = await this.reader!.next();
+        if (!batch) throw new DuctError('source_failed', 'the replication stream ended unexpectedly', { retry: 'transient' });
         if (batch.checkpointLsn > checkpoint) checkpoint = batch.checkpointLsn;
         if (batch.changes.length === 0) {
           if (this.sourceConfig.emitEmpty) await writeToAll(this.destinations, toEncodedBatch(batch, this.deps.codecFor), this.flow.parallelism);
           this.position = checkpoint;
-          empty = rows === 0;
+          empty = rows === 0 && this.hasCaughtUp(checkpoint);
           break;
         }
         await writeToAll(this.destinations, toEncodedBatch(batch, this.deps.codecFor), this.flow.parallelism);
@@ -111,11 +117,20 @@ export class FlowRuntime {
   async close(): Promise<void> {
     const source = this.source;
     this.source = undefined;
-    this.iterator = undefined;
+    this.reader = undefined;
     this.position = -1n;
     const dests = this.destinations;
     this.destinations = [];
     await Promise.allSettled([source?.close(), ...dests.map((d) => d.close())]);
+  }
+
+  private hasCaughtUp(checkpoint: Lsn): boolean {
+    if (!this.caughtUp && this.source) {
+      const s = this.source.stats();
+      const reached = [s.serverWalEnd, s.receivedLsn, checkpoint].reduce((a, b) => (a > b ? a : b));
+      this.caughtUp = reached >= this.catchUpTarget;
+    }
+    return this.caughtUp;
   }
 
   private updateProgress(): void {
@@ -134,8 +149,10 @@ export class FlowRuntime {
       this.source = undefined;
     }
     await this.openDestinations();
+    this.catchUpTarget = await currentFlushLsn(this.sourceConfig.dsn);
+    this.caughtUp = from >= this.catchUpTarget;
     const source = new PostgresSource(this.sourceConfig, { flowId: this.flow.id, log: this.log });
-    this.iterator = source.open(from)[Symbol.asyncIterator]();
+    this.reader = new BatchReader(source.open(from)[Symbol.asyncIterator](), Math.max(this.sourceConfig.batchSize, this.deps.maxWriteRows));
     this.source = source;
     this.position = from;
     // Re-acknowledge the durable checkpoint so the new connection's status updates start from it.

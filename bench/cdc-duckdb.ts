@@ -1,0 +1,99 @@
+/**
+ * End-to-end CDC into DuckDB: N inserted rows, then N updated rows, streamed through the real
+ * pipeline (pgoutput source → DBOS flowRun workflow → DuckDB destination with checkpoints in
+ * Postgres), at several batch sizes. In the same run, the raw pgoutput drain of the same data
+ * (another slot on the same publication) is the baseline; the ratio is pipeline / raw.
+ *
+ *   npm run build && node dist/bench/cdc-duckdb.js [--rows 1000000] [--batch-sizes 1000,10000]
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DBOS } from '@dbos-inc/dbos-sdk';
+import { openAppState } from '../src/app/state';
+import { readServiceEnv } from '../src/config/env';
+import { silentLogger } from '../src/core/log';
+import '../src/destinations';
+import { setRunnerDeps } from '../src/pipeline/deps';
+import { progressOf } from '../src/pipeline/progress';
+import { measureRawDrain } from '../src/source/postgres/drain';
+import { getCodec } from '../src/wire/registry';
+import { launchDbos, shutdownDbos } from '../src/workflows/dbos';
+import { flowRun } from '../src/workflows/flowRun';
+import { arg, fmt, printTable, startBenchCluster } from './support';
+
+const ROWS = Number(arg('rows', '1000000'));
+const BATCH_SIZES = arg('batch-sizes', '1000,10000').split(',').map(Number);
+
+async function main(): Promise<void> {
+  const bench = await startBenchCluster();
+  const dir = mkdtempSync(join(tmpdir(), 'ductstream-bench-'));
+  try {
+    const src = await bench.createDatabase('shop');
+    const stateDsn = await bench.createDatabase('ductstream');
+    const { Client } = await import('pg');
+    const db = new Client(src);
+    await db.connect();
+    await db.query('CREATE TABLE items (id bigint PRIMARY KEY, qty int NOT NULL, name text NOT NULL, price numeric(12,2) NOT NULL, updated_at timestamptz NOT NULL)');
+    await db.query('CREATE PUBLICATION bench_pub FOR TABLE items');
+    await db.query(`SELECT pg_create_logical_replication_slot('raw_slot', 'pgoutput')`);
+    for (const b of BATCH_SIZES) await db.query(`SELECT pg_create_logical_replication_slot('flow_${b}_slot', 'pgoutput')`);
+
+    const env = readServiceEnv({ DUCTSTREAM_POSTGRES_DSN: stateDsn });
+    const state = await openAppState(env);
+    setRunnerDeps({ env, flows: state.flows, checkpoints: state.checkpoints, codecFor: getCodec, log: silentLogger, stepMaxRows: 50_000, stepMaxMs: 2_000, maxWriteRows: Number(arg('max-write-rows', '10000')) });
+    for (const b of BATCH_SIZES) {
+      await state.flows.create({
+        id: `bench-${b}`, name: `bench ${b}`, wire_format: 'json', parallelism: 1, state: 'running',
+        source: { name: 'pg', type: 'postgres', options: { dsn: src, slot: `flow_${b}_slot`, publication: 'bench_pub', batch_size: String(b), batch_timeout: '100ms', create_slot: 'false', ensure_publication: 'false' } },
+        destinations: [{ name: 'duck', type: 'duckdb', options: { dsn: join(dir, `bench-${b}.duckdb`) } }],
+      });
+    }
+    await launchDbos({ env, executorId: 'bench-cdc-duckdb', systemDatabaseUrl: env.dbosSystemDatabaseUrl!, log: silentLogger });
+
+    const results: string[][] = [];
+    for (const phase of ['insert', 'update'] as const) {
+      process.stderr.write(`${phase}: writing ${fmt(ROWS)} rows...\n`);
+      const chunk = 50_000;
+      for (let lo = 1; lo <= ROWS; lo += chunk) {
+        const hi = Math.min(ROWS, lo + chunk - 1);
+        if (phase === 'insert') await db.query(`INSERT INTO items SELECT g, g % 1000, 'item ' || g, (g % 10000) / 100.0, now() FROM generate_series(${lo}, ${hi}) g`);
+        else await db.query(`UPDATE items SET qty = qty + 1, updated_at = now() WHERE id BETWEEN ${lo} AND ${hi}`);
+      }
+      const raw = await measureRawDrain({ dsn: src, slot: 'raw_slot', publication: 'bench_pub' });
+      process.stderr.write(`${phase}: raw drain ${fmt(raw.rowsPerSecond)} rows/s\n`);
+      for (const b of BATCH_SIZES) {
+        const flowId = `bench-${b}`;
+        const p = progressOf(flowId);
+        const startRows = p.rows;
+        const started = Date.now();
+        let doneAt = 0;
+        const watcher = setInterval(() => {
+          if (!doneAt && p.rows - startRows >= ROWS) doneAt = Date.now();
+        }, 5);
+        const handle = await DBOS.startWorkflow(flowRun, { workflowID: `bench-${flowId}-${phase}` })(flowId, { maxEmptyReads: 1, maxStepsPerRun: 100_000, onBound: 'end', chainIndex: 0 });
+        await handle.getResult();
+        clearInterval(watcher);
+        if (!doneAt) doneAt = Date.now();
+        const rows = p.rows - startRows;
+        const secs = (doneAt - started) / 1000;
+        const rate = rows / secs;
+        results.push([phase, String(b), fmt(rows), fmt(secs, 2), fmt(rate), fmt(raw.rowsPerSecond), fmt(rate / raw.rowsPerSecond, 2) + 'x', fmt((raw.bytes / raw.rows) * rate / 1e6, 1)]);
+        process.stderr.write(`${phase} batch_size=${b}: ${fmt(rate)} rows/s\n`);
+      }
+    }
+    await db.end();
+    await shutdownDbos();
+    await state.close();
+    process.stdout.write(`\nbench/cdc-duckdb: ${fmt(ROWS)} rows, 5 columns, DuckDB target (upsert), checkpoints in Postgres\n`);
+    printTable(['phase', 'batch_size', 'rows', 'seconds', 'rows/s', 'raw drain rows/s', 'ratio', 'MB/s (pgoutput)'], results);
+  } finally {
+    await bench.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`bench failed: ${e instanceof Error ? e.stack : String(e)}\n`);
+  process.exit(1);
+});

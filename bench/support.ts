@@ -1,0 +1,52 @@
+/** Small helpers shared by the benchmarks: percentiles, formatting, a private cluster. */
+import { Client } from 'pg';
+import { startLocalCluster, type LocalCluster } from '../src/localpg/cluster';
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i]!;
+}
+
+export function fmt(n: number, digits = 0): string {
+  return n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+}
+
+export function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  if (i >= 0 && process.argv[i + 1]) return process.argv[i + 1]!;
+  return process.env[`BENCH_${name.toUpperCase().replace(/-/g, '_')}`] ?? fallback;
+}
+
+export interface BenchCluster {
+  cluster: LocalCluster;
+  admin: Client;
+  createDatabase(name: string): Promise<string>;
+  stop(): Promise<void>;
+}
+
+/** A private PostgreSQL with logical replication, like the tests' (fsync off: this measures the pipeline). */
+export async function startBenchCluster(): Promise<BenchCluster> {
+  const cluster = await startLocalCluster();
+  const admin = new Client(cluster.dsn());
+  await admin.connect();
+  return {
+    cluster,
+    admin,
+    createDatabase: async (name) => {
+      await admin.query(`CREATE DATABASE "${name}"`);
+      return cluster.dsn(name);
+    },
+    stop: async () => {
+      await admin.end().catch(() => undefined);
+      await cluster.stop();
+    },
+  };
+}
+
+export function printTable(headers: string[], rows: Array<Array<string>>): void {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => '| ' + cells.map((c, i) => c.padStart(widths[i]!)).join(' | ') + ' |';
+  process.stdout.write(line(headers) + '\n' + '|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|\n');
+  for (const r of rows) process.stdout.write(line(r) + '\n');
+}
