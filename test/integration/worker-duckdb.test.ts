@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { queryDuckDbFile } from '../support/duckdbFile';
 import { testFlow, writeFlowFile } from '../support/flows';
 import { createTestDatabase, type TestDatabase } from '../support/pg';
-import { runWorker } from '../support/worker';
+import { runWorker, spawnBin, WORKER_BIN } from '../support/worker';
 
 let source: TestDatabase;
 let state: TestDatabase;
@@ -119,6 +119,7 @@ describe('ductstream-worker into DuckDB', () => {
     await source.query('TRUNCATE public.items');
     await source.query(INSERT_ROWS, [10, 20]);
     const t = await runWorker(['-flow-id', 'lifecycle', '-max-empty-reads', '1'], env());
+    if (t.code !== 0) console.log(t.stderr);
     expect(t.code).toBe(0);
     expect(await destinationRows(duck())).toEqual(await sourceRows());
     expect((await destinationRows(duck())).length).toBe(11);
@@ -130,4 +131,34 @@ describe('ductstream-worker into DuckDB', () => {
       `SELECT confirmed_flush_lsn::text AS confirmed, confirmed_flush_lsn <= $1::pg_lsn AS ok FROM pg_replication_slots WHERE slot_name = 'lifecycle_slot'`, [ckpt!.lsn]);
     expect(slot!.ok).toBe(true);
   });
+
+  it('advances an idle slot past unrelated WAL, then stops cleanly on Ctrl-C after the current batch', async () => {
+    const worker = spawnBin(WORKER_BIN, ['-flow-id', 'lifecycle'], env());
+    await worker.waitForStderr(/replication started/);
+    // WAL that the publication does not cover: the slot must not hold it forever.
+    await source.query(`INSERT INTO public.other SELECT g, repeat('x', 100) FROM generate_series(1, 20000) g`);
+    const [{ lsn: target }] = await source.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn');
+    let advanced = false;
+    for (let i = 0; i < 100 && !advanced; i++) {
+      const [row] = await source.query<{ ok: boolean }>(`SELECT confirmed_flush_lsn >= $1::pg_lsn AS ok FROM pg_replication_slots WHERE slot_name = 'lifecycle_slot'`, [target]);
+      advanced = row!.ok;
+      if (!advanced) await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(advanced).toBe(true);
+    const [ck] = await state.query<{ ok: boolean }>(`SELECT lsn >= $1::pg_lsn AS ok FROM ductstream.checkpoints WHERE flow_id = 'lifecycle'`, [target]);
+    expect(ck!.ok).toBe(true);
+
+    // Changes arriving while running are delivered, then SIGINT ends the run after its batch.
+    await source.query(INSERT_ROWS, [30000, 30099]);
+    await worker.waitForStderr(/rows=1\d\d? /, 30000).catch(() => undefined);
+    worker.child.kill('SIGINT');
+    const r = await worker.exited;
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('SIGINT received, stopping after the current batch');
+    expect(r.stderr).toMatch(/run ended \((signal|empty)\)/);
+    const rest = await runWorker(['-flow-id', 'lifecycle', '-max-empty-reads', '1'], env());
+    expect(rest.code).toBe(0);
+    expect(await destinationRows(duck())).toEqual(await sourceRows());
+  });
 });
+
