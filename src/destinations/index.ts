@@ -8,6 +8,9 @@ export type { DestinationKind, DestinationContext } from './registry';
 import { registerDestinationKind } from './registry';
 import { duckdbDestinationKind } from './duckdb';
 import { pgstreamDestinationKind } from './pgstream';
+import { bufstreamDestinationKind, kafkaDestinationKind } from './kafka';
 
 registerDestinationKind(duckdbDestinationKind);
 registerDestinationKind(pgstreamDestinationKind);
+registerDestinationKind(kafkaDestinationKind);
+registerDestinationKind(bufstreamDestinationKind);

@@ -1,0 +1,48 @@
+import { createHash } from 'node:crypto';
+import type { Change, Row, TableSchema } from '../core/change';
+import { formatLsn } from '../core/lsn';
+import { encodeJsonValue } from '../wire/jsonValues';
+
+/**
+ * Identities of a change for event destinations (Kafka, HTTP), shared so that every destination
+ * names a change the same way:
+ *
+ * - `rowKeyText` is the row's identity: its primary key values as a JSON object in key order (the
+ *   json codec's value mapping: int8 and numeric as strings, bytea as base64). It is the Kafka
+ *   message key, so all changes of one row go to one partition, in commit order. Inserts and
+ *   updates use the new row's key (an update that changes the key is keyed by the new key; its
+ *   envelope still carries the old key); deletes use the deleted key. A table without a primary key
+ *   uses its replica identity columns; a change with no key at all (truncate, REPLICA IDENTITY
+ *   NOTHING) uses the empty object `{}`.
+ * - `idempotencyKey` is a fixed-length hash (SHA-256, 64 hex digits) of (table, row key, stream
+ *   position), the position being the transaction's commit LSN and the change's `seq` in it. A
+ *   replay of the same change gives the same key; two changes of one row in one transaction get
+ *   different keys. Consumers deduplicate by it.
+ */
+export function rowKeyText(change: Change, schema: TableSchema): string {
+  const image: Row = change.op === 'delete' || change.op === 'truncate' ? change.key : { ...change.key, ...(change.after ?? {}) };
+  const names = schema.primaryKey.length > 0 ? schema.primaryKey : schema.columns.map((c) => c.name).filter((n) => n in change.key);
+  const parts: string[] = [];
+  for (const name of names) {
+    const column = schema.columns.find((c) => c.name === name);
+    const v = image[name];
+    if (!column || v === undefined) continue;
+    parts.push(`${JSON.stringify(name)}:${encodeJsonValue(v, column)}`);
+  }
+  return `{${parts.join(',')}}`;
+}
+
+/** `schema.table`, the table's name in headers and keys. */
+export function qualifiedName(change: Pick<Change, 'table'>): string {
+  return `${change.table.schema}.${change.table.name}`;
+}
+
+/** The change's stream position as text: `commitLsn/seq`, e.g. `0/16B6C50/3`. */
+export function streamPositionText(change: Pick<Change, 'commitLsn' | 'seq'>): string {
+  return `${formatLsn(change.commitLsn)}/${change.seq}`;
+}
+
+/** See the module comment: hash of (table, row key, commit LSN, seq), 64 lower-case hex digits. */
+export function idempotencyKey(change: Change, schema: TableSchema, rowKey = rowKeyText(change, schema)): string {
+  return createHash('sha256').update(`${qualifiedName(change)}\n${rowKey}\n${streamPositionText(change)}`).digest('hex');
+}
