@@ -1,5 +1,6 @@
 import { flowServiceRegistration } from './flows/registration';
 import type { ApiServiceRegistration } from './registration';
+import { streamServiceRegistration } from './streamRegistration';
 
 /**
  * Every gRPC service `./bin/ductstream` serves, besides reflection and grpc.health.v1 (always on).
@@ -9,4 +10,5 @@ import type { ApiServiceRegistration } from './registration';
  */
 export const API_SERVICES: readonly ApiServiceRegistration[] = [
   flowServiceRegistration,
+  streamServiceRegistration,
 ];

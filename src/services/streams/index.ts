@@ -2,5 +2,5 @@
 export { StreamService, type StreamServiceOptions, type LocatedStreamInfo } from './service';
 export { FlowStreamLocator, streamLocationsOf, type StreamLocation } from './locate';
 export { STREAM_SCHEMA, ensureStreamSchema } from './schema';
-export { parseIdList, parseInstant, parseEventId, MAX_ACK_IDS } from './validate';
+export { parseIdList, parseInstant, parseEventId, validatePull, validateAck, validateReplay, validateStreamName, MAX_ACK_IDS } from './validate';
 export * from './types';

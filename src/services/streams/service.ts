@@ -159,7 +159,7 @@ export class StreamService {
   private async withClient<T>(dsn: string, fn: (client: PoolClient) => Promise<T>): Promise<T> {
     let entry = this.pools.get(dsn);
     if (!entry) {
-      const pool = new Pool({ connectionString: dsn, max: this.opts.poolMax ?? 4, application_name: 'ductstream-streams' });
+      const pool = new Pool({ connectionString: dsn, max: this.opts.poolMax ?? 4, application_name: 'ductstream-streams', allowExitOnIdle: true });
       pool.on('error', () => undefined);
       const ready = (async () => {
         const c = await pool.connect();

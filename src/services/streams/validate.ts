@@ -14,7 +14,7 @@ export const MAX_ACK_IDS = 10_000;
 
 export function validateStreamName(value: string, field = 'stream'): string {
   const v = value.trim();
-  if (v === '') throw invalidArgument(field, 'is required', 'name the stream, e.g. orders (a pgstream destination\'s stream option, or its name)');
+  if (v === '') throw invalidArgument(field, 'is required', 'name the stream: the stream option of a pgstream destination, or its name');
   if (!NAME.test(v)) throw invalidArgument(field, `"${v}" is not a valid stream name`, 'use letters, digits, _ . : - (at most 128)');
   return v;
 }
@@ -96,7 +96,7 @@ export function validateReplay(req: ReplayRequest): { stream: string; group: str
   const since = req.since?.trim() || undefined;
   const fromLsn = req.fromLsn?.trim() || undefined;
   if (since && fromLsn) throw invalidArgument('since', 'cannot be combined with from_lsn', 'give a timestamp or an LSN, not both');
-  if (!since && !fromLsn) throw invalidArgument('since', 'is required', 'give the time to replay from, e.g. 2025-01-01T00:00:00Z (or from_lsn X/Y)');
+  if (!since && !fromLsn) throw invalidArgument('since', 'is required', 'give the commit time to replay from, e.g. 2025-01-01T00:00:00Z, or a commit LSN');
   if (fromLsn) {
     if (!isLsnText(fromLsn)) throw invalidArgument('from_lsn', `"${fromLsn}" is not an LSN`, 'use two hex numbers X/Y, e.g. 0/16B6C50');
     return { stream, group, from: { fromLsn } };

@@ -1,0 +1,5 @@
+import type { Command } from './command';
+import { streamCommand } from './stream';
+
+/** Every command of `ductstream-admin`; add `publication` and `ddl` here as they arrive. */
+export const ADMIN_COMMANDS: readonly Command[] = [streamCommand];

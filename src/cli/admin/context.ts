@@ -1,0 +1,66 @@
+import { hostname } from 'node:os';
+import { openAppState, type AppState } from '../../app/state';
+import { readServiceEnv, type ServiceEnv } from '../../config/env';
+import { StreamService } from '../../services/streams';
+import { UsageError } from '../flags';
+import type { AdminIo } from './command';
+
+/**
+ * What a subcommand works with: the environment, output, and the stores and service modules it
+ * opens on demand (closed when the command ends). Nothing here needs a server.
+ */
+export class AdminContext {
+  private state?: AppState;
+  private streams?: StreamService;
+  private env?: ServiceEnv;
+
+  constructor(readonly io: AdminIo) {}
+
+  serviceEnv(): ServiceEnv {
+    this.env ??= readServiceEnv(this.io.env);
+    return this.env;
+  }
+
+  /** The flow and checkpoint stores on DUCTSTREAM_POSTGRES_DSN; bad input when it is unset. */
+  async appState(why: string): Promise<AppState> {
+    if (this.state) return this.state;
+    const env = this.serviceEnv();
+    if (!env.postgresDsn) throw new UsageError(`DUCTSTREAM_POSTGRES_DSN is required ${why}; set it to the database where flows live`);
+    this.state = await openAppState(env);
+    return this.state;
+  }
+
+  /**
+   * The stream service: streams are found through the flows (DUCTSTREAM_POSTGRES_DSN), or all
+   * served from `dsn` when given (the `-dsn` flag).
+   */
+  async streamService(dsn: string | undefined): Promise<StreamService> {
+    if (this.streams) return this.streams;
+    if (dsn !== undefined) {
+      if (!/^postgres(ql)?:\/\//i.test(dsn)) throw new UsageError('flag -dsn: is not a postgres:// URL; use postgres://user:pass@host:5432/db');
+      this.streams = new StreamService({ dsn, poolMax: 2 });
+    } else {
+      const state = await this.appState('to find the stream\'s database from the flows (or pass -dsn)');
+      this.streams = new StreamService({ flows: state.flows, poolMax: 2 });
+    }
+    return this.streams;
+  }
+
+  /** Who this process is, recorded on the deliveries it leases. */
+  consumerId(): string {
+    return `${'ductstream-admin'}@${hostname()}:${process.pid}`;
+  }
+
+  out(text: string): void {
+    this.io.stdout(text.endsWith('\n') ? text : `${text}\n`);
+  }
+
+  json(value: unknown): void {
+    this.out(JSON.stringify(value, null, 2));
+  }
+
+  async close(): Promise<void> {
+    await this.streams?.close();
+    await this.state?.close();
+  }
+}
