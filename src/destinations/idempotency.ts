@@ -46,3 +46,13 @@ export function streamPositionText(change: Pick<Change, 'commitLsn' | 'seq'>): s
 export function idempotencyKey(change: Change, schema: TableSchema, rowKey = rowKeyText(change, schema)): string {
   return createHash('sha256').update(`${qualifiedName(change)}\n${rowKey}\n${streamPositionText(change)}`).digest('hex');
 }
+
+/**
+ * The key of a request that carries several changes of one table (http `mode=batch`): a hash of
+ * the table and the stream positions of its first and last change. The same batch replayed gets the
+ * same key; a replay cut at other boundaries gets another key (consumers then deduplicate the changes
+ * inside by their own positions).
+ */
+export function batchIdempotencyKey(first: Change, last: Change): string {
+  return createHash('sha256').update(`${qualifiedName(first)}\n${streamPositionText(first)}\n${streamPositionText(last)}`).digest('hex');
+}

@@ -9,8 +9,10 @@ import { registerDestinationKind } from './registry';
 import { duckdbDestinationKind } from './duckdb';
 import { pgstreamDestinationKind } from './pgstream';
 import { bufstreamDestinationKind, kafkaDestinationKind } from './kafka';
+import { httpDestinationKind } from './http';
 
 registerDestinationKind(duckdbDestinationKind);
 registerDestinationKind(pgstreamDestinationKind);
 registerDestinationKind(kafkaDestinationKind);
 registerDestinationKind(bufstreamDestinationKind);
+registerDestinationKind(httpDestinationKind);

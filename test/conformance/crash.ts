@@ -3,7 +3,7 @@
  * flowRun), the destination under test. The worker is killed with SIGKILL after the checkpoint
  * moved but before the backlog is done, so some batches were written and not checkpointed; a
  * restart replays them. Then the destination must hold exactly the source's rows, every change
- * delivered at least once, duplicates identical. Needs `npm run build` (dist/) like every test
+ * delivered at least once, duplicates identical. The flow runs with parallelism 4. Needs `npm run build` (dist/) like every test
  * that spawns a binary.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -41,8 +41,9 @@ export async function crashScenario(subject: ConformanceSubject): Promise<void> 
     await source.query('CREATE TABLE public.ledger (id bigint PRIMARY KEY, v bigint NOT NULL, note text)');
     const flowId = `conf-crash-${subject.type}`;
     const flowFile = writeFlowFile(dir, testFlow({
-      id: flowId, sourceDsn: source.dsn, slot: 'conf_crash_slot', publication: 'conf_crash_pub', tables: ['public.ledger'],
+      id: flowId, sourceDsn: source.dsn, slot: `${source.name}_slot`, publication: 'conf_crash_pub', tables: ['public.ledger'],
       sourceOptions: { batch_size: '500' },
+      parallelism: 4,
       destinations: [{ name: 'dest', type: subject.type, options: target.options }],
     }));
     const env = { DUCTSTREAM_POSTGRES_DSN: state.dsn, DUCTSTREAM_STEP_MAX_ROWS: '1500', DUCTSTREAM_PROGRESS_INTERVAL: '1' };

@@ -1,0 +1,107 @@
+import http from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
+
+export interface WebhookResponse {
+  status: number;
+  statusText: string;
+  /** From `Retry-After` (seconds or an HTTP date), when present. */
+  retryAfterMs?: number;
+  /** The start of the response body (for error messages; callers scrub it). */
+  bodyStart: string;
+}
+
+/** A failure below HTTP: refused, reset, DNS, TLS, or the request deadline passed (`ETIMEDOUT`). */
+export class TransportError extends Error {
+  constructor(readonly code: string, message: string) {
+    super(message);
+    this.name = 'TransportError';
+  }
+}
+
+const BODY_LIMIT = 2048;
+
+/**
+ * Sends requests to one endpoint over keep-alive connections (at most `maxSockets` at a time).
+ * Knows nothing of retries or classification: it reports what happened.
+ */
+export class WebhookClient {
+  private readonly agent: http.Agent;
+
+  constructor(private readonly url: URL, private readonly timeoutMs: number, maxSockets: number) {
+    const Agent = url.protocol === 'https:' ? https.Agent : http.Agent;
+    this.agent = new Agent({ keepAlive: true, maxSockets: Math.max(1, maxSockets), scheduling: 'fifo' });
+  }
+
+  request(method: string, headers: Record<string, string>, body: Uint8Array): Promise<WebhookResponse> {
+    const send = this.url.protocol === 'https:' ? https.request : http.request;
+    return new Promise<WebhookResponse>((resolve, reject) => {
+      let settled = false;
+      const finish = (fn: () => void): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(deadline);
+        fn();
+      };
+      const req = send(this.url, { method, agent: this.agent, headers: { ...headers, 'Content-Length': String(body.byteLength) } }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          if (text.length < BODY_LIMIT) text += chunk.slice(0, BODY_LIMIT - text.length);
+        });
+        res.on('end', () =>
+          finish(() => resolve({ status: res.statusCode ?? 0, statusText: res.statusMessage ?? '', retryAfterMs: retryAfterMs(res.headers['retry-after']), bodyStart: text })),
+        );
+        res.on('error', (e) => finish(() => reject(transportError(e))));
+      });
+      const deadline = setTimeout(() => {
+        const e = new TransportError('ETIMEDOUT', `no response within ${this.timeoutMs} ms`);
+        finish(() => reject(e));
+        req.destroy(e);
+      }, this.timeoutMs);
+      req.on('error', (e) => finish(() => reject(transportError(e))));
+      req.end(body);
+    });
+  }
+
+  /** Opens and closes one TCP connection to the endpoint (checks that something listens there). */
+  probe(): Promise<void> {
+    const port = Number(this.url.port) || (this.url.protocol === 'https:' ? 443 : 80);
+    const host = this.url.hostname.replace(/^\[(.*)\]$/, '$1');
+    return new Promise<void>((resolve, reject) => {
+      const socket = net.connect({ host, port });
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new TransportError('ETIMEDOUT', `no connection within ${this.timeoutMs} ms`));
+      }, this.timeoutMs);
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        socket.end();
+        resolve();
+      });
+      socket.once('error', (e) => {
+        clearTimeout(timer);
+        reject(transportError(e));
+      });
+    });
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}
+
+function transportError(e: unknown): TransportError {
+  if (e instanceof TransportError) return e;
+  const err = e as NodeJS.ErrnoException;
+  return new TransportError(err.code ?? 'EIO', err.message ?? String(e));
+}
+
+/** `Retry-After: 120` or `Retry-After: Wed, 21 Oct 2015 07:28:00 GMT` → milliseconds from now. */
+export function retryAfterMs(value: string | undefined, now = Date.now()): number | undefined {
+  if (value === undefined) return undefined;
+  const v = value.trim();
+  if (/^\d+(\.\d+)?$/.test(v)) return Math.round(Number(v) * 1000);
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}

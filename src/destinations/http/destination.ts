@@ -1,0 +1,172 @@
+import { tableKey, type Change } from '../../core/change';
+import { DuctError } from '../../core/errors';
+import type { Logger } from '../../core/log';
+import { formatLsn } from '../../core/lsn';
+import { withRetry } from '../../core/retry';
+import type { Codec } from '../../wire/codec';
+import { getCodec } from '../../wire/registry';
+import type { Destination, EncodedBatch } from '../destination';
+import { batchIdempotencyKey, idempotencyKey, qualifiedName, rowKeyText } from '../idempotency';
+import { deliverInLanes } from '../lanes';
+import type { DestinationContext } from '../registry';
+import { TransportError, WebhookClient } from './client';
+import { displayUrl, type HttpConfig } from './config';
+import { responseError, transportFailure, WebhookError, type WebhookErrorContext } from './errors';
+import { scrubHeaderValues } from './headers';
+
+/**
+ * Pushes changes to a webhook endpoint.
+ *
+ * Contract (beyond `Destination`'s):
+ * - `open()` checks that the endpoint accepts TCP connections; otherwise it fails with a DuctError
+ *   naming the destination and `url` (retry `backoff`).
+ * - `mode=change` (default): one request per change, body = the change in the wire format
+ *   (`Content-Type` names it), headers = the `headers` option, `<idempotency_header>: <key>` (see
+ *   src/destinations/idempotency.ts) and `X-Ductstream-Op`, `-Table`, `-Lsn`, `-Commit-Lsn`, `-Seq`.
+ *   Changes of one row are sent one after another in commit order; with `parallelism` > 1, up to
+ *   that many rows' lanes send concurrently; a truncate waits for everything before it.
+ * - `mode=batch`: one request per table per batch, body = the table's changes as one file of the
+ *   format (json lines for json), `X-Ductstream-Count` and `-First-Lsn`/`-Last-Lsn` headers, and an
+ *   idempotency key of the table and the batch's first and last positions.
+ * - `write` resolves when every request got a 2xx answer: at-least-once. A request is retried
+ *   (`withRetry`: max_retries, backoff_base/max/factor, jitter) on 5xx, 408, 429 (waiting at least
+ *   Retry-After), timeouts and connection errors; a retry carries the same idempotency key, so the
+ *   endpoint can drop duplicates. Any other answer (3xx, 4xx) is permanent: `write` fails with retry
+ *   `never`, naming the status, and the flow stops with that reason. When retries run out the error
+ *   keeps its class (`backoff`), so the runner may retry the batch later.
+ * - Header values never appear in errors or logs (peer answers are scrubbed of them).
+ */
+export class HttpDestination implements Destination {
+  readonly kind = 'http';
+  readonly name: string;
+  private client?: WebhookClient;
+  private readonly log: Logger;
+  private readonly errorContext: WebhookErrorContext;
+
+  constructor(readonly config: HttpConfig, private readonly ctx: DestinationContext) {
+    this.name = ctx.name;
+    this.log = ctx.log.child({ destination: ctx.name, kind: 'http' });
+    this.errorContext = {
+      target: `http destination "${ctx.name}": ${config.method} ${displayUrl(config.url)}`,
+      urlField: config.fields.url,
+      scrub: (text) => scrubHeaderValues(text, config.headers),
+    };
+  }
+
+  async open(): Promise<void> {
+    if (this.client) return;
+    const client = new WebhookClient(this.config.url, this.config.timeoutMs, this.ctx.parallelism);
+    try {
+      await client.probe();
+    } catch (e) {
+      client.close();
+      const code = e instanceof TransportError ? e.code : 'EIO';
+      throw new DuctError('unavailable', `http destination "${this.name}": cannot connect to ${displayUrl(this.config.url)} (${this.config.fields.url}): ${code}`, {
+        retry: 'backoff',
+        hint: `check that ${this.config.fields.url} points at a listening endpoint`,
+      });
+    }
+    this.client = client;
+  }
+
+  async write(batch: EncodedBatch): Promise<void> {
+    if (batch.changes.length === 0) return;
+    const client = this.requireClient();
+    const codec = getCodec(this.ctx.wireFormat);
+    if (this.config.mode === 'batch') return this.writeFiles(client, batch, codec);
+    const bodies = batch.messages(codec.format);
+    const items = batch.changes.map((change, i) => ({ change, i, rowKey: rowKeyText(change, batch.schemas.get(tableKey(change.table))!) }));
+    await deliverInLanes(
+      items,
+      { parallelism: this.ctx.parallelism, laneKey: (it) => `${qualifiedName(it.change)}\n${it.rowKey}`, isBarrier: (it) => it.change.op === 'truncate' },
+      async (lane, stopped) => {
+        for (const { change, i, rowKey } of lane) {
+          if (stopped()) return;
+          const schema = batch.schemas.get(tableKey(change.table))!;
+          await this.send(client, bodies[i]!, {
+            'Content-Type': codec.contentType,
+            [this.config.idempotencyHeader]: idempotencyKey(change, schema, rowKey),
+            ...changeHeaders(change),
+          }, stopped);
+        }
+      },
+    );
+  }
+
+  async close(): Promise<void> {
+    this.client?.close();
+    this.client = undefined;
+  }
+
+  private async writeFiles(client: WebhookClient, batch: EncodedBatch, codec: Codec): Promise<void> {
+    const files = batch.files(codec.format);
+    const byTable = new Map<string, Change[]>();
+    for (const c of batch.changes) {
+      const k = tableKey(c.table);
+      let list = byTable.get(k);
+      if (!list) byTable.set(k, (list = []));
+      list.push(c);
+    }
+    const tables = [...byTable];
+    await deliverInLanes(tables, { parallelism: this.ctx.parallelism, laneKey: ([k]) => k }, async (lane, stopped) => {
+      for (const [k, changes] of lane) {
+        if (stopped()) return;
+        const first = changes[0]!;
+        const last = changes[changes.length - 1]!;
+        await this.send(client, files.get(k)!, {
+          'Content-Type': codec.fileContentType,
+          [this.config.idempotencyHeader]: batchIdempotencyKey(first, last),
+          'X-Ductstream-Table': headerSafe(k),
+          'X-Ductstream-Count': String(changes.length),
+          'X-Ductstream-First-Lsn': formatLsn(first.commitLsn),
+          'X-Ductstream-Last-Lsn': formatLsn(last.commitLsn),
+        }, stopped);
+      }
+    });
+  }
+
+  /** One request, retried per the destination's policy until a 2xx answer or a permanent failure. */
+  private async send(client: WebhookClient, body: Uint8Array, own: Record<string, string>, stopped: () => boolean): Promise<void> {
+    const headers: Record<string, string> = {};
+    for (const [k, v] of this.config.headers) headers[k] = v;
+    Object.assign(headers, own);
+    await withRetry(
+      async () => {
+        let failure: WebhookError | undefined;
+        try {
+          failure = responseError(await client.request(this.config.method, headers, body), this.errorContext);
+        } catch (e) {
+          if (!(e instanceof TransportError)) throw e;
+          failure = transportFailure(e, this.errorContext);
+        }
+        if (failure) throw failure;
+      },
+      this.config.retry,
+      {
+        suggestedDelayMs: (e) => (e instanceof WebhookError ? e.retryAfterMs : undefined),
+        aborted: stopped,
+        onRetry: (e, attempt, delayMs) => this.log.warn('webhook delivery failed; retrying', { attempt, delayMs, error: (e as Error).message }),
+      },
+    );
+  }
+
+  private requireClient(): WebhookClient {
+    if (!this.client) throw new DuctError('failed_precondition', `http destination "${this.name}" is not open`, { retry: 'never', hint: 'call open() first' });
+    return this.client;
+  }
+}
+
+function changeHeaders(change: Change): Record<string, string> {
+  return {
+    'X-Ductstream-Op': change.op,
+    'X-Ductstream-Table': headerSafe(qualifiedName(change)),
+    'X-Ductstream-Lsn': formatLsn(change.lsn),
+    'X-Ductstream-Commit-Lsn': formatLsn(change.commitLsn),
+    'X-Ductstream-Seq': String(change.seq),
+  };
+}
+
+/** Header values must be visible ASCII: other table names travel percent-encoded. */
+function headerSafe(text: string): string {
+  return /^[\x20-\x7e]*$/.test(text) ? text : encodeURIComponent(text);
+}
