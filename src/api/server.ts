@@ -1,9 +1,11 @@
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
-import { HealthImplementation } from 'grpc-health-check';
+import { loadSync } from '@grpc/proto-loader';
+import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
 import { DuctError } from '../core/errors';
 import type { Logger } from '../core/log';
-import { loadApiProtos, serviceDefinition } from './protos';
+import { apiProtoFiles, loadApiProtos, protoRoot, serviceDefinition } from './protos';
+import { jsonNamesOf, linkedReflectionPackage } from './reflection';
 import type { ApiContext, ApiServiceRegistration } from './registration';
 import { API_SERVICES } from './services';
 
@@ -41,7 +43,9 @@ export async function startApiServer(o: StartApiServerOptions): Promise<ApiServe
     if (missing.length > 0) throw new DuctError('internal', `${reg.service} does not implement ${missing.join(', ')}`);
     server.addService(def, impl);
   }
-  new ReflectionService(pkg).addToServer(server);
+  // Reflection covers every proto of the package and the health service.
+  const reflected = linkedReflectionPackage([pkg, loadSync(healthProtoPath, { keepCase: true })], jsonNamesOf(protoRoot(), apiProtoFiles()));
+  new ReflectionService(reflected).addToServer(server);
   const names = ['', ...registrations.map((r) => r.service)];
   const health = new HealthImplementation(Object.fromEntries(names.map((n) => [n, 'NOT_SERVING' as const])));
   health.addToServer(server);

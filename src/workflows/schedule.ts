@@ -1,4 +1,5 @@
 import { DBOS, Error as DBOSErrors } from '@dbos-inc/dbos-sdk';
+import { invalidArgument } from '../core/errors';
 import { runnerDeps } from '../pipeline/deps';
 import { flowRun } from './flowRun';
 import { flowsWithActiveRuns, runOptionsFor } from './flowQueue';
@@ -53,5 +54,15 @@ export async function applyServiceSchedules(cron: string | undefined, ctx: Sched
   for (const s of await DBOS.listSchedules()) {
     if (!wanted.some((w) => w.scheduleName === s.scheduleName)) await DBOS.deleteSchedule(s.scheduleName);
   }
-  if (wanted.length > 0) await DBOS.applySchedules(wanted);
+  if (wanted.length === 0) return;
+  try {
+    await DBOS.applySchedules(wanted);
+  } catch (e) {
+    // DBOS parses the cron fully (ranges, impossible dates) before writing anything.
+    const text = e instanceof Error ? e.message : String(e);
+    if (/invalid expression|impossible day|illegal characters|expected 5 or 6 fields/i.test(text)) {
+      throw invalidArgument('DUCTSTREAM_DBOS_SCHEDULE', `"${cron}" is not a valid cron expression: ${text}`, 'use 6 fields with seconds, e.g. "*/10 * * * * *" for every 10 seconds');
+    }
+    throw e;
+  }
 }
