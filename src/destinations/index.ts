@@ -10,9 +10,11 @@ import { duckdbDestinationKind } from './duckdb';
 import { pgstreamDestinationKind } from './pgstream';
 import { bufstreamDestinationKind, kafkaDestinationKind } from './kafka';
 import { httpDestinationKind } from './http';
+import { s3DestinationKind } from './s3';
 
 registerDestinationKind(duckdbDestinationKind);
 registerDestinationKind(pgstreamDestinationKind);
 registerDestinationKind(kafkaDestinationKind);
 registerDestinationKind(bufstreamDestinationKind);
 registerDestinationKind(httpDestinationKind);
+registerDestinationKind(s3DestinationKind);
