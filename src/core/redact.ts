@@ -28,11 +28,27 @@ const SECRET_OPTION_KEYS = /(password|secret|token|api_key|apikey|credential|pri
 /** Option keys that hold DSNs or header lists, whose embedded secrets are masked. */
 const MASKED_INSIDE_KEYS = /(dsn|url|uri|headers|endpoint|brokers)$/i;
 
+/** Option keys that hold `Key:Value,...` header lists: every value is masked, names stay. */
+const HEADER_LIST_KEYS = /(^|_)headers$/i;
+
+/** `Authorization:Bearer x,X-Team:a` → `Authorization:****,X-Team:****` (an entry without `:` is masked whole). */
+export function maskHeaderValues(list: string): string {
+  return list
+    .split(',')
+    .map((entry) => {
+      const colon = entry.indexOf(':');
+      if (entry.trim() === '') return entry;
+      return colon < 0 ? MASK : `${entry.slice(0, colon)}:${MASK}`;
+    })
+    .join(',');
+}
+
 /** Returns a copy of a connector options map that is safe to show: secrets masked. */
 export function maskOptions(options: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(options)) {
     if (SECRET_OPTION_KEYS.test(k)) out[k] = v === '' ? '' : MASK;
+    else if (HEADER_LIST_KEYS.test(k)) out[k] = maskHeaderValues(v);
     else if (MASKED_INSIDE_KEYS.test(k)) out[k] = redactSecrets(v);
     else out[k] = v;
   }

@@ -11,7 +11,7 @@ describe('secret redaction', () => {
 
   it('masks secret options and authorization headers', () => {
     const masked = maskOptions({ dsn: 'postgres://u:pw@h/db', headers: 'Authorization:Bearer abc,X-Trace:1', secret_access_key: 'k', batch_size: '10' });
-    expect(masked).toEqual({ dsn: 'postgres://u:****@h/db', headers: 'Authorization:****,X-Trace:1', secret_access_key: '****', batch_size: '10' });
+    expect(masked).toEqual({ dsn: 'postgres://u:****@h/db', headers: 'Authorization:****,X-Trace:****', secret_access_key: '****', batch_size: '10' });
   });
 
   it('never lets a secret through a DuctError message or hint', () => {
