@@ -7,6 +7,7 @@ import { silentLogger } from '../../src/core/log';
 import { getDestinationKind } from '../../src/destinations';
 import type { PgstreamDestination } from '../../src/destinations/pgstream/destination';
 import { toEncodedBatch } from '../../src/pipeline/encodedBatch';
+import { MemoryFlowStore } from '../../src/services/flows/memoryStore';
 import { StreamService, type StreamMessage } from '../../src/services/streams';
 import { getCodec } from '../../src/wire/registry';
 import { ChangeLog, table } from '../support/changes';
@@ -246,5 +247,31 @@ describe('errors', () => {
     expect(await err(s.replay({ stream: 'e1', group: 'g', fromLsn: '16B6C50' }))).toMatchObject({ field: 'from_lsn' });
     expect(await err(s.replay({ stream: 'e1', group: 'g' }))).toMatchObject({ field: 'since' });
     expect(await err(s.replay({ stream: 'e1', group: 'nobody', since: '2025-01-01T00:00:00Z' }))).toMatchObject({ code: 'not_found', field: 'consumer_group' });
+  });
+});
+
+describe('locating streams through flows', () => {
+  test('a stream a flow declares exists before its first event; one written into two databases is ambiguous', async () => {
+    const flows = new MemoryFlowStore();
+    const flow = (id: string, dsn: string, stream: string) => flows.create({
+      id, name: id, source: { name: 'pg', type: 'postgres', options: {} }, wire_format: '', parallelism: 1, state: 'created',
+      destinations: [{ name: 'events', type: 'pgstream', options: { dsn, stream } }],
+    });
+    await flow('f1', db.dsn, 'declared');
+    await flow('f2', db.dsn, 'twice');
+    await flow('f3', db.dsn.replace(/\/[^/]+$/, '/elsewhere'), 'twice');
+    const s = new StreamService({ flows });
+    closers.push(() => s.close());
+    const r = await s.pull({ stream: 'declared', group: 'early', maxMessages: 5, visibilitySeconds: 5, consumerId: 'c' });
+    expect(r).toMatchObject({ groupCreated: true, messages: [] });
+    expect((await s.list(['declared']))[0]).toMatchObject({ name: 'declared', events: 0, groups: [{ name: 'early', pending: 0 }] });
+    const { dest, log } = await streamWith('declared', 0, 1, 0x7_0000_0000n);
+    await append(dest, log, 1, 3);
+    expect(keyIds((await s.pull({ stream: 'declared', group: 'early', maxMessages: 5, visibilitySeconds: 5, consumerId: 'c' })).messages)).toEqual([1, 2, 3]);
+    const err = await s.pull({ stream: 'twice', group: 'g', maxMessages: 1, visibilitySeconds: 1, consumerId: 'c' }).then(() => undefined, (e: unknown) => e as DuctError);
+    expect(err).toMatchObject({ code: 'failed_precondition', field: 'stream' });
+    expect(err!.message).toContain('written into 2 databases (flows f2, f3)');
+    const missing = await s.pull({ stream: 'nobody', group: 'g', maxMessages: 1, visibilitySeconds: 1, consumerId: 'c' }).then(() => undefined, (e: unknown) => e as DuctError);
+    expect(missing).toMatchObject({ code: 'not_found', field: 'stream' });
   });
 });

@@ -57,12 +57,13 @@ const ISO_US = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`;
 /**
  * Leases up to `max` events of the group for `visibilitySeconds`, in stream order.
  *
- * An event is eligible when the group has not acked it and no lease on it is running. Each pull
- * first copies events written since the group's cursor into its deliveries (one puller at a time:
- * the group row is taken with SKIP LOCKED, so others go on with what is already copied), then takes
- * the eligible delivery rows with `FOR UPDATE SKIP LOCKED` and stamps the lease in the same
+ * An event is eligible when the group has not acked it and no lease on it is running. Eligible
+ * delivery rows are taken with `FOR UPDATE SKIP LOCKED` and their lease stamped in the same
  * statement: concurrent pullers of one group never lease the same event while a lease runs. A
  * lease that ran out makes the event eligible again; its delivery count goes up on each lease.
+ * When the group's deliveries run short, events written since its cursor are copied in first
+ * (at least {@link FILL_MIN} at a time, so most pulls are one statement); they all come after
+ * every copied event, so stream order holds.
  */
 export async function leaseEvents(
   client: PoolClient,
@@ -72,7 +73,14 @@ export async function leaseEvents(
   visibilitySeconds: number,
   consumerId: string,
 ): Promise<StreamMessage[]> {
-  await fillDeliveries(client, streamId, groupId, Math.max(FILL_MIN, max * 4));
+  const leased = await leaseCopied(client, streamId, groupId, max, visibilitySeconds, consumerId);
+  if (leased.length === max) return leased;
+  const copied = await fillDeliveries(client, streamId, groupId, Math.max(FILL_MIN, max * 4));
+  if (copied === 0) return leased;
+  return [...leased, ...(await leaseCopied(client, streamId, groupId, max - leased.length, visibilitySeconds, consumerId))];
+}
+
+async function leaseCopied(client: PoolClient, streamId: number, groupId: number, max: number, visibilitySeconds: number, consumerId: string): Promise<StreamMessage[]> {
   const { rows } = await client.query<MessageRow>(
     `WITH picked AS (
        SELECT d.event_id FROM ${S}.deliveries d
@@ -115,28 +123,21 @@ function toMessage(r: MessageRow): StreamMessage {
 
 /**
  * Copies up to `limit` events after the group's cursor into its deliveries and advances the
- * cursor, in one transaction. Skipped when another puller of the group is doing it right now.
+ * cursor, in one statement; returns how many were copied. Skipped (0) when another puller of the
+ * group is doing it right now: the group row is taken with SKIP LOCKED.
  */
-async function fillDeliveries(client: PoolClient, streamId: number, groupId: number, limit: number): Promise<void> {
-  await client.query('BEGIN');
-  try {
-    const { rows } = await client.query<{ cursor: string }>(`SELECT cursor FROM ${S}.groups WHERE id = $1 FOR UPDATE SKIP LOCKED`, [groupId]);
-    if (rows[0]) {
-      await client.query(
-        `WITH fresh AS (
-           SELECT id FROM ${S}.events WHERE stream_id = $2 AND id > $3 ORDER BY id LIMIT $4),
-         copied AS (
-           INSERT INTO ${S}.deliveries (group_id, event_id) SELECT $1, id FROM fresh ORDER BY id
-           ON CONFLICT (group_id, event_id) DO NOTHING)
-         UPDATE ${S}.groups SET cursor = (SELECT max(id) FROM fresh) WHERE id = $1 AND EXISTS (SELECT 1 FROM fresh)`,
-        [groupId, streamId, rows[0].cursor, limit],
-      );
-    }
-    await client.query('COMMIT');
-  } catch (e) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw e;
-  }
+async function fillDeliveries(client: PoolClient, streamId: number, groupId: number, limit: number): Promise<number> {
+  const { rows } = await client.query<{ copied: string }>(
+    `WITH g AS (SELECT cursor FROM ${S}.groups WHERE id = $1 FOR UPDATE SKIP LOCKED),
+     fresh AS (SELECT e.id FROM ${S}.events e, g WHERE e.stream_id = $2 AND e.id > g.cursor ORDER BY e.id LIMIT $3),
+     copied AS (
+       INSERT INTO ${S}.deliveries (group_id, event_id) SELECT $1, id FROM fresh ORDER BY id
+       ON CONFLICT (group_id, event_id) DO NOTHING),
+     moved AS (UPDATE ${S}.groups SET cursor = (SELECT max(id) FROM fresh) WHERE id = $1 AND EXISTS (SELECT 1 FROM fresh))
+     SELECT count(*) AS copied FROM fresh`,
+    [groupId, streamId, limit],
+  );
+  return Number(rows[0]?.copied ?? 0);
 }
 
 export type AckStatus = 'acked' | 'already_acked' | 'not_delivered';

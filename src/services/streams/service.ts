@@ -56,6 +56,9 @@ interface Target {
 export class StreamService {
   private readonly pools = new Map<string, { pool: Pool; ready: Promise<void> }>();
   private readonly locator?: FlowStreamLocator;
+  /** Ids of streams and groups seen (never deleted while a process runs), to spare a lookup per call. */
+  private readonly streamIds = new Map<string, number>();
+  private readonly groupIds = new Map<string, number>();
 
   constructor(private readonly opts: StreamServiceOptions) {
     if (!opts.flows && !opts.dsn) throw new DuctError('failed_precondition', 'the stream service needs the flow store or a DSN', { retry: 'never' });
@@ -64,17 +67,25 @@ export class StreamService {
 
   async pull(input: PullRequest): Promise<PullResult> {
     const req = validatePull(input);
-    return this.withStream(req.stream, async (client, streamId) => {
-      const group = await ensureGroup(client, streamId, req.group, req.start ?? 'beginning');
-      const messages = await leaseEvents(client, streamId, group.id, req.maxMessages, req.visibilitySeconds, req.consumerId);
-      return { stream: req.stream, group: req.group, groupCreated: group.created, messages };
+    return this.withStream(req.stream, async (client, streamId, dsn) => {
+      const key = groupKey(dsn, streamId, req.group);
+      let groupId = this.groupIds.get(key);
+      let created = false;
+      if (groupId === undefined) {
+        const group = await ensureGroup(client, streamId, req.group, req.start ?? 'beginning');
+        groupId = group.id;
+        created = group.created;
+        this.groupIds.set(key, groupId);
+      }
+      const messages = await leaseEvents(client, streamId, groupId, req.maxMessages, req.visibilitySeconds, req.consumerId);
+      return { stream: req.stream, group: req.group, groupCreated: created, messages };
     });
   }
 
   async ack(input: AckRequest): Promise<AckResult> {
     const req = validateAck(input);
-    return this.withStream(req.stream, async (client, streamId) => {
-      const groupId = await requireGroup(client, streamId, req.stream, req.group);
+    return this.withStream(req.stream, async (client, streamId, dsn) => {
+      const groupId = await this.requireGroup(client, dsn, streamId, req.stream, req.group);
       const statuses = await ackEvents(client, groupId, req.ids);
       const result: AckResult = { stream: req.stream, group: req.group, acked: [], alreadyAcked: [], notDelivered: [] };
       for (const id of req.ids) {
@@ -87,8 +98,8 @@ export class StreamService {
 
   async replay(input: ReplayRequest): Promise<ReplayResult> {
     const req = validateReplay(input);
-    return this.withStream(req.stream, async (client, streamId) => {
-      const groupId = await requireGroup(client, streamId, req.stream, req.group);
+    return this.withStream(req.stream, async (client, streamId, dsn) => {
+      const groupId = await this.requireGroup(client, dsn, streamId, req.stream, req.group);
       const reset = await replayGroup(client, streamId, groupId, req.from);
       return { stream: req.stream, group: req.group, reset, pending: await groupPending(client, streamId, groupId) };
     });
@@ -136,24 +147,43 @@ export class StreamService {
       });
     }
     if (found.length > 1) {
-      throw new DuctError('failed_precondition', `stream "${stream}" is written into ${found.length} databases (flows ${found.flatMap((f) => f.flowIds).join(', ')})`, {
+      throw new DuctError('failed_precondition', `stream "${stream}" is written into ${found.length} databases (flows ${[...new Set(found.flatMap((f) => f.flowIds))].sort().join(', ')})`, {
         field: 'stream', retry: 'never', hint: 'name the stream database with -dsn, or give the destinations distinct stream names',
       });
     }
     return { stream, dsn: found[0]!.dsn, declared: true };
   }
 
-  private async withStream<T>(stream: string, fn: (client: PoolClient, streamId: number) => Promise<T>): Promise<T> {
+  private async withStream<T>(stream: string, fn: (client: PoolClient, streamId: number, dsn: string) => Promise<T>): Promise<T> {
     const target = await this.target(stream);
     return this.withClient(target.dsn, async (client) => {
-      const id = target.declared ? await declareStream(client, stream) : await findStream(client, stream);
+      const key = `${target.dsn}\u0000${stream}`;
+      let id = this.streamIds.get(key);
       if (id === undefined) {
-        throw new DuctError('not_found', `stream "${stream}" does not exist in ${maskDsn(target.dsn)}`, {
-          field: 'stream', retry: 'never', hint: 'check the name; a stream exists once its pgstream destination has opened',
-        });
+        id = target.declared ? await declareStream(client, stream) : await findStream(client, stream);
+        if (id === undefined) {
+          throw new DuctError('not_found', `stream "${stream}" does not exist in ${maskDsn(target.dsn)}`, {
+            field: 'stream', retry: 'never', hint: 'check the name; a stream exists once its pgstream destination has opened',
+          });
+        }
+        this.streamIds.set(key, id);
       }
-      return fn(client, id);
+      return fn(client, id, target.dsn);
     });
+  }
+
+  private async requireGroup(client: PoolClient, dsn: string, streamId: number, stream: string, group: string): Promise<number> {
+    const key = groupKey(dsn, streamId, group);
+    const cached = this.groupIds.get(key);
+    if (cached !== undefined) return cached;
+    const id = await findGroup(client, streamId, group);
+    if (id === undefined) {
+      throw new DuctError('not_found', `consumer group "${group}" of stream "${stream}" does not exist`, {
+        field: 'consumer_group', retry: 'never', hint: 'a group is created by its first pull',
+      });
+    }
+    this.groupIds.set(key, id);
+    return id;
   }
 
   private async withClient<T>(dsn: string, fn: (client: PoolClient) => Promise<T>): Promise<T> {
@@ -190,14 +220,8 @@ export class StreamService {
   }
 }
 
-async function requireGroup(client: PoolClient, streamId: number, stream: string, group: string): Promise<number> {
-  const id = await findGroup(client, streamId, group);
-  if (id === undefined) {
-    throw new DuctError('not_found', `consumer group "${group}" of stream "${stream}" does not exist`, {
-      field: 'consumer_group', retry: 'never', hint: 'a group is created by its first pull',
-    });
-  }
-  return id;
+function groupKey(dsn: string, streamId: number, group: string): string {
+  return `${dsn}\u0000${streamId}\u0000${group}`;
 }
 
 function serviceError(e: unknown): DuctError {
