@@ -105,6 +105,8 @@ describe('kafka errors', () => {
   test('connection problems and retriable broker errors back off; refusals are permanent', () => {
     expect(kafkaRetryClass({ name: 'KafkaJSConnectionError', retriable: true })).toBe('backoff');
     expect(kafkaRetryClass({ name: 'KafkaJSNumberOfRetriesExceeded', originalError: { name: 'KafkaJSConnectionError' } })).toBe('backoff');
+    expect(kafkaRetryClass({ name: 'KafkaJSNumberOfRetriesExceeded', retriable: false, cause: { name: 'KafkaJSConnectionError' } })).toBe('backoff');
+    expect(kafkaRetryClass({ name: 'KafkaJSNonRetriableError', cause: { name: 'KafkaJSProtocolError', type: 'MESSAGE_TOO_LARGE' } })).toBe('never');
     expect(kafkaRetryClass({ name: 'KafkaJSProtocolError', type: 'NOT_LEADER_FOR_PARTITION', retriable: true })).toBe('backoff');
     expect(kafkaRetryClass({ name: 'KafkaJSProtocolError', type: 'MESSAGE_TOO_LARGE', retriable: false })).toBe('never');
     expect(kafkaRetryClass({ name: 'KafkaJSProtocolError', type: 'TOPIC_AUTHORIZATION_FAILED', retriable: false })).toBe('never');

@@ -8,6 +8,13 @@ interface KafkaJsErrorLike {
   retriable?: boolean;
   type?: string;
   originalError?: unknown;
+  cause?: unknown;
+}
+
+/** The error a kafkajs wrapper (retries exceeded, non-retriable) carries. */
+function innerOf(err: KafkaJsErrorLike): KafkaJsErrorLike | undefined {
+  const inner = err.originalError ?? err.cause;
+  return inner && typeof inner === 'object' ? (inner as KafkaJsErrorLike) : undefined;
 }
 
 const ALWAYS_RETRIED = new Set([
@@ -23,9 +30,9 @@ const PERMANENT_PROTOCOL = new Set([
 export function kafkaRetryClass(e: unknown): RetryClass {
   if (e instanceof DuctError) return e.retry;
   const err = (e ?? {}) as KafkaJsErrorLike;
-  if ((err.name === 'KafkaJSNumberOfRetriesExceeded' || err.name === 'KafkaJSNonRetriableError') && err.originalError) {
-    const inner = kafkaRetryClass(err.originalError);
-    return err.name === 'KafkaJSNonRetriableError' && inner !== 'never' ? 'backoff' : inner;
+  if (err.name === 'KafkaJSNumberOfRetriesExceeded' || err.name === 'KafkaJSNonRetriableError') {
+    const inner = innerOf(err);
+    return inner ? kafkaRetryClass(inner) : 'backoff';
   }
   if (err.name === 'KafkaJSSASLAuthenticationError') return 'never';
   if (err.type && PERMANENT_PROTOCOL.has(err.type)) return 'never';
@@ -36,11 +43,13 @@ export function kafkaRetryClass(e: unknown): RetryClass {
 
 function hintFor(e: unknown, fields: { brokers: string; topic: string }): string | undefined {
   const err = (e ?? {}) as KafkaJsErrorLike;
-  const type = err.type ?? ((err.originalError ?? {}) as KafkaJsErrorLike).type;
-  if (err.name === 'KafkaJSSASLAuthenticationError') return 'check sasl_mechanism, sasl_username and sasl_password';
+  const inner = innerOf(err);
+  const type = err.type ?? inner?.type;
+  const name = inner?.name ?? err.name;
+  if (name === 'KafkaJSSASLAuthenticationError') return 'check sasl_mechanism, sasl_username and sasl_password';
   if (type === 'MESSAGE_TOO_LARGE' || type === 'RECORD_LIST_TOO_LARGE') return 'lower max_request_bytes, or raise the broker/topic max.message.bytes';
   if (type === 'TOPIC_AUTHORIZATION_FAILED' || type === 'INVALID_TOPIC_EXCEPTION') return `check ${fields.topic} and the client's ACLs`;
-  if (err.name === 'KafkaJSConnectionError' || err.name === 'KafkaJSBrokerNotFound') return `check that ${fields.brokers} lists reachable brokers`;
+  if (name === 'KafkaJSConnectionError' || name === 'KafkaJSBrokerNotFound') return `check that ${fields.brokers} lists reachable brokers`;
   return undefined;
 }
 
@@ -51,7 +60,7 @@ function hintFor(e: unknown, fields: { brokers: string; topic: string }): string
 export function kafkaError(e: unknown, what: string, ctx: { kind: string; name: string; fields: { brokers: string; topic: string } }): DuctError {
   if (e instanceof DuctError) return e;
   const err = (e ?? {}) as KafkaJsErrorLike;
-  const inner = (err.originalError ?? undefined) as KafkaJsErrorLike | undefined;
+  const inner = innerOf(err);
   const parts = [err.message ?? String(e)];
   if (inner?.message && inner.message !== err.message) parts.push(inner.message);
   const detail = redactSecrets(parts.join(': '));

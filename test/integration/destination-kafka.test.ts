@@ -1,0 +1,116 @@
+/**
+ * The kafka destination against librdkafka's mock broker (via kcat), records consumed back with kcat.
+ */
+import { DuctError } from '../../src/core/errors';
+import { silentLogger } from '../../src/core/log';
+import '../../src/destinations';
+import type { Destination } from '../../src/destinations/destination';
+import { getDestinationKind } from '../../src/destinations/registry';
+import { toEncodedBatch } from '../../src/pipeline/encodedBatch';
+import type { WireFormat } from '../../src/wire/codec';
+import { getCodec } from '../../src/wire/registry';
+import { ChangeLog, table } from '../support/changes';
+import { startKafkaBroker, type KafkaBroker } from '../support/peers/kafkaBroker';
+
+let broker: KafkaBroker;
+const open: Destination[] = [];
+const users = table('public.users', { id: 'int8', name: 'text', bio: 'text' }, { primaryKey: ['id'] });
+const orders = table('sales.orders', { id: 'int4', total: 'numeric(10,2)' }, { primaryKey: ['id'] });
+
+beforeAll(async () => {
+  broker = await startKafkaBroker();
+}, 30_000);
+afterEach(async () => {
+  for (const d of open.splice(0)) await d.close();
+});
+afterAll(async () => {
+  await broker.stop();
+});
+
+async function destination(options: Record<string, string>, opts: { type?: string; format?: WireFormat; parallelism?: number; brokers?: string } = {}): Promise<Destination> {
+  const kind = getDestinationKind(opts.type ?? 'kafka', 'destinations[0].type');
+  const config = kind.parseConfig({ brokers: opts.brokers ?? broker.bootstrap, ...options }, 'destinations[0].options');
+  const d = await kind.create(config, { flowId: 'f', name: 'k', wireFormat: opts.format ?? 'json', parallelism: opts.parallelism ?? 1, log: silentLogger });
+  open.push(d);
+  await d.open();
+  return d;
+}
+
+const encoded = (log: ChangeLog) => toEncodedBatch(log.batch(), (f) => getCodec(f));
+
+test('a fixed topic: keys keep each row in one partition in commit order, truncates reach every partition, gzip and acks=1', async () => {
+  const d = await destination({ topic: 'fixed_all', compression: 'gzip', acks: '1' }, { format: 'proto', parallelism: 3 });
+  const log = new ChangeLog();
+  for (let round = 0; round < 4; round++) {
+    log.tx((t) => {
+      for (let i = 1; i <= 20; i++) {
+        if (round === 0) t.insert(users, { id: BigInt(i), name: `r0`, bio: 'x' });
+        else t.update(users, { id: BigInt(i), name: `r${round}`, bio: 'x' });
+        t.insert(orders, { id: round * 100 + i, total: `${i}.00` });
+      }
+    });
+  }
+  log.tx((t) => t.truncate(orders));
+  await d.write(encoded(log));
+  const records = await broker.readTopic('fixed_all');
+  expect(records.length).toBe(4 * 40 + 4); // the truncate once per partition
+  const truncates = records.filter((r) => r.headers.op === 'truncate');
+  expect(truncates.map((r) => r.partition).sort()).toEqual([0, 1, 2, 3]);
+  const partitionsOfRow = new Map<string, Set<number>>();
+  const namesOfRow = new Map<string, string[]>();
+  for (const r of records.filter((x) => x.headers.table === 'public.users')) {
+    const key = r.key!.toString();
+    partitionsOfRow.set(key, (partitionsOfRow.get(key) ?? new Set()).add(r.partition));
+    namesOfRow.set(key, [...(namesOfRow.get(key) ?? []), getCodec('proto').decodeMessage(r.value!, users).after!.name as string]);
+  }
+  expect(partitionsOfRow.size).toBe(20);
+  for (const p of partitionsOfRow.values()) expect(p.size).toBe(1);
+  for (const names of namesOfRow.values()) expect(names).toEqual(['r0', 'r1', 'r2', 'r3']);
+  // In every partition the truncate comes after every order record.
+  for (const t of truncates) {
+    const later = records.filter((r) => r.partition === t.partition && r.offset > t.offset);
+    expect(later).toEqual([]);
+  }
+  expect(records[0]!.headers['content-type']).toBe(getCodec('proto').contentType);
+});
+
+test('requests are cut at max_request_bytes; a record bigger than that travels alone; order holds', async () => {
+  const d = await destination({ topic: 'chunked', max_request_bytes: '4096' });
+  const log = new ChangeLog();
+  log.tx((t) => {
+    for (let i = 1; i <= 150; i++) t.insert(users, { id: 7n, name: `v${i}`, bio: i === 75 ? 'b'.repeat(50_000) : 'short' });
+  });
+  await d.write(encoded(log));
+  const records = await broker.readTopic('chunked');
+  expect(records.map((r) => getCodec('json').decodeMessage(r.value!, users).after!.name)).toEqual(Array.from({ length: 150 }, (_, i) => `v${i + 1}`));
+  expect(new Set(records.map((r) => r.partition)).size).toBe(1);
+});
+
+test('unreachable brokers fail open() naming the destination and the brokers option', async () => {
+  const kind = getDestinationKind('bufstream', 'destinations[2].type');
+  const config = kind.parseConfig({ brokers: '127.0.0.1:1', connect_timeout: '2s' }, 'destinations[2].options');
+  const d = await kind.create(config, { flowId: 'f', name: 'bus', wireFormat: 'json', parallelism: 1, log: silentLogger });
+  const err = await d.open().catch((e: unknown) => e);
+  await d.close();
+  expect(err).toBeInstanceOf(DuctError);
+  expect((err as DuctError).message).toContain('bufstream destination "bus": cannot connect to brokers 127.0.0.1:1 (destinations[2].options.brokers)');
+  expect((err as DuctError).message).toContain('ECONNREFUSED');
+  expect((err as DuctError).retry).toBe('backoff');
+});
+
+test('a broker that goes away fails the write after the retries, classified for retry', async () => {
+  const own = await startKafkaBroker();
+  const d = await destination({ topic: 'gone', max_retries: '2', backoff_base: '10ms', request_timeout: '2s', connect_timeout: '1s' }, { brokers: own.bootstrap });
+  const log = new ChangeLog();
+  log.tx((t) => t.insert(users, { id: 1n, name: 'a', bio: null }));
+  await d.write(encoded(log));
+  expect(await own.readTopic('gone')).toHaveLength(1);
+  await own.stop();
+  log.tx((t) => t.insert(users, { id: 2n, name: 'b', bio: null }));
+  const started = Date.now();
+  const err = await d.write(encoded(log)).catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(DuctError);
+  expect((err as DuctError).message).toContain('kafka destination "k": producing 1 record(s) to gone failed');
+  expect((err as DuctError).retry).not.toBe('never');
+  expect(Date.now() - started).toBeLessThan(20_000);
+});
