@@ -4,7 +4,9 @@
  * redeliveries after the visibility timeout, replay, list backlogs, and get field-named errors.
  */
 import { credentials, loadPackageDefinition, Metadata, type Client, type ServiceError } from '@grpc/grpc-js';
+import { execFile } from 'node:child_process';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { loadApiProtos } from '../../src/api/protos';
 import { getCodec } from '../../src/wire/registry';
 import { table } from '../support/changes';
@@ -13,6 +15,7 @@ import { REPO_ROOT, spawnBin, type SpawnedProcess } from '../support/worker';
 
 let fx: PgstreamFlowFixture;
 let server: SpawnedProcess;
+let address = '';
 let client: Client & Record<string, (req: unknown, cb: (e: ServiceError | null, r: unknown) => void) => void>;
 
 interface Ts { seconds: string; nanos: number }
@@ -38,7 +41,7 @@ beforeAll(async () => {
   await fx.sync();
   server = spawnBin(join(REPO_ROOT, 'bin', 'ductstream'), [], { ...fx.env, DUCTSTREAM_GRPC_LISTEN: '127.0.0.1:0', DUCTSTREAM_DBOS_ENABLED: 'false' });
   await server.waitForStderr(/serving gRPC on 127\.0\.0\.1:\d+/, 30_000);
-  const address = /serving gRPC on (127\.0\.0\.1:\d+)/.exec(server.output().stderr)![1]!;
+  address = /serving gRPC on (127\.0\.0\.1:\d+)/.exec(server.output().stderr)![1]!;
   const pkg = loadPackageDefinition(loadApiProtos()) as unknown as { ductstream: { v1: { StreamService: new (addr: string, creds: ReturnType<typeof credentials.createInsecure>) => typeof client } } };
   client = new pkg.ductstream.v1.StreamService(address, credentials.createInsecure());
 }, 90_000);
@@ -54,6 +57,16 @@ afterAll(async () => {
 });
 
 describe('StreamService over gRPC', () => {
+  test('reflection lists its methods; buf curl pulls and replays with JSON (RFC 3339 since)', async () => {
+    const buf = (args: string[]) => promisify(execFile)(join(REPO_ROOT, 'node_modules', '.bin', 'buf'), ['curl', '--protocol', 'grpc', '--http2-prior-knowledge', ...args]);
+    const methods = (await buf(['--list-methods', `http://${address}`])).stdout.trim().split('\n');
+    for (const m of ['Pull', 'Ack', 'Replay', 'ListStreams']) expect(methods).toContain(`ductstream.v1.StreamService/${m}`);
+    const pulled = JSON.parse((await buf(['-d', '{"stream":"orders","consumer_group":"curl","max_messages":2}', `http://${address}/ductstream.v1.StreamService/Pull`])).stdout) as { messages: Array<{ id: string }> };
+    expect(pulled.messages.map((m) => m.id)).toEqual(['1', '2']);
+    const replayed = JSON.parse((await buf(['-d', '{"stream":"orders","consumer_group":"curl","since":"2000-01-01T00:00:00Z"}', `http://${address}/ductstream.v1.StreamService/Replay`])).stdout) as { reset?: string; pending?: string };
+    expect(replayed).toEqual({ pending: '41' });
+  });
+
   test('Pull leases in stream order, proto payloads, defaults for unset max and visibility', async () => {
     const r = await pull('search', 5, 1);
     expect(r).toMatchObject({ stream: 'orders', consumer_group: 'search', group_created: true });
@@ -109,7 +122,7 @@ describe('StreamService over gRPC', () => {
     expect(list.streams).toHaveLength(1);
     expect(list.streams[0]).toMatchObject({ name: 'orders', events: '41', format: 'proto' });
     expect(list.streams[0]!.location).not.toContain(SECRET);
-    expect(list.streams[0]!.groups.map((g) => [g.name, g.pending, g.leased])).toEqual([['audit', '41', '1'], ['search', '0', '0']]);
+    expect(list.streams[0]!.groups.map((g) => [g.name, g.pending, g.leased])).toEqual([['audit', '41', '1'], ['curl', '41', '2'], ['search', '0', '0']]);
   });
 
   test('bad requests are INVALID_ARGUMENT naming the field; unknown stream or group NOT_FOUND', async () => {
