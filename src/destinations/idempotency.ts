@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Change, Row, TableSchema } from '../core/change';
+import type { Change, Column, Row, TableSchema } from '../core/change';
 import { formatLsn } from '../core/lsn';
 import { encodeJsonValue } from '../wire/jsonValues';
 
@@ -20,16 +20,30 @@ import { encodeJsonValue } from '../wire/jsonValues';
  *   different keys. Consumers deduplicate by it.
  */
 export function rowKeyText(change: Change, schema: TableSchema): string {
-  const image: Row = change.op === 'delete' || change.op === 'truncate' ? change.key : { ...change.key, ...(change.after ?? {}) };
-  const names = schema.primaryKey.length > 0 ? schema.primaryKey : schema.columns.map((c) => c.name).filter((n) => n in change.key);
-  const parts: string[] = [];
-  for (const name of names) {
-    const column = schema.columns.find((c) => c.name === name);
-    const v = image[name];
-    if (!column || v === undefined) continue;
-    parts.push(`${JSON.stringify(name)}:${encodeJsonValue(v, column)}`);
+  const image: Row = change.op === 'delete' || change.op === 'truncate' ? change.key : change.after ?? change.key;
+  const columns = schema.primaryKey.length > 0 ? primaryKeyColumns(schema) : schema.columns.filter((c) => c.name in change.key).map((c) => [JSON.stringify(c.name), c] as const);
+  let out = '';
+  for (const [quoted, column] of columns) {
+    const v = image[column.name] ?? change.key[column.name];
+    if (v === undefined) continue;
+    out += `${out === '' ? '' : ','}${quoted}:${encodeJsonValue(v, column)}`;
   }
-  return `{${parts.join(',')}}`;
+  return `{${out}}`;
+}
+
+const keyColumnsCache = new WeakMap<TableSchema, ReadonlyArray<readonly [string, Column]>>();
+
+/** The primary key columns of a schema with their quoted names, computed once per schema object. */
+function primaryKeyColumns(schema: TableSchema): ReadonlyArray<readonly [string, Column]> {
+  let cols = keyColumnsCache.get(schema);
+  if (!cols) {
+    cols = schema.primaryKey.flatMap((name) => {
+      const column = schema.columns.find((c) => c.name === name);
+      return column ? [[JSON.stringify(name), column] as const] : [];
+    });
+    keyColumnsCache.set(schema, cols);
+  }
+  return cols;
 }
 
 /** `schema.table`, the table's name in headers and keys. */
