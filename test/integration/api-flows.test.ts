@@ -223,6 +223,11 @@ describe('wire format enforcement and DBOS off', () => {
       const byFlow = await c.fail('CreateFlow', { flow: flowBody('enf-2', { wire_format: 'avro', destinations: kafka({}) }) });
       expect(byFlow.code).toBe(status.INVALID_ARGUMENT);
       expect(byFlow.details).toMatch(/destinations\[0\]\.options\.format/);
+      // Every example is valid under the usage guide's settings (arrow, enforced).
+      for (const f of exampleFiles()) {
+        const body = example(f);
+        await c.call('CreateFlow', { flow: { ...body, id: `${String(body.id)}-strict` } });
+      }
       const ok = await c.call<FlowMsg>('CreateFlow', { flow: flowBody('enf-3', { destinations: kafka({ format: 'arrow' }) }) });
       expect(ok.state).toBe('created');
       // Without DBOS this server changes states but runs nothing.
