@@ -61,6 +61,8 @@ const ISO_US = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`;
  * delivery rows are taken with `FOR UPDATE SKIP LOCKED` and their lease stamped in the same
  * statement: concurrent pullers of one group never lease the same event while a lease runs. A
  * lease that ran out makes the event eligible again; its delivery count goes up on each lease.
+ * The scan starts at the group's first unacked delivery (`min(event_id)`, an ordered index probe
+ * that also prunes index entries of acked rows), so acked history never slows a pull down.
  * When the group's deliveries run short, events written since its cursor are copied in first
  * (at least {@link FILL_MIN} at a time, so most pulls are one statement); they all come after
  * every copied event, so stream order holds.
@@ -82,10 +84,11 @@ export async function leaseEvents(
 
 async function leaseCopied(client: PoolClient, streamId: number, groupId: number, max: number, visibilitySeconds: number, consumerId: string): Promise<StreamMessage[]> {
   const { rows } = await client.query<MessageRow>(
-    `WITH picked AS (
-       SELECT d.event_id FROM ${S}.deliveries d
-       WHERE d.group_id = $1 AND d.acked_at IS NULL AND (d.leased_until IS NULL OR d.leased_until <= now())
-       ORDER BY d.event_id LIMIT $2 FOR UPDATE SKIP LOCKED),
+    `WITH floor AS (SELECT min(event_id) AS id FROM ${S}.deliveries WHERE group_id = $1 AND acked_at IS NULL),
+     picked AS (
+       SELECT d.event_id FROM ${S}.deliveries d, floor
+       WHERE d.group_id = $1 AND d.event_id >= floor.id AND d.acked_at IS NULL AND (d.leased_until IS NULL OR d.leased_until <= now())
+       ORDER BY d.event_id LIMIT $2 FOR UPDATE OF d SKIP LOCKED),
      leased AS (
        UPDATE ${S}.deliveries d
        SET leased_until = now() + make_interval(secs => $3), consumer_id = $4,

@@ -119,7 +119,7 @@ export class StreamService {
       const location = maskDsn(dsn);
       for (const info of infos) out.push({ ...info, location });
       for (const t of ts) {
-        if (t.stream && !infos.some((i) => i.name === t.stream)) {
+        if (t.declared && !infos.some((i) => i.name === t.stream)) {
           out.push({ name: t.stream, format: '', flowId: '', events: 0, firstId: '', lastId: '', lastCommitTime: '', groups: [], location });
         }
       }
