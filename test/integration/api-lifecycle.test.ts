@@ -28,7 +28,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'ductstream-api-life-'));
   await source.query('CREATE TABLE public.items (id bigint PRIMARY KEY, v text NOT NULL)');
   await source.query('CREATE TABLE public.once_items (id bigint PRIMARY KEY, v text NOT NULL)');
-  server = await startApiServer({ DUCTSTREAM_POSTGRES_DSN: state.dsn, DBOS__VMID: 'api-lifecycle-test', DUCTSTREAM_SUPERVISOR_INTERVAL: '1' });
+  server = await startApiServer({ DUCTSTREAM_POSTGRES_DSN: state.dsn, DBOS__VMID: 'api-lifecycle-test', DUCTSTREAM_SUPERVISOR_INTERVAL: '1', DUCTSTREAM_STEP_MAX_ATTEMPTS: '2' });
   api = flowClient(server.address);
 });
 
@@ -182,5 +182,26 @@ describe('RunFlowOnce', () => {
     expect(ended).toMatchObject({ run_id: second.run_id, status: 'SUCCESS', end: 'empty', rows: '500' });
     expect(await duckRows(duck, 'once_items')).toEqual(await sourceRows('once_items'));
     expect((await api.call<FlowMsg>('GetFlow', { flow_id: 'once' })).state).toBe('created');
+  });
+});
+
+describe('a failing flow', () => {
+  it('ends in state failed with the reason (no secret); the run is ERROR; StartFlow tries again', async () => {
+    const broken = testFlow({ id: 'broken', sourceDsn: 'postgres://app:top-secret-pw@127.0.0.1:1/app', slot: 'broken_slot', publication: 'broken_pub', tables: ['public.items'], destinations: [{ name: 'wh', type: 'duckdb', options: { dsn: ':memory:' } }] });
+    await api.call('CreateFlow', { flow: broken, start_immediately: true });
+    const failed = await waitFor('the flow to fail', async () => {
+      const f = await api.call<FlowMsg & { state_reason: string }>('GetFlow', { flow_id: 'broken' });
+      return f.state === 'failed' ? f : null;
+    });
+    expect(failed.state_reason).toMatch(/127\.0\.0\.1:1|ECONNREFUSED|connect/i);
+    const [run] = await runs('broken');
+    expect(run!.status).toBe('ERROR');
+    expect((run as RunMsg & { error: string }).error).toMatch(/broken/);
+    expect(JSON.stringify([failed, run])).not.toContain('top-secret-pw');
+    expect(server.proc.output().stderr).not.toContain('top-secret-pw');
+    // A failed flow may be started again (after fixing its cause); here it fails again.
+    expect((await api.call<FlowMsg>('StartFlow', { flow_id: 'broken' })).state).toBe('running');
+    await waitFor('the second failure', async () => (await runs('broken')).length === 2 && (await api.call<FlowMsg>('GetFlow', { flow_id: 'broken' })).state === 'failed');
+    expect((await api.call<FlowMsg>('StopFlow', { flow_id: 'broken' })).state).toBe('stopped');
   });
 });

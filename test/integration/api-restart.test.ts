@@ -123,3 +123,38 @@ it('resumes the interrupted run from its last step after kill -9 and converges',
   expect(dst.length).toBe(src.length);
   expect(dst).toEqual(src);
 });
+
+it('on SIGTERM ends the run after its batch and exits 0; the next start streams the running flow again', async () => {
+  expect((await api.call<{ state: string }>('ResumeFlow', { flow_id: 'restart' })).state).toBe('running');
+  await waitFor('a streaming run', async () => (await flowRuns()).some((r) => r.status === 'PENDING'));
+  const runsBefore = (await flowRuns()).length;
+  await source.query(`INSERT INTO public.ledger SELECT g, g, 'late' FROM generate_series(100001, 101000) g`);
+  const started = Date.now();
+  server.proc.child.kill('SIGTERM');
+  const exit = await server.proc.exited;
+  expect(exit.code).toBe(0);
+  expect(Date.now() - started).toBeLessThan(20_000);
+  const [last] = (await flowRuns()).slice(-1);
+  expect(last!.status).toBe('SUCCESS');
+
+  server = await startApiServer(serverEnv());
+  api.close();
+  api = flowClient(server.address);
+  await waitFor('a new streaming run', async () => (await flowRuns()).length === runsBefore + 1 && (await flowRuns()).some((r) => r.status === 'PENDING'), 20_000);
+  const listed = await api.call<{ runs: Array<{ run_id: string; end: string }> }>('ListFlowRuns', { flow_id: 'restart' });
+  expect(listed.runs.find((r) => r.run_id === last!.workflow_uuid)?.end).toBe('signal');
+  // A position before the commit record of the last change: the checkpoint passes it once that change is delivered.
+  await source.query('BEGIN');
+  await source.query(`INSERT INTO public.ledger VALUES (200000, 1, 'after restart')`);
+  const [{ lsn }] = await source.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn');
+  await source.query('COMMIT');
+  await waitFor('the checkpoint after the restart', async () => {
+    const rows = await state.query<{ ok: boolean }>(`SELECT lsn >= $1::pg_lsn AS ok FROM ductstream.checkpoints WHERE flow_id = 'restart'`, [lsn]);
+    return rows[0]?.ok === true;
+  }, 30_000);
+  await api.call('PauseFlow', { flow_id: 'restart' });
+  await waitFor('the run to end', async () => (await flowRuns()).every((r) => r.status === 'SUCCESS'));
+  const src = await source.query<{ id: string; v: string }>('SELECT id::text AS id, v::text AS v FROM public.ledger ORDER BY id');
+  const dst = await queryDuckDbFile(join(dir, 'target.duckdb'), 'SELECT id::VARCHAR AS id, v::VARCHAR AS v FROM public.ledger ORDER BY id');
+  expect(dst).toEqual(src);
+});
