@@ -41,14 +41,7 @@ export class FlowService {
 
   async list(pageSize: number, pageToken: string): Promise<FlowPage> {
     if (!Number.isInteger(pageSize) || pageSize < 0 || pageSize > 1000) throw invalidArgument('page_size', `${pageSize} is out of range`, 'use 1 to 1000 (0 means 100)');
-    let page: FlowPage;
-    try {
-      page = await this.deps.store.list(pageSize || 100, pageToken);
-    } catch (e) {
-      if (e instanceof DuctError && e.code !== 'unavailable') throw e;
-      if (pageToken) throw invalidArgument('page_token', 'is not a token this server issued', 'pass next_page_token of the previous page, or nothing');
-      throw e;
-    }
+    const page = await this.deps.store.list(pageSize || 100, pageToken);
     return { flows: page.flows.map(maskFlow), nextPageToken: page.nextPageToken };
   }
 
