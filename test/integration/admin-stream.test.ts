@@ -9,6 +9,9 @@ import { adminJson, runAdmin } from '../support/admin';
 import { createPgstreamFlow, SECRET, type PgstreamFlowFixture } from '../support/pgstreamFlow';
 
 let fx: PgstreamFlowFixture;
+/** Lease of the first pulls: long enough for the next CLI calls to run inside it on a loaded machine. */
+const LEASE_S = 8;
+let leaseEnds = 0;
 
 interface PulledMessage {
   id: string;
@@ -59,7 +62,7 @@ describe('ductstream-admin stream', () => {
   let first: PulledMessage[];
 
   test('pull finds the stream through the flow and leases events in stream order, payloads in the flow\'s format', async () => {
-    const r = await json<Pulled>(['stream', 'pull', '-stream', 'orders', '-group', 'search', '-max', '3', '-visibility', '2']);
+    const r = await json<Pulled>(['stream', 'pull', '-stream', 'orders', '-group', 'search', '-max', '3', '-visibility', String(LEASE_S)]);
     expect(r).toMatchObject({ stream: 'orders', group: 'search', group_created: true });
     first = r.messages;
     expect(first.map((m) => [m.op, m.key.id, m.delivery_count, m.format])).toEqual([
@@ -67,7 +70,8 @@ describe('ductstream-admin stream', () => {
     ]);
     expect(first[1]!.payload).toMatchObject({ op: 'insert', after: { id: '2', customer: 'customer 2', total: '20.50', note: null } });
     expect(first[0]).toMatchObject({ schema: 'public', table: 'orders' });
-    const rest = await json<Pulled>(['stream', 'pull', '-stream', 'orders', '-group', 'search', '-max', '10', '-visibility', '2']);
+    const rest = await json<Pulled>(['stream', 'pull', '-stream', 'orders', '-group', 'search', '-max', '10', '-visibility', String(LEASE_S)]);
+    leaseEnds = Math.max(...rest.messages.map((m) => Date.parse(m.leased_until)));
     expect(rest.group_created).toBe(false);
     expect(rest.messages.map((m) => [m.op, m.key.id])).toEqual([['insert', '4'], ['insert', '5'], ['update', '2'], ['delete', '5']]);
     expect(rest.messages[2]!.payload.after).toMatchObject({ total: '99.99' });
@@ -83,7 +87,8 @@ describe('ductstream-admin stream', () => {
     expect(r.stdout).toContain(`acked 3 (${ids.join(',')})`);
     const again = await json<{ acked: string[]; already_acked: string[]; not_delivered: string[] }>(['stream', 'ack', '-stream', 'orders', '-group', 'search', '-ids', `${ids[0]},987654`]);
     expect(again).toMatchObject({ acked: [], already_acked: [ids[0]], not_delivered: ['987654'] });
-    await new Promise((res) => setTimeout(res, 2100));
+    // Wait for the second pull's leases to run out (same machine: the database clock is ours).
+    await new Promise((res) => setTimeout(res, Math.max(0, leaseEnds - Date.now()) + 300));
     const redelivered = await json<Pulled>(['stream', 'pull', '-stream', 'orders', '-group', 'search', '-max', '10', '-visibility', '30']);
     expect(redelivered.messages.map((m) => [m.key.id, m.delivery_count])).toEqual([['4', 2], ['5', 2], ['2', 2], ['5', 2]]);
     const done = await json<{ acked: string[] }>(['stream', 'ack', '-stream', 'orders', '-group', 'search', '-ids', redelivered.messages.map((m) => m.id).join(',')]);

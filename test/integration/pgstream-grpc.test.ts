@@ -16,6 +16,7 @@ import { REPO_ROOT, spawnBin, type SpawnedProcess } from '../support/worker';
 let fx: PgstreamFlowFixture;
 let server: SpawnedProcess;
 let address = '';
+let firstLeaseEnd = 0;
 let client: Client & Record<string, (req: unknown, cb: (e: ServiceError | null, r: unknown) => void) => void>;
 
 interface Ts { seconds: string; nanos: number }
@@ -40,11 +41,11 @@ beforeAll(async () => {
   await fx.source.query(`UPDATE public.orders SET note = 'late' WHERE id = 40`);
   await fx.sync();
   server = spawnBin(join(REPO_ROOT, 'bin', 'ductstream'), [], { ...fx.env, DUCTSTREAM_GRPC_LISTEN: '127.0.0.1:0', DUCTSTREAM_DBOS_ENABLED: 'false' });
-  await server.waitForStderr(/serving gRPC on 127\.0\.0\.1:\d+/, 30_000);
+  await server.waitForStderr(/serving gRPC on 127\.0\.0\.1:\d+/, 60_000);
   address = /serving gRPC on (127\.0\.0\.1:\d+)/.exec(server.output().stderr)![1]!;
   const pkg = loadPackageDefinition(loadApiProtos()) as unknown as { ductstream: { v1: { StreamService: new (addr: string, creds: ReturnType<typeof credentials.createInsecure>) => typeof client } } };
   client = new pkg.ductstream.v1.StreamService(address, credentials.createInsecure());
-}, 90_000);
+}, 150_000);
 
 afterAll(async () => {
   client?.close();
@@ -68,7 +69,8 @@ describe('StreamService over gRPC', () => {
   });
 
   test('Pull leases in stream order, proto payloads, defaults for unset max and visibility', async () => {
-    const r = await pull('search', 5, 1);
+    const r = await pull('search', 5, 4);
+    firstLeaseEnd = Math.max(...r.messages.map((m) => Number(m.leased_until.seconds) * 1000 + m.leased_until.nanos / 1e6));
     expect(r).toMatchObject({ stream: 'orders', consumer_group: 'search', group_created: true });
     expect(keyIds(r.messages)).toEqual(['1', '2', '3', '4', '5']);
     expect(r.messages[0]).toMatchObject({ op: 'insert', format: 'proto', table: 'orders', delivery_count: 1 });
@@ -84,7 +86,7 @@ describe('StreamService over gRPC', () => {
   });
 
   test('Ack reports per id; an unacked event comes back after its lease with a higher delivery count', async () => {
-    await new Promise((res) => setTimeout(res, 1100));
+    await new Promise((res) => setTimeout(res, Math.max(0, firstLeaseEnd - Date.now()) + 300));
     const again = await pull('search', 5, 30);
     expect(keyIds(again.messages)).toEqual(['1', '2', '3', '4', '5']);
     expect(again.messages.map((m) => m.delivery_count)).toEqual([2, 2, 2, 2, 2]);
