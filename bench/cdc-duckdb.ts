@@ -2,7 +2,10 @@
  * End-to-end CDC into DuckDB: N inserted rows, then N updated rows, streamed through the real
  * pipeline (pgoutput source → DBOS flowRun workflow → DuckDB destination with checkpoints in
  * Postgres), at several batch sizes. In the same run, the raw pgoutput drain of the same data
- * (another slot on the same publication) is the baseline; the ratio is pipeline / raw.
+ * (another slot on the same publication) is the baseline; the ratio is pipeline / raw. The last
+ * columns are this process's CPU time per row: its JS thread (decoding, planning, conversion,
+ * appending), and its other threads (DuckDB's apply and commit, V8's GC helpers); the WAL sender
+ * is another process.
  *
  *   npm run build && node dist/bench/cdc-duckdb.js [--rows 1000000] [--batch-sizes 1000,10000]
  */
@@ -20,7 +23,7 @@ import { measureRawDrain } from '../src/source/postgres/drain';
 import { getCodec } from '../src/wire/registry';
 import { launchDbos, shutdownDbos } from '../src/workflows/dbos';
 import { flowRun } from '../src/workflows/flowRun';
-import { arg, fmt, printTable, startBenchCluster } from './support';
+import { arg, fmt, printTable, startBenchCluster, threadCpuMicros } from './support';
 
 const ROWS = Number(arg('rows', '1000000'));
 const BATCH_SIZES = arg('batch-sizes', '1000,10000').split(',').map(Number);
@@ -67,6 +70,7 @@ async function main(): Promise<void> {
         const p = progressOf(flowId);
         const startRows = p.rows;
         const started = Date.now();
+        const cpu0 = threadCpuMicros();
         let doneAt = 0;
         const watcher = setInterval(() => {
           if (!doneAt && p.rows - startRows >= ROWS) doneAt = Date.now();
@@ -75,10 +79,11 @@ async function main(): Promise<void> {
         await handle.getResult();
         clearInterval(watcher);
         if (!doneAt) doneAt = Date.now();
+        const cpu1 = threadCpuMicros();
         const rows = p.rows - startRows;
         const secs = (doneAt - started) / 1000;
         const rate = rows / secs;
-        results.push([phase, String(b), fmt(rows), fmt(secs, 2), fmt(rate), fmt(raw.rowsPerSecond), fmt(rate / raw.rowsPerSecond, 2) + 'x', fmt((raw.bytes / raw.rows) * rate / 1e6, 1)]);
+        results.push([phase, String(b), fmt(rows), fmt(secs, 2), fmt(rate), fmt(raw.rowsPerSecond), fmt(rate / raw.rowsPerSecond, 2) + 'x', fmt((raw.bytes / raw.rows) * rate / 1e6, 1), fmt((cpu1.main - cpu0.main) / rows, 2), fmt((cpu1.others - cpu0.others) / rows, 2)]);
         process.stderr.write(`${phase} batch_size=${b}: ${fmt(rate)} rows/s\n`);
       }
     }
@@ -86,7 +91,7 @@ async function main(): Promise<void> {
     await shutdownDbos();
     await state.close();
     process.stdout.write(`\nbench/cdc-duckdb: ${fmt(ROWS)} rows, 5 columns, DuckDB target (upsert), checkpoints in Postgres\n`);
-    printTable(['phase', 'batch_size', 'rows', 'seconds', 'rows/s', 'raw drain rows/s', 'ratio', 'MB/s (pgoutput)'], results);
+    printTable(['phase', 'batch_size', 'rows', 'seconds', 'rows/s', 'raw drain rows/s', 'ratio', 'MB/s (pgoutput)', 'JS thread CPU µs/row', 'other threads CPU µs/row'], results);
   } finally {
     await bench.stop();
     rmSync(dir, { recursive: true, force: true });

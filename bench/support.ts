@@ -1,4 +1,5 @@
 /** Small helpers shared by the benchmarks: percentiles, formatting, a private cluster. */
+import { readdirSync, readFileSync } from 'node:fs';
 import { Client } from 'pg';
 import { startLocalCluster, type LocalCluster } from '../src/localpg/cluster';
 
@@ -49,4 +50,21 @@ export function printTable(headers: string[], rows: Array<Array<string>>): void 
   const line = (cells: string[]) => '| ' + cells.map((c, i) => c.padStart(widths[i]!)).join(' | ') + ' |';
   process.stdout.write(line(headers) + '\n' + '|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|\n');
   for (const r of rows) process.stdout.write(line(r) + '\n');
+}
+
+/** CPU time of this process so far, in microseconds: its main (JS) thread and all other threads (DuckDB, libuv pool, V8 helpers). Linux only (zeros elsewhere). */
+export function threadCpuMicros(): { main: number; others: number } {
+  const out = { main: 0, others: 0 };
+  try {
+    for (const tid of readdirSync('/proc/self/task')) {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const micros = (Number(fields[11]) + Number(fields[12])) * 10_000; // utime + stime, in 1/100 s
+      if (Number(tid) === process.pid) out.main += micros;
+      else out.others += micros;
+    }
+  } catch {
+    // not Linux: no per-thread figures
+  }
+  return out;
 }
