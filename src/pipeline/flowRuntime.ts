@@ -151,7 +151,8 @@ export class FlowRuntime {
     await this.openDestinations();
     this.catchUpTarget = await currentFlushLsn(this.sourceConfig.dsn);
     this.caughtUp = from >= this.catchUpTarget;
-    const source = new PostgresSource(this.sourceConfig, { flowId: this.flow.id, log: this.log });
+    // The source decodes up to one merged write ahead, so small batches can fill the next write.
+    const source = new PostgresSource(this.sourceConfig, { flowId: this.flow.id, log: this.log, readAheadRows: this.deps.maxWriteRows });
     this.reader = new BatchReader(source.open(from)[Symbol.asyncIterator](), Math.max(this.sourceConfig.batchSize, this.deps.maxWriteRows));
     this.source = source;
     this.position = from;

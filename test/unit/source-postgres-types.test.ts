@@ -188,3 +188,44 @@ describe('TypeRegistry', () => {
     expect(reg.parserFor(20).parse('42')).toBe(42n);
   });
 });
+
+describe('parsers that read the receive buffer', () => {
+  /** Parses `text` placed mid-buffer (as in a tuple) with the type's bytes parser; checks the buffer is left as it was. */
+  const fromBytes = (oid: number, text: string): unknown => {
+    const parser = builtinParser(oid)!;
+    const body = Buffer.from(text);
+    const buf = Buffer.concat([Buffer.from('xx'), body, Buffer.from('yy')]);
+    const copy = Buffer.from(buf);
+    const v = parser.parseBytes!(buf, 2, 2 + body.length);
+    expect(buf.equals(copy)).toBe(true);
+    return v;
+  };
+
+  test.each([
+    [23, ['0', '-0', '7', '-2147483648', '2147483647', ' 1', '+5', '1.0', '', '-']],
+    [21, ['-32768', '32767']],
+    [26, ['4294967295', '0']],
+    [20, ['0', '-0', '1', '-1', '999999999999999', '-99999999999999', '1000000000000000', '9007199254740993', '-9223372036854775808', '9223372036854775807']],
+    [16, ['t', 'f', 'true', 'false', 'x']],
+    [1114, ['2024-01-02 03:04:05', '2024-01-02 03:04:05.123456', '1969-12-31 23:59:59.5', '0044-03-15 12:00:00 BC', '10000-01-01 00:00:00', 'infinity', '-infinity']],
+    [1184, ['2024-01-02 03:04:05+00', '2024-01-02 03:04:05.000001+00', '2024-01-02 03:04:05+05:30', '2024-01-02 03:04:05.5-08', '0044-03-15 12:00:00+00 BC', '10000-01-01 00:00:00+00', 'infinity']],
+  ])('type %i: the same value as the text parser', (oid, texts) => {
+    for (const text of texts) {
+      let expected: unknown;
+      try {
+        expected = parse(oid, text);
+      } catch (e) {
+        expect(() => fromBytes(oid, text)).toThrow((e as Error).message);
+        continue;
+      }
+      expect(fromBytes(oid, text)).toEqual(expected);
+    }
+  });
+
+  test('int8 from bytes is a bigint, int4 a number, timestamps flat normalized text', () => {
+    expect(fromBytes(20, '12345')).toBe(12345n);
+    expect(fromBytes(23, '-12')).toBe(-12);
+    expect(fromBytes(1184, '2024-01-02 03:04:05.25+00')).toBe('2024-01-02T03:04:05.25Z');
+    expect(fromBytes(1114, '2024-01-02 03:04:05')).toBe('2024-01-02T03:04:05');
+  });
+});

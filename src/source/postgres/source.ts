@@ -10,6 +10,11 @@ import { ReplicationSession, type StreamPositions } from './stream/session';
 export interface PostgresSourceDeps {
   flowId: string;
   log: Logger;
+  /**
+   * Changes the source may decode ahead of the consumer (besides {@link MAX_READY_BATCHES}
+   * batches): a consumer that merges small batches into larger writes sets its write size here.
+   */
+  readAheadRows?: number;
 }
 
 /** Cheap progress numbers (no I/O): positions for lag output. */
@@ -31,8 +36,9 @@ const MAX_READY_BATCHES = 2;
  *   A transaction may span batches. `Batch.checkpointLsn` never points inside a transaction, so
  *   reopening from it re-delivers at most the transaction that was partially delivered:
  *   at-least-once, never loss.
- * - Backpressure: at most {@link MAX_READY_BATCHES} batches (plus the one being filled and one
- *   socket read) are decoded ahead; then the socket is paused until the consumer pulls.
+ * - Backpressure: at most {@link MAX_READY_BATCHES} batches, or more small ones up to
+ *   `readAheadRows` changes (plus the one being filled and one socket read), are decoded ahead;
+ *   then the socket is paused until the consumer pulls.
  * - `ack(upTo)` records `upTo` as durable (monotone) and sends a standby status update with
  *   write = flush = apply = the last acknowledged position. The same position is repeated every
  *   `status_interval` and whenever the server asks for a reply: the slot's confirmed_flush_lsn
@@ -67,6 +73,7 @@ export class PostgresSource implements Source {
       internalSchemas: this.internalSchemas,
       acked: this.acked,
       maxReadyBatches: MAX_READY_BATCHES,
+      readAheadRows: this.deps.readAheadRows ?? 0,
     }, from);
     this.session = session;
     try {

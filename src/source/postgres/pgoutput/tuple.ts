@@ -1,4 +1,5 @@
 import type { Row, Value } from '../../../core/change';
+import type { BytesParser } from '../types/bytesParsers';
 import type { TextParser } from '../types/scalars';
 import { PgoutputFormatError } from './decoder';
 
@@ -7,6 +8,8 @@ export interface RowShape {
   names: string[];
   /** Per column: the value parser, or undefined when the text is the value (text, varchar, uuid...). */
   parsers: Array<TextParser | undefined>;
+  /** Per column: a parser reading the buffer directly (used instead of `parsers[i]` when set). */
+  bytesParsers: Array<BytesParser | undefined>;
   /** Builds a row holding every column from `values` (one allocation, one hidden class per relation). */
   buildRow?: (values: Value[]) => Row;
 }
@@ -26,6 +29,9 @@ interface Utf8Slicer {
   utf8Slice(start: number, end: number): string;
 }
 
+/** The `unchanged` list of every tuple without unchanged TOAST values (shared: never mutate). */
+export const NO_UNCHANGED: string[] = Object.freeze([]) as unknown as string[];
+
 /**
  * Decodes pgoutput TupleData directly into a {@link Row}, with the parser chosen for each column
  * when its Relation arrived. NULL → null; an unchanged TOAST value is left out of the row and its
@@ -35,8 +41,8 @@ interface Utf8Slicer {
 export class TupleReader {
   /** Offset just after the last tuple read. */
   end = 0;
-  /** Unchanged TOAST columns of the last tuple read; a fresh array per tuple, empty when none. */
-  unchanged: string[] = [];
+  /** Unchanged TOAST columns of the last tuple read: a fresh array per tuple, or {@link NO_UNCHANGED}. */
+  unchanged: string[] = NO_UNCHANGED;
   private scratch: Value[] = [];
 
   /**
@@ -46,7 +52,7 @@ export class TupleReader {
   read(buf: Buffer, pos: number, shape: RowShape, keyOnly = false): Row {
     const n = buf.readUInt16BE(pos);
     pos += 2;
-    const { names, parsers } = shape;
+    const { names, parsers, bytesParsers } = shape;
     if (n > names.length) throw new PgoutputFormatError(`tuple has ${n} columns but its relation has ${names.length}`);
     const values = this.scratch;
     const slicer = buf as unknown as Utf8Slicer;
@@ -57,10 +63,15 @@ export class TupleReader {
       if (kind === 0x74 /* t */) {
         const len = buf.readInt32BE(pos);
         pos += 4;
-        const text = slicer.utf8Slice(pos, pos + len);
+        const bytes = bytesParsers[i];
+        if (bytes !== undefined) {
+          values[i] = bytes(buf, pos, pos + len);
+        } else {
+          const text = slicer.utf8Slice(pos, pos + len);
+          const parse = parsers[i];
+          values[i] = parse === undefined ? text : parse(text);
+        }
         pos += len;
-        const parse = parsers[i];
-        values[i] = parse === undefined ? text : parse(text);
       } else if (kind === 0x6e /* n */) {
         values[i] = null;
         hasNull = true;
@@ -74,7 +85,7 @@ export class TupleReader {
     this.end = pos;
     const build = shape.buildRow;
     if (complete && n === names.length && build !== undefined && !(keyOnly && hasNull)) {
-      this.unchanged = [];
+      this.unchanged = NO_UNCHANGED;
       return build(values);
     }
     const row: Row = {};
@@ -84,7 +95,7 @@ export class TupleReader {
       if (v === undefined) unchanged.push(names[i]!);
       else if (v !== null || !keyOnly) row[names[i]!] = v;
     }
-    this.unchanged = unchanged;
+    this.unchanged = unchanged.length > 0 ? unchanged : NO_UNCHANGED;
     return row;
   }
 }

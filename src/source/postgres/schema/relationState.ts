@@ -1,6 +1,7 @@
 import { tableKey, type Column, type ReplicaIdentity, type Row, type TableRef, type TableSchema, type Value } from '../../../core/change';
 import type { RelationMessage } from '../pgoutput/messages';
 import { rowBuilderFor } from '../pgoutput/tuple';
+import type { BytesParser } from '../types/bytesParsers';
 import { parseText, type TextParser } from '../types/scalars';
 import type { TypeRegistry } from '../types/resolver';
 import type { RelationCatalogInfo } from './catalog';
@@ -19,10 +20,14 @@ export interface RelationState {
   names: string[];
   /** Per column: the value parser, undefined when the text is the value. */
   parsers: Array<TextParser | undefined>;
+  /** Per column: the parser that reads the buffer directly, when the type has one. */
+  bytesParsers: Array<BytesParser | undefined>;
   /** Builds a complete row in one allocation (see rowBuilderFor). */
   buildRow?: (values: Value[]) => Row;
   /** Indexes of the key columns: the primary key, or the replica identity when there is none. */
   keyIndexes: number[];
+  /** Builds the key row from the key columns' values, in `keyIndexes` order (see rowBuilderFor). */
+  buildKey?: (values: Value[]) => Row;
   /** Changes of internal tables (DuctStream's own state, DBOS) are dropped, never delivered. */
   internal: boolean;
 }
@@ -43,9 +48,11 @@ export function buildRelationState(
   let primaryKey = catalog.primaryKey.filter((n) => names.includes(n));
   if (!catalog.found && primaryKey.length === 0 && replicaIdentity !== 'full') primaryKey = identityKey;
   const parsers: Array<TextParser | undefined> = [];
+  const bytesParsers: Array<BytesParser | undefined> = [];
   const columns: Column[] = rel.columns.map((c, i) => {
     const parser = types.parserFor(c.typeOid);
     parsers.push(parser.parse === parseText ? undefined : parser.parse);
+    bytesParsers.push(parser.parseBytes);
     const t = catalog.types[i];
     const column: Column = {
       name: c.name,
@@ -62,15 +69,19 @@ export function buildRelationState(
   const keyNames = primaryKey.length > 0 ? primaryKey : identityKey;
   const ref: TableRef = Object.freeze({ schema: rel.schema, name: rel.name });
   const buildRow = rowBuilderFor(names);
+  const keyIndexes = keyNames.map((n) => names.indexOf(n)).filter((i) => i >= 0);
+  const buildKey = rowBuilderFor(keyIndexes.map((i) => names[i]!));
   return {
     ...(buildRow ? { buildRow } : {}),
+    ...(buildKey ? { buildKey } : {}),
     relationId: rel.relationId,
     ref,
     key: tableKey(ref),
     schema: { schema: rel.schema, name: rel.name, relationId: rel.relationId, columns, primaryKey, replicaIdentity },
     names,
     parsers,
-    keyIndexes: keyNames.map((n) => names.indexOf(n)).filter((i) => i >= 0),
+    bytesParsers,
+    keyIndexes,
     internal: internalSchemas.has(rel.schema),
   };
 }

@@ -1,4 +1,4 @@
-import type { Batch, Change, Row, TableSchema } from '../../../core/change';
+import type { Batch, Change, Row, TableSchema, Value } from '../../../core/change';
 import type { Lsn } from '../../../core/lsn';
 import { PgoutputFormatError } from '../pgoutput/decoder';
 import type { BeginMessage, CommitMessage, TruncateMessage } from '../pgoutput/messages';
@@ -33,6 +33,7 @@ export class ChangeAssembler {
   private txStart = 0;
   private tx: OpenTransaction | null = null;
   private readonly ready: Batch[] = [];
+  private readyChanges = 0;
   private readonly reader = new TupleReader();
   safeLsn: Lsn;
   /** Row changes (insert/update/delete/truncate) assembled so far. */
@@ -55,12 +56,19 @@ export class ChangeAssembler {
     return this.ready.length;
   }
 
+  /** Changes in ready batches. */
+  get readyRows(): number {
+    return this.readyChanges;
+  }
+
   get inTransaction(): boolean {
     return this.tx !== null;
   }
 
   takeReady(): Batch | undefined {
-    return this.ready.shift();
+    const b = this.ready.shift();
+    if (b) this.readyChanges -= b.changes.length;
+    return b;
   }
 
   /** True when `pending` holds changes of the table `key`. */
@@ -173,6 +181,7 @@ export class ChangeAssembler {
     const changes = this.pending;
     if (changes.length === 0) return;
     this.ready.push({ flowId: this.flowId, changes, schemas: this.pendingSchemas, firstLsn: changes[0]!.commitLsn, checkpointLsn: this.safeLsn });
+    this.readyChanges += changes.length;
     this.pending = [];
     this.pendingSchemas = new Map();
     this.lastRel = undefined;
@@ -215,14 +224,23 @@ export class ChangeAssembler {
  * on other columns), the identity values it holds are the key.
  */
 function keyOf(rel: RelationState, primary: Row, old: Row | null, oldIsKeyTuple: boolean): Row {
-  const key: Row = {};
   const { keyIndexes, names } = rel;
+  const values = keyScratch;
   for (let i = 0; i < keyIndexes.length; i++) {
     const name = names[keyIndexes[i]!]!;
     let v = primary[name];
     if (v === undefined && old !== null) v = old[name];
-    if (v === undefined) return oldIsKeyTuple ? { ...primary } : key;
-    key[name] = v;
+    if (v === undefined) return oldIsKeyTuple ? { ...primary } : keyRow(rel, values, i);
+    values[i] = v;
   }
+  return rel.buildKey ? rel.buildKey(values) : keyRow(rel, values, keyIndexes.length);
+}
+
+const keyScratch: Value[] = [];
+
+/** The first `n` key columns of `rel` with `values`. */
+function keyRow(rel: RelationState, values: Value[], n: number): Row {
+  const key: Row = {};
+  for (let i = 0; i < n; i++) key[rel.names[rel.keyIndexes[i]!]!] = values[i]!;
   return key;
 }

@@ -39,8 +39,12 @@ export interface SessionDeps {
   internalSchemas: ReadonlySet<string>;
   /** The last acknowledged position, shared with the source so it survives reopening. */
   acked: { lsn: Lsn };
-  /** Batches decoded ahead of the consumer before the socket is paused. */
+  /**
+   * Decoded-ahead limit: the socket is paused once at least `maxReadyBatches` batches holding at
+   * least `readAheadRows` changes in all are ready (so small batches can still fill a merged write).
+   */
   maxReadyBatches: number;
+  readAheadRows: number;
 }
 
 /**
@@ -135,7 +139,7 @@ export class ReplicationSession {
       if (this.stopped) return undefined;
       const ready = this.assembler.takeReady();
       if (ready) {
-        if (this.assembler.readyCount < this.deps.maxReadyBatches) this.resume('backlog');
+        if (!this.backlogged()) this.resume('backlog');
         return ready;
       }
       const now = Date.now();
@@ -192,6 +196,11 @@ export class ReplicationSession {
     this.waiter?.();
   }
 
+  /** True when enough is decoded ahead: stop reading until the consumer takes a batch. */
+  private backlogged(): boolean {
+    return this.assembler.readyCount >= this.deps.maxReadyBatches && this.assembler.readyRows >= this.deps.readAheadRows;
+  }
+
   private pause(reason: string): void {
     this.conn?.pause(reason);
   }
@@ -212,7 +221,7 @@ export class ReplicationSession {
       this.fail(e);
       return;
     }
-    if (this.assembler.readyCount >= this.deps.maxReadyBatches) this.pause('backlog');
+    if (this.backlogged()) this.pause('backlog');
     if (this.waiter && (this.assembler.readyCount > 0 || (this.waiterWantsFirstChange && this.assembler.pendingCount > 0))) this.wake();
   }
 
@@ -283,7 +292,7 @@ export class ReplicationSession {
     }
     this.inbox = this.inbox.slice(i);
     if (!this.blocked) this.resume('relation');
-    if (this.assembler.readyCount >= this.deps.maxReadyBatches) this.pause('backlog');
+    if (this.backlogged()) this.pause('backlog');
     if (this.assembler.readyCount > 0 || this.assembler.pendingCount > 0) this.wake();
   }
 }

@@ -1,4 +1,5 @@
 import type { ValueKind } from '../../../core/change';
+import { bigIntBytes, boolBytes, smallIntBytes, timestampBytes, type BytesParser } from './bytesParsers';
 import { normalizeDate, normalizeTimestamp, normalizeTimestamptz } from './datetime';
 import { parseBigInt, parseBool, parseBytea, parseFloat, parseSmallInt, parseText, type TextParser } from './scalars';
 import { arrayParserOf, type TypeParser } from './typeParser';
@@ -8,23 +9,25 @@ import { arrayParserOf, type TypeParser } from './typeParser';
  * Anything not listed is text unless the type resolver (resolver.ts) finds out more via pg_type.
  */
 
-function scalar(kind: ValueKind, parse: TextParser): TypeParser {
-  return { kind, parse };
+function scalar(kind: ValueKind, parse: TextParser, bytes?: (fallback: TextParser) => BytesParser): TypeParser {
+  return bytes ? { kind, parse, parseBytes: bytes(parse) } : { kind, parse };
 }
+
+const SMALL_INT = scalar('int', parseSmallInt, smallIntBytes);
 
 export const TEXT_PARSER: TypeParser = scalar('text', parseText);
 
 const SCALARS: Array<[number, string, TypeParser]> = [
-  [16, 'bool', scalar('bool', parseBool)],
+  [16, 'bool', scalar('bool', parseBool, boolBytes)],
   [17, 'bytea', scalar('bytes', parseBytea)],
   [18, 'char', TEXT_PARSER],
   [19, 'name', TEXT_PARSER],
-  [20, 'int8', scalar('bigint', parseBigInt)],
-  [21, 'int2', scalar('int', parseSmallInt)],
+  [20, 'int8', scalar('bigint', parseBigInt, bigIntBytes)],
+  [21, 'int2', SMALL_INT],
   [22, 'int2vector', TEXT_PARSER],
-  [23, 'int4', scalar('int', parseSmallInt)],
+  [23, 'int4', SMALL_INT],
   [25, 'text', TEXT_PARSER],
-  [26, 'oid', scalar('int', parseSmallInt)],
+  [26, 'oid', SMALL_INT],
   [30, 'oidvector', TEXT_PARSER],
   [114, 'json', scalar('json', parseText)],
   [142, 'xml', TEXT_PARSER],
@@ -35,8 +38,8 @@ const SCALARS: Array<[number, string, TypeParser]> = [
   [1043, 'varchar', TEXT_PARSER],
   [1082, 'date', scalar('date', normalizeDate)],
   [1083, 'time', scalar('time', parseText)],
-  [1114, 'timestamp', scalar('timestamp', normalizeTimestamp)],
-  [1184, 'timestamptz', scalar('timestamptz', normalizeTimestamptz)],
+  [1114, 'timestamp', scalar('timestamp', normalizeTimestamp, (f) => timestampBytes(f, false))],
+  [1184, 'timestamptz', scalar('timestamptz', normalizeTimestamptz, (f) => timestampBytes(f, true))],
   [1186, 'interval', scalar('interval', parseText)],
   [1266, 'timetz', scalar('time', parseText)],
   [1700, 'numeric', scalar('numeric', parseText)],
