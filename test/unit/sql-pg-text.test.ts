@@ -1,4 +1,4 @@
-import { timestampToEpochMicros } from '../../src/core/time';
+import { dateToEpochDays, timestampToEpochMicros } from '../../src/core/time';
 import { parseDateDays, parseInterval, parseScaledDecimal, parseTimeMicros, parseTimestampMicros, parseTimeTz } from '../../src/destinations/sql/pg-text';
 import { valueToText } from '../../src/destinations/sql/text-values';
 
@@ -78,5 +78,50 @@ describe('text forms', () => {
     expect(valueToText(true)).toBe('true');
     expect(valueToText(Buffer.from([0, 255]))).toBe('\\x00ff');
     expect(valueToText([1n, null, [2, 3], 'a"b', 12345678901234567890n, NaN])).toBe('[1,null,[2,3],"a\\"b",12345678901234567890,"NaN"]');
+  });
+});
+
+describe('fast paths agree with the general parsers', () => {
+  test('timestamps: every fraction length, both separators, with and without Z, at the edges of the fast range', () => {
+    const texts: string[] = [];
+    for (const date of ['1970-01-01', '1696-03-01', '1695-12-31', '2243-10-16', '2243-10-17', '2024-02-29', '0001-01-01', '9999-12-31']) {
+      for (const time of ['00:00:00', '23:59:59', '12:34:56']) {
+        for (const frac of ['', '.1', '.12', '.123', '.1234', '.12345', '.123456', '.1234567']) {
+          for (const sep of ['T', ' ']) for (const z of ['', 'Z']) texts.push(`${date}${sep}${time}${frac}${z}`);
+        }
+      }
+    }
+    for (const t of texts) {
+      const general = timestampToEpochMicros(t.replace(' ', 'T').replace(/(\.\d{6})\d+/, '$1'));
+      expect([t, parseTimestampMicros(t)]).toEqual([t, general]);
+    }
+    for (const t of ['2024-01-02T03:04:05.', '2024-01-02T03:04:5', '2024-01-02X03:04:05', '2024-01-02T03:04:05+00', '2024-1-02T03:04:05', '202a-01-02T03:04:05']) {
+      expect([t, parseTimestampMicros(t)]).toEqual([t, t.endsWith('+00') ? timestampToEpochMicros('2024-01-02T03:04:05Z') : undefined]);
+    }
+  });
+
+  test('dates', () => {
+    for (const d of ['1970-01-01', '0000-01-01', '9999-12-31', '2024-02-29']) expect(parseDateDays(d)).toBe(dateToEpochDays(d));
+    expect(parseDateDays('2024-0a-01')).toBeUndefined();
+  });
+
+  test('decimals: the fast and general parses are the same for every form', () => {
+    const cases: Array<[string, number]> = [
+      ['0', 2], ['-0', 2], ['1', 0], ['12.34', 2], ['-12.34', 2], ['12.3', 2], ['12.', 2], ['.5', 1], ['-.5', 1], ['+1.5', 1],
+      ['999999999999999', 0], ['9999999999999.99', 2], ['99999999999999.99', 2], ['1234567890123456789', 0], ['1.25', 1], ['1.20', 1],
+      ['', 2], ['-', 2], ['.', 2], ['1.2.3', 2], ['1e3', 0], [' 1', 0], ['1 ', 0], ['NaN', 2], ['1,5', 1],
+    ];
+    for (const [text, scale] of cases) {
+      const m = /^([+-])?(\d*)(?:\.(\d*))?$/.exec(text.trim());
+      let expected: bigint | undefined;
+      if (m && !(m[2] === '' && (m[3] ?? '') === '')) {
+        const frac = m[3] ?? '';
+        if (!(frac.length > scale && /[^0]/.test(frac.slice(scale)))) {
+          const v = BigInt((m[2] || '0') + frac.slice(0, scale).padEnd(scale, '0'));
+          expected = m[1] === '-' ? -v : v;
+        }
+      }
+      expect([text, scale, parseScaledDecimal(text, scale)]).toEqual([text, scale, expected]);
+    }
   });
 });

@@ -157,3 +157,25 @@ describe('tables without a key', () => {
     }
   });
 });
+
+describe('row keys', () => {
+  test('an int8 key matches across number and bigint values; text keys never match integers', () => {
+    const log = new ChangeLog();
+    const changes = log.tx((t) => t.insert(users, { id: 1n, name: 'a', bio: null }).update(users, { id: 1, name: 'b', bio: null }));
+    expect(summary(planTable(layout(users), changes).rows)).toEqual([{ action: 'upsert', values: { id: 1, name: 'b', bio: null }, op: 'update' }]);
+    const codes = table('public.codes', { code: 'text', n: 'int4' }, { primaryKey: ['code'] });
+    const mixed = log.tx((t) => t.insert(codes, { code: '1', n: 1 }).insert(codes, { code: 1 as unknown as string, n: 2 }).insert(codes, { code: '\u0000x01', n: 3 }).insert(codes, { code: Buffer.from([1]) as unknown as string, n: 4 }));
+    expect(planTable(layout(codes), mixed).rows.map((r) => r.values.n)).toEqual([1, 2, 3, 4]);
+  });
+
+  test('keys beyond 2^53 stay exact; composite keys match column by column', () => {
+    const log = new ChangeLog();
+    const changes = log.tx((t) => t.insert(users, { id: 9007199254740993n, name: 'a', bio: null }).insert(users, { id: 9007199254740992n, name: 'b', bio: null }).update(users, { id: 9007199254740993n, name: 'c', bio: null }));
+    expect(planTable(layout(users), changes).rows.map((r) => r.values.name)).toEqual(['c', 'b']);
+    const pairs = table('public.pairs', { a: 'text', b: 'text', v: 'int4' }, { primaryKey: ['a', 'b'] });
+    const rows = log.tx((t) => t.insert(pairs, { a: 'x', b: 'y', v: 1 }).insert(pairs, { a: 'x\u0001sy', b: '', v: 2 }).update(pairs, { a: 'x', b: 'y', v: 3 }));
+    expect(planTable(layout(pairs), rows).rows.map((r) => r.values.v)).toEqual([3, 2]);
+    const split = log.tx((t) => t.insert(pairs, { a: 'a\u0001sb', b: 'c', v: 1 }).insert(pairs, { a: 'a', b: 'b\u0001sc', v: 2 }));
+    expect(planTable(layout(pairs), split).rows.map((r) => r.values.v)).toEqual([1, 2]);
+  });
+});

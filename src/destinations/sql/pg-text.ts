@@ -27,10 +27,65 @@ function fractionMicros(frac: string | undefined): bigint {
   return frac ? BigInt(frac.slice(0, 6).padEnd(6, '0')) : 0n;
 }
 
+/** The number of the ASCII digits text[from..to), or -1 when one is not a digit. */
+function digits(text: string, from: number, to: number): number {
+  let n = 0;
+  for (let i = from; i < to; i++) {
+    const d = text.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
+}
+
+/** Days since 1970-01-01 of `YYYY-MM-DD` at the start of `text`, or undefined when it is not that. */
+function isoDateDays(text: string): number | undefined {
+  if (text.charCodeAt(4) !== 45 /* - */ || text.charCodeAt(7) !== 45) return undefined;
+  const y = digits(text, 0, 4);
+  const m = digits(text, 5, 7);
+  const d = digits(text, 8, 10);
+  return (y | m | d) < 0 ? undefined : daysFromCivil(y, m, d);
+}
+
+/** Days within which `days × 86400 × 10^6` plus a day's microseconds stays below 2^53 (exact as a double). */
+const SAFE_DAYS = 100_000;
+/** Microseconds per unit of the last digit of a fraction with 1..6 digits. */
+const FRACTION_UNIT = [0, 100_000, 10_000, 1_000, 100, 10, 1];
+
+/**
+ * The common form `YYYY-MM-DD[T ]HH:MM:SS[.f{1,6}][Z]` (4-digit year, UTC or no zone) within
+ * ±{@link SAFE_DAYS} days of 1970, computed exactly in doubles; undefined for anything else (the
+ * general parser decides). Gives the same result as the general parser for every text it accepts.
+ */
+function fastTimestampMicros(text: string): bigint | undefined {
+  let n = text.length;
+  if (n < 19 || n > 27) return undefined;
+  const sep = text.charCodeAt(10);
+  if ((sep !== 84 /* T */ && sep !== 32) || text.charCodeAt(13) !== 58 /* : */ || text.charCodeAt(16) !== 58) return undefined;
+  if (text.charCodeAt(n - 1) === 90 /* Z */) n--;
+  let frac = 0;
+  if (n > 19) {
+    if (text.charCodeAt(19) !== 46 /* . */ || n < 21 || n > 26) return undefined;
+    frac = digits(text, 20, n);
+    if (frac < 0) return undefined;
+    frac *= FRACTION_UNIT[n - 20]!;
+  }
+  const days = isoDateDays(text);
+  const h = digits(text, 11, 13);
+  const m = digits(text, 14, 16);
+  const s = digits(text, 17, 19);
+  if (days === undefined || (h | m | s) < 0 || days <= -SAFE_DAYS || days >= SAFE_DAYS) return undefined;
+  return BigInt(days * 86_400_000_000 + (h * 3600 + m * 60 + s) * 1_000_000 + frac);
+}
+
 const DATE = /^([+-]\d{4,}|\d{4,})-(\d{2})-(\d{2})( BC)?$/;
 
 /** A date (`YYYY-MM-DD`, `-000043-03-15`, `0044-03-15 BC`) → days since 1970-01-01. */
 export function parseDateDays(text: string): number | Infinite | undefined {
+  if (text.length === 10) {
+    const days = isoDateDays(text);
+    if (days !== undefined) return days;
+  }
   const inf = infinite(text);
   if (inf) return inf;
   const m = DATE.exec(text.trim());
@@ -45,6 +100,8 @@ const TIMESTAMP = /^([+-]\d{4,}|\d{4,})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2
  * signed 6-digit year) → microseconds since 1970-01-01T00:00:00 (UTC when an offset is given).
  */
 export function parseTimestampMicros(text: string): bigint | Infinite | undefined {
+  const fast = fastTimestampMicros(text);
+  if (fast !== undefined) return fast;
   const inf = infinite(text);
   if (inf) return inf;
   const m = TIMESTAMP.exec(text.trim());
@@ -168,6 +225,8 @@ function parseIsoInterval(t: string): IntervalParts | undefined {
  * text is not a plain decimal or has non-zero digits beyond `scale` (rounding would lose them).
  */
 export function parseScaledDecimal(text: string, scale: number): bigint | undefined {
+  const fast = fastScaledDecimal(text, scale);
+  if (fast !== undefined) return fast;
   const m = /^([+-])?(\d*)(?:\.(\d*))?$/.exec(text.trim());
   if (!m || (m[2] === '' && (m[3] ?? '') === '')) return undefined;
   let frac = m[3] ?? '';
@@ -178,4 +237,34 @@ export function parseScaledDecimal(text: string, scale: number): bigint | undefi
   const digits = (m[2] || '0') + frac.padEnd(scale, '0');
   const v = BigInt(digits);
   return m[1] === '-' ? -v : v;
+}
+
+/**
+ * `[-]digits[.digits]` with at most `scale` fractional digits and at most 15 digits in all (so the
+ * scaled integer is exact as a double); undefined for anything else (the general parser decides).
+ */
+function fastScaledDecimal(text: string, scale: number): bigint | undefined {
+  const n = text.length;
+  let i = text.charCodeAt(0) === 45 /* - */ ? 1 : 0;
+  const start = i;
+  let v = 0;
+  let c = 0;
+  for (; i < n; i++) {
+    c = text.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) break;
+    v = v * 10 + c;
+  }
+  const intDigits = i - start;
+  let places = 0;
+  if (i < n) {
+    if (c !== -2 /* . */) return undefined;
+    for (i++; i < n; i++, places++) {
+      c = text.charCodeAt(i) - 48;
+      if (c < 0 || c > 9) return undefined;
+      v = v * 10 + c;
+    }
+  }
+  if (intDigits === 0 || places > scale || intDigits + scale > 15) return undefined;
+  v *= 10 ** (scale - places);
+  return BigInt(start === 1 ? -v : v);
 }

@@ -1,6 +1,7 @@
-import { tableKey, type Change, type Row, type Value } from '../../core/change';
+import { tableKey, type Change, type Row } from '../../core/change';
 import { DuctError } from '../../core/errors';
 import type { TableLayout } from './layout';
+import { keyIdOf, type KeyId } from './row-key';
 
 /**
  * What one row of the load table asks the apply statements to do:
@@ -56,9 +57,22 @@ export function planTable(layout: TableLayout, changes: Change[]): TablePlan {
 
 const NO_COLUMNS: string[] = [];
 
+/** A row deleted in this batch: its old key, and its image before the delete (for soft deletes). */
+class Tombstone {
+  constructor(
+    readonly key: Row,
+    readonly image: Image | null,
+    readonly change: Change,
+  ) {}
+}
+
+/**
+ * Live rows are kept as the {@link PlannedRow} they will become (it is also their image for later
+ * changes of the batch), so an insert or a complete update costs one object and one map entry.
+ */
 function planTarget(layout: TableLayout, changes: Change[]): TablePlan {
-  type Entry = { key: Row | null; image: Image | null; deleted: boolean; change: Change };
-  const entries = new Map<string, Entry>();
+  const entries = new Map<KeyId, PlannedRow | Tombstone>();
+  const idOf = keyIdOf(layout.key);
   let truncate: Change | null = null;
   for (const c of changes) {
     if (c.op === 'truncate') {
@@ -67,38 +81,58 @@ function planTarget(layout: TableLayout, changes: Change[]): TablePlan {
       continue;
     }
     if (c.op === 'insert') {
-      // Hot path: no key object, the image is the change's own row (never mutated).
-      entries.set(keyString(layout, c.after!), { key: null, image: { values: c.after!, fill: NO_COLUMNS, fillFrom: null }, deleted: false, change: c });
+      // The image is the change's own row (never mutated).
+      entries.set(idOf(c.after!), upsertRow(c.after!, NO_COLUMNS, null, c));
       continue;
     }
-    const oldKey = oldKeyOf(layout, c);
-    const oldString = keyString(layout, oldKey);
-    const prev = entries.get(oldString);
+    const oldSource = oldKeySource(layout, c);
+    const oldId = idOf(oldSource);
+    const prev = entries.get(oldId);
+    const prevImage = prev instanceof Tombstone ? prev.image : (prev ?? null);
     if (c.op === 'delete') {
-      entries.set(oldString, { key: oldKey, image: prev?.image ?? null, deleted: true, change: c });
+      entries.set(oldId, new Tombstone(pick(oldSource, layout.key)!, prevImage, c));
       continue;
     }
-    // The row as it stands before this change: this batch's image of it, or the destination's row.
-    const base: Image = prev
-      ? (!prev.deleted && prev.image) || { values: {}, fill: NO_COLUMNS, fillFrom: null }
-      : { values: {}, fill: NO_COLUMNS, fillFrom: truncate ? null : oldKey };
-    const image = mergeImage(layout, base, c);
-    const newString = keyString(layout, newKeyOf(layout, c, oldKey));
-    if (newString !== oldString) entries.set(oldString, { key: oldKey, image: prev?.image ?? null, deleted: true, change: c });
-    entries.set(newString, { key: null, image, deleted: false, change: c });
+    let row: PlannedRow;
+    if (hasEvery(c.after!, layout)) {
+      // Every column is in the new row: it is the image, nothing to fill.
+      row = upsertRow(c.after!, NO_COLUMNS, null, c);
+    } else {
+      // The row as it stands before this change: this batch's image of it, or the destination's row.
+      const base: Image = prev
+        ? (prev instanceof Tombstone ? null : prev) ?? { values: {}, fill: NO_COLUMNS, fillFrom: null }
+        : { values: {}, fill: NO_COLUMNS, fillFrom: truncate ? null : pick(oldSource, layout.key) };
+      const image = mergeImage(layout, base, c);
+      row = upsertRow(image.values, image.fill, image.fillFrom, c);
+    }
+    const newId = layout.key.length === 1 && c.after![layout.key[0]!] != null ? idOf(c.after!) : idOf(newKeyOf(layout, c, pick(oldSource, layout.key)));
+    if (newId !== oldId) entries.set(oldId, new Tombstone(pick(oldSource, layout.key)!, prevImage, c));
+    entries.set(newId, row);
   }
   const rows: PlannedRow[] = [];
   for (const e of entries.values()) {
-    if (!e.deleted) rows.push({ action: 'upsert', ...e.image!, change: e.change, deleted: false });
-    else if (!layout.softDelete) rows.push({ action: 'delete', values: e.key!, fill: NO_COLUMNS, fillFrom: null, change: e.change, deleted: true });
-    else if (e.image) rows.push({ action: 'upsert', ...e.image, change: e.change, deleted: true });
-    else rows.push({ action: 'soft_delete', values: e.key!, fill: NO_COLUMNS, fillFrom: null, change: e.change, deleted: true });
+    if (!(e instanceof Tombstone)) rows.push(e);
+    else if (!layout.softDelete) rows.push({ action: 'delete', values: e.key, fill: NO_COLUMNS, fillFrom: null, change: e.change, deleted: true });
+    else if (e.image) rows.push({ action: 'upsert', values: e.image.values, fill: e.image.fill, fillFrom: e.image.fillFrom, change: e.change, deleted: true });
+    else rows.push({ action: 'soft_delete', values: e.key, fill: NO_COLUMNS, fillFrom: null, change: e.change, deleted: true });
   }
   return { truncate, rows, last: changes.at(-1) ?? null };
 }
 
+function upsertRow(values: Row, fill: string[], fillFrom: Row | null, change: Change): PlannedRow {
+  return { action: 'upsert', values, fill, fillFrom, change, deleted: false };
+}
+
+/** True when `row` holds a value (maybe NULL) for every column of the layout. */
+function hasEvery(row: Row, layout: TableLayout): boolean {
+  const columns = layout.columns;
+  for (let i = 0; i < columns.length; i++) if (row[columns[i]!.name] === undefined) return false;
+  return true;
+}
+
 function planAppend(layout: TableLayout, changes: Change[]): TablePlan {
-  const images = new Map<string, Image>();
+  const images = new Map<KeyId, Image>();
+  const idOf = keyIdOf(layout.key);
   const keyed = layout.key.length > 0;
   let truncated = false;
   const rows: PlannedRow[] = [];
@@ -111,21 +145,21 @@ function planAppend(layout: TableLayout, changes: Change[]): TablePlan {
     }
     if (c.op === 'insert') {
       const image: Image = { values: { ...c.after }, fill: [], fillFrom: null };
-      if (keyed) images.set(keyString(layout, newKeyOf(layout, c, null)), image);
+      if (keyed) images.set(idOf(newKeyOf(layout, c, null)), image);
       rows.push({ action: 'append', ...image, change: c, deleted: false });
       continue;
     }
     const oldKey = keyed ? oldKeyOf(layout, c) : null;
-    const prev = oldKey ? images.get(keyString(layout, oldKey)) : undefined;
+    const prev = oldKey ? images.get(idOf(oldKey)) : undefined;
     const base: Image = prev ?? { values: {}, fill: [], fillFrom: truncated ? null : oldKey };
-    if (oldKey) images.delete(keyString(layout, oldKey));
+    if (oldKey) images.delete(idOf(oldKey));
     if (c.op === 'delete') {
       const image = mergeImage(layout, base, { ...c, after: oldKey ?? {} });
       rows.push({ action: 'append', ...image, change: c, deleted: true });
       continue;
     }
     const image = mergeImage(layout, base, c);
-    if (keyed) images.set(keyString(layout, newKeyOf(layout, c, oldKey)), image);
+    if (keyed) images.set(idOf(newKeyOf(layout, c, oldKey)), image);
     rows.push({ action: 'append', ...image, change: c, deleted: false });
   }
   return { truncate: null, rows, last: changes.at(-1) ?? null };
@@ -161,6 +195,12 @@ function mergeImage(layout: TableLayout, base: Image, c: Change): Image {
   return { values, fill, fillFrom };
 }
 
+function holdsKey(row: Row | null, columns: string[]): Row | null {
+  if (!row) return null;
+  for (let i = 0; i < columns.length; i++) if (row[columns[i]!] === undefined) return null;
+  return row;
+}
+
 function pick(row: Row | null, columns: string[]): Row | null {
   if (!row) return null;
   const out: Row = {};
@@ -174,7 +214,12 @@ function pick(row: Row | null, columns: string[]): Row | null {
 
 /** The key of the row a change applies to before it: from `before` (a key change), else `key`. */
 export function oldKeyOf(layout: TableLayout, c: Change): Row {
-  const k = pick(c.before, layout.key) ?? pick(c.key, layout.key) ?? pick(c.after, layout.key);
+  return pick(oldKeySource(layout, c), layout.key)!;
+}
+
+/** The first of `before`, `key`, `after` that holds every key column: where {@link oldKeyOf} reads. */
+function oldKeySource(layout: TableLayout, c: Change): Row {
+  const k = holdsKey(c.before, layout.key) ?? holdsKey(c.key, layout.key) ?? holdsKey(c.after, layout.key);
   if (!k) {
     throw new DuctError('source_failed', `${c.op} on ${tableKey(c.table)} carries no value for its primary key (${layout.key.join(', ')})`, {
       retry: 'never',
@@ -195,32 +240,6 @@ function newKeyOf(layout: TableLayout, c: Change, oldKey: Row | null): Row {
     out[k] = v;
   }
   return out;
-}
-
-/** A string equal for equal keys: type-tagged, so 1 (int) and '1' (text) differ only if the source says so. */
-function keyString(layout: TableLayout, row: Row): string {
-  const key = layout.key;
-  if (key.length === 1) return valueKey(row[key[0]!] ?? null);
-  let out = '';
-  for (let i = 0; i < key.length; i++) out += (i > 0 ? '\u0001' : '') + valueKey(row[key[i]!] ?? null);
-  return out;
-}
-
-function valueKey(v: Value): string {
-  switch (typeof v) {
-    case 'bigint':
-    case 'number':
-      return 'i' + String(v);
-    case 'string':
-      return 's' + v;
-    case 'boolean':
-      return v ? 'T' : 'F';
-    default:
-      if (v === null) return 'n';
-      if (Buffer.isBuffer(v)) return 'x' + v.toString('hex');
-      if (Array.isArray(v)) return '[' + v.map(valueKey).join(',') + ']';
-      return 'o' + String(v);
-  }
 }
 
 function keylessError(layout: TableLayout, c: Change): DuctError {

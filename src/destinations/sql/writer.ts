@@ -91,7 +91,7 @@ export class WarehouseWriter {
         if (o.batchMode === 'staging') await this.ensureTable(tableLayout(schema, targetName(schema, o), o, d));
         const wmKey = watermarkMapKey(schema, name);
         const wm = watermarks.get(wmKey);
-        const fresh = wm ? changes.filter((c) => !isApplied(wm, c)) : changes;
+        const fresh = wm ? notApplied(wm, changes) : changes;
         summary.skipped += changes.length - fresh.length;
         if (fresh.length === 0) continue;
         summary.tables++;
@@ -216,14 +216,34 @@ export class WarehouseWriter {
   }
 }
 
+/**
+ * The changes of each table, in order. Sources share one `TableRef` object per table, so the key
+ * string is built once per run of changes to the same table object, not once per change.
+ */
 function groupByTable(changes: Change[]): Map<string, Change[]> {
   const out = new Map<string, Change[]>();
+  let ref: TableRef | undefined;
+  let list: Change[] = [];
   for (const c of changes) {
-    const k = tableKey(c.table);
-    let list = out.get(k);
-    if (!list) out.set(k, (list = []));
+    if (c.table !== ref) {
+      ref = c.table;
+      const k = tableKey(ref);
+      const known = out.get(k);
+      if (known) list = known;
+      else out.set(k, (list = []));
+    }
     list.push(c);
   }
+  return out;
+}
+
+/** The changes past the watermark (all of them, the same array, when none is at or before it). */
+function notApplied(wm: Watermark, changes: Change[]): Change[] {
+  let i = 0;
+  while (i < changes.length && !isApplied(wm, changes[i]!)) i++;
+  if (i === changes.length) return changes;
+  const out = changes.slice(0, i);
+  for (i++; i < changes.length; i++) if (!isApplied(wm, changes[i]!)) out.push(changes[i]!);
   return out;
 }
 
