@@ -49,7 +49,8 @@ async function capture(): Promise<Capture> {
     let lastBegin = 0;
     await new Promise<void>((resolve, reject) => {
       conn.start('cap', 'bench_pub', 0n, {
-        onCopyData: (chunk) => {
+        onCopyData: (buf, start, end) => {
+          const chunk = buf.subarray(start, end);
           if (chunk[0] !== XLOG_DATA) return;
           const tag = chunk[XLOG_DATA_HEADER];
           if (tag === 0x42) lastBegin = messages.length;

@@ -5,6 +5,7 @@ import { PG_EPOCH_OFFSET_MICROS, UNCHANGED_TOAST, type RelationMessage } from '.
 import { TupleReader } from '../../src/source/postgres/pgoutput/tuple';
 import { buildRelationState, type RelationState } from '../../src/source/postgres/schema/relationState';
 import { ChangeAssembler } from '../../src/source/postgres/stream/assembler';
+import { CopyDataFramer } from '../../src/source/postgres/stream/copyDataFramer';
 import { TypeRegistry } from '../../src/source/postgres/types/resolver';
 
 /** Builds pgoutput messages byte by byte, as the server sends them. */
@@ -248,5 +249,62 @@ describe('ChangeAssembler', () => {
     expect(a.pendingCount).toBe(0);
     const unknown = new Msg().byte('I').int32(999).byte('N').tuple(['1']).xlog(1n);
     expect(() => a.onRowChange(unknown, XLOG_DATA_HEADER, 1n)).toThrow(/before its Relation/);
+  });
+});
+
+describe('CopyDataFramer', () => {
+  const frame = (code: string, payload: Buffer): Buffer => {
+    const head = Buffer.alloc(5);
+    head[0] = code.charCodeAt(0);
+    head.writeUInt32BE(payload.length + 4, 1);
+    return Buffer.concat([head, payload]);
+  };
+  const stream = Buffer.concat([
+    frame('W', Buffer.from([0, 0, 0])),
+    frame('d', Buffer.from('first')),
+    frame('d', Buffer.alloc(70_000, 7)),
+    frame('N', Buffer.from('notice\0')),
+    frame('d', Buffer.from('')),
+    frame('d', Buffer.from('last')),
+  ]);
+
+  /** Feeds `stream` cut at `cuts`; returns what each side received, in order. */
+  const run = (cuts: number[]): string[] => {
+    const seen: string[] = [];
+    const framer = new CopyDataFramer(
+      (buf, start, end) => seen.push(`d:${end - start}:${buf.subarray(start, Math.min(end, start + 5)).toString('latin1')}`),
+      (m) => {
+        seen.push(`pg:${String.fromCharCode(m[0]!)}:${m.length}`);
+        if (m[0] === 0x57) framer.streaming = true;
+      },
+      (e) => seen.push(`error:${e.message}`),
+    );
+    let from = 0;
+    for (const cut of [...cuts, stream.length]) {
+      framer.push(stream.subarray(from, cut));
+      from = cut;
+    }
+    return seen;
+  };
+
+  const expected = ['pg:W:8', 'd:5:first', `d:70000:${'\u0007'.repeat(5)}`, 'pg:N:12', 'd:0:', 'd:4:last'];
+
+  test('whole, and cut at every byte of the headers and around every message boundary', () => {
+    expect(run([])).toEqual(expected);
+    const boundaries = [0, 8, 18, 18 + 70_005, 18 + 70_005 + 12, 18 + 70_005 + 12 + 5];
+    for (const b of boundaries) for (let d = -6; d <= 6; d++) {
+      const cut = b + d;
+      if (cut > 0 && cut < stream.length) expect(run([cut])).toEqual(expected);
+    }
+    expect(run([1, 2, 3, 4, 5, 6, 20, 30_000, 60_000, 70_020])).toEqual(expected);
+  });
+
+  test('CopyData before streaming goes to node pg; a malformed length stops the framer', () => {
+    const seen: string[] = [];
+    const framer = new CopyDataFramer(() => seen.push('d'), (m) => seen.push(`pg:${String.fromCharCode(m[0]!)}`), (e) => seen.push(e.message));
+    framer.push(frame('d', Buffer.from('x')));
+    framer.push(Buffer.from([0x64, 0, 0, 0, 2, 1, 2, 3]));
+    framer.push(frame('d', Buffer.from('y')));
+    expect(seen).toEqual(['pg:d', 'malformed protocol message from the server (length 2)']);
   });
 });

@@ -68,26 +68,26 @@ export async function measureRawDrain(opts: RawDrainOptions): Promise<RawDrainRe
   let bytes = 0;
   let reached: Lsn = 0n;
   const started = Date.now();
-  const onCopyData = (chunk: Buffer): void => {
+  const onCopyData = (buf: Buffer, start: number, end: number): void => {
     messages++;
-    bytes += chunk.length;
-    if (chunk[0] === XLOG_DATA) {
-      const tag = chunk[XLOG_DATA_HEADER];
+    bytes += end - start;
+    if (buf[start] === XLOG_DATA) {
+      const tag = buf[start + XLOG_DATA_HEADER];
       if (tag === 0x49 || tag === 0x55 || tag === 0x44) rows++;
       else if (tag === 0x43 /* C */) {
         transactions++;
-        const end = chunk.readBigUInt64BE(XLOG_DATA_HEADER + 10);
-        if (end > reached) reached = end;
+        const commitEnd = buf.readBigUInt64BE(start + XLOG_DATA_HEADER + 10);
+        if (commitEnd > reached) reached = commitEnd;
       } else if (tag === 0x4d /* M */) {
-        const lsn = chunk.readBigUInt64BE(XLOG_DATA_HEADER + 2);
+        const lsn = buf.readBigUInt64BE(start + XLOG_DATA_HEADER + 2);
         if (lsn >= target) {
           if (lsn > reached) reached = lsn;
           finish();
         }
       }
-    } else if (chunk[0] === KEEPALIVE) {
-      const walEnd = chunk.readBigUInt64BE(1);
-      if (chunk[17] === 1) conn.send(standbyStatusUpdate(0n));
+    } else if (buf[start] === KEEPALIVE) {
+      const walEnd = buf.readBigUInt64BE(start + 1);
+      if (buf[start + 17] === 1) conn.send(standbyStatusUpdate(0n));
       if (walEnd > target) {
         if (walEnd > reached) reached = walEnd;
         finish();

@@ -3,17 +3,28 @@ import type { Client } from 'pg';
 import { formatLsn, type Lsn } from '../../../core/lsn';
 import { connectClient, endQuietly } from '../connect';
 import { quoteIdent } from '../identifiers';
+import { CopyDataFramer } from './copyDataFramer';
 
 /** The parts of node pg's (untyped) wire connection that replication uses. */
 interface WireConnection extends EventEmitter {
-  stream: { pause(): void; resume(): void; on(event: 'data', fn: (chunk: Buffer) => void): void; destroyed?: boolean };
+  stream: {
+    pause(): void;
+    resume(): void;
+    on(event: 'data', fn: (chunk: Buffer) => void): void;
+    listeners(event: 'data'): Array<(chunk: Buffer) => void>;
+    removeListener(event: 'data', fn: (chunk: Buffer) => void): void;
+    destroyed?: boolean;
+  };
   sendCopyFromChunk(chunk: Buffer): void;
   endCopyFrom(): void;
 }
 
 export interface ReplicationHandlers {
-  /** Every CopyData payload, synchronously. The buffer is only valid during the call. */
-  onCopyData(chunk: Buffer): void;
+  /**
+   * Every CopyData payload, synchronously, as `buf[start..end)`: the buffer (the socket's own, or
+   * node pg's) is only valid during the call, and holds other messages around this one.
+   */
+  onCopyData(buf: Buffer, start: number, end: number): void;
   /** The connection failed or the server ended the stream. */
   onFailure(e: unknown): void;
 }
@@ -28,11 +39,16 @@ export class ReplicationConnection {
   private started = false;
   private query?: Promise<unknown>;
   private readonly pauseReasons = new Set<string>();
+  /** node pg's socket listener (its protocol parser), when it is the only one, as after connecting. */
+  private readonly pgParse: ((chunk: Buffer) => void) | undefined;
 
   private constructor(
     private readonly client: Client,
     private readonly wire: WireConnection,
-  ) {}
+  ) {
+    const listeners = wire.stream.listeners('data');
+    this.pgParse = listeners.length === 1 ? listeners[0] : undefined;
+  }
 
   static async open(dsn: string, field: string, applicationName: string, onIdleError: (e: Error) => void): Promise<ReplicationConnection> {
     const client = await connectClient(dsn, field, { replication: 'database', applicationName, onError: onIdleError });
@@ -44,12 +60,14 @@ export class ReplicationConnection {
   start(slot: string, publication: string, from: Lsn, handlers: ReplicationHandlers): Promise<void> {
     const pubList = quoteIdent(publication).replace(/'/g, "''");
     const sql = `START_REPLICATION SLOT ${quoteIdent(slot)} LOGICAL ${formatLsn(from)} (proto_version '1', publication_names '${pubList}', messages 'true')`;
+    const framer = this.frameCopyData(handlers);
     this.wire.on('copyData', (msg: { chunk: Buffer }) => {
-      if (!this.stopping) handlers.onCopyData(msg.chunk);
+      if (!this.stopping) handlers.onCopyData(msg.chunk, 0, msg.chunk.length);
     });
     return new Promise<void>((resolve, reject) => {
       this.wire.once('replicationStart', () => {
         this.started = true;
+        if (framer) framer.streaming = true;
         resolve();
       });
       this.query = this.client.query(sql).then(
@@ -69,6 +87,30 @@ export class ReplicationConnection {
         }
       });
     });
+  }
+
+  /**
+   * Puts a {@link CopyDataFramer} in front of node pg's parser, so streamed CopyData skips it (its
+   * message objects, buffer views and events cost more than decoding a row). Done while the
+   * connection is idle (every earlier response complete), so the framer starts at a message
+   * boundary; when node pg's socket listeners are not as expected, its own path is kept.
+   */
+  private frameCopyData(handlers: ReplicationHandlers): CopyDataFramer | undefined {
+    const stream = this.wire.stream;
+    const pgParse = this.pgParse;
+    if (!pgParse || !stream.listeners('data').includes(pgParse)) return undefined;
+    const framer = new CopyDataFramer(
+      (buf, start, end) => {
+        if (!this.stopping) handlers.onCopyData(buf, start, end);
+      },
+      (message) => pgParse(message),
+      (e) => {
+        if (!this.stopping) handlers.onFailure(e);
+      },
+    );
+    stream.removeListener('data', pgParse);
+    stream.on('data', (chunk) => framer.push(chunk));
+    return framer;
   }
 
   /** Sends a CopyData message (a standby status update) to the server. */

@@ -105,7 +105,7 @@ export class ReplicationSession {
       if (this.stopped) return;
       this.conn.coalesceSmallReads();
       await this.conn.start(config.slot, config.publication, this.from, {
-        onCopyData: (chunk) => this.onCopyData(chunk),
+        onCopyData: (buf, start, end) => this.onCopyData(buf, start, end),
         onFailure: (e) => this.fail(e),
       });
     } catch (e) {
@@ -209,14 +209,14 @@ export class ReplicationSession {
     if (!this.stopped) this.conn?.resume(reason);
   }
 
-  private onCopyData(chunk: Buffer): void {
+  private onCopyData(buf: Buffer, start: number, end: number): void {
     if (this.error || this.stopped) return;
     if (this.blocked || this.inbox.length > 0) {
-      this.inbox.push(Buffer.from(chunk)); // node pg reuses the receive buffer: keep a copy
+      this.inbox.push(Buffer.from(buf.subarray(start, end))); // the receive buffer is reused: keep a copy
       return;
     }
     try {
-      this.handle(chunk);
+      this.handle(buf, start);
     } catch (e) {
       this.fail(e);
       return;
@@ -225,17 +225,18 @@ export class ReplicationSession {
     if (this.waiter && (this.assembler.readyCount > 0 || (this.waiterWantsFirstChange && this.assembler.pendingCount > 0))) this.wake();
   }
 
-  private handle(chunk: Buffer): void {
-    const kind = chunk[0];
+  /** One CopyData message at `start` of `buf`. */
+  private handle(buf: Buffer, start: number): void {
+    const kind = buf[start];
     if (kind === XLOG_DATA) {
-      const dataStart = chunk.readBigUInt64BE(1);
-      const tag = chunk[XLOG_DATA_HEADER];
+      const dataStart = buf.readBigUInt64BE(start + 1);
+      const tag = buf[start + XLOG_DATA_HEADER];
       if (tag === 0x49 || tag === 0x55 || tag === 0x44 /* I U D */) {
         if (dataStart > this.receivedLsn) this.receivedLsn = dataStart;
-        this.assembler.onRowChange(chunk, XLOG_DATA_HEADER, dataStart);
+        this.assembler.onRowChange(buf, start + XLOG_DATA_HEADER, dataStart);
         return;
       }
-      const m = parsePgoutput(chunk, XLOG_DATA_HEADER);
+      const m = parsePgoutput(buf, start + XLOG_DATA_HEADER);
       switch (m.tag) {
         case 'begin':
           this.assembler.onBegin(m as BeginMessage);
@@ -260,9 +261,9 @@ export class ReplicationSession {
           break; // origin and logical messages carry nothing for destinations
       }
     } else if (kind === KEEPALIVE) {
-      const walEnd = chunk.readBigUInt64BE(1);
+      const walEnd = buf.readBigUInt64BE(start + 1);
       if (walEnd > this.serverWalEnd) this.serverWalEnd = walEnd;
-      if (chunk[17] === 1) this.sendStatus();
+      if (buf[start + 17] === 1) this.sendStatus();
       this.assembler.onKeepalive(walEnd);
     }
   }
@@ -286,7 +287,7 @@ export class ReplicationSession {
   private drainInbox(): void {
     let i = 0;
     try {
-      while (!this.blocked && i < this.inbox.length && !this.error && !this.stopped) this.handle(this.inbox[i++]!);
+      while (!this.blocked && i < this.inbox.length && !this.error && !this.stopped) this.handle(this.inbox[i++]!, 0);
     } catch (e) {
       this.fail(e);
     }
