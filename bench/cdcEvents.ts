@@ -9,11 +9,13 @@
  * 2. steady 1k rows/s: 50-row transactions every 50 ms while the flow runs; commit-to-destination
  *    latency per change = the time its write was acknowledged by the destination (durable there)
  *    minus its commit time in the WAL (same machine clock).
- * 3. saturation: 1,000-row transactions inserted as fast as one connection can while the flow runs;
- *    delivered rows/s and the same latency (queueing included when the pipeline is the bottleneck).
+ * 3. saturation: 1,000-row transactions inserted as fast as the pipeline delivers them, keeping at
+ *    most `--window` rows (default 5,000) committed but undelivered: delivered rows/s is the pipeline's
+ *    capacity, and the latency is the one at that load (a bounded queue included).
  *
  * Latency is taken by wrapping the destination kind (a decorator: the destination is unchanged).
  */
+import os from 'node:os';
 import { DBOS } from '@dbos-inc/dbos-sdk';
 import { Client } from 'pg';
 import { openAppState } from '../src/app/state';
@@ -84,6 +86,8 @@ const ROWS = Number(arg('rows', '200000'));
 const SECONDS = Number(arg('seconds', '10'));
 const BATCH_SIZE = arg('batch-size', '1000');
 const BATCH_TIMEOUT = arg('batch-timeout', '100ms');
+/** Saturation phase: rows committed but not yet delivered, at most (the generator waits beyond it). */
+const WINDOW = Number(arg('window', '5000'));
 
 export async function runEventBench(spec: EventBenchSpec): Promise<void> {
   timeDestinationKind(spec.type);
@@ -95,6 +99,9 @@ export async function runEventBench(spec: EventBenchSpec): Promise<void> {
     await db.connect();
     await db.query('CREATE TABLE items (id bigint PRIMARY KEY, qty int NOT NULL, name text NOT NULL, price numeric(12,2) NOT NULL, updated_at timestamptz NOT NULL)');
     await db.query('CREATE PUBLICATION bench_pub FOR TABLE items');
+    // The bench cluster runs with synchronous_commit=off; commits of this session are flushed at once,
+    // so that the WAL sender sees them without waiting for the WAL writer (wal_writer_delay, 200 ms).
+    await db.query('SET synchronous_commit = on');
     const env = readServiceEnv({ DUCTSTREAM_POSTGRES_DSN: stateDsn });
     const state = await openAppState(env);
     setRunnerDeps({ env, flows: state.flows, checkpoints: state.checkpoints, codecFor: getCodec, log: silentLogger, stepMaxRows: 50_000, stepMaxMs: 2_000, maxWriteRows: 10_000 });
@@ -128,10 +135,12 @@ export async function runEventBench(spec: EventBenchSpec): Promise<void> {
     const raw = await measureRawDrain({ dsn: src, slot: 'raw_slot', publication: 'bench_pub' });
     process.stderr.write(`backlog: raw drain ${fmt(raw.rowsPerSecond)} rows/s\n`);
     const started = Date.now();
+    const cpu0 = process.cpuUsage();
     await (await run(backlog, 1)).getResult();
+    const cpu = process.cpuUsage(cpu0);
     const b = sinkOf(backlog);
     const backlogRate = b.rows / ((b.lastAckAt - started) / 1000);
-    results.push(['backlog drain', '-', fmt(backlogRate), '-', '-', '-', fmt(raw.rowsPerSecond), fmt(backlogRate / raw.rowsPerSecond, 2) + 'x']);
+    results.push(['backlog drain', '-', fmt(backlogRate), '-', '-', '-', fmt(raw.rowsPerSecond), fmt(backlogRate / raw.rowsPerSecond, 2) + 'x', fmt((cpu.user + cpu.system) / b.rows, 1)]);
     process.stderr.write(`backlog: ${fmt(backlogRate)} rows/s\n`);
 
     // 2. steady 1k rows/s, 3. saturation
@@ -149,7 +158,13 @@ export async function runEventBench(spec: EventBenchSpec): Promise<void> {
           if (wait > 0) await new Promise((r) => setTimeout(r, wait));
         }
       } else {
+        // Closed loop: as fast as the pipeline delivers, with at most WINDOW rows committed but not yet delivered.
+        const sink = sinkOf(flowId);
         while (Date.now() - t0 < SECONDS * 1000) {
+          if (offered - sink.rows >= WINDOW) {
+            await new Promise((r) => setTimeout(r, 2));
+            continue;
+          }
           await db.query(`INSERT INTO items SELECT g, g % 1000, 'item ' || g, 2.50, now() FROM generate_series(${nextId}, ${nextId + 999}) g`);
           nextId += 1000;
           offered += 1000;
@@ -160,14 +175,14 @@ export async function runEventBench(spec: EventBenchSpec): Promise<void> {
       const s = sinkOf(flowId);
       const lat = [...s.latenciesMs].sort((x, y) => x - y);
       const delivered = s.rows / ((s.lastAckAt - t0) / 1000);
-      results.push([phase === 'steady' ? 'steady 1k rows/s' : 'saturation (live)', fmt(offeredRate), fmt(delivered), fmt(percentile(lat, 50), 1), fmt(percentile(lat, 99), 1), fmt(lat[lat.length - 1] ?? NaN, 1), '-', '-']);
+      results.push([phase === 'steady' ? 'steady 1k rows/s' : 'saturation (live)', fmt(offeredRate), fmt(delivered), fmt(percentile(lat, 50), 1), fmt(percentile(lat, 99), 1), fmt(lat[lat.length - 1] ?? NaN, 1), '-', '-', '-']);
       process.stderr.write(`${phase}: ${fmt(delivered)} rows/s, p50 ${fmt(percentile(lat, 50), 1)} ms, p99 ${fmt(percentile(lat, 99), 1)} ms\n`);
     }
     await db.end();
     await shutdownDbos();
     await state.close();
-    process.stdout.write(`\n${spec.title}: 5-column rows, ${spec.wireFormat}, flow parallelism ${spec.parallelism}, batch_size ${BATCH_SIZE}, batch_timeout ${BATCH_TIMEOUT}, checkpoints in Postgres\n`);
-    printTable(['phase', 'offered rows/s', 'delivered rows/s', 'p50 ms', 'p99 ms', 'max ms', 'raw drain rows/s', 'ratio'], results);
+    process.stdout.write(`\n${spec.title}: 5-column rows, ${spec.wireFormat}, flow parallelism ${spec.parallelism}, batch_size ${BATCH_SIZE}, batch_timeout ${BATCH_TIMEOUT}, saturation window ${fmt(WINDOW)} rows, checkpoints in Postgres; load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} on ${os.cpus().length} CPUs\n`);
+    printTable(['phase', 'offered rows/s', 'delivered rows/s', 'p50 ms', 'p99 ms', 'max ms', 'raw drain rows/s', 'ratio', 'process CPU µs/row'], results);
   } finally {
     await bench.stop();
   }
