@@ -323,6 +323,25 @@ describe('idempotency and order', () => {
     expect(await snapshot(d)).toEqual([{ id: '1', name: 'a', bio: null, score: null }, { id: '2', name: 'b', bio: null, score: null }]);
   });
 
+  test('inserts of keys the destination already holds (rows from before the flow) replace those rows', async () => {
+    const d = await destination({ dsn: newFile() });
+    await d.connection.run('CREATE SCHEMA public; CREATE TABLE public.users (id BIGINT PRIMARY KEY, name VARCHAR, bio VARCHAR, score DECIMAL(10,2))');
+    await d.connection.run(`INSERT INTO public.users VALUES (1, 'old', 'old bio', 9.99)`);
+    const log = new ChangeLog();
+    // A batch of inserts only is applied with a plain INSERT first; the existing key makes it fail
+    // as a whole, and the batch is applied again with upserts.
+    log.tx((t) => t.insert(users, { id: 2n, name: 'b', bio: null, score: '2.00' }).insert(users, { id: 1n, name: 'a', bio: null, score: '1.00' }));
+    const b = log.batch();
+    expect(await d.writeBatch(b)).toEqual({ tables: 1, applied: 2, skipped: 0 });
+    const expected = [{ id: '1', name: 'a', bio: null, score: '1.00' }, { id: '2', name: 'b', bio: null, score: '2.00' }];
+    expect(await snapshot(d)).toEqual(expected);
+    expect(await d.writeBatch(b)).toEqual({ tables: 0, applied: 0, skipped: 2 });
+    log.tx((t) => t.insert(users, { id: 3n, name: 'c', bio: 'x', score: null }));
+    await d.write(log.batch());
+    expect(await snapshot(d)).toEqual([...expected, { id: '3', name: 'c', bio: 'x', score: null }]);
+    expect(await rows(d, 'SELECT seq FROM ductstream_meta.__metadata')).toEqual([{ seq: '0' }]);
+  });
+
   test('a failing batch leaves neither data nor watermark behind; its retry applies it once', async () => {
     const d = await destination({ dsn: newFile() });
     const strict = table('public.strict', { id: 'int4', amount: 'numeric(4,2)' }, { primaryKey: ['id'] });

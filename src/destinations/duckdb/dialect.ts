@@ -35,6 +35,7 @@ const quoteString = (value: string): string => `'${value.replace(/'/g, "''")}'`;
 export const duckdbDialect: SqlDialect = {
   name: 'duckdb',
   maxDecimalPrecision: 38,
+  insertFailsOnDuplicateKey: true,
   metaTable: DUCKDB_META_TABLE,
   beginTransaction: 'BEGIN TRANSACTION',
   commit: 'COMMIT',

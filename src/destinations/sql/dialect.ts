@@ -22,6 +22,12 @@ export interface SqlDialect {
   readonly name: string;
   /** Largest DECIMAL precision stored exactly; wider numerics are kept as exact text. */
   readonly maxDecimalPrecision: number;
+  /**
+   * True when a plain INSERT of a row whose primary key exists fails (the constraint is enforced),
+   * so batches of new rows may be applied with INSERT, falling back to {@link upsert} on failure.
+   * Leave unset where keys are not enforced (Snowflake): every row then goes through upsert.
+   */
+  readonly insertFailsOnDuplicateKey?: boolean;
   /** Where the watermark table lives (`meta_table_enabled`). */
   readonly metaTable: QualifiedName;
   /** Statements that open, commit and roll back a transaction. */

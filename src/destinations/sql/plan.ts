@@ -35,6 +35,11 @@ export interface TablePlan {
   rows: PlannedRow[];
   /** The last change of the table in the batch: the new watermark. */
   last: Change | null;
+  /**
+   * Target mode: every change was an insert (or a truncate), so every row is new to the source
+   * and a plain INSERT applies the plan unless the destination holds a key the source did not.
+   */
+  onlyInserts: boolean;
 }
 
 interface Image {
@@ -74,6 +79,7 @@ function planTarget(layout: TableLayout, changes: Change[]): TablePlan {
   const entries = new Map<KeyId, PlannedRow | Tombstone>();
   const idOf = keyIdOf(layout.key);
   let truncate: Change | null = null;
+  let onlyInserts = true;
   for (const c of changes) {
     if (c.op === 'truncate') {
       entries.clear();
@@ -85,6 +91,7 @@ function planTarget(layout: TableLayout, changes: Change[]): TablePlan {
       entries.set(idOf(c.after!), upsertRow(c.after!, NO_COLUMNS, null, c));
       continue;
     }
+    onlyInserts = false;
     const oldSource = oldKeySource(layout, c);
     const oldId = idOf(oldSource);
     const prev = entries.get(oldId);
@@ -116,7 +123,7 @@ function planTarget(layout: TableLayout, changes: Change[]): TablePlan {
     else if (e.image) rows.push({ action: 'upsert', values: e.image.values, fill: e.image.fill, fillFrom: e.image.fillFrom, change: e.change, deleted: true });
     else rows.push({ action: 'soft_delete', values: e.key, fill: NO_COLUMNS, fillFrom: null, change: e.change, deleted: true });
   }
-  return { truncate, rows, last: changes.at(-1) ?? null };
+  return { truncate, rows, last: changes.at(-1) ?? null, onlyInserts };
 }
 
 function upsertRow(values: Row, fill: string[], fillFrom: Row | null, change: Change): PlannedRow {
@@ -162,7 +169,7 @@ function planAppend(layout: TableLayout, changes: Change[]): TablePlan {
     if (keyed) images.set(idOf(newKeyOf(layout, c, oldKey)), image);
     rows.push({ action: 'append', ...image, change: c, deleted: false });
   }
-  return { truncate: null, rows, last: changes.at(-1) ?? null };
+  return { truncate: null, rows, last: changes.at(-1) ?? null, onlyInserts: false };
 }
 
 function planKeyless(layout: TableLayout, changes: Change[]): TablePlan {
@@ -183,7 +190,7 @@ function planKeyless(layout: TableLayout, changes: Change[]): TablePlan {
     if (c.op === 'update') rows.push({ action: 'insert', values: { ...c.before, ...c.after }, fill: [], fillFrom: null, change: c, deleted: false });
     else if (layout.softDelete) rows.push({ action: 'insert', values: { ...c.before }, fill: [], fillFrom: null, change: c, deleted: true });
   }
-  return { truncate, rows, last: changes.at(-1) ?? null };
+  return { truncate, rows, last: changes.at(-1) ?? null, onlyInserts: false };
 }
 
 /** The image after `c` on top of `base`: the full old row (REPLICA IDENTITY FULL), then `after`. */

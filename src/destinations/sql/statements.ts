@@ -8,9 +8,10 @@ import type { PlannedAction, TablePlan } from './plan';
 /**
  * The statements that apply one table's plan from its load table, in order. Fill runs before
  * any delete or upsert, so unchanged TOAST values are read from the destination as it was before
- * the batch (also across key changes within the batch).
+ * the batch (also across key changes within the batch). With `insertOnly` (a plan of inserts
+ * only, see `TablePlan.onlyInserts`) its rows are added with a plain INSERT instead of an upsert.
  */
-export function applyStatements(d: SqlDialect, layout: TableLayout, plan: TablePlan, load: LoadTable): string[] {
+export function applyStatements(d: SqlDialect, layout: TableLayout, plan: TablePlan, load: LoadTable, insertOnly = false): string[] {
   const out: string[] = [];
   if (plan.truncate) out.push(truncateStatement(d, layout, plan.truncate));
   if (load.rowCount === 0) return out;
@@ -29,9 +30,13 @@ export function applyStatements(d: SqlDialect, layout: TableLayout, plan: TableP
     out.push(d.updateFrom(target, 't', set, `${qualified(d, load.table)} AS s`, `${only('soft_delete')} AND ${keyMatch(d, layout)}`));
   }
   if (actions.has('upsert')) {
-    const { columns, exprs } = insertColumns(d, layout);
-    const select = `SELECT ${exprs.join(', ')} FROM ${qualified(d, load.table)} AS s WHERE ${only('upsert')}`;
-    out.push(d.upsert(target, columns, layout.key, select));
+    if (insertOnly) {
+      out.push(insertStatement(d, layout, load, only('upsert')));
+    } else {
+      const { columns, exprs } = insertColumns(d, layout);
+      const select = `SELECT ${exprs.join(', ')} FROM ${qualified(d, load.table)} AS s WHERE ${only('upsert')}`;
+      out.push(d.upsert(target, columns, layout.key, select));
+    }
   }
   return out;
 }

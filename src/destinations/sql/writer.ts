@@ -2,7 +2,7 @@ import { tableKey, type Batch, type Change, type TableRef } from '../../core/cha
 import { DuctError, invalidArgument, isDuctError } from '../../core/errors';
 import type { Logger } from '../../core/log';
 import { qualified, type QualifiedName, type SqlDialect } from './dialect';
-import { buildLoadData } from './load-table';
+import { buildLoadData, type LoadTable } from './load-table';
 import { layoutSignature, stagingName, tableLayout, targetName, type TableLayout } from './layout';
 import {
   createMetaTableStatements, isApplied, parseWatermarkRows, selectWatermarks, updateWatermark, upsertWatermark,
@@ -76,6 +76,9 @@ export class WarehouseWriter {
     const moved = new Map<string, Watermark>();
     const used = new Set<{ table: QualifiedName; dirty: boolean }>();
     const script: string[] = [d.beginTransaction];
+    /** The same script with upserts for the plain inserts of `script` (when it has any). */
+    const safeScript: string[] = [d.beginTransaction];
+    let optimistic = false;
     /** The table being prepared, or every table of the script once it runs: who an error is about. */
     let blame: TableLayout[] = [];
     const applied: TableLayout[] = [];
@@ -97,20 +100,28 @@ export class WarehouseWriter {
         summary.tables++;
         summary.applied += fresh.length;
         const plan = planTable(layout, fresh);
-        script.push(...(await this.loadAndApply(layout, plan, used)));
+        const load = await this.load(layout, plan, used);
+        const insertOnly = d.insertFailsOnDuplicateKey === true && plan.onlyInserts;
+        const statements = this.apply(layout, plan, load, insertOnly);
+        script.push(...statements);
+        safeScript.push(...(insertOnly ? this.apply(layout, plan, load, false) : statements));
+        optimistic ||= insertOnly;
         applied.push(layout);
         if (o.metaTableEnabled) {
           const last = fresh[fresh.length - 1]!;
           const next = { commitLsn: last.commitLsn, seq: last.seq };
           const k = { flowId: this.cfg.flowId, source: schema, target: name };
-          script.push(wm ? updateWatermark(d, k, next, last.commitTimeMicros) : upsertWatermark(d, k, next, last.commitTimeMicros));
+          const moveTo = wm ? updateWatermark(d, k, next, last.commitTimeMicros) : upsertWatermark(d, k, next, last.commitTimeMicros);
+          script.push(moveTo);
+          safeScript.push(moveTo);
           moved.set(wmKey, next);
         }
       }
       if (script.length === 1) return summary;
       script.push(d.commit);
+      safeScript.push(d.commit);
       blame = applied;
-      await this.cfg.session.executeScript(script);
+      await this.executeApply(script, optimistic ? safeScript : undefined);
     } catch (e) {
       await this.cfg.session.execute(d.rollback).catch(() => undefined);
       throw withTables(blame, e);
@@ -151,11 +162,38 @@ export class WarehouseWriter {
     }
   }
 
-  /** Loads a plan into a free load table and returns the statements that apply it, then empty it. */
-  private async loadAndApply(layout: TableLayout, plan: TablePlan, used: Set<{ table: QualifiedName; dirty: boolean }>): Promise<string[]> {
+  /**
+   * Runs the apply script. A script that applies insert-only plans with plain INSERTs (cheaper than
+   * upserts; see `SqlDialect.insertFailsOnDuplicateKey`) fails as a whole when the destination
+   * already holds one of the keys (rows written before the flow, a snapshot overlap): it is rolled
+   * back and `safeScript`, the same with upserts, runs instead. The load tables are filled outside
+   * the transaction, so they still hold the rows.
+   */
+  private async executeApply(script: string[], safeScript: string[] | undefined): Promise<void> {
+    const { session, dialect: d } = this.cfg;
+    if (!safeScript) return session.executeScript(script);
+    try {
+      await session.executeScript(script);
+    } catch (e) {
+      await session.execute(d.rollback).catch(() => undefined);
+      this.cfg.log.debug('plain inserts failed; applying the batch with upserts', { flow: this.cfg.flowId, error: e instanceof Error ? e.message : String(e) });
+      await session.executeScript(safeScript);
+    }
+  }
+
+  /** The statements that apply a loaded plan and then empty its load table. */
+  private apply(layout: TableLayout, plan: TablePlan, load: LoadTable, insertOnly: boolean): string[] {
+    const d = this.cfg.dialect;
+    const statements = applyStatements(d, layout, plan, load, insertOnly);
+    if (load.rowCount > 0) statements.push(d.deleteAll(load.table));
+    return statements;
+  }
+
+  /** Loads a plan into a free load table (none when it has no rows). */
+  private async load(layout: TableLayout, plan: TablePlan, used: Set<{ table: QualifiedName; dirty: boolean }>): Promise<LoadTable> {
     const { session, dialect: d } = this.cfg;
     const data = buildLoadData(d, layout, plan);
-    if (data.rowCount === 0) return applyStatements(d, layout, plan, { ...data, table: { schema: '', name: '' } });
+    if (data.rowCount === 0) return { ...data, table: { schema: '', name: '' } };
     let slots = this.loadTables.get(data.signature);
     if (!slots) this.loadTables.set(data.signature, (slots = []));
     let slot = slots.find((s) => !used.has(s));
@@ -168,7 +206,7 @@ export class WarehouseWriter {
     if (slot.dirty) await session.execute(d.deleteAll(slot.table));
     slot.dirty = true;
     await session.load(slot.table, data.columns, data.rowCount);
-    return [...applyStatements(d, layout, plan, { ...data, table: slot.table }), d.deleteAll(slot.table)];
+    return { ...data, table: slot.table };
   }
 
   private async readWatermarks(): Promise<Map<string, Watermark>> {
