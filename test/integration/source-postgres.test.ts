@@ -313,6 +313,30 @@ describe('PostgresSource streaming', () => {
     }
   });
 
+  test('readAheadRows: small batches are decoded ahead up to that many changes, and no further', async () => {
+    const t = await newTable(`CREATE TABLE $T (id int PRIMARY KEY, pad text)`);
+    const { config } = await prepared(db, { slot: uniqueName('s'), publication: uniqueName('p'), publication_tables: t, batch_size: '100', batch_timeout: '300ms' });
+    const source = new PostgresSource(config, { flowId: 'test-flow', log: silentLogger, readAheadRows: 3000 });
+    const it = source.open(0n)[Symbol.asyncIterator]();
+    try {
+      await db.query(`INSERT INTO ${t} SELECT g, repeat('x', 200) FROM generate_series(1, 50000) g`);
+      const first = await nextNonEmpty(it);
+      await waitFor(async () => (source.stats().changes >= 3000 ? true : undefined), 10_000, '3000 changes decoded ahead');
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(source.stats().changes).toBeLessThan(8000);
+      let total = first.changes.length;
+      let last = first.changes.at(-1)!.after!.id as number;
+      while (total < 50000) {
+        const b = await nextBatch(it);
+        for (const c of b.changes) expect(c.after!.id).toBe(++last);
+        total += b.changes.length;
+      }
+      expect(total).toBe(50000);
+    } finally {
+      await source.close();
+    }
+  });
+
   test('measureRawDrain reads a slot to the WAL end and acknowledges it', async () => {
     const t = await newTable(`CREATE TABLE $T (id int PRIMARY KEY, v text)`);
     const slot = uniqueName('s');
