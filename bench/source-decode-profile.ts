@@ -11,7 +11,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { Client } from 'pg';
 import type { Batch } from '../src/core/change';
 import { parsePgoutput } from '../src/source/postgres/pgoutput/decoder';
-import { XLOG_DATA, XLOG_DATA_HEADER } from '../src/source/postgres/pgoutput/framing';
+import { readLsn, XLOG_DATA, XLOG_DATA_HEADER } from '../src/source/postgres/pgoutput/framing';
 import type { BeginMessage, CommitMessage, RelationMessage } from '../src/source/postgres/pgoutput/messages';
 import { buildRelationState, type RelationState } from '../src/source/postgres/schema/relationState';
 import { ChangeAssembler } from '../src/source/postgres/stream/assembler';
@@ -102,7 +102,7 @@ function replay(messages: Buffer[], relations: Map<number, RelationState>): numb
   for (const chunk of messages) {
     const tag = chunk[XLOG_DATA_HEADER];
     if (tag === 0x49 || tag === 0x55 || tag === 0x44) {
-      assembler.onRowChange(chunk, XLOG_DATA_HEADER, chunk.readBigUInt64BE(1));
+      assembler.onRowChange(chunk, XLOG_DATA_HEADER, readLsn(chunk, 1));
       if (assembler.readyCount > 0) drain();
       continue;
     }

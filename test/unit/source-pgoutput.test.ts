@@ -1,6 +1,6 @@
 import type { Batch } from '../../src/core/change';
 import { parsePgoutput, PgoutputFormatError } from '../../src/source/postgres/pgoutput/decoder';
-import { parseKeepalive, parseXLogDataHeader, standbyStatusUpdate, XLOG_DATA_HEADER } from '../../src/source/postgres/pgoutput/framing';
+import { parseKeepalive, parseXLogDataHeader, readLsn, standbyStatusUpdate, XLOG_DATA_HEADER } from '../../src/source/postgres/pgoutput/framing';
 import { PG_EPOCH_OFFSET_MICROS, UNCHANGED_TOAST, type RelationMessage } from '../../src/source/postgres/pgoutput/messages';
 import { TupleReader } from '../../src/source/postgres/pgoutput/tuple';
 import { buildRelationState, type RelationState } from '../../src/source/postgres/schema/relationState';
@@ -306,5 +306,13 @@ describe('CopyDataFramer', () => {
     framer.push(Buffer.from([0x64, 0, 0, 0, 2, 1, 2, 3]));
     framer.push(frame('d', Buffer.from('y')));
     expect(seen).toEqual(['pg:d', 'malformed protocol message from the server (length 2)']);
+  });
+});
+
+describe('readLsn', () => {
+  test.each([0n, 1n, 0x1_0000_0000n, 0x1f_ffff_ffff_ffffn, 0x20_0000_0000_0000n, 0xffff_ffff_ffff_ffffn, 0x16_b374_d848n])('%s', (lsn) => {
+    const buf = Buffer.alloc(11);
+    buf.writeBigUInt64BE(lsn, 3);
+    expect(readLsn(buf, 3)).toBe(lsn);
   });
 });

@@ -27,6 +27,15 @@ export interface Keepalive {
   replyRequested: boolean;
 }
 
+/**
+ * The unsigned 64-bit WAL position at `pos` of `buf`, as `readBigUInt64BE` reads it but with one
+ * bigint allocated instead of three when it is below 2^53 (always, in practice: 8 PB of WAL).
+ */
+export function readLsn(buf: Buffer, pos: number): Lsn {
+  const hi = buf.readUInt32BE(pos);
+  return hi < 0x200000 ? BigInt(hi * 0x1_0000_0000 + buf.readUInt32BE(pos + 4)) : buf.readBigUInt64BE(pos);
+}
+
 export function parseXLogDataHeader(chunk: Buffer): XLogDataHeader {
   if (chunk.length < XLOG_DATA_HEADER || chunk[0] !== XLOG_DATA) throw new Error('not an XLogData message');
   return {

@@ -8,7 +8,7 @@ import type { PostgresSourceConfig } from '../config';
 import { connectClient, endQuietly } from '../connect';
 import { streamError } from '../errors';
 import { parsePgoutput } from '../pgoutput/decoder';
-import { KEEPALIVE, XLOG_DATA, XLOG_DATA_HEADER, standbyStatusUpdate } from '../pgoutput/framing';
+import { KEEPALIVE, XLOG_DATA, XLOG_DATA_HEADER, readLsn, standbyStatusUpdate } from '../pgoutput/framing';
 import type { BeginMessage, CommitMessage, RelationMessage, TruncateMessage, TypeMessage } from '../pgoutput/messages';
 import { RelationLoader } from '../schema/relationLoader';
 import { sameTableSchema, type RelationState } from '../schema/relationState';
@@ -229,7 +229,7 @@ export class ReplicationSession {
   private handle(buf: Buffer, start: number): void {
     const kind = buf[start];
     if (kind === XLOG_DATA) {
-      const dataStart = buf.readBigUInt64BE(start + 1);
+      const dataStart = readLsn(buf, start + 1);
       const tag = buf[start + XLOG_DATA_HEADER];
       if (tag === 0x49 || tag === 0x55 || tag === 0x44 /* I U D */) {
         if (dataStart > this.receivedLsn) this.receivedLsn = dataStart;
