@@ -20,7 +20,7 @@ import type { ConformanceSubject } from './subject';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const TRANSACTIONS = 40;
+const TRANSACTIONS = 24;
 const ROWS_PER_TX = 300;
 
 /** Changes the backlog makes: every insert, an update per id%7 row and a delete per id%11 row of the earlier blocks. */
@@ -42,11 +42,11 @@ export async function crashScenario(subject: ConformanceSubject): Promise<void> 
     const flowId = `conf-crash-${subject.type}`;
     const flowFile = writeFlowFile(dir, testFlow({
       id: flowId, sourceDsn: source.dsn, slot: `${source.name}_slot`, publication: 'conf_crash_pub', tables: ['public.ledger'],
-      sourceOptions: { batch_size: '500' },
+      sourceOptions: { batch_size: '250' },
       parallelism: 4,
       destinations: [{ name: 'dest', type: subject.type, options: target.options }],
     }));
-    const env = { DUCTSTREAM_POSTGRES_DSN: state.dsn, DUCTSTREAM_STEP_MAX_ROWS: '1500', DUCTSTREAM_PROGRESS_INTERVAL: '1' };
+    const env = { DUCTSTREAM_POSTGRES_DSN: state.dsn, DUCTSTREAM_STEP_MAX_ROWS: '500', DUCTSTREAM_PROGRESS_INTERVAL: '1' };
     const setup = await runWorker(['-flow-file', flowFile, '-max-empty-reads', '1'], env);
     expect({ code: setup.code, stderr: setup.code === 0 ? '' : setup.stderr }).toEqual({ code: 0, stderr: '' });
 
@@ -67,7 +67,7 @@ export async function crashScenario(subject: ConformanceSubject): Promise<void> 
       const [ck] = await state.query<{ lsn: string }>(`SELECT lsn::text AS lsn FROM ductstream.checkpoints WHERE flow_id = $1`, [flowId]);
       const [cmp] = await source.query<{ inside: boolean }>('SELECT $1::pg_lsn < $2::pg_lsn AS inside', [ck!.lsn, backlogEnd]);
       if (ck!.lsn !== initial && cmp!.inside) killedInside = true;
-      else await sleep(10);
+      else await sleep(5);
     }
     worker.child.kill('SIGKILL');
     const killed = await worker.exited;
@@ -76,6 +76,7 @@ export async function crashScenario(subject: ConformanceSubject): Promise<void> 
 
     const restart = await runWorker(['-flow-id', flowId, '-max-empty-reads', '2'], env);
     expect({ code: restart.code, stderr: restart.code === 0 ? '' : restart.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(restart.stderr).toContain('resuming an interrupted run');
 
     const srcRows = await source.query<{ id: string; v: string; note: string }>('SELECT id::text AS id, v::text AS v, note FROM public.ledger');
     const expected = sortedRows(srcRows.map((r) => canonicalRow({ id: BigInt(r.id), v: BigInt(r.v), note: r.note }, ledger)), ledger);
