@@ -46,7 +46,7 @@ export async function crashScenario(subject: ConformanceSubject): Promise<void> 
       parallelism: 4,
       destinations: [{ name: 'dest', type: subject.type, options: target.options }],
     }));
-    const env = { DUCTSTREAM_POSTGRES_DSN: state.dsn, DUCTSTREAM_STEP_MAX_ROWS: '500', DUCTSTREAM_PROGRESS_INTERVAL: '1' };
+    const env = { DUCTSTREAM_POSTGRES_DSN: state.dsn, DUCTSTREAM_STEP_MAX_ROWS: '500', DUCTSTREAM_MAX_WRITE_ROWS: '500', DUCTSTREAM_PROGRESS_INTERVAL: '1' };
     const setup = await runWorker(['-flow-file', flowFile, '-max-empty-reads', '1'], env);
     expect({ code: setup.code, stderr: setup.code === 0 ? '' : setup.stderr }).toEqual({ code: 0, stderr: '' });
 

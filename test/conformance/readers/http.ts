@@ -18,7 +18,7 @@ export function httpSubject(formats: WireFormat[], mode: 'change' | 'batch' = 'c
     type: 'http',
     label: `http (${formats[0]}, mode=${mode}, with injected 503/429/resets)`,
     formats,
-    largeBatchRows: mode === 'change' ? 4000 : 10_000,
+    largeBatchRows: mode === 'change' ? 2500 : 10_000,
     async start() {
       peer = await startHttpPeer();
       // Every 17th request answers 503, every 29th is reset after it was read (the peer got it, the
