@@ -208,6 +208,7 @@ describe('parallel consumers of one group', () => {
         }
         for (const m of messages) leases.set(m.id, [...(leases.get(m.id) ?? []), Date.parse(m.leasedUntil)]);
         const keep = messages.filter(() => random() > 0.3);
+        if (keep.length === 0) continue;
         const r = await s.ack({ stream: 'flaky', group: 'g', ids: keep.map((m) => m.id) });
         for (const id of r.acked) ackedBy.set(id, (ackedBy.get(id) ?? 0) + 1);
       }

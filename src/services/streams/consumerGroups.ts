@@ -63,6 +63,9 @@ const ISO_US = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`;
  * lease that ran out makes the event eligible again; its delivery count goes up on each lease.
  * The scan starts at the group's first unacked delivery (`min(event_id)`, an ordered index probe
  * that also prunes index entries of acked rows), so acked history never slows a pull down.
+ * Rows are found by key (LATERAL ... LIMIT 1) and updated by the ctid of the row this statement
+ * locked, whatever the planner's statistics say: a stale estimate for a new group must not turn a
+ * pull or an ack into a scan of the group's history.
  * When the group's deliveries run short, events written since its cursor are copied in first
  * (at least {@link FILL_MIN} at a time, so most pulls are one statement); they all come after
  * every copied event, so stream order holds.
@@ -86,19 +89,20 @@ async function leaseCopied(client: PoolClient, streamId: number, groupId: number
   const { rows } = await client.query<MessageRow>(
     `WITH floor AS (SELECT min(event_id) AS id FROM ${S}.deliveries WHERE group_id = $1 AND acked_at IS NULL),
      picked AS (
-       SELECT d.event_id FROM ${S}.deliveries d, floor
+       SELECT d.ctid AS row_id FROM ${S}.deliveries d, floor
        WHERE d.group_id = $1 AND d.event_id >= floor.id AND d.acked_at IS NULL AND (d.leased_until IS NULL OR d.leased_until <= now())
        ORDER BY d.event_id LIMIT $2 FOR UPDATE OF d SKIP LOCKED),
      leased AS (
        UPDATE ${S}.deliveries d
        SET leased_until = now() + make_interval(secs => $3), consumer_id = $4,
            delivery_count = d.delivery_count + 1, last_delivered_at = now()
-       FROM picked WHERE d.group_id = $1 AND d.event_id = picked.event_id
+       WHERE d.ctid = ANY (ARRAY(SELECT row_id FROM picked)) AND d.group_id = $1
        RETURNING d.event_id, d.delivery_count, d.leased_until)
      SELECT e.id, e.table_schema, e.table_name, e.op, e.key, e.lsn::text AS lsn, e.commit_lsn::text AS commit_lsn, e.seq,
             to_char(e.commit_time AT TIME ZONE 'UTC', ${ISO_US}) AS commit_time, e.xid, e.format, e.payload,
             l.delivery_count, to_char(l.leased_until AT TIME ZONE 'UTC', ${ISO_US}) AS leased_until
-     FROM leased l JOIN ${S}.events e ON e.stream_id = $5 AND e.id = l.event_id
+     FROM leased l
+     CROSS JOIN LATERAL (SELECT * FROM ${S}.events e WHERE e.stream_id = $5 AND e.id = l.event_id LIMIT 1) e
      ORDER BY e.id`,
     [groupId, max, visibilitySeconds, consumerId, streamId],
   );
@@ -132,7 +136,7 @@ function toMessage(r: MessageRow): StreamMessage {
 async function fillDeliveries(client: PoolClient, streamId: number, groupId: number, limit: number): Promise<number> {
   const { rows } = await client.query<{ copied: string }>(
     `WITH g AS (SELECT cursor FROM ${S}.groups WHERE id = $1 FOR UPDATE SKIP LOCKED),
-     fresh AS (SELECT e.id FROM ${S}.events e, g WHERE e.stream_id = $2 AND e.id > g.cursor ORDER BY e.id LIMIT $3),
+     fresh AS (SELECT e.id FROM ${S}.events e WHERE e.stream_id = $2 AND e.id > (SELECT cursor FROM g) ORDER BY e.id LIMIT $3),
      copied AS (
        INSERT INTO ${S}.deliveries (group_id, event_id) SELECT $1, id FROM fresh ORDER BY id
        ON CONFLICT (group_id, event_id) DO NOTHING),
@@ -151,21 +155,27 @@ export type AckStatus = 'acked' | 'already_acked' | 'not_delivered';
  * group does not stop the ack (acks are per group, as in Redis streams).
  */
 export async function ackEvents(client: PoolClient, groupId: number, ids: readonly string[]): Promise<Map<string, AckStatus>> {
-  const { rows } = await client.query<{ id: string; status: AckStatus }>(
+  // One statement. Each id is looked up by key and its row locked (waiting for a pull holding it),
+  // so the ctid the UPDATE uses stays valid; the delivered-ids subquery reads the snapshot before it.
+  const { rows } = await client.query<{ acked: string[]; delivered: string[] }>(
     `WITH req AS (SELECT DISTINCT unnest($2::bigint[]) AS event_id),
+     open AS (
+       SELECT o.row_id FROM req CROSS JOIN LATERAL (
+         SELECT d.ctid AS row_id FROM ${S}.deliveries d
+         WHERE d.group_id = $1 AND d.event_id = req.event_id AND d.acked_at IS NULL AND d.delivery_count > 0
+         LIMIT 1 FOR UPDATE) o),
      done AS (
        UPDATE ${S}.deliveries d SET acked_at = now(), leased_until = NULL
-       FROM req WHERE d.group_id = $1 AND d.event_id = req.event_id AND d.acked_at IS NULL AND d.delivery_count > 0
+       WHERE d.ctid = ANY (ARRAY(SELECT row_id FROM open)) AND d.group_id = $1 AND d.acked_at IS NULL
        RETURNING d.event_id)
-     SELECT req.event_id::text AS id,
-            CASE WHEN done.event_id IS NOT NULL THEN 'acked'
-                 WHEN d.delivery_count > 0 THEN 'already_acked'
-                 ELSE 'not_delivered' END AS status
-     FROM req LEFT JOIN done ON done.event_id = req.event_id
-              LEFT JOIN ${S}.deliveries d ON d.group_id = $1 AND d.event_id = req.event_id`,
+     SELECT ARRAY(SELECT event_id::text FROM done) AS acked,
+            ARRAY(SELECT req.event_id::text FROM req CROSS JOIN LATERAL (
+              SELECT 1 FROM ${S}.deliveries d WHERE d.group_id = $1 AND d.event_id = req.event_id AND d.delivery_count > 0 LIMIT 1) x) AS delivered`,
     [groupId, ids],
   );
-  return new Map(rows.map((r) => [r.id, r.status]));
+  const acked = new Set(rows[0]!.acked);
+  const delivered = new Set(rows[0]!.delivered);
+  return new Map(ids.map((id) => [id, acked.has(id) ? 'acked' : delivered.has(id) ? 'already_acked' : 'not_delivered']));
 }
 
 /** Where a replay starts: a commit time (RFC 3339 text) or a commit LSN (`X/Y`). */
