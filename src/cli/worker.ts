@@ -5,11 +5,13 @@ import type { Flow } from '../core/flow';
 import { parseFlow } from '../config/flow';
 import { executorIdFor, readServiceEnv, systemDatabaseUrlFor } from '../config/env';
 import { DuctError } from '../core/errors';
-import { createLogger } from '../core/log';
+import { createLogger, type Logger } from '../core/log';
 import { isLsnText } from '../core/lsn';
 import '../destinations';
 import { setRunnerDeps } from '../pipeline/deps';
+import { checkFlowDestinations } from '../pipeline/destinations';
 import { connectClient, endQuietly } from '../source/postgres/connect';
+import type { WireFormat } from '../wire/codec';
 import { getCodec } from '../wire/registry';
 import { launchDbos, shutdownDbos } from '../workflows/dbos';
 import { FLOW_RUN_WORKFLOW, flowRun, type FlowRunOptions, type FlowRunResult } from '../workflows/flowRun';
@@ -82,9 +84,13 @@ function readFlowFile(path: string, flowId: string | undefined, ctx: Parameters<
   return flow;
 }
 
-/** Fails fast on an unreachable source (inside a run, connection errors are retried with backoff). */
-async function checkSourceReachable(flow: Flow): Promise<void> {
+/**
+ * Fails fast when the source or a destination does not answer: inside a run, such errors are
+ * retried with backoff for minutes, which is right for a running flow but not for a start.
+ */
+async function checkPeersReachable(flow: Flow, serviceWireFormat: WireFormat, log: Logger): Promise<void> {
   await endQuietly(await connectClient(flow.source.options.dsn!, 'source.options.dsn', { connectTimeoutMs: 5000 }));
+  await checkFlowDestinations(flow, serviceWireFormat, log);
 }
 
 /** Waits for a run and every successor it hands over to; returns the last run's result. */
@@ -116,7 +122,7 @@ async function main(argv: string[]): Promise<number> {
     if (args.flowFile) {
       // Validate everything and reach the source before storing anything.
       const fromFile = readFlowFile(args.flowFile, args.flowId, ctx);
-      await checkSourceReachable(fromFile);
+      await checkPeersReachable(fromFile, env.wireFormat, log);
       const { flow: stored, created } = await state.flows.upsert(fromFile);
       process.stderr.write(`${PROG}: flow "${stored.id}" ${created ? 'created' : 'updated'} from ${args.flowFile}\n`);
       flow = stored;
@@ -124,7 +130,7 @@ async function main(argv: string[]): Promise<number> {
       flow = await state.flows.get(args.flowId!);
       if (!flow) throw new DuctError('not_found', `flow "${args.flowId}" does not exist`, { hint: 'create it with the API (CreateFlow) or pass -flow-file' });
       parseFlow(flow, ctx);
-      await checkSourceReachable(flow);
+      await checkPeersReachable(flow, env.wireFormat, log);
     }
     const flowId = flow.id;
     if (flow.state === 'paused') {

@@ -1,16 +1,15 @@
-import { resolveDestinationFormat } from '../config/flow';
 import { DuctError, describeError } from '../core/errors';
 import type { Flow } from '../core/flow';
 import type { Logger } from '../core/log';
 import { formatLsn, type Lsn } from '../core/lsn';
 import type { Destination } from '../destinations/destination';
-import { getDestinationKind } from '../destinations/registry';
 import { parsePostgresSourceConfig, type PostgresSourceConfig } from '../source/postgres/config';
 import { preparePostgresSource } from '../source/postgres/prepare';
 import { currentFlushLsn } from '../source/postgres/walPosition';
 import { PostgresSource } from '../source/postgres/source';
 import type { RunnerDeps } from './deps';
 import { BatchReader } from './batchReader';
+import { openFlowDestinations } from './destinations';
 import { toEncodedBatch } from './encodedBatch';
 import { progressOf } from './progress';
 import { writeToAll } from './writeAll';
@@ -163,25 +162,6 @@ export class FlowRuntime {
 
   private async openDestinations(): Promise<void> {
     if (this.destinations.length > 0) return;
-    const opened: Destination[] = [];
-    try {
-      for (const [i, d] of this.flow.destinations.entries()) {
-        const kind = getDestinationKind(d.type, `destinations[${i}].type`);
-        const config = kind.parseConfig(d.options, `destinations[${i}].options`);
-        const dest = await kind.create(config, {
-          flowId: this.flow.id,
-          name: d.name,
-          wireFormat: resolveDestinationFormat(d, this.flow.wire_format, this.deps.env.wireFormat),
-          parallelism: this.flow.parallelism,
-          log: this.log.child({ destination: d.name }),
-        });
-        opened.push(dest);
-        await dest.open();
-      }
-      this.destinations = opened;
-    } catch (e) {
-      await Promise.allSettled(opened.map((d) => d.close()));
-      throw e;
-    }
+    this.destinations = await openFlowDestinations(this.flow, this.deps.env.wireFormat, this.log);
   }
 }

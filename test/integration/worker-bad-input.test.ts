@@ -107,6 +107,17 @@ describe('ductstream-worker bad input', () => {
     expect(await storedFlows()).not.toContain('unreachable');
   });
 
+  it('an unreachable destination fails at once, names the destination option, and stores nothing', async () => {
+    const path = flowWith('deadhook', (f) => (f.destinations = [{ name: 'hook', type: 'http', options: { url: 'http://127.0.0.1:1/hook', headers: 'Authorization:Bearer sekret-token' } }]));
+    const started = Date.now();
+    const r = await runWorker(['-flow-file', path], env());
+    expect(r.code).toBe(1);
+    expect(Date.now() - started).toBeLessThan(20_000);
+    expect(lastLine(r.stderr)).toMatch(/destinations\[0\]\.options\.url/);
+    expect(r.stderr).not.toContain('sekret-token');
+    expect(await storedFlows()).not.toContain('deadhook');
+  });
+
   describe('a source without wal_level=logical', () => {
     let replica: LocalCluster;
     beforeAll(async () => {

@@ -59,7 +59,7 @@ describe('wire format resolution and enforcement', () => {
   });
 
   it('resolves destination options.format → flow.wire_format → service default → json', () => {
-    const d = (format?: string) => ({ name: 'd', type: 'duckdb', options: format ? { format } : {} });
+    const d = (format?: string) => ({ name: 'd', type: 'duckdb', options: (format ? { format } : {}) as Record<string, string> });
     expect(resolveDestinationFormat(d('avro'), 'proto', 'arrow')).toBe('avro');
     expect(resolveDestinationFormat(d(), 'proto', 'arrow')).toBe('proto');
     expect(resolveDestinationFormat(d(), '', 'arrow')).toBe('arrow');
