@@ -5,13 +5,14 @@ import { progressOf } from '../pipeline/progress';
 /**
  * Prints a progress line for a flow every DUCTSTREAM_PROGRESS_INTERVAL seconds (default 5) on
  * stderr: rows and rows/s since the last line, batches, checkpoint LSN and lag in bytes behind
- * the server's WAL end. Returns a function that stops it.
+ * the server's WAL end. Returns a function that stops it and prints a last line, so even a run
+ * shorter than the interval reports its progress once.
  */
 export function startProgressReporter(flowId: string, log: Logger): () => void {
   const intervalMs = (Number(process.env.DUCTSTREAM_PROGRESS_INTERVAL) || 5) * 1000;
   let lastRows = 0;
   let lastAt = Date.now();
-  const timer = setInterval(() => {
+  const report = (): void => {
     const p = progressOf(flowId);
     const now = Date.now();
     const rate = ((p.rows - lastRows) * 1000) / Math.max(1, now - lastAt);
@@ -26,12 +27,14 @@ export function startProgressReporter(flowId: string, log: Logger): () => void {
       received_lsn: formatLsn(p.receivedLsn),
       lag_bytes: lag,
     });
-  }, intervalMs);
+  };
+  const timer = setInterval(report, intervalMs);
   timer.unref();
   let stopped = false;
   return () => {
     if (stopped) return;
     stopped = true;
     clearInterval(timer);
+    report();
   };
 }
