@@ -42,9 +42,9 @@ async function main(): Promise<void> {
     await db.query(`SELECT pg_create_logical_replication_slot('raw_slot', 'pgoutput')`);
     for (const b of BATCH_SIZES) await db.query(`SELECT pg_create_logical_replication_slot('flow_${b}_slot', 'pgoutput')`);
 
-    const env = readServiceEnv({ DUCTSTREAM_POSTGRES_DSN: stateDsn });
+    const env = readServiceEnv({ DUCTSTREAM_POSTGRES_DSN: stateDsn, DUCTSTREAM_MAX_WRITE_ROWS: arg('max-write-rows', '10000') });
     const state = await openAppState(env);
-    setRunnerDeps({ env, flows: state.flows, checkpoints: state.checkpoints, codecFor: getCodec, log: silentLogger, stepMaxRows: 50_000, stepMaxMs: 2_000, maxWriteRows: Number(arg('max-write-rows', '10000')) });
+    setRunnerDeps({ env, flows: state.flows, checkpoints: state.checkpoints, codecFor: getCodec, log: silentLogger });
     for (const b of BATCH_SIZES) {
       await state.flows.create({
         id: `bench-${b}`, name: `bench ${b}`, wire_format: 'json', parallelism: 1, state: 'running',

@@ -104,7 +104,7 @@ export async function runEventBench(spec: EventBenchSpec): Promise<void> {
     await db.query('SET synchronous_commit = on');
     const env = readServiceEnv({ DUCTSTREAM_POSTGRES_DSN: stateDsn });
     const state = await openAppState(env);
-    setRunnerDeps({ env, flows: state.flows, checkpoints: state.checkpoints, codecFor: getCodec, log: silentLogger, stepMaxRows: 50_000, stepMaxMs: 2_000, maxWriteRows: 10_000 });
+    setRunnerDeps({ env, flows: state.flows, checkpoints: state.checkpoints, codecFor: getCodec, log: silentLogger });
     await launchDbos({ env, executorId: `bench-cdc-${spec.type}`, systemDatabaseUrl: env.dbosSystemDatabaseUrl!, log: silentLogger });
 
     /** Creates the phase's slot (it starts at the current WAL end) and its flow. */

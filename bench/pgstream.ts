@@ -63,9 +63,9 @@ async function flowToStream(src: string, stateDsn: string, streamDsn: string): P
   for (const format of FORMATS) for (const batch of BATCH_SIZES) flows.push({ id: `bench-${format}-${batch}`, format, batch });
   for (const f of flows) await db.query(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, [`${f.id.replace(/-/g, '_')}_slot`]);
 
-  const env = readServiceEnv({ DUCTSTREAM_POSTGRES_DSN: stateDsn });
+  const env = readServiceEnv({ DUCTSTREAM_POSTGRES_DSN: stateDsn, DUCTSTREAM_MAX_WRITE_ROWS: arg('max-write-rows', '10000') });
   const state = await openAppState(env);
-  setRunnerDeps({ env, flows: state.flows, checkpoints: state.checkpoints, codecFor: getCodec, log: silentLogger, stepMaxRows: 50_000, stepMaxMs: 2_000, maxWriteRows: Number(arg('max-write-rows', '10000')) });
+  setRunnerDeps({ env, flows: state.flows, checkpoints: state.checkpoints, codecFor: getCodec, log: silentLogger });
   for (const f of flows) {
     await state.flows.create({
       id: f.id, name: f.id, wire_format: f.format, parallelism: 1, state: 'running',

@@ -75,11 +75,8 @@ async function main(argv: string[]): Promise<number> {
       checkpoints: state.checkpoints,
       codecFor: getCodec,
       log,
-      stepMaxRows: Number(process.env.DUCTSTREAM_STEP_MAX_ROWS) || 50_000,
-      stepMaxMs: Number(process.env.DUCTSTREAM_STEP_MAX_MS) || 2_000,
-      maxWriteRows: Number(process.env.DUCTSTREAM_MAX_WRITE_ROWS) || 10_000,
     });
-    const maxStepsPerRun = Number(process.env.DUCTSTREAM_STEPS_PER_RUN) || 500;
+    const maxStepsPerRun = env.runner.stepsPerRun;
     const startRunKind = env.dbosSchedule ? 'once' : 'stream';
     let runs: DbosFlowRuns | null = null;
     if (env.dbosEnabled) {

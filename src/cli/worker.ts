@@ -144,9 +144,6 @@ async function main(argv: string[]): Promise<number> {
       checkpoints: state.checkpoints,
       codecFor: getCodec,
       log,
-      stepMaxRows: Number(process.env.DUCTSTREAM_STEP_MAX_ROWS) || 50_000,
-      stepMaxMs: Number(process.env.DUCTSTREAM_STEP_MAX_MS) || 2_000,
-      maxWriteRows: Number(process.env.DUCTSTREAM_MAX_WRITE_ROWS) || 10_000,
     });
     const systemDatabaseUrl = systemDatabaseUrlFor(env, flow.source.options.dsn!);
     setRunPolicy(flowId, { maxEmptyReads: args.maxEmptyReads });
@@ -177,7 +174,7 @@ async function main(argv: string[]): Promise<number> {
     }
     if (!last || last.end === 'empty' || last.end === 'bounded') {
       if (flow.state !== 'running') await state.flows.setState(flowId, 'running');
-      const opts: FlowRunOptions = { maxEmptyReads: args.maxEmptyReads, startLsn: args.startLsn, maxStepsPerRun: Number(process.env.DUCTSTREAM_STEPS_PER_RUN) || 500, onBound: 'successor', chainIndex: 0 };
+      const opts: FlowRunOptions = { maxEmptyReads: args.maxEmptyReads, startLsn: args.startLsn, maxStepsPerRun: env.runner.stepsPerRun, onBound: 'successor', chainIndex: 0 };
       const handle = await DBOS.startWorkflow(flowRun, { workflowID: `${prefix}${Date.now()}` })(flowId, opts);
       last = await followChain(handle);
     }

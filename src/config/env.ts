@@ -24,6 +24,19 @@ export interface ServiceEnv {
   checkpointDsn?: string;
   /** DBOS application version; pin it so a restarted process recovers runs of the previous one. */
   appVersion: string;
+  /** Bounds of the runner's units of work. */
+  runner: RunnerLimits;
+}
+
+export interface RunnerLimits {
+  /** One deliverBatch step returns after this many rows (DUCTSTREAM_STEP_MAX_ROWS) ... */
+  stepMaxRows: number;
+  /** ... or this many ms (DUCTSTREAM_STEP_MAX_MS); a checkpoint follows every step. */
+  stepMaxMs: number;
+  /** Already-decoded source batches are merged into one destination write of up to this many changes (DUCTSTREAM_MAX_WRITE_ROWS). */
+  maxWriteRows: number;
+  /** deliverBatch steps per workflow before the run ends or continues in a successor (DUCTSTREAM_STEPS_PER_RUN). */
+  stepsPerRun: number;
 }
 
 export const ENV_DEFAULTS = {
@@ -33,7 +46,15 @@ export const ENV_DEFAULTS = {
   dbosQueue: 'ductstream',
   checkpointPath: join(homedir(), '.ductstream', 'checkpoints.db'),
   appVersion: '1',
+  runner: { stepMaxRows: 50_000, stepMaxMs: 2_000, maxWriteRows: 10_000, stepsPerRun: 500 } as RunnerLimits,
 };
+
+function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const v = env[name]?.trim();
+  if (v === undefined || v === '') return fallback;
+  if (!/^\d+$/.test(v) || Number(v) < 1) throw invalidArgument(name, `"${v}" is not a positive whole number`, `use e.g. ${fallback}`);
+  return Number(v);
+}
 
 function bool(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
   const v = env[name]?.trim();
@@ -104,6 +125,12 @@ export function readServiceEnv(env: NodeJS.ProcessEnv = process.env): ServiceEnv
     checkpointPath: env.DUCTSTREAM_CHECKPOINT_PATH?.trim() || ENV_DEFAULTS.checkpointPath,
     checkpointDsn: env.DUCTSTREAM_CHECKPOINT_DSN?.trim() || undefined,
     appVersion: env.DUCTSTREAM_APP_VERSION?.trim() || ENV_DEFAULTS.appVersion,
+    runner: {
+      stepMaxRows: positiveInt(env, 'DUCTSTREAM_STEP_MAX_ROWS', ENV_DEFAULTS.runner.stepMaxRows),
+      stepMaxMs: positiveInt(env, 'DUCTSTREAM_STEP_MAX_MS', ENV_DEFAULTS.runner.stepMaxMs),
+      maxWriteRows: positiveInt(env, 'DUCTSTREAM_MAX_WRITE_ROWS', ENV_DEFAULTS.runner.maxWriteRows),
+      stepsPerRun: positiveInt(env, 'DUCTSTREAM_STEPS_PER_RUN', ENV_DEFAULTS.runner.stepsPerRun),
+    },
   };
 }
 

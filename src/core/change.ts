@@ -133,3 +133,24 @@ export function compareChangeOrder(a: Pick<Change, 'commitLsn' | 'seq'>, b: Pick
   if (a.commitLsn !== b.commitLsn) return a.commitLsn < b.commitLsn ? -1 : 1;
   return a.seq - b.seq;
 }
+
+/**
+ * The changes of each table, keyed by `schema.table`, each list in stream order. Consecutive
+ * changes usually share one TableRef object, so the key is computed once per run of a table.
+ */
+export function groupByTable(changes: readonly Change[]): Map<string, Change[]> {
+  const out = new Map<string, Change[]>();
+  let ref: TableRef | undefined;
+  let list: Change[] = [];
+  for (const c of changes) {
+    if (c.table !== ref) {
+      ref = c.table;
+      const k = tableKey(ref);
+      const known = out.get(k);
+      if (known) list = known;
+      else out.set(k, (list = []));
+    }
+    list.push(c);
+  }
+  return out;
+}

@@ -14,11 +14,6 @@ export interface RunnerDeps {
   checkpoints: CheckpointStore;
   codecFor: (f: WireFormat) => Codec;
   log: Logger;
-  /** Upper bounds of one deliverBatch step: it returns after this many rows or this long. */
-  stepMaxRows: number;
-  stepMaxMs: number;
-  /** Up to this many changes of already-decoded source batches are merged into one destination write. */
-  maxWriteRows: number;
 }
 
 let current: RunnerDeps | undefined;

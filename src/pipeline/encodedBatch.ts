@@ -1,4 +1,4 @@
-import { tableKey, type Batch, type Change } from '../core/change';
+import { groupByTable, tableKey, type Batch, type Change } from '../core/change';
 import type { EncodedBatch } from '../destinations/destination';
 import type { Codec, WireFormat } from '../wire/codec';
 
@@ -24,15 +24,8 @@ export function toEncodedBatch(batch: Batch, codecFor: (f: WireFormat) => Codec)
       let out = fileCache.get(format);
       if (!out) {
         const codec = codecFor(format);
-        const byTable = new Map<string, Change[]>();
-        for (const c of batch.changes) {
-          const k = tableKey(c.table);
-          let list = byTable.get(k);
-          if (!list) byTable.set(k, (list = []));
-          list.push(c);
-        }
         out = new Map();
-        for (const [k, changes] of byTable) out.set(k, codec.encodeFile(changes, schemaOf(batch, changes[0]!)));
+        for (const [k, changes] of groupByTable(batch.changes)) out.set(k, codec.encodeFile(changes, schemaOf(batch, changes[0]!)));
         fileCache.set(format, out);
       }
       return out;

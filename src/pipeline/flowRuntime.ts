@@ -94,7 +94,7 @@ export class FlowRuntime {
         p.rows += batch.changes.length;
         p.batches++;
         p.lastCommitTimeMicros = batch.changes[batch.changes.length - 1]!.commitTimeMicros;
-        if (rows >= this.deps.stepMaxRows || Date.now() - started >= this.deps.stepMaxMs) break;
+        if (rows >= this.deps.env.runner.stepMaxRows || Date.now() - started >= this.deps.env.runner.stepMaxMs) break;
       }
       this.updateProgress();
       return { rows, batches, checkpointLsn: formatLsn(checkpoint), empty };
@@ -151,8 +151,8 @@ export class FlowRuntime {
     this.catchUpTarget = await currentFlushLsn(this.sourceConfig.dsn);
     this.caughtUp = from >= this.catchUpTarget;
     // The source decodes up to one merged write ahead, so small batches can fill the next write.
-    const source = new PostgresSource(this.sourceConfig, { flowId: this.flow.id, log: this.log, readAheadRows: this.deps.maxWriteRows });
-    this.reader = new BatchReader(source.open(from)[Symbol.asyncIterator](), Math.max(this.sourceConfig.batchSize, this.deps.maxWriteRows));
+    const source = new PostgresSource(this.sourceConfig, { flowId: this.flow.id, log: this.log, readAheadRows: this.deps.env.runner.maxWriteRows });
+    this.reader = new BatchReader(source.open(from)[Symbol.asyncIterator](), Math.max(this.sourceConfig.batchSize, this.deps.env.runner.maxWriteRows));
     this.source = source;
     this.position = from;
     // Re-acknowledge the durable checkpoint so the new connection's status updates start from it.

@@ -1,5 +1,5 @@
 import { HeadBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { tableKey, type Change } from '../../core/change';
+import { groupByTable, type Change } from '../../core/change';
 import { DuctError } from '../../core/errors';
 import type { Logger } from '../../core/log';
 import { withRetry } from '../../core/retry';
@@ -66,13 +66,7 @@ export class S3Destination implements Destination {
     if (batch.changes.length === 0) return;
     const client = this.requireClient();
     const codec = this.codec();
-    const byTable = new Map<string, Change[]>();
-    for (const change of batch.changes) {
-      const k = tableKey(change.table);
-      let list = byTable.get(k);
-      if (!list) byTable.set(k, (list = []));
-      list.push(change);
-    }
+    const byTable = groupByTable(batch.changes);
     // The memoized encodings serve the default codec; another parquet compression encodes here.
     const shared = codec === getCodec(codec.format) ? batch.files(codec.format) : undefined;
     await deliverInLanes([...byTable], { parallelism: this.ctx.parallelism, laneKey: ([k]) => k }, async (lane, stopped) => {

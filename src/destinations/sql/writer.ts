@@ -1,4 +1,4 @@
-import { tableKey, type Batch, type Change, type TableRef } from '../../core/change';
+import { groupByTable, tableKey, type Batch, type Change, type TableRef } from '../../core/change';
 import { DuctError, invalidArgument, isDuctError } from '../../core/errors';
 import type { Logger } from '../../core/log';
 import { qualified, type QualifiedName, type SqlDialect } from './dialect';
@@ -254,26 +254,6 @@ export class WarehouseWriter {
   }
 }
 
-/**
- * The changes of each table, in order. Sources share one `TableRef` object per table, so the key
- * string is built once per run of changes to the same table object, not once per change.
- */
-function groupByTable(changes: Change[]): Map<string, Change[]> {
-  const out = new Map<string, Change[]>();
-  let ref: TableRef | undefined;
-  let list: Change[] = [];
-  for (const c of changes) {
-    if (c.table !== ref) {
-      ref = c.table;
-      const k = tableKey(ref);
-      const known = out.get(k);
-      if (known) list = known;
-      else out.set(k, (list = []));
-    }
-    list.push(c);
-  }
-  return out;
-}
 
 /** The changes past the watermark (all of them, the same array, when none is at or before it). */
 function notApplied(wm: Watermark, changes: Change[]): Change[] {

@@ -1,0 +1,35 @@
+import { readServiceEnv, systemDatabaseUrlFor, validateCron } from '../../src/config/env';
+
+describe('readServiceEnv', () => {
+  it('applies the documented defaults', () => {
+    const env = readServiceEnv({});
+    expect(env).toMatchObject({ grpcListen: ':8080', wireFormat: 'json', wireEnforce: false, dbosApp: 'ductstream', dbosQueue: 'ductstream', checkpointBackend: 'sqlite' });
+    expect(env.runner).toEqual({ stepMaxRows: 50000, stepMaxMs: 2000, maxWriteRows: 10000, stepsPerRun: 500 });
+    expect(readServiceEnv({ DUCTSTREAM_POSTGRES_DSN: 'postgres://u:p@h:5432/state' })).toMatchObject({
+      checkpointBackend: 'postgres',
+      dbosSystemDatabaseUrl: 'postgres://u:p@h:5432/state_dbos_sys',
+    });
+  });
+
+  it.each([
+    [{ DUCTSTREAM_WIRE_FORMAT: 'xml' }, /DUCTSTREAM_WIRE_FORMAT: unknown wire format "xml"/],
+    [{ DUCTSTREAM_WIRE_ENFORCE: 'yes please' }, /DUCTSTREAM_WIRE_ENFORCE: "yes please" is not a boolean/],
+    [{ DUCTSTREAM_CHECKPOINT_BACKEND: 'redis' }, /DUCTSTREAM_CHECKPOINT_BACKEND: unknown backend "redis"/],
+    [{ DUCTSTREAM_CHECKPOINT_BACKEND: 'postgres' }, /postgres checkpoints need DUCTSTREAM_POSTGRES_DSN/],
+    [{ DUCTSTREAM_POSTGRES_DSN: 'not a url' }, /DUCTSTREAM_POSTGRES_DSN: is not a postgres URL/],
+    [{ DUCTSTREAM_DBOS_SCHEDULE: 'every ten seconds' }, /DUCTSTREAM_DBOS_SCHEDULE: "every ten seconds" is not a cron expression/],
+    [{ DUCTSTREAM_STEP_MAX_ROWS: '0' }, /DUCTSTREAM_STEP_MAX_ROWS: "0" is not a positive whole number/],
+    [{ DUCTSTREAM_MAX_WRITE_ROWS: 'lots' }, /DUCTSTREAM_MAX_WRITE_ROWS: "lots" is not a positive whole number/],
+  ])('rejects %j naming the variable', (env, message) => {
+    expect(() => readServiceEnv(env)).toThrow(message);
+  });
+
+  it('accepts 6-field cron with seconds', () => {
+    expect(validateCron('*/10  * * * * *', 'X')).toBe('*/10 * * * * *');
+  });
+
+  it('puts a standalone worker\'s DBOS system database beside the source', () => {
+    expect(systemDatabaseUrlFor(readServiceEnv({}), 'postgres://u@h/app')).toBe('postgres://u@h/app_ductstream_dbos_sys');
+    expect(() => systemDatabaseUrlFor(readServiceEnv({}), 'host=h dbname=app')).toThrow(/DBOS_SYSTEM_DATABASE_URL/);
+  });
+});
