@@ -1,8 +1,10 @@
-import { tableKey, type Change } from '../../core/change';
+import { tableKey, type Change, type TableSchema } from '../../core/change';
 import { formatLsn } from '../../core/lsn';
+import { formatCommitLsn } from '../../wire/envelope';
 import type { WireFormat } from '../../wire/codec';
 import type { EncodedBatch } from '../destination';
 import { idempotencyKey, qualifiedName, rowKeyText } from '../idempotency';
+import { utf8Length, uvarintSize, type EncodableRecord } from './recordBatch';
 import { topicFor, type TopicTemplate } from './topics';
 
 /**
@@ -14,56 +16,75 @@ import { topicFor, type TopicTemplate } from './topics';
  *   `idempotency_key` (see src/destinations/idempotency.ts) and `content-type` (the format's MIME type);
  * - timestamp: the commit time (milliseconds).
  */
-export interface OutgoingRecord {
-  topic: string;
-  key: string;
-  value: Buffer;
-  headers: Record<string, string>;
-  timestamp: string;
-  /** A truncate: delivered to every partition of the topic. */
-  broadcast: boolean;
-  /** Approximate bytes on the wire, for sizing requests. */
-  size: number;
-}
-
 export const KAFKA_HEADERS = ['op', 'table', 'lsn', 'commit_lsn', 'seq', 'idempotency_key', 'content-type'] as const;
+
+/** Bytes of the header names with their length prefixes, in every record. */
+const HEADER_NAMES_SIZE = KAFKA_HEADERS.reduce((s, h) => s + uvarintSize(h.length * 2) + h.length, 0);
+
+export class OutgoingRecord implements EncodableRecord {
+  constructor(
+    readonly topic: string,
+    readonly key: string,
+    readonly value: Uint8Array,
+    /** Values of `KAFKA_HEADERS`, in that order. */
+    readonly headerValues: readonly string[],
+    readonly timestampMs: number,
+    /** A truncate: delivered to every partition of the topic. */
+    readonly broadcast: boolean,
+    /** Bytes on the wire (the record plus room for its deltas), for sizing requests. */
+    readonly size: number,
+  ) {}
+
+  /** The headers as an object (for tests and logs; the encoder reads `headerValues`). */
+  get headers(): Record<string, string> {
+    const out: Record<string, string> = {};
+    KAFKA_HEADERS.forEach((h, i) => (out[h] = this.headerValues[i]!));
+    return out;
+  }
+
+  /** The timestamp as kafkajs takes it: milliseconds, as text. */
+  get timestamp(): string {
+    return String(this.timestampMs);
+  }
+}
 
 export function recordsOf(batch: EncodedBatch, format: WireFormat, contentType: string, topic: TopicTemplate): OutgoingRecord[] {
   const values = batch.messages(format);
-  const topics = new Map<string, string>();
-  return batch.changes.map((change: Change, i) => {
-    const name = qualifiedName(change);
-    let t = topics.get(name);
-    if (t === undefined) topics.set(name, (t = topicFor(topic, change.table)));
-    const schema = batch.schemas.get(tableKey(change.table))!;
-    const key = rowKeyText(change, schema);
-    const bytes = values[i]!;
-    const value = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const headers: Record<string, string> = {
-      op: change.op,
-      table: name,
-      lsn: formatLsn(change.lsn),
-      commit_lsn: formatLsn(change.commitLsn),
-      seq: String(change.seq),
-      idempotency_key: idempotencyKey(change, schema, key),
-      'content-type': contentType,
-    };
-    return {
-      topic: t,
-      key,
-      value,
-      headers,
-      timestamp: String(change.commitTimeMicros / 1000n),
-      broadcast: change.op === 'truncate',
-      size: value.byteLength + key.length + 200,
-    };
-  });
+  const changes = batch.changes;
+  const out = new Array<OutgoingRecord>(changes.length);
+  // Changes of one table share its topic, name and schema; changes of one transaction its commit time.
+  let lastTable: Change['table'] | undefined;
+  let name = '';
+  let t = '';
+  let schema: TableSchema | undefined;
+  let lastMicros = -1n;
+  let ms = 0;
+  for (let i = 0; i < changes.length; i++) {
+    const change = changes[i]!;
+    if (change.table !== lastTable) {
+      lastTable = change.table;
+      name = qualifiedName(change);
+      t = topicFor(topic, change.table);
+      schema = batch.schemas.get(tableKey(change.table))!;
+    }
+    if (change.commitTimeMicros !== lastMicros) {
+      lastMicros = change.commitTimeMicros;
+      ms = Number(lastMicros / 1000n);
+    }
+    const key = rowKeyText(change, schema!);
+    const value = values[i]!;
+    const headerValues = [change.op, name, formatLsn(change.lsn), formatCommitLsn(change.commitLsn), String(change.seq), idempotencyKey(change, schema!, key), contentType];
+    let size = 24 + HEADER_NAMES_SIZE + utf8Length(key) + value.byteLength;
+    for (const h of headerValues) size += 1 + utf8Length(h);
+    out[i] = new OutgoingRecord(t, key, value, headerValues, ms, change.op === 'truncate', size);
+  }
+  return out;
 }
 
-/** Splits records into requests of at most `maxBytes` (a record larger than that travels alone). */
-export function chunkRecords(records: OutgoingRecord[], maxBytes: number): OutgoingRecord[][] {
-  const out: OutgoingRecord[][] = [];
-  let current: OutgoingRecord[] = [];
+/** Splits items into requests of at most `maxBytes` (an item larger than that travels alone). */
+export function chunkRecords<T extends { size: number }>(records: readonly T[], maxBytes: number): T[][] {
+  const out: T[][] = [];
+  let current: T[] = [];
   let bytes = 0;
   for (const r of records) {
     if (current.length > 0 && bytes + r.size > maxBytes) {

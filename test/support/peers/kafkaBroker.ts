@@ -18,6 +18,8 @@ export interface ConsumedRecord {
 export interface KafkaBroker {
   /** `127.0.0.1:PORT` (the port is ephemeral). */
   bootstrap: string;
+  /** The kcat process (for benchmarks that read its CPU time). */
+  pid: number | undefined;
   /** Every record of `topic`, partition by partition, in offset order (an unknown topic reads empty). */
   readTopic(topic: string): Promise<ConsumedRecord[]>;
   stop(): Promise<void>;
@@ -50,6 +52,7 @@ export async function startKafkaBroker(timeoutMs = 10_000): Promise<KafkaBroker>
   child.stderr!.resume();
   return {
     bootstrap,
+    pid: child.pid,
     readTopic: (topic) => readTopic(bootstrap, topic),
     stop: async () => {
       if (child.exitCode !== null) return;
