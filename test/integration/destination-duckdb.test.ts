@@ -342,6 +342,25 @@ describe('idempotency and order', () => {
     expect(await rows(d, 'SELECT seq FROM ductstream_meta.__metadata')).toEqual([{ seq: '0' }]);
   });
 
+  test('updates of rows the destination lacks (a flow started without a snapshot) insert them', async () => {
+    const d = await destination({ dsn: newFile() });
+    const log = new ChangeLog();
+    log.tx((t) => t.insert(users, { id: 1n, name: 'a', bio: 'kept', score: '1.00' }));
+    await d.write(log.batch());
+    // A batch of updates only is applied with a plain UPDATE whose row count is checked; id 2 is
+    // missing, so the batch is applied again with upserts.
+    log.tx((t) => t.update(users, { id: 1n, name: 'a2', bio: 'kept', score: '1.50' }).update(users, { id: 2n, name: 'b', bio: null, score: null }));
+    const b = log.batch();
+    expect(await d.writeBatch(b)).toEqual({ tables: 1, applied: 2, skipped: 0 });
+    const expected = [{ id: '1', name: 'a2', bio: 'kept', score: '1.50' }, { id: '2', name: 'b', bio: null, score: null }];
+    expect(await snapshot(d)).toEqual(expected);
+    expect(await d.writeBatch(b)).toEqual({ tables: 0, applied: 0, skipped: 2 });
+    // All present now: the plain UPDATE applies, TOAST fill included.
+    log.tx((t) => t.update(users, { id: 1n, name: 'a3', score: '2.00' }, { unchangedToast: ['bio'] }).update(users, { id: 2n, name: 'b2', bio: 'x', score: '3.00' }));
+    await d.write(log.batch());
+    expect(await snapshot(d)).toEqual([{ id: '1', name: 'a3', bio: 'kept', score: '2.00' }, { id: '2', name: 'b2', bio: 'x', score: '3.00' }]);
+  });
+
   test('a failing batch leaves neither data nor watermark behind; its retry applies it once', async () => {
     const d = await destination({ dsn: newFile() });
     const strict = table('public.strict', { id: 'int4', amount: 'numeric(4,2)' }, { primaryKey: ['id'] });

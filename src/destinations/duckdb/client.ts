@@ -130,6 +130,14 @@ export class DuckdbSession implements SqlSession {
     }
   }
 
+  async executeCounting(sql: string): Promise<number> {
+    try {
+      return (await this.conn.run(sql)).rowsChanged;
+    } catch (e) {
+      throw classify(e, sql);
+    }
+  }
+
   async query(sql: string): Promise<Record<string, unknown>[]> {
     try {
       const reader = await this.conn.runAndReadAll(sql);

@@ -40,6 +40,11 @@ export interface TablePlan {
    * and a plain INSERT applies the plan unless the destination holds a key the source did not.
    */
   onlyInserts: boolean;
+  /**
+   * Target mode: every change was an update that kept its key, so every row existed in the source
+   * and a plain UPDATE applies the plan unless the destination lacks one of them.
+   */
+  onlyUpdates: boolean;
 }
 
 interface Image {
@@ -80,15 +85,18 @@ function planTarget(layout: TableLayout, changes: Change[]): TablePlan {
   const idOf = keyIdOf(layout.key);
   let truncate: Change | null = null;
   let onlyInserts = true;
+  let onlyUpdates = true;
   for (const c of changes) {
     if (c.op === 'truncate') {
       entries.clear();
       truncate = c;
+      onlyUpdates = false;
       continue;
     }
     if (c.op === 'insert') {
       // The image is the change's own row (never mutated).
       entries.set(idOf(c.after!), upsertRow(c.after!, NO_COLUMNS, null, c));
+      onlyUpdates = false;
       continue;
     }
     onlyInserts = false;
@@ -98,6 +106,7 @@ function planTarget(layout: TableLayout, changes: Change[]): TablePlan {
     const prevImage = prev instanceof Tombstone ? prev.image : (prev ?? null);
     if (c.op === 'delete') {
       entries.set(oldId, new Tombstone(pick(oldSource, layout.key)!, prevImage, c));
+      onlyUpdates = false;
       continue;
     }
     let row: PlannedRow;
@@ -113,7 +122,10 @@ function planTarget(layout: TableLayout, changes: Change[]): TablePlan {
       row = upsertRow(image.values, image.fill, image.fillFrom, c);
     }
     const newId = layout.key.length === 1 && c.after![layout.key[0]!] != null ? idOf(c.after!) : idOf(newKeyOf(layout, c, pick(oldSource, layout.key)));
-    if (newId !== oldId) entries.set(oldId, new Tombstone(pick(oldSource, layout.key)!, prevImage, c));
+    if (newId !== oldId) {
+      entries.set(oldId, new Tombstone(pick(oldSource, layout.key)!, prevImage, c));
+      onlyUpdates = false;
+    }
     entries.set(newId, row);
   }
   const rows: PlannedRow[] = [];
@@ -123,7 +135,7 @@ function planTarget(layout: TableLayout, changes: Change[]): TablePlan {
     else if (e.image) rows.push({ action: 'upsert', values: e.image.values, fill: e.image.fill, fillFrom: e.image.fillFrom, change: e.change, deleted: true });
     else rows.push({ action: 'soft_delete', values: e.key, fill: NO_COLUMNS, fillFrom: null, change: e.change, deleted: true });
   }
-  return { truncate, rows, last: changes.at(-1) ?? null, onlyInserts };
+  return { truncate, rows, last: changes.at(-1) ?? null, onlyInserts, onlyUpdates };
 }
 
 function upsertRow(values: Row, fill: string[], fillFrom: Row | null, change: Change): PlannedRow {
@@ -169,7 +181,7 @@ function planAppend(layout: TableLayout, changes: Change[]): TablePlan {
     if (keyed) images.set(idOf(newKeyOf(layout, c, oldKey)), image);
     rows.push({ action: 'append', ...image, change: c, deleted: false });
   }
-  return { truncate: null, rows, last: changes.at(-1) ?? null, onlyInserts: false };
+  return { truncate: null, rows, last: changes.at(-1) ?? null, onlyInserts: false, onlyUpdates: false };
 }
 
 function planKeyless(layout: TableLayout, changes: Change[]): TablePlan {
@@ -190,7 +202,7 @@ function planKeyless(layout: TableLayout, changes: Change[]): TablePlan {
     if (c.op === 'update') rows.push({ action: 'insert', values: { ...c.before, ...c.after }, fill: [], fillFrom: null, change: c, deleted: false });
     else if (layout.softDelete) rows.push({ action: 'insert', values: { ...c.before }, fill: [], fillFrom: null, change: c, deleted: true });
   }
-  return { truncate, rows, last: changes.at(-1) ?? null, onlyInserts: false };
+  return { truncate, rows, last: changes.at(-1) ?? null, onlyInserts: false, onlyUpdates: false };
 }
 
 /** The image after `c` on top of `base`: the full old row (REPLICA IDENTITY FULL), then `after`. */

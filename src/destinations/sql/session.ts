@@ -25,6 +25,11 @@ export interface SqlSession {
    * trip (DuckDB: one multi-statement call, which costs about as much as one statement).
    */
   executeScript(statements: string[]): Promise<void>;
+  /**
+   * Runs one INSERT, UPDATE or DELETE and returns the number of rows it changed. Optional: with
+   * it, the writer applies a batch of updates with a plain UPDATE and checks the count.
+   */
+  executeCounting?(sql: string): Promise<number>;
   /** Rows as plain objects: 64-bit integers as bigint, text as string, NULL as null. */
   query(sql: string): Promise<Record<string, unknown>[]>;
   /**

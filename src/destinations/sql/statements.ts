@@ -6,12 +6,22 @@ import { LOAD, type LoadTable } from './load-table';
 import type { PlannedAction, TablePlan } from './plan';
 
 /**
+ * How the rows a plan upserts are written:
+ * - `upsert`: insert, or replace the row with the same key (always right);
+ * - `insert`: plain INSERT, for a plan of inserts only (`TablePlan.onlyInserts`) where the dialect
+ *   enforces keys: fails when the destination holds one of the keys;
+ * - `update`: plain UPDATE of the rows with the same key, for a plan of updates only
+ *   (`TablePlan.onlyUpdates`): right only if it changed as many rows as the plan holds.
+ */
+export type WriteRows = 'upsert' | 'insert' | 'update';
+
+/**
  * The statements that apply one table's plan from its load table, in order. Fill runs before
  * any delete or upsert, so unchanged TOAST values are read from the destination as it was before
- * the batch (also across key changes within the batch). With `insertOnly` (a plan of inserts
- * only, see `TablePlan.onlyInserts`) its rows are added with a plain INSERT instead of an upsert.
+ * the batch (also across key changes within the batch). With `rows` = `update`, the UPDATE is the
+ * last statement (see {@link updatable}).
  */
-export function applyStatements(d: SqlDialect, layout: TableLayout, plan: TablePlan, load: LoadTable, insertOnly = false): string[] {
+export function applyStatements(d: SqlDialect, layout: TableLayout, plan: TablePlan, load: LoadTable, rows: WriteRows = 'upsert'): string[] {
   const out: string[] = [];
   if (plan.truncate) out.push(truncateStatement(d, layout, plan.truncate));
   if (load.rowCount === 0) return out;
@@ -30,15 +40,24 @@ export function applyStatements(d: SqlDialect, layout: TableLayout, plan: TableP
     out.push(d.updateFrom(target, 't', set, `${qualified(d, load.table)} AS s`, `${only('soft_delete')} AND ${keyMatch(d, layout)}`));
   }
   if (actions.has('upsert')) {
-    if (insertOnly) {
+    const { columns, exprs } = insertColumns(d, layout);
+    if (rows === 'insert') {
       out.push(insertStatement(d, layout, load, only('upsert')));
+    } else if (rows === 'update') {
+      const keys = new Set(layout.key);
+      const set = columns.flatMap((c, i) => (keys.has(c) ? [] : [`${d.quoteIdent(c)} = ${exprs[i]!}`]));
+      out.push(d.updateFrom(target, 't', set, `${qualified(d, load.table)} AS s`, `${only('upsert')} AND ${keyMatch(d, layout)}`));
     } else {
-      const { columns, exprs } = insertColumns(d, layout);
       const select = `SELECT ${exprs.join(', ')} FROM ${qualified(d, load.table)} AS s WHERE ${only('upsert')}`;
       out.push(d.upsert(target, columns, layout.key, select));
     }
   }
   return out;
+}
+
+/** True when a plan of updates only can be written with `rows` = `update`: it has a column to set. */
+export function updatable(layout: TableLayout): boolean {
+  return layout.meta.length > 0 || layout.columns.some((c) => !layout.key.includes(c.name));
 }
 
 /** `s."col"`: a column of the load table. */

@@ -12,7 +12,7 @@ import type { BatchResolution, WarehouseOptions } from './options';
 import { planTable, type TablePlan } from './plan';
 import type { SqlSession } from './session';
 import { resolveStatements } from './staging';
-import { applyStatements } from './statements';
+import { applyStatements, updatable, type WriteRows } from './statements';
 
 export interface WarehouseWriterConfig {
   session: SqlSession;
@@ -75,10 +75,10 @@ export class WarehouseWriter {
     const watermarks = await this.readWatermarks();
     const moved = new Map<string, Watermark>();
     const used = new Set<{ table: QualifiedName; dirty: boolean }>();
+    /** Every row written by upsert: always right. */
     const script: string[] = [d.beginTransaction];
-    /** The same script with upserts for the plain inserts of `script` (when it has any). */
-    const safeScript: string[] = [d.beginTransaction];
-    let optimistic = false;
+    /** The same with plain INSERTs and UPDATEs where plans allow (see {@link executeApply}). */
+    const fast = new FastScript(d.beginTransaction);
     /** The table being prepared, or every table of the script once it runs: who an error is about. */
     let blame: TableLayout[] = [];
     const applied: TableLayout[] = [];
@@ -101,11 +101,18 @@ export class WarehouseWriter {
         summary.applied += fresh.length;
         const plan = planTable(layout, fresh);
         const load = await this.load(layout, plan, used);
-        const insertOnly = d.insertFailsOnDuplicateKey === true && plan.onlyInserts;
-        const statements = this.apply(layout, plan, load, insertOnly);
+        const statements = this.apply(layout, plan, load, 'upsert');
         script.push(...statements);
-        safeScript.push(...(insertOnly ? this.apply(layout, plan, load, false) : statements));
-        optimistic ||= insertOnly;
+        const rows = this.fastRows(layout, plan);
+        if (rows === 'upsert') fast.add(statements);
+        else if (rows === 'insert') fast.add(this.apply(layout, plan, load, rows), true);
+        else {
+          const update = this.apply(layout, plan, load, rows);
+          // The UPDATE is the statement before the load table is emptied.
+          fast.add(update.slice(0, -2));
+          fast.count(update.at(-2)!, plan.rows.length);
+          fast.add(update.slice(-1));
+        }
         applied.push(layout);
         if (o.metaTableEnabled) {
           const last = fresh[fresh.length - 1]!;
@@ -113,15 +120,15 @@ export class WarehouseWriter {
           const k = { flowId: this.cfg.flowId, source: schema, target: name };
           const moveTo = wm ? updateWatermark(d, k, next, last.commitTimeMicros) : upsertWatermark(d, k, next, last.commitTimeMicros);
           script.push(moveTo);
-          safeScript.push(moveTo);
+          fast.add([moveTo]);
           moved.set(wmKey, next);
         }
       }
       if (script.length === 1) return summary;
       script.push(d.commit);
-      safeScript.push(d.commit);
+      fast.add([d.commit]);
       blame = applied;
-      await this.executeApply(script, optimistic ? safeScript : undefined);
+      await this.executeApply(fast, script);
     } catch (e) {
       await this.cfg.session.execute(d.rollback).catch(() => undefined);
       throw withTables(blame, e);
@@ -163,28 +170,47 @@ export class WarehouseWriter {
   }
 
   /**
-   * Runs the apply script. A script that applies insert-only plans with plain INSERTs (cheaper than
-   * upserts; see `SqlDialect.insertFailsOnDuplicateKey`) fails as a whole when the destination
-   * already holds one of the keys (rows written before the flow, a snapshot overlap): it is rolled
-   * back and `safeScript`, the same with upserts, runs instead. The load tables are filled outside
-   * the transaction, so they still hold the rows.
+   * How a plan's upserted rows are written by the fast script: plain INSERT for a plan of inserts
+   * where the dialect enforces keys (a key the destination already holds, say rows written before
+   * the flow, makes it fail), plain UPDATE for a plan of updates when the session counts changed
+   * rows (a row the destination lacks shows in the count). Both cost DuckDB much less than an
+   * upsert (at 1M rows: INSERT ~1/3, UPDATE ~2/3 of it).
    */
-  private async executeApply(script: string[], safeScript: string[] | undefined): Promise<void> {
+  private fastRows(layout: TableLayout, plan: TablePlan): WriteRows {
+    if (plan.onlyInserts && this.cfg.dialect.insertFailsOnDuplicateKey === true) return 'insert';
+    if (plan.onlyUpdates && this.cfg.session.executeCounting !== undefined && updatable(layout) && plan.rows.length > 0) return 'update';
+    return 'upsert';
+  }
+
+  /**
+   * Applies the batch: the fast script when it differs from `script` (it runs in steps, to check
+   * the counts of its UPDATEs), and `script`, the same with upserts only, in one round trip when
+   * it does not or when the fast one failed or missed a row: then the fast one is rolled back as a
+   * whole first. The load tables are filled outside the transaction, so they still hold the rows.
+   */
+  private async executeApply(fast: FastScript, script: string[]): Promise<void> {
     const { session, dialect: d } = this.cfg;
-    if (!safeScript) return session.executeScript(script);
+    if (!fast.differs) return session.executeScript(script);
     try {
-      await session.executeScript(script);
+      for (const step of fast.steps) {
+        if (step.expect === undefined) {
+          await session.executeScript(step.statements);
+          continue;
+        }
+        const changed = await session.executeCounting!(step.statements[0]!);
+        if (changed !== step.expect) throw new Error(`an UPDATE changed ${changed} rows instead of ${step.expect}: the destination lacks some`);
+      }
     } catch (e) {
       await session.execute(d.rollback).catch(() => undefined);
-      this.cfg.log.debug('plain inserts failed; applying the batch with upserts', { flow: this.cfg.flowId, error: e instanceof Error ? e.message : String(e) });
-      await session.executeScript(safeScript);
+      this.cfg.log.debug('the fast apply did not fit the destination; applying the batch with upserts', { flow: this.cfg.flowId, error: e instanceof Error ? e.message : String(e) });
+      await session.executeScript(script);
     }
   }
 
   /** The statements that apply a loaded plan and then empty its load table. */
-  private apply(layout: TableLayout, plan: TablePlan, load: LoadTable, insertOnly: boolean): string[] {
+  private apply(layout: TableLayout, plan: TablePlan, load: LoadTable, rows: WriteRows): string[] {
     const d = this.cfg.dialect;
-    const statements = applyStatements(d, layout, plan, load, insertOnly);
+    const statements = applyStatements(d, layout, plan, load, rows);
     if (load.rowCount > 0) statements.push(d.deleteAll(load.table));
     return statements;
   }
@@ -274,4 +300,31 @@ function withTables(layouts: TableLayout[], e: unknown): unknown {
     return new DuctError(e.code, `${where}: ${e.message}`, { retry: e.retry, hint: e.hint, field: e.field, cause: e });
   }
   return new DuctError('destination_failed', `${where}: ${e instanceof Error ? e.message : String(e)}`, { retry: 'transient', cause: e });
+}
+
+/**
+ * The steps of a fast apply script: runs of statements sent in one round trip, and counted
+ * statements sent alone, whose changed-row count must be `expect`.
+ */
+class FastScript {
+  readonly steps: { statements: string[]; expect?: number }[];
+  /** False while every statement added is also in the upsert-only script. */
+  differs = false;
+
+  constructor(first: string) {
+    this.steps = [{ statements: [first] }];
+  }
+
+  /** Adds statements; `differs` when they are not the upsert-only script's. */
+  add(statements: string[], differs = false): void {
+    this.differs ||= differs;
+    const last = this.steps[this.steps.length - 1]!;
+    if (last.expect === undefined) last.statements.push(...statements);
+    else this.steps.push({ statements: [...statements] });
+  }
+
+  count(statement: string, expect: number): void {
+    this.steps.push({ statements: [statement], expect });
+    this.differs = true;
+  }
 }
