@@ -21,8 +21,25 @@ export function parseLsn(text: string): Lsn {
   return (BigInt('0x' + m[1]) << 32n) | BigInt('0x' + m[2]);
 }
 
+const HEX = '0123456789ABCDEF';
+
+/** Upper-case hex of a 32-bit unsigned integer, no padding. */
+function hex32(v: number): string {
+  let s = '';
+  do {
+    s = HEX[v & 15]! + s;
+    v >>>= 4;
+  } while (v !== 0);
+  return s;
+}
+
 /** Formats an LSN the way PostgreSQL does (upper-case hex, no padding). */
 export function formatLsn(lsn: Lsn): string {
+  // Below 2^53 (every LSN a server reaches in practice) number arithmetic is exact and ~2x faster.
+  if (lsn >= 0n && lsn <= 0x1fffffffffffffn) {
+    const n = Number(lsn);
+    return `${hex32(Math.floor(n / 4294967296))}/${hex32(n >>> 0)}`;
+  }
   const hi = (lsn >> 32n) & 0xffffffffn;
   const lo = lsn & 0xffffffffn;
   return `${hi.toString(16).toUpperCase()}/${lo.toString(16).toUpperCase()}`;

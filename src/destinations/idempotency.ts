@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
+import crypto from 'node:crypto';
 import type { Change, Column, Row, TableSchema } from '../core/change';
-import { formatLsn } from '../core/lsn';
+import { formatCommitLsn } from '../wire/envelope';
 import { encodeJsonValue } from '../wire/jsonValues';
 
 /**
@@ -53,12 +53,20 @@ export function qualifiedName(change: Pick<Change, 'table'>): string {
 
 /** The change's stream position as text: `commitLsn/seq`, e.g. `0/16B6C50/3`. */
 export function streamPositionText(change: Pick<Change, 'commitLsn' | 'seq'>): string {
-  return `${formatLsn(change.commitLsn)}/${change.seq}`;
+  // Changes of one transaction share the commit LSN: its text is cached.
+  return `${formatCommitLsn(change.commitLsn)}/${change.seq}`;
 }
 
-/** See the module comment: hash of (table, row key, commit LSN, seq), 64 lower-case hex digits. */
-export function idempotencyKey(change: Change, schema: TableSchema, rowKey = rowKeyText(change, schema)): string {
-  return createHash('sha256').update(`${qualifiedName(change)}\n${rowKey}\n${streamPositionText(change)}`).digest('hex');
+/** SHA-256 of the UTF-8 bytes of `text`, as 64 lower-case hex digits (one-shot `crypto.hash` where Node has it: no Hash object). */
+const sha256Hex: (text: string) => string =
+  typeof crypto.hash === 'function' ? (text) => crypto.hash('sha256', text, 'hex') : (text) => crypto.createHash('sha256').update(text).digest('hex');
+
+/**
+ * See the module comment: hash of (table, row key, commit LSN, seq), 64 lower-case hex digits.
+ * `table` may be passed when the caller has `qualifiedName(change)` already.
+ */
+export function idempotencyKey(change: Change, schema: TableSchema, rowKey = rowKeyText(change, schema), table = qualifiedName(change)): string {
+  return sha256Hex(`${table}\n${rowKey}\n${streamPositionText(change)}`);
 }
 
 /**
@@ -68,5 +76,5 @@ export function idempotencyKey(change: Change, schema: TableSchema, rowKey = row
  * inside by their own positions).
  */
 export function batchIdempotencyKey(first: Change, last: Change): string {
-  return createHash('sha256').update(`${qualifiedName(first)}\n${streamPositionText(first)}\n${streamPositionText(last)}`).digest('hex');
+  return sha256Hex(`${qualifiedName(first)}\n${streamPositionText(first)}\n${streamPositionText(last)}`);
 }

@@ -51,13 +51,25 @@ function rowJson(row: Row | null, schema: TableSchema): string {
   return out + '}';
 }
 
+// `,"schema":...,"table":...,"key":` of the last table seen (changes come in runs of one table).
+let lastRefSchema: string | undefined;
+let lastRefName: string | undefined;
+let lastTableMembers = '';
+
+function tableMembers(table: Change['table']): string {
+  if (table.schema !== lastRefSchema || table.name !== lastRefName) {
+    lastTableMembers = ',"schema":' + JSON.stringify(table.schema) + ',"table":' + JSON.stringify(table.name) + ',"key":';
+    lastRefSchema = table.schema;
+    lastRefName = table.name;
+  }
+  return lastTableMembers;
+}
+
 /** The JSON text of one change (no trailing newline). */
 export function changeToJson(change: Change, schema: TableSchema): string {
   return (
     '{"op":"' + change.op + '"' +
-    ',"schema":' + JSON.stringify(change.table.schema) +
-    ',"table":' + JSON.stringify(change.table.name) +
-    ',"key":' + rowJson(change.key, schema) +
+    tableMembers(change.table) + rowJson(change.key, schema) +
     ',"before":' + rowJson(change.before, schema) +
     ',"after":' + rowJson(change.after, schema) +
     ',"lsn":"' + formatLsn(change.lsn) + '"' +
@@ -65,7 +77,7 @@ export function changeToJson(change: Change, schema: TableSchema): string {
     ',"commit_time":"' + formatCommitTime(change.commitTimeMicros) + '"' +
     ',"xid":' + String(change.xid) +
     ',"seq":' + String(change.seq) +
-    ',"unchanged_toast":' + JSON.stringify(change.unchangedToast) +
+    ',"unchanged_toast":' + (change.unchangedToast.length === 0 ? '[]' : JSON.stringify(change.unchangedToast)) +
     '}'
   );
 }

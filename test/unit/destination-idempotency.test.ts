@@ -27,6 +27,15 @@ describe('row key text', () => {
 });
 
 describe('idempotency key', () => {
+  test('is pinned: the same bytes as every earlier release, so keys survive an upgrade', () => {
+    const log = new ChangeLog('f', 0x16_b6c5_0000n);
+    const [a, b] = log.tx((t) => t.insert(items, { order_id: 9223372036854775807n, line: 2, blob: Buffer.from([1, 2]), note: 'ü' }).delete(items, { order_id: 5n, line: 1 }));
+    expect(idempotencyKey(a!, items)).toBe('e1e67f8df668e52292ad95dd6c6d5ece201c67f7e87f4d480f8a4cf0e8fb080e');
+    expect(idempotencyKey(b!, items)).toBe('ffe987285344cda54634cf0aafe8ad479a703c092fe5ece1fb78ad4906b9d792');
+    expect(idempotencyKey(b!, items, rowKeyText(b!, items), 'shop.items')).toBe(idempotencyKey(b!, items));
+    expect(batchIdempotencyKey(a!, b!)).toBe('67dca977b9ea091e47685615f61f8cee3b690f2bfe352613f13dfea9961a993d');
+  });
+
   test('is 64 hex digits, the same on replay, distinct for two changes of one row in one transaction', () => {
     const log = new ChangeLog();
     const [a, b] = log.tx((t) => t.update(users, { id: 1n, name: 'x' }).update(users, { id: 1n, name: 'x' }));

@@ -221,13 +221,12 @@ export function utf8Length(s: string): number {
   return n;
 }
 
-/** Writes `s` (whose UTF-8 length is `byteLength`) at `pos`; ASCII is copied char by char. */
+/** Writes `s` (whose UTF-8 length is `byteLength`) at `pos`; short ASCII is copied char by char (cheaper than a native call). */
 function writeText(buf: Buffer, pos: number, s: string, byteLength: number): number {
-  if (byteLength === s.length) {
-    for (let i = 0; i < s.length; i++) buf[pos + i] = s.charCodeAt(i);
-    return pos + byteLength;
-  }
-  return pos + buf.write(s, pos, byteLength, 'utf8');
+  if (byteLength !== s.length) return pos + buf.write(s, pos, byteLength, 'utf8');
+  if (byteLength > 24) return pos + buf.write(s, pos, byteLength, 'latin1'); // ASCII: latin1 bytes = UTF-8 bytes
+  for (let i = 0; i < byteLength; i++) buf[pos + i] = s.charCodeAt(i);
+  return pos + byteLength;
 }
 
 /** Bytes of an unsigned LEB128 varint of `v` (a non-negative integer, exact up to 2^53). */
