@@ -361,6 +361,25 @@ describe('idempotency and order', () => {
     expect(await snapshot(d)).toEqual([{ id: '1', name: 'a3', bio: 'kept', score: '2.00' }, { id: '2', name: 'b2', bio: 'x', score: '3.00' }]);
   });
 
+  test('the load table is replaced as rows go through it, so its storage stays bounded', async () => {
+    const d = await destination({ dsn: newFile() });
+    const pairs = table('public.pairs', { id: 'int8', v: 'text' }, { primaryKey: ['id'] });
+    const log = new ChangeLog();
+    const rowGroups = async (): Promise<number> => Number((await rows(d, `SELECT count(DISTINCT row_group_id) AS n FROM pragma_storage_info('temp.__ds_load_0')`))[0]!.n);
+    let most = 0;
+    for (let b = 0; b < 26; b++) {
+      log.tx((t) => {
+        for (let i = 0; i < 10_000; i++) t.insert(pairs, { id: BigInt(b * 10_000 + i), v: 'x' });
+      });
+      await d.write(log.batch());
+      log.all.length = 0;
+      most = Math.max(most, await rowGroups());
+    }
+    // 260k rows went through; a table that kept them all would span 3 row groups (122,880 rows each).
+    expect(most).toBeLessThanOrEqual(2);
+    expect(await rows(d, 'SELECT count(*) AS n, count(DISTINCT id) AS k FROM public.pairs')).toEqual([{ n: '260000', k: '260000' }]);
+  });
+
   test('a failing batch leaves neither data nor watermark behind; its retry applies it once', async () => {
     const d = await destination({ dsn: newFile() });
     const strict = table('public.strict', { id: 'int4', amount: 'numeric(4,2)' }, { primaryKey: ['id'] });

@@ -12,7 +12,8 @@ import type { BatchResolution, WarehouseOptions } from './options';
 import { planTable, type TablePlan } from './plan';
 import type { SqlSession } from './session';
 import { resolveStatements } from './staging';
-import { applyStatements, updatable, type WriteRows } from './statements';
+import { applyStatements, type WriteRows } from './statements';
+import { FastScript, fastRows, runApply } from './fast-apply';
 
 export interface WarehouseWriterConfig {
   session: SqlSession;
@@ -55,8 +56,8 @@ export class WarehouseWriter {
   private watermarks: Map<string, Watermark> | undefined;
   /** With the `table` option: the one source table this destination writes. */
   private boundSource: string | undefined;
-  /** Reusable load tables by column signature; `dirty` ones may hold rows of a failed batch. */
-  private readonly loadTables = new Map<string, { table: QualifiedName; dirty: boolean }[]>();
+  /** Reusable load tables by column signature. */
+  private readonly loadTables = new Map<string, LoadSlot[]>();
   private loadTableCount = 0;
 
   constructor(private readonly cfg: WarehouseWriterConfig) {}
@@ -74,7 +75,7 @@ export class WarehouseWriter {
     const { dialect: d, options: o } = this.cfg;
     const watermarks = await this.readWatermarks();
     const moved = new Map<string, Watermark>();
-    const used = new Set<{ table: QualifiedName; dirty: boolean }>();
+    const used = new Set<LoadSlot>();
     /** Every row written by upsert: always right. */
     const script: string[] = [d.beginTransaction];
     /** The same with plain INSERTs and UPDATEs where plans allow (see {@link executeApply}). */
@@ -103,7 +104,7 @@ export class WarehouseWriter {
         const load = await this.load(layout, plan, used);
         const statements = this.apply(layout, plan, load, 'upsert');
         script.push(...statements);
-        const rows = this.fastRows(layout, plan);
+        const rows = fastRows(d, this.cfg.session, layout, plan);
         if (rows === 'upsert') fast.add(statements);
         else if (rows === 'insert') fast.add(this.apply(layout, plan, load, rows), true);
         else {
@@ -128,7 +129,9 @@ export class WarehouseWriter {
       script.push(d.commit);
       fast.add([d.commit]);
       blame = applied;
-      await this.executeApply(fast, script);
+      await runApply(this.cfg.session, d, fast, script, (e) => {
+        this.cfg.log.debug('the fast apply did not fit the destination; applying the batch with upserts', { flow: this.cfg.flowId, error: e instanceof Error ? e.message : String(e) });
+      });
     } catch (e) {
       await this.cfg.session.execute(d.rollback).catch(() => undefined);
       throw withTables(blame, e);
@@ -169,44 +172,6 @@ export class WarehouseWriter {
     }
   }
 
-  /**
-   * How a plan's upserted rows are written by the fast script: plain INSERT for a plan of inserts
-   * where the dialect enforces keys (a key the destination already holds, say rows written before
-   * the flow, makes it fail), plain UPDATE for a plan of updates when the session counts changed
-   * rows (a row the destination lacks shows in the count). Both cost DuckDB much less than an
-   * upsert (at 1M rows: INSERT ~1/3, UPDATE ~2/3 of it).
-   */
-  private fastRows(layout: TableLayout, plan: TablePlan): WriteRows {
-    if (plan.onlyInserts && this.cfg.dialect.insertFailsOnDuplicateKey === true) return 'insert';
-    if (plan.onlyUpdates && this.cfg.session.executeCounting !== undefined && updatable(layout) && plan.rows.length > 0) return 'update';
-    return 'upsert';
-  }
-
-  /**
-   * Applies the batch: the fast script when it differs from `script` (it runs in steps, to check
-   * the counts of its UPDATEs), and `script`, the same with upserts only, in one round trip when
-   * it does not or when the fast one failed or missed a row: then the fast one is rolled back as a
-   * whole first. The load tables are filled outside the transaction, so they still hold the rows.
-   */
-  private async executeApply(fast: FastScript, script: string[]): Promise<void> {
-    const { session, dialect: d } = this.cfg;
-    if (!fast.differs) return session.executeScript(script);
-    try {
-      for (const step of fast.steps) {
-        if (step.expect === undefined) {
-          await session.executeScript(step.statements);
-          continue;
-        }
-        const changed = await session.executeCounting!(step.statements[0]!);
-        if (changed !== step.expect) throw new Error(`an UPDATE changed ${changed} rows instead of ${step.expect}: the destination lacks some`);
-      }
-    } catch (e) {
-      await session.execute(d.rollback).catch(() => undefined);
-      this.cfg.log.debug('the fast apply did not fit the destination; applying the batch with upserts', { flow: this.cfg.flowId, error: e instanceof Error ? e.message : String(e) });
-      await session.executeScript(script);
-    }
-  }
-
   /** The statements that apply a loaded plan and then empty its load table. */
   private apply(layout: TableLayout, plan: TablePlan, load: LoadTable, rows: WriteRows): string[] {
     const d = this.cfg.dialect;
@@ -216,7 +181,7 @@ export class WarehouseWriter {
   }
 
   /** Loads a plan into a free load table (none when it has no rows). */
-  private async load(layout: TableLayout, plan: TablePlan, used: Set<{ table: QualifiedName; dirty: boolean }>): Promise<LoadTable> {
+  private async load(layout: TableLayout, plan: TablePlan, used: Set<LoadSlot>): Promise<LoadTable> {
     const { session, dialect: d } = this.cfg;
     const data = buildLoadData(d, layout, plan);
     if (data.rowCount === 0) return { ...data, table: { schema: '', name: '' } };
@@ -224,13 +189,22 @@ export class WarehouseWriter {
     if (!slots) this.loadTables.set(data.signature, (slots = []));
     let slot = slots.find((s) => !used.has(s));
     if (!slot) {
-      const created = d.createLoadTable(`__ds_load_${this.loadTableCount++}`, data.defs);
+      const name = `__ds_load_${this.loadTableCount++}`;
+      const created = d.createLoadTable(name, data.defs);
       await session.execute(created.sql);
-      slots.push((slot = { table: created.table, dirty: false }));
+      slots.push((slot = { name, table: created.table, dirty: false, loaded: 0 }));
+    } else if (slot.loaded >= LOAD_TABLE_RECREATE_ROWS) {
+      // Emptying a table does not give its storage back (DuckDB keeps the row groups of deleted
+      // rows, and scans them): replaced now and then, a load table stays small however long the
+      // flow runs.
+      await session.execute(d.createLoadTable(slot.name, data.defs).sql);
+      slot.dirty = false;
+      slot.loaded = 0;
     }
     used.add(slot);
     if (slot.dirty) await session.execute(d.deleteAll(slot.table));
     slot.dirty = true;
+    slot.loaded += data.rowCount;
     await session.load(slot.table, data.columns, data.rowCount);
     return { ...data, table: slot.table };
   }
@@ -302,29 +276,15 @@ function withTables(layouts: TableLayout[], e: unknown): unknown {
   return new DuctError('destination_failed', `${where}: ${e instanceof Error ? e.message : String(e)}`, { retry: 'transient', cause: e });
 }
 
-/**
- * The steps of a fast apply script: runs of statements sent in one round trip, and counted
- * statements sent alone, whose changed-row count must be `expect`.
- */
-class FastScript {
-  readonly steps: { statements: string[]; expect?: number }[];
-  /** False while every statement added is also in the upsert-only script. */
-  differs = false;
-
-  constructor(first: string) {
-    this.steps = [{ statements: [first] }];
-  }
-
-  /** Adds statements; `differs` when they are not the upsert-only script's. */
-  add(statements: string[], differs = false): void {
-    this.differs ||= differs;
-    const last = this.steps[this.steps.length - 1]!;
-    if (last.expect === undefined) last.statements.push(...statements);
-    else this.steps.push({ statements: [...statements] });
-  }
-
-  count(statement: string, expect: number): void {
-    this.steps.push({ statements: [statement], expect });
-    this.differs = true;
-  }
+/** A reusable load table (see `SqlDialect.createLoadTable`). */
+interface LoadSlot {
+  name: string;
+  table: QualifiedName;
+  /** May hold rows of a failed batch: emptied before its next load. */
+  dirty: boolean;
+  /** Rows appended since it was (re)created. */
+  loaded: number;
 }
+
+/** Rows a load table takes before it is replaced by an empty one (its storage grows until then). */
+const LOAD_TABLE_RECREATE_ROWS = 200_000;
