@@ -59,6 +59,23 @@ function changesBatch(n: number, log = new ChangeLog()) {
 
 const keysOf = (path = '/hook') => peer.delivered(path).map((r) => String(r.headers['idempotency-key']));
 
+test('each request carries Host, the configured headers, and the change headers (also with a query string in the url); URL credentials become Basic authorization unless headers set one', async () => {
+  const d = await destination({}, { path: '/hook?tenant=a%20b' });
+  await d.write(changesBatch(1));
+  const [r] = peer.delivered('/hook');
+  expect(r!.headers.host).toBe(new URL(peer.url).host);
+  expect(r!.headers).toMatchObject({ authorization: `Bearer ${SECRET}`, 'x-team': 'cdc', 'content-type': 'application/json', 'x-ductstream-op': 'insert', 'x-ductstream-table': 'public.users', 'x-ductstream-seq': '0', 'content-length': String(r!.body.length) });
+  expect(String(r!.headers['idempotency-key'])).toMatch(/^[0-9a-f]{64}$/);
+  peer.reset();
+  const kind = getDestinationKind('http', 'destinations[0].type');
+  const withUser = `${peer.url.replace('http://', 'http://us%65r:p%40ss@')}/basic`;
+  const own = await kind.create(kind.parseConfig({ url: withUser }, 'destinations[0].options'), { flowId: 'f', name: 'hook', wireFormat: 'json', parallelism: 1, log: capturingLogger([]) });
+  open.push(own);
+  await own.open();
+  await own.write(changesBatch(1));
+  expect(peer.delivered('/basic')[0]!.headers.authorization).toBe(`Basic ${Buffer.from('user:p@ss').toString('base64')}`);
+});
+
 test('5xx, 429, resets and timeouts are retried: every change arrives, duplicates carry the same key', async () => {
   const d = await destination({ timeout: '150ms', max_retries: '10' });
   peer.failNext({ status: 503 }, { reset: true }, { status: 429, retryAfter: '0' }, { delayMs: 400 }, { status: 500, body: 'oops' }, { status: 408 });

@@ -24,17 +24,43 @@ const BODY_LIMIT = 2048;
 /**
  * Sends requests to one endpoint over keep-alive connections (at most `maxSockets` at a time).
  * Knows nothing of retries or classification: it reports what happened.
+ *
+ * Per request it does as little as Node's http client allows: the options (host, port, path,
+ * agent) are built once, headers travel as a flat name/value array (no per-header `setHeader`
+ * map), the fixed headers (`Host`, the configured `headers`) are prepended from one array, and a
+ * 2xx answer's body is drained without being decoded.
  */
 export class WebhookClient {
   private readonly agent: http.Agent;
+  private readonly send: typeof http.request;
+  private readonly base: http.RequestOptions;
+  /** `Host` and the configured headers, as name/value pairs. */
+  private readonly fixed: string[];
 
-  constructor(private readonly url: URL, private readonly timeoutMs: number, maxSockets: number) {
-    const Agent = url.protocol === 'https:' ? https.Agent : http.Agent;
+  constructor(private readonly url: URL, private readonly timeoutMs: number, maxSockets: number, fixedHeaders: ReadonlyArray<readonly [string, string]> = []) {
+    const https_ = url.protocol === 'https:';
+    const Agent = https_ ? https.Agent : http.Agent;
     this.agent = new Agent({ keepAlive: true, maxSockets: Math.max(1, maxSockets), scheduling: 'fifo' });
+    this.send = https_ ? https.request : http.request;
+    this.base = {
+      protocol: url.protocol,
+      hostname: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+      port: url.port || undefined,
+      path: `${url.pathname}${url.search}`,
+      agent: this.agent,
+      // With array headers Node adds no Host: it is the first fixed header. Basic credentials in the URL become Authorization, as Node does.
+      setHost: false,
+    };
+    this.fixed = ['Host', url.host];
+    const hasAuthorization = fixedHeaders.some(([k]) => k.toLowerCase() === 'authorization');
+    if ((url.username || url.password) && !hasAuthorization) this.fixed.push('Authorization', `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64')}`);
+    for (const [k, v] of fixedHeaders) this.fixed.push(k, v);
   }
 
-  request(method: string, headers: Record<string, string>, body: Uint8Array): Promise<WebhookResponse> {
-    const send = this.url.protocol === 'https:' ? https.request : http.request;
+  /** One request; `headers` are name/value pairs (`[name1, value1, name2, value2, ...]`) added to the fixed ones. */
+  request(method: string, headers: readonly string[], body: Uint8Array): Promise<WebhookResponse> {
+    const all = this.fixed.concat(headers);
+    all.push('Content-Length', String(body.byteLength));
     return new Promise<WebhookResponse>((resolve, reject) => {
       let settled = false;
       const finish = (fn: () => void): void => {
@@ -43,15 +69,17 @@ export class WebhookClient {
         clearTimeout(deadline);
         fn();
       };
-      const req = send(this.url, { method, agent: this.agent, headers: { ...headers, 'Content-Length': String(body.byteLength) } }, (res) => {
+      const req = this.send({ ...this.base, method, headers: all }, (res) => {
+        const status = res.statusCode ?? 0;
         let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => {
-          if (text.length < BODY_LIMIT) text += chunk.slice(0, BODY_LIMIT - text.length);
-        });
-        res.on('end', () =>
-          finish(() => resolve({ status: res.statusCode ?? 0, statusText: res.statusMessage ?? '', retryAfterMs: retryAfterMs(res.headers['retry-after']), bodyStart: text })),
-        );
+        if (status >= 200 && status < 300) res.resume();
+        else {
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => {
+            if (text.length < BODY_LIMIT) text += chunk.slice(0, BODY_LIMIT - text.length);
+          });
+        }
+        res.on('end', () => finish(() => resolve({ status, statusText: res.statusMessage ?? '', retryAfterMs: retryAfterMs(res.headers['retry-after']), bodyStart: text })));
         res.on('error', (e) => finish(() => reject(transportError(e))));
       });
       const deadline = setTimeout(() => {

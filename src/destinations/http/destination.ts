@@ -2,6 +2,7 @@ import { tableKey, type Change } from '../../core/change';
 import { DuctError } from '../../core/errors';
 import type { Logger } from '../../core/log';
 import { formatLsn } from '../../core/lsn';
+import { formatCommitLsn } from '../../wire/envelope';
 import { withRetry } from '../../core/retry';
 import type { Codec } from '../../wire/codec';
 import { getCodec } from '../../wire/registry';
@@ -55,7 +56,7 @@ export class HttpDestination implements Destination {
 
   async open(): Promise<void> {
     if (this.client) return;
-    const client = new WebhookClient(this.config.url, this.config.timeoutMs, this.ctx.parallelism);
+    const client = new WebhookClient(this.config.url, this.config.timeoutMs, this.ctx.parallelism, this.config.headers);
     try {
       await client.probe();
     } catch (e) {
@@ -76,6 +77,8 @@ export class HttpDestination implements Destination {
     if (this.config.mode === 'batch') return this.writeFiles(client, batch, codec);
     const bodies = batch.messages(codec.format);
     const items = batch.changes.map((change, i) => ({ change, i, rowKey: rowKeyText(change, batch.schemas.get(tableKey(change.table))!) }));
+    const contentType = codec.contentType;
+    const idempotencyHeader = this.config.idempotencyHeader;
     await deliverInLanes(
       items,
       { parallelism: this.ctx.parallelism, laneKey: (it) => `${qualifiedName(it.change)}\n${it.rowKey}`, isBarrier: (it) => it.change.op === 'truncate' },
@@ -83,11 +86,16 @@ export class HttpDestination implements Destination {
         for (const { change, i, rowKey } of lane) {
           if (stopped()) return;
           const schema = batch.schemas.get(tableKey(change.table))!;
-          await this.send(client, bodies[i]!, {
-            'Content-Type': codec.contentType,
-            [this.config.idempotencyHeader]: idempotencyKey(change, schema, rowKey),
-            ...changeHeaders(change),
-          }, stopped);
+          const table = qualifiedName(change);
+          await this.send(client, bodies[i]!, [
+            'Content-Type', contentType,
+            idempotencyHeader, idempotencyKey(change, schema, rowKey, table),
+            'X-Ductstream-Op', change.op,
+            'X-Ductstream-Table', headerSafe(table),
+            'X-Ductstream-Lsn', formatLsn(change.lsn),
+            'X-Ductstream-Commit-Lsn', formatCommitLsn(change.commitLsn),
+            'X-Ductstream-Seq', String(change.seq),
+          ], stopped);
         }
       },
     );
@@ -113,23 +121,20 @@ export class HttpDestination implements Destination {
         if (stopped()) return;
         const first = changes[0]!;
         const last = changes[changes.length - 1]!;
-        await this.send(client, files.get(k)!, {
-          'Content-Type': codec.fileContentType,
-          [this.config.idempotencyHeader]: batchIdempotencyKey(first, last),
-          'X-Ductstream-Table': headerSafe(k),
-          'X-Ductstream-Count': String(changes.length),
-          'X-Ductstream-First-Lsn': formatLsn(first.commitLsn),
-          'X-Ductstream-Last-Lsn': formatLsn(last.commitLsn),
-        }, stopped);
+        await this.send(client, files.get(k)!, [
+          'Content-Type', codec.fileContentType,
+          this.config.idempotencyHeader, batchIdempotencyKey(first, last),
+          'X-Ductstream-Table', headerSafe(k),
+          'X-Ductstream-Count', String(changes.length),
+          'X-Ductstream-First-Lsn', formatLsn(first.commitLsn),
+          'X-Ductstream-Last-Lsn', formatLsn(last.commitLsn),
+        ], stopped);
       }
     });
   }
 
-  /** One request, retried per the destination's policy until a 2xx answer or a permanent failure. */
-  private async send(client: WebhookClient, body: Uint8Array, own: Record<string, string>, stopped: () => boolean): Promise<void> {
-    const headers: Record<string, string> = {};
-    for (const [k, v] of this.config.headers) headers[k] = v;
-    Object.assign(headers, own);
+  /** One request (`headers`: name/value pairs besides the configured ones), retried per the destination's policy until a 2xx answer or a permanent failure. */
+  private async send(client: WebhookClient, body: Uint8Array, headers: string[], stopped: () => boolean): Promise<void> {
     await withRetry(
       async () => {
         let failure: WebhookError | undefined;
@@ -154,16 +159,6 @@ export class HttpDestination implements Destination {
     if (!this.client) throw new DuctError('failed_precondition', `http destination "${this.name}" is not open`, { retry: 'never', hint: 'call open() first' });
     return this.client;
   }
-}
-
-function changeHeaders(change: Change): Record<string, string> {
-  return {
-    'X-Ductstream-Op': change.op,
-    'X-Ductstream-Table': headerSafe(qualifiedName(change)),
-    'X-Ductstream-Lsn': formatLsn(change.lsn),
-    'X-Ductstream-Commit-Lsn': formatLsn(change.commitLsn),
-    'X-Ductstream-Seq': String(change.seq),
-  };
 }
 
 /** Header values must be visible ASCII: other table names travel percent-encoded. */
