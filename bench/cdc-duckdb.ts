@@ -69,6 +69,7 @@ async function main(): Promise<void> {
         const flowId = `bench-${b}`;
         const p = progressOf(flowId);
         const startRows = p.rows;
+        const startWrites = p.batches;
         const started = Date.now();
         const cpu0 = threadCpuMicros();
         let doneAt = 0;
@@ -83,7 +84,7 @@ async function main(): Promise<void> {
         const rows = p.rows - startRows;
         const secs = (doneAt - started) / 1000;
         const rate = rows / secs;
-        results.push([phase, String(b), fmt(rows), fmt(secs, 2), fmt(rate), fmt(raw.rowsPerSecond), fmt(rate / raw.rowsPerSecond, 2) + 'x', fmt((raw.bytes / raw.rows) * rate / 1e6, 1), fmt((cpu1.main - cpu0.main) / rows, 2), fmt((cpu1.others - cpu0.others) / rows, 2)]);
+        results.push([phase, String(b), fmt(rows), fmt(secs, 2), fmt(rate), fmt(raw.rowsPerSecond), fmt(rate / raw.rowsPerSecond, 2) + 'x', fmt((raw.bytes / raw.rows) * rate / 1e6, 1), fmt(rows / Math.max(1, p.batches - startWrites)), fmt((cpu1.main - cpu0.main) / rows, 2), fmt((cpu1.others - cpu0.others) / rows, 2)]);
         process.stderr.write(`${phase} batch_size=${b}: ${fmt(rate)} rows/s\n`);
       }
     }
@@ -91,7 +92,7 @@ async function main(): Promise<void> {
     await shutdownDbos();
     await state.close();
     process.stdout.write(`\nbench/cdc-duckdb: ${fmt(ROWS)} rows, 5 columns, DuckDB target (upsert), checkpoints in Postgres\n`);
-    printTable(['phase', 'batch_size', 'rows', 'seconds', 'rows/s', 'raw drain rows/s', 'ratio', 'MB/s (pgoutput)', 'JS thread CPU µs/row', 'other threads CPU µs/row'], results);
+    printTable(['phase', 'batch_size', 'rows', 'seconds', 'rows/s', 'raw drain rows/s', 'ratio', 'MB/s (pgoutput)', 'rows/write', 'JS thread CPU µs/row', 'other threads CPU µs/row'], results);
   } finally {
     await bench.stop();
     rmSync(dir, { recursive: true, force: true });
