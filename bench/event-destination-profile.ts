@@ -8,13 +8,15 @@
  *   npx tsx bench/event-destination-profile.ts http [--rows 20000] [--batch 1000] [--parallelism 8] [--mode change|batch]
  *
  * For http the peer is a child process (this file with --peer), and the same requests are also sent
- * by a bare Node http client (keep-alive agent, `parallelism` requests in flight): the ceiling of a
- * Node client against that peer.
+ * by bare clients (`parallelism` requests in flight, only Content-Type): undici's pool (the client
+ * the destination uses) and Node's http.request with a keep-alive agent, the ceilings of a Node
+ * client against that peer.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Pool } from 'undici';
 import type { Batch, Change, Row, TableRef } from '../src/core/change';
 import { silentLogger } from '../src/core/log';
 import '../src/destinations';
@@ -114,7 +116,24 @@ function servePeer(): void {
   server.listen(0, '127.0.0.1', () => process.send!({ port: (server.address() as AddressInfo).port }));
 }
 
-/** The same number of POSTs with a bare keep-alive client, `PARALLELISM` in flight: a Node client's ceiling. */
+/** The same POSTs with undici's pool and handler API, `PARALLELISM` in flight, no headers beyond Content-Type: the ceiling of the client the destination uses. */
+async function bareUndici(url: string, bodies: Uint8Array[]): Promise<void> {
+  const u = new URL(url);
+  const pool = new Pool(u.origin, { connections: PARALLELISM, pipelining: 1 });
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < bodies.length) {
+      const body = bodies[next++]!;
+      await new Promise<void>((resolve, reject) =>
+        pool.dispatch({ path: u.pathname, method: 'POST', headers: ['Content-Type', 'application/json'], body }, { onConnect: () => undefined, onHeaders: () => true, onData: () => true, onComplete: () => resolve(), onError: reject }),
+      );
+    }
+  };
+  await Promise.all(Array.from({ length: PARALLELISM }, worker));
+  await pool.destroy();
+}
+
+/** The same POSTs with Node's own http client (keep-alive agent, `PARALLELISM` in flight). */
 async function bareClient(url: string, bodies: Uint8Array[]): Promise<void> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: PARALLELISM });
   let next = 0;
@@ -166,13 +185,15 @@ async function main(): Promise<void> {
     const per = (us: number): string => fmt(us / ROWS, 1);
     results.push([`${KIND} destination`, fmt(ROWS), fmt((ROWS * 1000) / wall), per(encode + write), per(encode), per(write), peer.pid ? per(peerCpu) : '-']);
     if (peer.url && peer.options.mode === 'change') {
-      const bodies = batchOf(2_000_000, 2_000_000 + ROWS - 1).messages(FORMAT);
-      const w0 = performance.now();
-      const c0 = cpuMicros();
-      const p0 = childCpuMicros(peer.pid);
-      await bareClient(peer.url, bodies);
-      const cpu = cpuMicros() - c0;
-      results.push(['bare node http client', fmt(ROWS), fmt((ROWS * 1000) / (performance.now() - w0)), per(cpu), '-', per(cpu), per(childCpuMicros(peer.pid) - p0)]);
+      for (const [what, send] of [['bare undici client', bareUndici], ['bare node http client', bareClient]] as const) {
+        const bodies = batchOf(2_000_000, 2_000_000 + ROWS - 1).messages(FORMAT);
+        const w0 = performance.now();
+        const c0 = cpuMicros();
+        const p0 = childCpuMicros(peer.pid);
+        await send(peer.url, bodies);
+        const cpu = cpuMicros() - c0;
+        results.push([what, fmt(ROWS), fmt((ROWS * 1000) / (performance.now() - w0)), per(cpu), '-', per(cpu), per(childCpuMicros(peer.pid) - p0)]);
+      }
     }
   } finally {
     await peer.stop();

@@ -1,6 +1,6 @@
-import http from 'node:http';
-import https from 'node:https';
+import { STATUS_CODES } from 'node:http';
 import net from 'node:net';
+import { Pool } from 'undici';
 
 export interface WebhookResponse {
   status: number;
@@ -22,73 +22,86 @@ export class TransportError extends Error {
 const BODY_LIMIT = 2048;
 
 /**
- * Sends requests to one endpoint over keep-alive connections (at most `maxSockets` at a time).
- * Knows nothing of retries or classification: it reports what happened.
+ * Sends requests to one endpoint over keep-alive connections (at most `maxSockets` at a time, one
+ * request at a time on each: no pipelining). Knows nothing of retries or classification: it
+ * reports what happened.
  *
- * Per request it does as little as Node's http client allows: the options (host, port, path,
- * agent) are built once, headers travel as a flat name/value array (no per-header `setHeader`
- * map), the fixed headers (`Host`, the configured `headers`) are prepended from one array, and a
- * 2xx answer's body is drained without being decoded.
+ * The client is undici's connection pool: against a local Node peer it costs ~70–90 µs of CPU per
+ * request where `http.request` with a keep-alive agent costs ~170 µs (bench/event-destination-
+ * profile.ts). Headers travel as one flat name/value array; the fixed ones (the configured
+ * `headers`, and Basic authorization from credentials in the URL unless `headers` sets
+ * Authorization) are prepended from one array; `Host` comes from the URL; a 2xx answer's body is
+ * drained without being decoded. `timeoutMs` bounds each whole exchange.
  */
 export class WebhookClient {
-  private readonly agent: http.Agent;
-  private readonly send: typeof http.request;
-  private readonly base: http.RequestOptions;
-  /** `Host` and the configured headers, as name/value pairs. */
+  private readonly pool: Pool;
+  private readonly path: string;
+  /** The configured headers (and URL credentials), as name/value pairs. */
   private readonly fixed: string[];
 
   constructor(private readonly url: URL, private readonly timeoutMs: number, maxSockets: number, fixedHeaders: ReadonlyArray<readonly [string, string]> = []) {
-    const https_ = url.protocol === 'https:';
-    const Agent = https_ ? https.Agent : http.Agent;
-    this.agent = new Agent({ keepAlive: true, maxSockets: Math.max(1, maxSockets), scheduling: 'fifo' });
-    this.send = https_ ? https.request : http.request;
-    this.base = {
-      protocol: url.protocol,
-      hostname: url.hostname.replace(/^\[(.*)\]$/, '$1'),
-      port: url.port || undefined,
-      path: `${url.pathname}${url.search}`,
-      agent: this.agent,
-      // With array headers Node adds no Host: it is the first fixed header. Basic credentials in the URL become Authorization, as Node does.
-      setHost: false,
-    };
-    this.fixed = ['Host', url.host];
+    this.pool = new Pool(url.origin, {
+      connections: Math.max(1, maxSockets),
+      pipelining: 1,
+      connect: { timeout: timeoutMs },
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+    });
+    this.path = `${url.pathname}${url.search}`;
+    this.fixed = [];
     const hasAuthorization = fixedHeaders.some(([k]) => k.toLowerCase() === 'authorization');
     if ((url.username || url.password) && !hasAuthorization) this.fixed.push('Authorization', `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64')}`);
     for (const [k, v] of fixedHeaders) this.fixed.push(k, v);
   }
 
-  /** One request; `headers` are name/value pairs (`[name1, value1, name2, value2, ...]`) added to the fixed ones. */
+  /**
+   * One request; `headers` are name/value pairs (`[name1, value1, name2, value2, ...]`) added to the
+   * fixed ones. Uses undici's handler API (`dispatch`): no response stream or abort signal objects.
+   */
   request(method: string, headers: readonly string[], body: Uint8Array): Promise<WebhookResponse> {
-    const all = this.fixed.concat(headers);
-    all.push('Content-Length', String(body.byteLength));
     return new Promise<WebhookResponse>((resolve, reject) => {
+      let abort: ((err?: Error) => void) | undefined;
       let settled = false;
-      const finish = (fn: () => void): void => {
+      let status = 0;
+      let statusText = '';
+      let retryAfter: string | undefined;
+      let text = '';
+      const settle = (fn: () => void): void => {
         if (settled) return;
         settled = true;
         clearTimeout(deadline);
         fn();
       };
-      const req = this.send({ ...this.base, method, headers: all }, (res) => {
-        const status = res.statusCode ?? 0;
-        let text = '';
-        if (status >= 200 && status < 300) res.resume();
-        else {
-          res.setEncoding('utf8');
-          res.on('data', (chunk: string) => {
-            if (text.length < BODY_LIMIT) text += chunk.slice(0, BODY_LIMIT - text.length);
-          });
-        }
-        res.on('end', () => finish(() => resolve({ status, statusText: res.statusMessage ?? '', retryAfterMs: retryAfterMs(res.headers['retry-after']), bodyStart: text })));
-        res.on('error', (e) => finish(() => reject(transportError(e))));
-      });
+      // The deadline covers the whole exchange, queueing for a connection included.
       const deadline = setTimeout(() => {
         const e = new TransportError('ETIMEDOUT', `no response within ${this.timeoutMs} ms`);
-        finish(() => reject(e));
-        req.destroy(e);
+        settle(() => reject(e));
+        abort?.(e);
       }, this.timeoutMs);
-      req.on('error', (e) => finish(() => reject(transportError(e))));
-      req.end(body);
+      this.pool.dispatch(
+        { path: this.path, method: method as 'POST', headers: this.fixed.length === 0 ? (headers as string[]) : this.fixed.concat(headers), body },
+        {
+          onConnect: (a) => {
+            abort = a;
+            if (settled) a();
+          },
+          onHeaders: (statusCode, raw, _resume, statusMessage) => {
+            status = statusCode;
+            statusText = statusMessage;
+            for (let i = 0; i < raw.length; i += 2) {
+              const name = raw[i]!;
+              if (name.length === 11 && name.toString('latin1').toLowerCase() === 'retry-after') retryAfter = raw[i + 1]!.toString('latin1');
+            }
+            return true;
+          },
+          onData: (chunk) => {
+            if ((status < 200 || status >= 300) && text.length < BODY_LIMIT) text += chunk.toString('utf8', 0, Math.min(chunk.length, BODY_LIMIT - text.length));
+            return true;
+          },
+          onComplete: () => settle(() => resolve({ status, statusText: statusText || STATUS_CODES[status] || '', retryAfterMs: retryAfterMs(retryAfter), bodyStart: text })),
+          onError: (e) => settle(() => reject(this.transportError(e))),
+        },
+      );
     });
   }
 
@@ -114,8 +127,19 @@ export class WebhookClient {
     });
   }
 
-  close(): void {
-    this.agent.destroy();
+  /** Closes every connection (requests in flight fail). */
+  async close(): Promise<void> {
+    await this.pool.destroy().catch(() => undefined);
+  }
+
+  /** Maps undici's failures to the codes of Node's sockets (timeouts are `ETIMEDOUT`, a peer that hung up is `ECONNRESET`). */
+  private transportError(e: unknown): TransportError {
+    const code = (e as { code?: string }).code;
+    if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') {
+      return new TransportError('ETIMEDOUT', `no response within ${this.timeoutMs} ms`);
+    }
+    if (code === 'UND_ERR_SOCKET') return new TransportError('ECONNRESET', `connection closed by the peer (${(e as Error).message})`);
+    return transportError(e);
   }
 }
 

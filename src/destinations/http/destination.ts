@@ -60,7 +60,7 @@ export class HttpDestination implements Destination {
     try {
       await client.probe();
     } catch (e) {
-      client.close();
+      await client.close();
       const code = e instanceof TransportError ? e.code : 'EIO';
       throw new DuctError('unavailable', `http destination "${this.name}": cannot connect to ${displayUrl(this.config.url)} (${this.config.fields.url}): ${code}`, {
         retry: 'backoff',
@@ -102,8 +102,9 @@ export class HttpDestination implements Destination {
   }
 
   async close(): Promise<void> {
-    this.client?.close();
+    const client = this.client;
     this.client = undefined;
+    await client?.close();
   }
 
   private async writeFiles(client: WebhookClient, batch: EncodedBatch, codec: Codec): Promise<void> {
