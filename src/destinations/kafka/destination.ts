@@ -8,7 +8,7 @@ import type { DestinationContext } from '../registry';
 import { ProducerCluster } from './cluster';
 import type { KafkaConfig } from './config';
 import { kafkaError } from './errors';
-import { KAFKA_HEADERS, recordsOf } from './messages';
+import { KAFKA_ASCII_HEADERS, KAFKA_HEADERS, recordsOf } from './messages';
 import { RecordWrite, type ProducerOptions } from './producer';
 import { ProduceRequestEncoder } from './recordBatch';
 
@@ -56,6 +56,7 @@ export class KafkaDestination implements Destination {
       compression: config.compression === 'gzip' ? 'gzip' : 'none',
       maxRequestBytes: config.maxRequestBytes,
       headerNames: KAFKA_HEADERS,
+      asciiHeaders: KAFKA_ASCII_HEADERS,
     };
     this.encoder = new ProduceRequestEncoder(this.producerOptions);
   }

@@ -18,6 +18,9 @@ import { topicFor, type TopicTemplate } from './topics';
  */
 export const KAFKA_HEADERS = ['op', 'table', 'lsn', 'commit_lsn', 'seq', 'idempotency_key', 'content-type'] as const;
 
+/** Headers whose values are ASCII by construction: op names, LSNs, numbers, hex digests, MIME types (all but `table`). */
+export const KAFKA_ASCII_HEADERS: readonly boolean[] = KAFKA_HEADERS.map((h) => h !== 'table');
+
 /** Bytes of the header names with their length prefixes, in every record. */
 const HEADER_NAMES_SIZE = KAFKA_HEADERS.reduce((s, h) => s + uvarintSize(h.length * 2) + h.length, 0);
 

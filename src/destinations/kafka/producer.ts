@@ -10,6 +10,7 @@ export interface ProducerOptions {
   compression: RecordCompression;
   maxRequestBytes: number;
   headerNames: readonly string[];
+  asciiHeaders?: readonly boolean[];
 }
 
 /** A record bound to one partition (a truncate becomes one delivery per partition). */

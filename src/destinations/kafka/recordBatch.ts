@@ -46,6 +46,11 @@ export interface ProduceRequestOptions {
   compression: RecordCompression;
   /** Header names of every record, in order. */
   headerNames: readonly string[];
+  /**
+   * Per header (index-aligned with `headerNames`): true when its values are ASCII by construction
+   * (hex digits, numbers, fixed words), so their byte length is their length and no scan is needed.
+   */
+  asciiHeaders?: readonly boolean[];
 }
 
 const gzip = promisify(zlib.gzip);
@@ -61,8 +66,10 @@ export class ProduceRequestEncoder {
   /** Bytes of the header names with their length prefixes. */
   private readonly namesSize: number;
   private readonly attributes: number;
+  private readonly ascii: boolean[];
 
   constructor(private readonly o: ProduceRequestOptions) {
+    this.ascii = o.headerNames.map((_, i) => o.asciiHeaders?.[i] === true);
     this.names = o.headerNames.map((n) => {
       const bytes = Buffer.from(n, 'utf8');
       const out = Buffer.allocUnsafe(uvarintSize(bytes.length * 2) + bytes.length);
@@ -167,8 +174,9 @@ export class ProduceRequestEncoder {
     let size = 1 + uvarintSize(timestampDelta * 2) + uvarintSize(offsetDelta * 2) + uvarintSize(keyLen * 2) + keyLen + uvarintSize(valueLen * 2) + valueLen;
     const hv = r.headerValues;
     size += uvarintSize(hv.length * 2) + this.namesSize;
+    const ascii = this.ascii;
     for (let h = 0; h < hv.length; h++) {
-      const n = utf8Length(hv[h]!);
+      const n = ascii[h] ? hv[h]!.length : utf8Length(hv[h]!);
       size += uvarintSize(n * 2) + n;
       if (lens) lens[at + 2 + h] = n;
     }
