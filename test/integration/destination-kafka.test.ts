@@ -86,6 +86,53 @@ test('requests are cut at max_request_bytes; a record bigger than that travels a
   expect(new Set(records.map((r) => r.partition)).size).toBe(1);
 });
 
+test('partitions led by different brokers: each leader gets its own requests, every row keeps its order, acks=0 delivers too', async () => {
+  const cluster = await startKafkaBroker(10_000, 3);
+  try {
+    const d = await destination({ topic: 'multi.{table}', max_request_bytes: '20000' }, { brokers: cluster.bootstrap });
+    const log = new ChangeLog();
+    for (let round = 0; round < 3; round++) {
+      log.tx((t) => {
+        for (let i = 1; i <= 100; i++) {
+          if (round === 0) t.insert(users, { id: BigInt(i), name: 'r0', bio: null });
+          else t.update(users, { id: BigInt(i), name: `r${round}`, bio: null });
+          if (round === 0) t.insert(orders, { id: i, total: '1.00' });
+        }
+      });
+    }
+    log.tx((t) => t.truncate(orders));
+    await d.write(encoded(log));
+    const usersRecords = await cluster.readTopic('multi.users');
+    expect(usersRecords).toHaveLength(300);
+    const names = new Map<string, string[]>();
+    for (const r of usersRecords) names.set(r.key!.toString(), [...(names.get(r.key!.toString()) ?? []), getCodec('json').decodeMessage(r.value!, users).after!.name as string]);
+    expect(names.size).toBe(100);
+    for (const n of names.values()) expect(n).toEqual(['r0', 'r1', 'r2']);
+    expect(new Set(usersRecords.map((r) => r.partition))).toEqual(new Set([0, 1, 2, 3]));
+    const ordersRecords = await cluster.readTopic('multi.orders');
+    expect(ordersRecords).toHaveLength(100 + 4);
+    for (const t of ordersRecords.filter((r) => r.headers.op === 'truncate')) {
+      expect(ordersRecords.filter((r) => r.partition === t.partition && r.offset > t.offset)).toEqual([]);
+    }
+
+    const fireAndForget = await destination({ topic: 'multi.acks0', acks: '0' }, { brokers: cluster.bootstrap });
+    const more = new ChangeLog();
+    more.tx((t) => {
+      for (let i = 1; i <= 50; i++) t.insert(users, { id: BigInt(i), name: 'x', bio: null });
+    });
+    await fireAndForget.write(encoded(more));
+    let got = 0;
+    for (const deadline = Date.now() + 10_000; got < 50 && Date.now() < deadline; ) {
+      got = (await cluster.readTopic('multi.acks0')).length;
+      if (got < 50) await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(got).toBe(50);
+  } finally {
+    for (const d of open.splice(0)) await d.close();
+    await cluster.stop();
+  }
+});
+
 test('unreachable brokers fail open() naming the destination and the brokers option', async () => {
   const kind = getDestinationKind('bufstream', 'destinations[2].type');
   const config = kind.parseConfig({ brokers: '127.0.0.1:1', connect_timeout: '2s' }, 'destinations[2].options');

@@ -29,9 +29,10 @@ export function kcatAvailable(): boolean {
   return spawnSync('kcat', ['-V'], { stdio: 'ignore' }).status === 0;
 }
 
-export async function startKafkaBroker(timeoutMs = 10_000): Promise<KafkaBroker> {
+/** Starts a mock cluster of `brokers` brokers (default 1; partition leaders are spread over them). */
+export async function startKafkaBroker(timeoutMs = 10_000, brokers = 1): Promise<KafkaBroker> {
   if (!kcatAvailable()) throw new Error('kcat is not installed: run `apt-get install -y kcat` (the Kafka tests use its mock broker)');
-  const child: ChildProcess = spawn('kcat', ['-X', 'test.mock.num.brokers=1', '-d', 'mock', '-b', 'localhost:1', '-C', '-t', '__mock_anchor', '-o', 'beginning'], {
+  const child: ChildProcess = spawn('kcat', ['-X', `test.mock.num.brokers=${brokers}`, '-d', 'mock', '-b', 'localhost:1', '-C', '-t', '__mock_anchor', '-o', 'beginning'], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   const bootstrap = await new Promise<string>((resolve, reject) => {
