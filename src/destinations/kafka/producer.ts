@@ -100,15 +100,20 @@ export class RecordWrite {
       for (const d of chunk) d.acked = true;
       return;
     }
+    // Only partitions the broker answered for without error count as written.
     let firstError = 0;
-    const refused = new Set<string>();
+    const accepted = new Set<string>();
     for (const a of acks) {
-      if (a.errorCode === 0) continue;
-      refused.add(`${a.topic}\n${a.partition}`);
-      firstError ||= a.errorCode;
+      if (a.errorCode === 0) accepted.add(`${a.topic}\n${a.partition}`);
+      else firstError ||= a.errorCode;
     }
-    for (const d of chunk) if (!refused.has(`${d.record.topic}\n${d.partition}`)) d.acked = true;
+    let missing: Delivery | undefined;
+    for (const d of chunk) {
+      if (accepted.has(`${d.record.topic}\n${d.partition}`)) d.acked = true;
+      else missing ??= d;
+    }
     if (firstError !== 0) throw this.cluster.errorOf(firstError);
+    if (missing) throw new DuctError('unavailable', `broker ${leader} did not acknowledge partition ${missing.partition} of topic ${missing.record.topic}`, { retry: 'backoff' });
   }
 
   /** Binds every record to its partition(s), in batch order. */
