@@ -1,4 +1,4 @@
-import { tableKey, type Change } from '../../core/change';
+import { groupByTable, tableKey } from '../../core/change';
 import { DuctError } from '../../core/errors';
 import type { Logger } from '../../core/log';
 import { formatLsn } from '../../core/lsn';
@@ -109,14 +109,7 @@ export class HttpDestination implements Destination {
 
   private async writeFiles(client: WebhookClient, batch: EncodedBatch, codec: Codec): Promise<void> {
     const files = batch.files(codec.format);
-    const byTable = new Map<string, Change[]>();
-    for (const c of batch.changes) {
-      const k = tableKey(c.table);
-      let list = byTable.get(k);
-      if (!list) byTable.set(k, (list = []));
-      list.push(c);
-    }
-    const tables = [...byTable];
+    const tables = [...groupByTable(batch.changes)];
     await deliverInLanes(tables, { parallelism: this.ctx.parallelism, laneKey: ([k]) => k }, async (lane, stopped) => {
       for (const [k, changes] of lane) {
         if (stopped()) return;
