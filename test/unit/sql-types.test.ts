@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { duckdbDialect } from '../../src/destinations/duckdb/dialect';
@@ -54,10 +54,14 @@ describe('type_mappings', () => {
 
   test('the file is read first and inline entries win; an unreadable file names its option', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ductstream-tm-'));
-    const file = join(dir, 'm.json');
-    writeFileSync(file, '{"jsonb": "VARCHAR", "uuid": "VARCHAR"}');
-    const m = loadTypeMappings('{"jsonb": "JSON"}', 'o.type_mappings', file, 'o.type_mappings_file');
-    expect(Object.fromEntries(m)).toEqual({ jsonb: 'JSON', uuid: 'VARCHAR' });
-    expect(() => loadTypeMappings(undefined, 'o.type_mappings', join(dir, 'missing.json'), 'o.type_mappings_file')).toThrow('o.type_mappings_file: cannot be read (ENOENT)');
+    try {
+      const file = join(dir, 'm.json');
+      writeFileSync(file, '{"jsonb": "VARCHAR", "uuid": "VARCHAR"}');
+      const m = loadTypeMappings('{"jsonb": "JSON"}', 'o.type_mappings', file, 'o.type_mappings_file');
+      expect(Object.fromEntries(m)).toEqual({ jsonb: 'JSON', uuid: 'VARCHAR' });
+      expect(() => loadTypeMappings(undefined, 'o.type_mappings', join(dir, 'missing.json'), 'o.type_mappings_file')).toThrow('o.type_mappings_file: cannot be read (ENOENT)');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
