@@ -23,7 +23,7 @@ import { measureRawDrain } from '../src/source/postgres/drain';
 import { getCodec } from '../src/wire/registry';
 import { launchDbos, shutdownDbos } from '../src/workflows/dbos';
 import { flowRun } from '../src/workflows/flowRun';
-import { arg, fmt, printTable, startBenchCluster, threadCpuMicros } from './support';
+import { arg, createItemsTable, fmt, printTable, startBenchCluster, threadCpuMicros, writeItems } from './support';
 
 const ROWS = Number(arg('rows', '1000000'));
 const BATCH_SIZES = arg('batch-sizes', '1000,10000').split(',').map(Number);
@@ -37,7 +37,7 @@ async function main(): Promise<void> {
     const { Client } = await import('pg');
     const db = new Client(src);
     await db.connect();
-    await db.query('CREATE TABLE items (id bigint PRIMARY KEY, qty int NOT NULL, name text NOT NULL, price numeric(12,2) NOT NULL, updated_at timestamptz NOT NULL)');
+    await createItemsTable(db);
     await db.query('CREATE PUBLICATION bench_pub FOR TABLE items');
     await db.query(`SELECT pg_create_logical_replication_slot('raw_slot', 'pgoutput')`);
     for (const b of BATCH_SIZES) await db.query(`SELECT pg_create_logical_replication_slot('flow_${b}_slot', 'pgoutput')`);
@@ -57,12 +57,7 @@ async function main(): Promise<void> {
     const results: string[][] = [];
     for (const phase of ['insert', 'update'] as const) {
       process.stderr.write(`${phase}: writing ${fmt(ROWS)} rows...\n`);
-      const chunk = 50_000;
-      for (let lo = 1; lo <= ROWS; lo += chunk) {
-        const hi = Math.min(ROWS, lo + chunk - 1);
-        if (phase === 'insert') await db.query(`INSERT INTO items SELECT g, g % 1000, 'item ' || g, (g % 10000) / 100.0, now() FROM generate_series(${lo}, ${hi}) g`);
-        else await db.query(`UPDATE items SET qty = qty + 1, updated_at = now() WHERE id BETWEEN ${lo} AND ${hi}`);
-      }
+      await writeItems(db, phase, ROWS);
       const raw = await measureRawDrain({ dsn: src, slot: 'raw_slot', publication: 'bench_pub' });
       process.stderr.write(`${phase}: raw drain ${fmt(raw.rowsPerSecond)} rows/s\n`);
       for (const b of BATCH_SIZES) {

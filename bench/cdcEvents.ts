@@ -30,7 +30,7 @@ import type { WireFormat } from '../src/wire/codec';
 import { getCodec } from '../src/wire/registry';
 import { launchDbos, shutdownDbos } from '../src/workflows/dbos';
 import { flowRun } from '../src/workflows/flowRun';
-import { arg, fmt, percentile, printTable, startBenchCluster } from './support';
+import { arg, createItemsTable, fmt, percentile, printTable, startBenchCluster, writeItems } from './support';
 
 export interface EventBenchSpec {
   /** Shown in the result title. */
@@ -97,7 +97,7 @@ export async function runEventBench(spec: EventBenchSpec): Promise<void> {
     const stateDsn = await bench.createDatabase('ductstream');
     const db = new Client(src);
     await db.connect();
-    await db.query('CREATE TABLE items (id bigint PRIMARY KEY, qty int NOT NULL, name text NOT NULL, price numeric(12,2) NOT NULL, updated_at timestamptz NOT NULL)');
+    await createItemsTable(db);
     await db.query('CREATE PUBLICATION bench_pub FOR TABLE items');
     // The bench cluster runs with synchronous_commit=off; commits of this session are flushed at once,
     // so that the WAL sender sees them without waiting for the WAL writer (wal_writer_delay, 200 ms).
@@ -127,10 +127,7 @@ export async function runEventBench(spec: EventBenchSpec): Promise<void> {
     await db.query(`SELECT pg_create_logical_replication_slot('raw_slot', 'pgoutput')`);
     const backlog = await newFlow('backlog');
     process.stderr.write(`backlog: writing ${fmt(ROWS)} rows...\n`);
-    for (let lo = 1; lo <= ROWS; lo += 50_000) {
-      const hi = Math.min(ROWS, lo + 49_999);
-      await db.query(`INSERT INTO items SELECT g, g % 1000, 'item ' || g, (g % 10000) / 100.0, now() FROM generate_series(${lo}, ${hi}) g`);
-    }
+    await writeItems(db, 'insert', ROWS);
     nextId = ROWS + 1;
     const raw = await measureRawDrain({ dsn: src, slot: 'raw_slot', publication: 'bench_pub' });
     process.stderr.write(`backlog: raw drain ${fmt(raw.rowsPerSecond)} rows/s\n`);

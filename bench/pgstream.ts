@@ -26,7 +26,7 @@ import { getCodec, parseWireFormat } from '../src/wire/registry';
 import { launchDbos, shutdownDbos } from '../src/workflows/dbos';
 import { flowRun } from '../src/workflows/flowRun';
 import { ChangeLog, table } from '../test/support/changes';
-import { arg, fmt, printTable, startBenchCluster } from './support';
+import { arg, createItemsTable, fmt, printTable, startBenchCluster, writeItems } from './support';
 
 const ROWS = Number(arg('rows', '200000'));
 const BATCH_SIZES = arg('batch-sizes', '1000,10000').split(',').map(Number);
@@ -56,7 +56,7 @@ async function flowToStream(src: string, stateDsn: string, streamDsn: string): P
   const { Client } = await import('pg');
   const db = new Client(src);
   await db.connect();
-  await db.query('CREATE TABLE items (id bigint PRIMARY KEY, qty int NOT NULL, name text NOT NULL, price numeric(12,2) NOT NULL, updated_at timestamptz NOT NULL)');
+  await createItemsTable(db);
   await db.query('CREATE PUBLICATION bench_pub FOR TABLE items');
   await db.query(`SELECT pg_create_logical_replication_slot('raw_slot', 'pgoutput')`);
   const flows: Array<{ id: string; format: WireFormat; batch: number }> = [];
@@ -76,10 +76,7 @@ async function flowToStream(src: string, stateDsn: string, streamDsn: string): P
   await launchDbos({ env, executorId: 'bench-pgstream', systemDatabaseUrl: env.dbosSystemDatabaseUrl!, log: silentLogger });
 
   process.stderr.write(`writing ${fmt(ROWS)} rows...\n`);
-  for (let lo = 1; lo <= ROWS; lo += 50_000) {
-    const hi = Math.min(ROWS, lo + 49_999);
-    await db.query(`INSERT INTO items SELECT g, g % 1000, 'item ' || g, (g % 10000) / 100.0, now() FROM generate_series(${lo}, ${hi}) g`);
-  }
+  await writeItems(db, 'insert', ROWS);
   const raw = await measureRawDrain({ dsn: src, slot: 'raw_slot', publication: 'bench_pub' });
   process.stderr.write(`raw drain ${fmt(raw.rowsPerSecond)} rows/s\n`);
   const results: string[][] = [];

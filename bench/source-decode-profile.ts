@@ -17,7 +17,7 @@ import { buildRelationState, type RelationState } from '../src/source/postgres/s
 import { ChangeAssembler } from '../src/source/postgres/stream/assembler';
 import { ReplicationConnection } from '../src/source/postgres/stream/replicationConnection';
 import { TypeRegistry } from '../src/source/postgres/types/resolver';
-import { arg, fmt, printTable, startBenchCluster } from './support';
+import { arg, createItemsTable, fmt, printTable, startBenchCluster, writeItems } from './support';
 
 const ROWS = Number(arg('rows', '200000'));
 const CAPTURE = arg('capture', '');
@@ -36,11 +36,11 @@ async function capture(): Promise<Capture> {
     const dsn = await bench.createDatabase('shop');
     const db = new Client(dsn);
     await db.connect();
-    await db.query('CREATE TABLE items (id bigint PRIMARY KEY, qty int NOT NULL, name text NOT NULL, price numeric(12,2) NOT NULL, updated_at timestamptz NOT NULL)');
+    await createItemsTable(db);
     await db.query('CREATE PUBLICATION bench_pub FOR TABLE items');
     await db.query(`SELECT pg_create_logical_replication_slot('cap', 'pgoutput')`);
-    for (let lo = 1; lo <= ROWS; lo += 50_000) await db.query(`INSERT INTO items SELECT g, g % 1000, 'item ' || g, (g % 10000) / 100.0, now() FROM generate_series(${lo}, ${Math.min(ROWS, lo + 49_999)}) g`);
-    for (let lo = 1; lo <= ROWS; lo += 50_000) await db.query(`UPDATE items SET qty = qty + 1, updated_at = now() WHERE id BETWEEN ${lo} AND ${Math.min(ROWS, lo + 49_999)}`);
+    await writeItems(db, 'insert', ROWS);
+    await writeItems(db, 'update', ROWS);
     await db.end();
     const conn = await ReplicationConnection.open(dsn, 'dsn', 'capture', () => undefined);
     const messages: Buffer[] = [];

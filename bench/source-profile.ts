@@ -11,7 +11,7 @@ import { silentLogger } from '../src/core/log';
 import { parsePostgresSourceConfig } from '../src/source/postgres/config';
 import { measureRawDrain } from '../src/source/postgres/drain';
 import { PostgresSource } from '../src/source/postgres/source';
-import { arg, fmt, printTable, startBenchCluster } from './support';
+import { arg, createItemsTable, fmt, printTable, startBenchCluster, writeItems } from './support';
 
 const ROWS = Number(arg('rows', '300000'));
 const BATCH = arg('batch-size', '10000');
@@ -27,17 +27,13 @@ async function main(): Promise<void> {
     const dsn = await bench.createDatabase('shop');
     const db = new Client(dsn);
     await db.connect();
-    await db.query('CREATE TABLE items (id bigint PRIMARY KEY, qty int NOT NULL, name text NOT NULL, price numeric(12,2) NOT NULL, updated_at timestamptz NOT NULL)');
+    await createItemsTable(db);
     await db.query('CREATE PUBLICATION bench_pub FOR TABLE items');
     const results: string[][] = [];
     for (const phase of ['insert', 'update'] as const) {
       await db.query(`SELECT pg_create_logical_replication_slot('raw_${phase}', 'pgoutput')`);
       await db.query(`SELECT pg_create_logical_replication_slot('src_${phase}', 'pgoutput')`);
-      for (let lo = 1; lo <= ROWS; lo += 50_000) {
-        const hi = Math.min(ROWS, lo + 49_999);
-        if (phase === 'insert') await db.query(`INSERT INTO items SELECT g, g % 1000, 'item ' || g, (g % 10000) / 100.0, now() FROM generate_series(${lo}, ${hi}) g`);
-        else await db.query(`UPDATE items SET qty = qty + 1, updated_at = now() WHERE id BETWEEN ${lo} AND ${hi}`);
-      }
+      await writeItems(db, phase, ROWS);
       let cpu0 = cpuMicros();
       const raw = await measureRawDrain({ dsn, slot: `raw_${phase}`, publication: 'bench_pub' });
       const rawCpu = cpuMicros() - cpu0;

@@ -14,7 +14,9 @@ import { connectClient, endQuietly } from '../source/postgres/connect';
 import type { WireFormat } from '../wire/codec';
 import { getCodec } from '../wire/registry';
 import { launchDbos, shutdownDbos } from '../workflows/dbos';
-import { FLOW_RUN_WORKFLOW, flowRun, type FlowRunOptions, type FlowRunResult } from '../workflows/flowRun';
+import { activeRunOf } from '../workflows/flowQueue';
+import { flowRun, type FlowRunOptions, type FlowRunResult } from '../workflows/flowRun';
+import { newRunId } from '../workflows/runIds';
 import { releaseAllRuntimes, requestStop, setRunPolicy } from '../workflows/runtimes';
 import { EXIT_OK, reportFatal } from './exit';
 import { formatHelp, parseFlags, UsageError, type FlagSpec } from './flags';
@@ -164,18 +166,16 @@ async function main(argv: string[]): Promise<number> {
     stopProgress = startProgressReporter(flowId, log);
 
     // A run interrupted by a crash is recovered by DBOS at launch (same executor ID): finish it first.
-    const prefix = `flowrun-${flowId}-`;
-    const pending = await DBOS.listWorkflows({ workflowName: FLOW_RUN_WORKFLOW, status: ['PENDING', 'ENQUEUED'], workflow_id_prefix: prefix });
     let last: FlowRunResult | undefined;
-    if (pending.length > 0) {
-      const newest = pending.sort((a, b) => (b.createdAt ?? 0) - (a.createdAt ?? 0))[0]!;
-      log.info('resuming an interrupted run', { run: newest.workflowID });
-      last = await followChain(DBOS.retrieveWorkflow<FlowRunResult>(newest.workflowID));
+    const interrupted = await activeRunOf(flowId);
+    if (interrupted) {
+      log.info('resuming an interrupted run', { run: interrupted });
+      last = await followChain(DBOS.retrieveWorkflow<FlowRunResult>(interrupted));
     }
     if (!last || last.end === 'empty' || last.end === 'bounded') {
       if (flow.state !== 'running') await state.flows.setState(flowId, 'running');
       const opts: FlowRunOptions = { maxEmptyReads: args.maxEmptyReads, startLsn: args.startLsn, maxStepsPerRun: env.runner.stepsPerRun, onBound: 'successor', chainIndex: 0 };
-      const handle = await DBOS.startWorkflow(flowRun, { workflowID: `${prefix}${Date.now()}` })(flowId, opts);
+      const handle = await DBOS.startWorkflow(flowRun, { workflowID: newRunId(flowId) })(flowId, opts);
       last = await followChain(handle);
     }
     stopProgress();

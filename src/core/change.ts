@@ -128,12 +128,6 @@ export interface Batch {
   checkpointLsn: Lsn;
 }
 
-/** Compares two changes by stream order. */
-export function compareChangeOrder(a: Pick<Change, 'commitLsn' | 'seq'>, b: Pick<Change, 'commitLsn' | 'seq'>): number {
-  if (a.commitLsn !== b.commitLsn) return a.commitLsn < b.commitLsn ? -1 : 1;
-  return a.seq - b.seq;
-}
-
 /**
  * The changes of each table, keyed by `schema.table`, each list in stream order. Consecutive
  * changes usually share one TableRef object, so the key is computed once per run of a table.

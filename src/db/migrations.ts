@@ -10,11 +10,7 @@ interface Migration {
  * The knex migrations of `migrations/`, listed here in order so they load the same way from
  * TypeScript (tests) and from the compiled `dist/` (binaries). Add new files at the end.
  */
-const MIGRATIONS: Array<[string, Migration]> = [['20261125000001_flows_and_checkpoints', flowsAndCheckpoints]];
-
-export function registerMigration(name: string, m: Migration): void {
-  if (!MIGRATIONS.some(([n]) => n === name)) MIGRATIONS.push([name, m]);
-}
+const MIGRATIONS: ReadonlyArray<[string, Migration]> = [['20261125000001_flows_and_checkpoints', flowsAndCheckpoints]];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {
   getMigrations: async () => [...MIGRATIONS].sort((a, b) => a[0].localeCompare(b[0])),

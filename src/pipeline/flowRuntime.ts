@@ -93,7 +93,6 @@ export class FlowRuntime {
         batches++;
         p.rows += batch.changes.length;
         p.batches++;
-        p.lastCommitTimeMicros = batch.changes[batch.changes.length - 1]!.commitTimeMicros;
         if (rows >= this.deps.env.runner.stepMaxRows || Date.now() - started >= this.deps.env.runner.stepMaxMs) break;
       }
       this.updateProgress();

@@ -11,8 +11,6 @@ export interface FlowProgress {
   receivedLsn: Lsn;
   /** The server's WAL end as of its last keepalive (for lag). */
   serverWalEnd: Lsn;
-  lastCommitTimeMicros: bigint;
-  startedAt: number;
 }
 
 const progress = new Map<string, FlowProgress>();
@@ -20,12 +18,8 @@ const progress = new Map<string, FlowProgress>();
 export function progressOf(flowId: string): FlowProgress {
   let p = progress.get(flowId);
   if (!p) {
-    p = { flowId, rows: 0, batches: 0, checkpointLsn: 0n, receivedLsn: 0n, serverWalEnd: 0n, lastCommitTimeMicros: 0n, startedAt: Date.now() };
+    p = { flowId, rows: 0, batches: 0, checkpointLsn: 0n, receivedLsn: 0n, serverWalEnd: 0n };
     progress.set(flowId, p);
   }
   return p;
-}
-
-export function allProgress(): FlowProgress[] {
-  return [...progress.values()];
 }
