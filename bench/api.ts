@@ -15,10 +15,14 @@ import { arg, fmt, percentile, printTable, startBenchCluster } from './support';
 type Unary = (req: unknown, md: Metadata, cb: (err: ServiceError | null, res: unknown) => void) => void;
 
 function client(address: string): (method: string, req: Record<string, unknown>) => Promise<unknown> {
-  const pkg = loadPackageDefinition(loadApiProtos()) as unknown as { ductstream: { v1: { FlowService: new (a: string, c: ReturnType<typeof credentials.createInsecure>) => Client } } };
+  const pkg = loadPackageDefinition(loadApiProtos()) as unknown as {
+    ductstream: { v1: { FlowService: new (a: string, c: ReturnType<typeof credentials.createInsecure>) => Client } };
+  };
   const c = new pkg.ductstream.v1.FlowService(address, credentials.createInsecure()) as unknown as Record<string, Unary>;
   return (method, req) =>
-    new Promise((resolve, reject) => c[method]!.call(c, req, new Metadata(), (err, res) => (err ? reject(new Error(`${method}: ${err.details}`)) : resolve(res))));
+    new Promise((resolve, reject) =>
+      c[method]!.call(c, req, new Metadata(), (err, res) => (err ? reject(new Error(`${method}: ${err.details}`)) : resolve(res))),
+    );
 }
 
 function flow(i: number): Record<string, unknown> {
@@ -26,7 +30,17 @@ function flow(i: number): Record<string, unknown> {
   return {
     id,
     name: `Bench flow ${i}`,
-    source: { name: 'app', type: 'postgres', options: { dsn: 'postgres://app:secret@db.internal:5432/app', slot: `slot_${i}`, publication: 'pub', publication_tables: 'public.orders,public.items', batch_size: '500' } },
+    source: {
+      name: 'app',
+      type: 'postgres',
+      options: {
+        dsn: 'postgres://app:secret@db.internal:5432/app',
+        slot: `slot_${i}`,
+        publication: 'pub',
+        publication_tables: 'public.orders,public.items',
+        batch_size: '500',
+      },
+    },
     destinations: [{ name: 'warehouse', type: 'duckdb', options: { dsn: `./data/w${i}.duckdb`, write_mode: 'target' } }],
     parallelism: 1,
   };
@@ -57,7 +71,7 @@ async function main(): Promise<void> {
   try {
     const address = await new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`server did not start in 60 s:\n${stderr}`)), 60_000);
-      server.stderr!.on('data', (d: Buffer) => {
+      server.stderr.on('data', (d: Buffer) => {
         stderr += d.toString();
         const m = /serving gRPC on (\S+)/.exec(stderr);
         if (m) {
@@ -78,37 +92,46 @@ async function main(): Promise<void> {
     const listAll: number[] = [];
     let count = 0;
     for (let i = 0; i < 20; i++) {
-      listAll.push(await timed(async () => {
-        count = ((await call('ListFlows', { page_size: 1000 })) as { flows: unknown[] }).flows.length;
-      }));
+      listAll.push(
+        await timed(async () => {
+          count = ((await call('ListFlows', { page_size: 1000 })) as { flows: unknown[] }).flows.length;
+        }),
+      );
     }
     const paged: number[] = [];
     for (let i = 0; i < 10; i++) {
-      paged.push(await timed(async () => {
-        let token = '';
-        do token = ((await call('ListFlows', { page_size: 100, page_token: token })) as { next_page_token: string }).next_page_token;
-        while (token);
-      }));
+      paged.push(
+        await timed(async () => {
+          let token = '';
+          do token = ((await call('ListFlows', { page_size: 100, page_token: token })) as { next_page_token: string }).next_page_token;
+          while (token);
+        }),
+      );
     }
 
     const total = 4000;
     let next = 0;
     const started = process.hrtime.bigint();
-    await Promise.all(Array.from({ length: concurrency }, async () => {
-      while (next < total) {
-        const i = next++;
-        await call('GetFlow', { flow_id: `bench-${String(i % n).padStart(5, '0')}` });
-      }
-    }));
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (next < total) {
+          const i = next++;
+          await call('GetFlow', { flow_id: `bench-${String(i % n).padStart(5, '0')}` });
+        }
+      }),
+    );
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
 
     process.stdout.write(`\ngRPC API, ${n} flows (ListFlows returned ${count} in one page)\n\n`);
-    printTable(['call', 'n', 'p50 ms', 'p99 ms', 'max ms'], [
-      stats('CreateFlow', create),
-      stats('GetFlow', get),
-      stats(`ListFlows (page_size 1000, ${n} flows)`, listAll),
-      stats(`ListFlows (all ${n}, pages of 100)`, paged),
-    ]);
+    printTable(
+      ['call', 'n', 'p50 ms', 'p99 ms', 'max ms'],
+      [
+        stats('CreateFlow', create),
+        stats('GetFlow', get),
+        stats(`ListFlows (page_size 1000, ${n} flows)`, listAll),
+        stats(`ListFlows (all ${n}, pages of 100)`, paged),
+      ],
+    );
     process.stdout.write(`\nGetFlow with ${concurrency} calls in flight: ${fmt(total / seconds)} calls/s\n`);
   } finally {
     if (server.exitCode === null) server.kill('SIGTERM');

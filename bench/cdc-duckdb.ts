@@ -47,8 +47,24 @@ async function main(): Promise<void> {
     setRunnerDeps({ env, flows: state.flows, checkpoints: state.checkpoints, codecFor: getCodec, log: silentLogger });
     for (const b of BATCH_SIZES) {
       await state.flows.create({
-        id: `bench-${b}`, name: `bench ${b}`, wire_format: 'json', parallelism: 1, state: 'running',
-        source: { name: 'pg', type: 'postgres', options: { dsn: src, slot: `flow_${b}_slot`, publication: 'bench_pub', batch_size: String(b), batch_timeout: '100ms', create_slot: 'false', ensure_publication: 'false' } },
+        id: `bench-${b}`,
+        name: `bench ${b}`,
+        wire_format: 'json',
+        parallelism: 1,
+        state: 'running',
+        source: {
+          name: 'pg',
+          type: 'postgres',
+          options: {
+            dsn: src,
+            slot: `flow_${b}_slot`,
+            publication: 'bench_pub',
+            batch_size: String(b),
+            batch_timeout: '100ms',
+            create_slot: 'false',
+            ensure_publication: 'false',
+          },
+        },
         destinations: [{ name: 'duck', type: 'duckdb', options: { dsn: join(dir, `bench-${b}.duckdb`) } }],
       });
     }
@@ -71,7 +87,12 @@ async function main(): Promise<void> {
         const watcher = setInterval(() => {
           if (!doneAt && p.rows - startRows >= ROWS) doneAt = Date.now();
         }, 5);
-        const handle = await DBOS.startWorkflow(flowRun, { workflowID: `bench-${flowId}-${phase}` })(flowId, { maxEmptyReads: 1, maxStepsPerRun: 100_000, onBound: 'end', chainIndex: 0 });
+        const handle = await DBOS.startWorkflow(flowRun, { workflowID: `bench-${flowId}-${phase}` })(flowId, {
+          maxEmptyReads: 1,
+          maxStepsPerRun: 100_000,
+          onBound: 'end',
+          chainIndex: 0,
+        });
         await handle.getResult();
         clearInterval(watcher);
         if (!doneAt) doneAt = Date.now();
@@ -79,7 +100,19 @@ async function main(): Promise<void> {
         const rows = p.rows - startRows;
         const secs = (doneAt - started) / 1000;
         const rate = rows / secs;
-        results.push([phase, String(b), fmt(rows), fmt(secs, 2), fmt(rate), fmt(raw.rowsPerSecond), fmt(rate / raw.rowsPerSecond, 2) + 'x', fmt((raw.bytes / raw.rows) * rate / 1e6, 1), fmt(rows / Math.max(1, p.batches - startWrites)), fmt((cpu1.main - cpu0.main) / rows, 2), fmt((cpu1.others - cpu0.others) / rows, 2)]);
+        results.push([
+          phase,
+          String(b),
+          fmt(rows),
+          fmt(secs, 2),
+          fmt(rate),
+          fmt(raw.rowsPerSecond),
+          fmt(rate / raw.rowsPerSecond, 2) + 'x',
+          fmt(((raw.bytes / raw.rows) * rate) / 1e6, 1),
+          fmt(rows / Math.max(1, p.batches - startWrites)),
+          fmt((cpu1.main - cpu0.main) / rows, 2),
+          fmt((cpu1.others - cpu0.others) / rows, 2),
+        ]);
         process.stderr.write(`${phase} batch_size=${b}: ${fmt(rate)} rows/s\n`);
       }
     }
@@ -87,7 +120,22 @@ async function main(): Promise<void> {
     await shutdownDbos();
     await state.close();
     process.stdout.write(`\nbench/cdc-duckdb: ${fmt(ROWS)} rows, 5 columns, DuckDB target (upsert), checkpoints in Postgres\n`);
-    printTable(['phase', 'batch_size', 'rows', 'seconds', 'rows/s', 'raw drain rows/s', 'ratio', 'MB/s (pgoutput)', 'rows/write', 'JS thread CPU µs/row', 'other threads CPU µs/row'], results);
+    printTable(
+      [
+        'phase',
+        'batch_size',
+        'rows',
+        'seconds',
+        'rows/s',
+        'raw drain rows/s',
+        'ratio',
+        'MB/s (pgoutput)',
+        'rows/write',
+        'JS thread CPU µs/row',
+        'other threads CPU µs/row',
+      ],
+      results,
+    );
   } finally {
     await bench.stop();
     rmSync(dir, { recursive: true, force: true });

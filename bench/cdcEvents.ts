@@ -112,8 +112,24 @@ export async function runEventBench(spec: EventBenchSpec): Promise<void> {
       const id = `bench-${phase}`;
       await db.query(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, [`${phase}_slot`]);
       await state.flows.create({
-        id, name: id, wire_format: spec.wireFormat, parallelism: spec.parallelism, state: 'running',
-        source: { name: 'pg', type: 'postgres', options: { dsn: src, slot: `${phase}_slot`, publication: 'bench_pub', batch_size: BATCH_SIZE, batch_timeout: BATCH_TIMEOUT, create_slot: 'false', ensure_publication: 'false' } },
+        id,
+        name: id,
+        wire_format: spec.wireFormat,
+        parallelism: spec.parallelism,
+        state: 'running',
+        source: {
+          name: 'pg',
+          type: 'postgres',
+          options: {
+            dsn: src,
+            slot: `${phase}_slot`,
+            publication: 'bench_pub',
+            batch_size: BATCH_SIZE,
+            batch_timeout: BATCH_TIMEOUT,
+            create_slot: 'false',
+            ensure_publication: 'false',
+          },
+        },
         destinations: [{ name: 'dest', type: spec.type, options: spec.options(id) }],
       });
       return id;
@@ -137,7 +153,17 @@ export async function runEventBench(spec: EventBenchSpec): Promise<void> {
     const cpu = process.cpuUsage(cpu0);
     const b = sinkOf(backlog);
     const backlogRate = b.rows / ((b.lastAckAt - started) / 1000);
-    results.push(['backlog drain', '-', fmt(backlogRate), '-', '-', '-', fmt(raw.rowsPerSecond), fmt(backlogRate / raw.rowsPerSecond, 2) + 'x', fmt((cpu.user + cpu.system) / b.rows, 1)]);
+    results.push([
+      'backlog drain',
+      '-',
+      fmt(backlogRate),
+      '-',
+      '-',
+      '-',
+      fmt(raw.rowsPerSecond),
+      fmt(backlogRate / raw.rowsPerSecond, 2) + 'x',
+      fmt((cpu.user + cpu.system) / b.rows, 1),
+    ]);
     process.stderr.write(`backlog: ${fmt(backlogRate)} rows/s\n`);
 
     // 2. steady 1k rows/s, 3. saturation
@@ -172,13 +198,28 @@ export async function runEventBench(spec: EventBenchSpec): Promise<void> {
       const s = sinkOf(flowId);
       const lat = [...s.latenciesMs].sort((x, y) => x - y);
       const delivered = s.rows / ((s.lastAckAt - t0) / 1000);
-      results.push([phase === 'steady' ? 'steady 1k rows/s' : 'saturation (live)', fmt(offeredRate), fmt(delivered), fmt(percentile(lat, 50), 1), fmt(percentile(lat, 99), 1), fmt(lat[lat.length - 1] ?? NaN, 1), '-', '-', '-']);
+      results.push([
+        phase === 'steady' ? 'steady 1k rows/s' : 'saturation (live)',
+        fmt(offeredRate),
+        fmt(delivered),
+        fmt(percentile(lat, 50), 1),
+        fmt(percentile(lat, 99), 1),
+        fmt(lat[lat.length - 1] ?? NaN, 1),
+        '-',
+        '-',
+        '-',
+      ]);
       process.stderr.write(`${phase}: ${fmt(delivered)} rows/s, p50 ${fmt(percentile(lat, 50), 1)} ms, p99 ${fmt(percentile(lat, 99), 1)} ms\n`);
     }
     await db.end();
     await shutdownDbos();
     await state.close();
-    process.stdout.write(`\n${spec.title}: 5-column rows, ${spec.wireFormat}, flow parallelism ${spec.parallelism}, batch_size ${BATCH_SIZE}, batch_timeout ${BATCH_TIMEOUT}, saturation window ${fmt(WINDOW)} rows, checkpoints in Postgres; load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} on ${os.cpus().length} CPUs\n`);
+    process.stdout.write(
+      `\n${spec.title}: 5-column rows, ${spec.wireFormat}, flow parallelism ${spec.parallelism}, batch_size ${BATCH_SIZE}, batch_timeout ${BATCH_TIMEOUT}, saturation window ${fmt(WINDOW)} rows, checkpoints in Postgres; load average ${os
+        .loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')} on ${os.cpus().length} CPUs\n`,
+    );
     printTable(['phase', 'offered rows/s', 'delivered rows/s', 'p50 ms', 'p99 ms', 'max ms', 'raw drain rows/s', 'ratio', 'process CPU µs/row'], results);
   } finally {
     await bench.stop();

@@ -27,7 +27,13 @@ async function main(): Promise<void> {
         for (let start = 0; start < total; start += batchSize) {
           log.tx((x) => {
             for (let i = start; i < start + batchSize; i++) {
-              const row = { id: BigInt(i), name: `${phase} ${i}`, amount: `${i}.${phase === 'insert' ? '25' : '75'}`, ts: '2024-05-06T07:08:09.123456Z', flag: i % 2 === 0 };
+              const row = {
+                id: BigInt(i),
+                name: `${phase} ${i}`,
+                amount: `${i}.${phase === 'insert' ? '25' : '75'}`,
+                ts: '2024-05-06T07:08:09.123456Z',
+                flag: i % 2 === 0,
+              };
               if (phase === 'insert') x.insert(t, row);
               else x.update(t, row);
             }
@@ -37,7 +43,9 @@ async function main(): Promise<void> {
         const t0 = performance.now();
         for (const batch of batches) await dest.write(batch);
         const ms = performance.now() - t0;
-        console.log(`batch ${String(batchSize).padStart(6)} ${phase}: ${total} rows in ${ms.toFixed(0)} ms = ${Math.round(total / (ms / 1000)).toLocaleString('en-US')} rows/s`);
+        console.log(
+          `batch ${String(batchSize).padStart(6)} ${phase}: ${total} rows in ${ms.toFixed(0)} ms = ${Math.round(total / (ms / 1000)).toLocaleString('en-US')} rows/s`,
+        );
       }
       await dest.close();
     }

@@ -37,14 +37,16 @@ function cpuMicros(): number {
 
 /** A session that adds the CPU time of each call to `spent[method]`. */
 function timed(inner: SqlSession, spent: Record<Part, number>): SqlSession {
-  const wrap = <A extends unknown[], R>(part: Part, fn: (...a: A) => Promise<R>) => async (...a: A): Promise<R> => {
-    const t0 = cpuMicros();
-    try {
-      return await fn(...a);
-    } finally {
-      spent[part] += cpuMicros() - t0;
-    }
-  };
+  const wrap =
+    <A extends unknown[], R>(part: Part, fn: (...a: A) => Promise<R>) =>
+    async (...a: A): Promise<R> => {
+      const t0 = cpuMicros();
+      try {
+        return await fn(...a);
+      } finally {
+        spent[part] += cpuMicros() - t0;
+      }
+    };
   return {
     load: wrap('load', inner.load.bind(inner)),
     executeScript: wrap('executeScript', inner.executeScript.bind(inner)),
@@ -75,8 +77,27 @@ async function main(): Promise<void> {
       const changes: Change[] = [];
       for (let i = lo; i <= hi; i++) {
         const id = BigInt(i);
-        const after: Row = { id, qty: (i % 1000) + (phase === 'update' ? 1 : 0), name: flat(`item ${i}`), price: flat(`${Math.floor((i % 10000) / 100)}.${String(i % 100).padStart(2, '0')}`), updated_at: flat(`2024-05-06T07:08:09.${String(i % 1_000_000).padStart(6, '0')}Z`) };
-        changes.push({ op: phase, table: ref, lsn: commitLsn - 0x1000n + BigInt(i - lo), commitLsn, commitEndLsn: commitLsn + 0x30n, commitTimeMicros: 1_714_979_289_000_000n, xid: 1000, seq: i - lo, key: { id }, before: null, after, unchangedToast: [] });
+        const after: Row = {
+          id,
+          qty: (i % 1000) + (phase === 'update' ? 1 : 0),
+          name: flat(`item ${i}`),
+          price: flat(`${Math.floor((i % 10000) / 100)}.${String(i % 100).padStart(2, '0')}`),
+          updated_at: flat(`2024-05-06T07:08:09.${String(i % 1_000_000).padStart(6, '0')}Z`),
+        };
+        changes.push({
+          op: phase,
+          table: ref,
+          lsn: commitLsn - 0x1000n + BigInt(i - lo),
+          commitLsn,
+          commitEndLsn: commitLsn + 0x30n,
+          commitTimeMicros: 1_714_979_289_000_000n,
+          xid: 1000,
+          seq: i - lo,
+          key: { id },
+          before: null,
+          after,
+          unchangedToast: [],
+        });
       }
       return { flowId: 'bench', changes, schemas: new Map([[`${items.schema}.${items.name}`, items]]), firstLsn: commitLsn, checkpointLsn: commitLsn + 0x30n };
     };
@@ -97,7 +118,18 @@ async function main(): Promise<void> {
       }
       const session = spent.load + spent.executeScript + spent.executeCounting + spent.execute + spent.query;
       const per = (us: number) => fmt(us / ROWS, 2);
-      rows.push([phase, fmt(ROWS), fmt(BATCH), fmt(wall), fmt((ROWS * 1000) / wall), per(cpu), per(cpu - session), per(spent.load), per(spent.executeScript + spent.executeCounting), per(spent.execute + spent.query)]);
+      rows.push([
+        phase,
+        fmt(ROWS),
+        fmt(BATCH),
+        fmt(wall),
+        fmt((ROWS * 1000) / wall),
+        per(cpu),
+        per(cpu - session),
+        per(spent.load),
+        per(spent.executeScript + spent.executeCounting),
+        per(spent.execute + spent.query),
+      ]);
     }
     const count = await handle.session.query('SELECT count(*) AS n, sum(qty) AS q FROM public.items');
     process.stdout.write(`\nbench/duckdb-write-profile: ${fmt(2 * ROWS)} changes written, table holds ${String(count[0]!.n)} rows\n`);

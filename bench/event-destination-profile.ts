@@ -54,10 +54,35 @@ function batchOf(lo: number, hi: number): EncodedBatch {
   const changes: Change[] = [];
   for (let i = lo; i <= hi; i++) {
     const id = BigInt(i);
-    const after: Row = { id, qty: i % 1000, name: flat(`item ${i}`), price: flat(`${Math.floor((i % 10000) / 100)}.${String(i % 100).padStart(2, '0')}`), updated_at: flat(`2024-05-06T07:08:09.${String(i % 1_000_000).padStart(6, '0')}Z`) };
-    changes.push({ op: 'insert', table: ref, lsn: commitLsn - 0x10000n + BigInt(i - lo) * 0x40n, commitLsn, commitEndLsn: commitLsn + 0x30n, commitTimeMicros: 1_714_979_289_000_000n + BigInt(i), xid: 1000, seq: i - lo, key: { id }, before: null, after, unchangedToast: [] });
+    const after: Row = {
+      id,
+      qty: i % 1000,
+      name: flat(`item ${i}`),
+      price: flat(`${Math.floor((i % 10000) / 100)}.${String(i % 100).padStart(2, '0')}`),
+      updated_at: flat(`2024-05-06T07:08:09.${String(i % 1_000_000).padStart(6, '0')}Z`),
+    };
+    changes.push({
+      op: 'insert',
+      table: ref,
+      lsn: commitLsn - 0x10000n + BigInt(i - lo) * 0x40n,
+      commitLsn,
+      commitEndLsn: commitLsn + 0x30n,
+      commitTimeMicros: 1_714_979_289_000_000n + BigInt(i),
+      xid: 1000,
+      seq: i - lo,
+      key: { id },
+      before: null,
+      after,
+      unchangedToast: [],
+    });
   }
-  const batch: Batch = { flowId: 'bench', changes, schemas: new Map([[`${items.schema}.${items.name}`, items]]), firstLsn: commitLsn, checkpointLsn: commitLsn + 0x30n };
+  const batch: Batch = {
+    flowId: 'bench',
+    changes,
+    schemas: new Map([[`${items.schema}.${items.name}`, items]]),
+    firstLsn: commitLsn,
+    checkpointLsn: commitLsn + 0x30n,
+  };
   return toEncodedBatch(batch, getCodec);
 }
 
@@ -125,7 +150,10 @@ async function bareUndici(url: string, bodies: Uint8Array[]): Promise<void> {
     while (next < bodies.length) {
       const body = bodies[next++]!;
       await new Promise<void>((resolve, reject) =>
-        pool.dispatch({ path: u.pathname, method: 'POST', headers: ['Content-Type', 'application/json'], body }, { onConnect: () => undefined, onHeaders: () => true, onData: () => true, onComplete: () => resolve(), onError: reject }),
+        pool.dispatch(
+          { path: u.pathname, method: 'POST', headers: ['Content-Type', 'application/json'], body },
+          { onConnect: () => undefined, onHeaders: () => true, onData: () => true, onComplete: () => resolve(), onError: reject },
+        ),
       );
     }
   };
@@ -185,7 +213,10 @@ async function main(): Promise<void> {
     const per = (us: number): string => fmt(us / ROWS, 1);
     results.push([`${KIND} destination`, fmt(ROWS), fmt((ROWS * 1000) / wall), per(encode + write), per(encode), per(write), peer.pid ? per(peerCpu) : '-']);
     if (peer.url && peer.options.mode === 'change') {
-      for (const [what, send] of [['bare undici client', bareUndici], ['bare node http client', bareClient]] as const) {
+      for (const [what, send] of [
+        ['bare undici client', bareUndici],
+        ['bare node http client', bareClient],
+      ] as const) {
         const bodies = batchOf(2_000_000, 2_000_000 + ROWS - 1).messages(FORMAT);
         const w0 = performance.now();
         const c0 = cpuMicros();
@@ -198,7 +229,9 @@ async function main(): Promise<void> {
   } finally {
     await peer.stop();
   }
-  process.stdout.write(`\nbench/event-destination-profile ${KIND}: ${FORMAT}, batch ${fmt(BATCH)}, parallelism ${PARALLELISM}, ${JSON.stringify({ ...peer.options, brokers: undefined, url: undefined, headers: undefined })}\n`);
+  process.stdout.write(
+    `\nbench/event-destination-profile ${KIND}: ${FORMAT}, batch ${fmt(BATCH)}, parallelism ${PARALLELISM}, ${JSON.stringify({ ...peer.options, brokers: undefined, url: undefined, headers: undefined })}\n`,
+  );
   printTable(['what', 'rows', 'rows/s', 'CPU µs/row', 'encode µs/row', 'write µs/row', 'peer CPU µs/row'], results);
 }
 

@@ -30,7 +30,9 @@ import { arg, createItemsTable, fmt, printTable, startBenchCluster, writeItems }
 
 const ROWS = Number(arg('rows', '200000'));
 const BATCH_SIZES = arg('batch-sizes', '1000,10000').split(',').map(Number);
-const FORMATS = arg('formats', 'json,proto').split(',').map((f) => parseWireFormat(f, '--formats'));
+const FORMATS = arg('formats', 'json,proto')
+  .split(',')
+  .map((f) => parseWireFormat(f, '--formats'));
 const PULL_EVENTS = Number(arg('pull-events', '50000'));
 const PULL_MAX = arg('pull-max', '10,100').split(',').map(Number);
 const CONSUMERS = arg('consumers', '1,4,16').split(',').map(Number);
@@ -68,8 +70,24 @@ async function flowToStream(src: string, stateDsn: string, streamDsn: string): P
   setRunnerDeps({ env, flows: state.flows, checkpoints: state.checkpoints, codecFor: getCodec, log: silentLogger });
   for (const f of flows) {
     await state.flows.create({
-      id: f.id, name: f.id, wire_format: f.format, parallelism: 1, state: 'running',
-      source: { name: 'pg', type: 'postgres', options: { dsn: src, slot: `${f.id.replace(/-/g, '_')}_slot`, publication: 'bench_pub', batch_size: String(f.batch), batch_timeout: '100ms', create_slot: 'false', ensure_publication: 'false' } },
+      id: f.id,
+      name: f.id,
+      wire_format: f.format,
+      parallelism: 1,
+      state: 'running',
+      source: {
+        name: 'pg',
+        type: 'postgres',
+        options: {
+          dsn: src,
+          slot: `${f.id.replace(/-/g, '_')}_slot`,
+          publication: 'bench_pub',
+          batch_size: String(f.batch),
+          batch_timeout: '100ms',
+          create_slot: 'false',
+          ensure_publication: 'false',
+        },
+      },
       destinations: [{ name: 'events', type: 'pgstream', options: { dsn: streamDsn, stream: f.id } }],
     });
   }
@@ -88,14 +106,28 @@ async function flowToStream(src: string, stateDsn: string, streamDsn: string): P
     const watcher = setInterval(() => {
       if (!doneAt && p.rows >= ROWS) doneAt = Date.now();
     }, 5);
-    const handle = await DBOS.startWorkflow(flowRun, { workflowID: `bench-${f.id}` })(f.id, { maxEmptyReads: 1, maxStepsPerRun: 100_000, onBound: 'end', chainIndex: 0 });
+    const handle = await DBOS.startWorkflow(flowRun, { workflowID: `bench-${f.id}` })(f.id, {
+      maxEmptyReads: 1,
+      maxStepsPerRun: 100_000,
+      onBound: 'end',
+      chainIndex: 0,
+    });
     await handle.getResult();
     clearInterval(watcher);
     if (!doneAt) doneAt = Date.now();
     const cpu = process.cpuUsage(cpu0);
     const secs = (doneAt - started) / 1000;
     const rate = p.rows / secs;
-    results.push([f.format, String(f.batch), fmt(p.rows), fmt(secs, 2), fmt(rate), fmt(raw.rowsPerSecond), fmt(rate / raw.rowsPerSecond, 2) + 'x', fmt((cpu.user + cpu.system) / p.rows, 2)]);
+    results.push([
+      f.format,
+      String(f.batch),
+      fmt(p.rows),
+      fmt(secs, 2),
+      fmt(rate),
+      fmt(raw.rowsPerSecond),
+      fmt(rate / raw.rowsPerSecond, 2) + 'x',
+      fmt((cpu.user + cpu.system) / p.rows, 2),
+    ]);
     process.stderr.write(`${f.id}: ${fmt(rate)} rows/s\n`);
   }
   await db.end();
@@ -106,7 +138,13 @@ async function flowToStream(src: string, stateDsn: string, streamDsn: string): P
 
 async function consumers(streamDsn: string): Promise<string[][]> {
   const config = pgstreamDestinationKind.parseConfig({ dsn: streamDsn, stream: 'pullbench' }, 'options');
-  const dest = (await pgstreamDestinationKind.create(config, { flowId: 'bench', name: 'pullbench', wireFormat: 'json', parallelism: 1, log: silentLogger })) as PgstreamDestination;
+  const dest = (await pgstreamDestinationKind.create(config, {
+    flowId: 'bench',
+    name: 'pullbench',
+    wireFormat: 'json',
+    parallelism: 1,
+    log: silentLogger,
+  })) as PgstreamDestination;
   await dest.open();
   const items = table('public.items', { id: 'int8', qty: 'int4', name: 'text' }, { primaryKey: ['id'] });
   const log = new ChangeLog('bench');
@@ -126,21 +164,23 @@ async function consumers(streamDsn: string): Promise<string[][]> {
       let pulls = 0;
       let empty = 0;
       const started = performance.now();
-      await Promise.all(services.map(async (s, i) => {
-        let idle = 0;
-        while (idle < 2) {
-          const { messages } = await s.pull({ stream: 'pullbench', group, maxMessages: max, visibilitySeconds: 60, consumerId: `c${i}` });
-          pulls++;
-          if (messages.length === 0) {
-            idle++;
-            empty++;
-            continue;
+      await Promise.all(
+        services.map(async (s, i) => {
+          let idle = 0;
+          while (idle < 2) {
+            const { messages } = await s.pull({ stream: 'pullbench', group, maxMessages: max, visibilitySeconds: 60, consumerId: `c${i}` });
+            pulls++;
+            if (messages.length === 0) {
+              idle++;
+              empty++;
+              continue;
+            }
+            idle = 0;
+            const r = await s.ack({ stream: 'pullbench', group, ids: messages.map((m) => m.id) });
+            events += r.acked.length;
           }
-          idle = 0;
-          const r = await s.ack({ stream: 'pullbench', group, ids: messages.map((m) => m.id) });
-          events += r.acked.length;
-        }
-      }));
+        }),
+      );
       const secs = (performance.now() - started) / 1000;
       await Promise.all(services.map((s) => s.close()));
       if (events !== PULL_EVENTS) throw new Error(`group ${group} acked ${events} of ${PULL_EVENTS} events`);

@@ -12,7 +12,7 @@ import { Client } from 'pg';
 import type { Batch } from '../src/core/change';
 import { parsePgoutput } from '../src/source/postgres/pgoutput/decoder';
 import { readLsn, XLOG_DATA, XLOG_DATA_HEADER } from '../src/source/postgres/pgoutput/framing';
-import type { BeginMessage, CommitMessage, RelationMessage } from '../src/source/postgres/pgoutput/messages';
+import type { RelationMessage } from '../src/source/postgres/pgoutput/messages';
 import { buildRelationState, type RelationState } from '../src/source/postgres/schema/relationState';
 import { ChangeAssembler } from '../src/source/postgres/stream/assembler';
 import { ReplicationConnection } from '../src/source/postgres/stream/replicationConnection';
@@ -48,19 +48,21 @@ async function capture(): Promise<Capture> {
     let updateStart = -1;
     let lastBegin = 0;
     await new Promise<void>((resolve, reject) => {
-      conn.start('cap', 'bench_pub', 0n, {
-        onCopyData: (buf, start, end) => {
-          const chunk = buf.subarray(start, end);
-          if (chunk[0] !== XLOG_DATA) return;
-          const tag = chunk[XLOG_DATA_HEADER];
-          if (tag === 0x42) lastBegin = messages.length;
-          if (tag === 0x55 && updateStart < 0) updateStart = lastBegin;
-          messages.push(Buffer.from(chunk));
-          if (tag === 0x49 || tag === 0x55) rows++;
-          if (tag === 0x43 && rows >= 2 * ROWS) resolve();
-        },
-        onFailure: reject,
-      }).catch(reject);
+      conn
+        .start('cap', 'bench_pub', 0n, {
+          onCopyData: (buf, start, end) => {
+            const chunk = buf.subarray(start, end);
+            if (chunk[0] !== XLOG_DATA) return;
+            const tag = chunk[XLOG_DATA_HEADER];
+            if (tag === 0x42) lastBegin = messages.length;
+            if (tag === 0x55 && updateStart < 0) updateStart = lastBegin;
+            messages.push(Buffer.from(chunk));
+            if (tag === 0x49 || tag === 0x55) rows++;
+            if (tag === 0x43 && rows >= 2 * ROWS) resolve();
+          },
+          onFailure: reject,
+        })
+        .catch(reject);
     });
     await conn.stop();
     return { messages, updateStart };
@@ -107,8 +109,8 @@ function replay(messages: Buffer[], relations: Map<number, RelationState>): numb
       continue;
     }
     const m = parsePgoutput(chunk, XLOG_DATA_HEADER);
-    if (m.tag === 'begin') assembler.onBegin(m as BeginMessage);
-    else if (m.tag === 'commit') assembler.onCommit(m as CommitMessage);
+    if (m.tag === 'begin') assembler.onBegin(m);
+    else if (m.tag === 'commit') assembler.onCommit(m);
   }
   assembler.cut();
   drain();
@@ -127,7 +129,10 @@ async function main(): Promise<void> {
     relations.set(rel.relationId, buildRelationState(rel, info, types, new Set(), new Map()));
   }
   const results: string[][] = [];
-  for (const [phase, part] of [['insert', cap.messages.slice(0, cap.updateStart)], ['update', cap.messages.slice(cap.updateStart)]] as const) {
+  for (const [phase, part] of [
+    ['insert', cap.messages.slice(0, cap.updateStart)],
+    ['update', cap.messages.slice(cap.updateStart)],
+  ] as const) {
     let best = Infinity;
     let rows = 0;
     for (let r = 0; r < ROUNDS; r++) {

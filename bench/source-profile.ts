@@ -38,7 +38,10 @@ async function main(): Promise<void> {
       const raw = await measureRawDrain({ dsn, slot: `raw_${phase}`, publication: 'bench_pub' });
       const rawCpu = cpuMicros() - cpu0;
 
-      const config = parsePostgresSourceConfig({ dsn, slot: `src_${phase}`, publication: 'bench_pub', batch_size: BATCH, batch_timeout: '200ms', create_slot: 'false', ensure_publication: 'false' }, 'source.options');
+      const config = parsePostgresSourceConfig(
+        { dsn, slot: `src_${phase}`, publication: 'bench_pub', batch_size: BATCH, batch_timeout: '200ms', create_slot: 'false', ensure_publication: 'false' },
+        'source.options',
+      );
       const source = new PostgresSource(config, { flowId: 'bench', log: silentLogger });
       cpu0 = cpuMicros();
       const started = performance.now();
@@ -53,7 +56,15 @@ async function main(): Promise<void> {
       const secs = (performance.now() - started) / 1000;
       const srcCpu = cpuMicros() - cpu0;
       await source.close();
-      results.push([phase, fmt(rows), fmt(raw.rowsPerSecond), fmt(rawCpu / raw.rows, 2), fmt(rows / secs), fmt(srcCpu / rows, 2), fmt((srcCpu - rawCpu) / rows, 2)]);
+      results.push([
+        phase,
+        fmt(rows),
+        fmt(raw.rowsPerSecond),
+        fmt(rawCpu / raw.rows, 2),
+        fmt(rows / secs),
+        fmt(srcCpu / rows, 2),
+        fmt((srcCpu - rawCpu) / rows, 2),
+      ]);
     }
     await db.end();
     process.stdout.write(`\nbench/source-profile: ${fmt(ROWS)} rows, batch_size ${BATCH}\n`);

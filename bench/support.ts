@@ -71,14 +71,17 @@ export function threadCpuMicros(): { main: number; others: number } {
 
 /** The 5-column table every CDC benchmark streams. */
 export async function createItemsTable(db: Client): Promise<void> {
-  await db.query('CREATE TABLE items (id bigint PRIMARY KEY, qty int NOT NULL, name text NOT NULL, price numeric(12,2) NOT NULL, updated_at timestamptz NOT NULL)');
+  await db.query(
+    'CREATE TABLE items (id bigint PRIMARY KEY, qty int NOT NULL, name text NOT NULL, price numeric(12,2) NOT NULL, updated_at timestamptz NOT NULL)',
+  );
 }
 
 /** Inserts rows 1..rows of `items`, or updates every one of them, in transactions of 50k rows. */
 export async function writeItems(db: Client, phase: 'insert' | 'update', rows: number): Promise<void> {
   for (let lo = 1; lo <= rows; lo += 50_000) {
     const hi = Math.min(rows, lo + 49_999);
-    if (phase === 'insert') await db.query(`INSERT INTO items SELECT g, g % 1000, 'item ' || g, (g % 10000) / 100.0, now() FROM generate_series(${lo}, ${hi}) g`);
+    if (phase === 'insert')
+      await db.query(`INSERT INTO items SELECT g, g % 1000, 'item ' || g, (g % 10000) / 100.0, now() FROM generate_series(${lo}, ${hi}) g`);
     else await db.query(`UPDATE items SET qty = qty + 1, updated_at = now() WHERE id BETWEEN ${lo} AND ${hi}`);
   }
 }

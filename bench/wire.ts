@@ -79,11 +79,17 @@ function row(r: Result, rows: number): string {
 function main(): void {
   const rows = Number(process.argv[2] ?? 100_000);
   const changes = mixedChanges(rows);
-  console.log(`node ${process.version}, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}, ${rows.toLocaleString('en-US')} rows of ${MIXED.schema}.${MIXED.name} (${MIXED.columns.length} columns)`);
+  console.log(
+    `node ${process.version}, load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}, ${rows.toLocaleString('en-US')} rows of ${MIXED.schema}.${MIXED.name} (${MIXED.columns.length} columns)`,
+  );
 
   const files: Result[] = [];
   for (const f of ['json', 'arrow', 'avro', 'proto'] as const) files.push(benchFile(f, getCodec(f), changes));
-  for (const compression of ['snappy', 'zstd', 'none'] as const) files.push(benchFile(`parquet (${compression})`, createParquetCodec({ compression }), changes));
+  for (const compression of ['snappy', 'zstd', 'none'] as const)
+    files.push(benchFile(`parquet (${compression})`, createParquetCodec({ compression }), changes));
   printTable(`encodeFile: one ${rows.toLocaleString('en-US')}-row file per format (best of 3)`, files, rows);
 
   const messageRows = Math.min(rows, 20_000);
@@ -91,7 +97,11 @@ function main(): void {
   for (const f of ['json', 'avro', 'proto', 'arrow'] as const) messages.push(benchMessages(f, getCodec(f), changes.slice(0, messageRows)));
   const parquetRows = Math.min(rows, 2_000);
   const pq = benchMessages('parquet (snappy)', getCodec('parquet'), changes.slice(0, parquetRows));
-  printTable(`encodeMessage: one message per change (${messageRows.toLocaleString('en-US')} changes; parquet ${parquetRows.toLocaleString('en-US')})`, messages, messageRows);
+  printTable(
+    `encodeMessage: one message per change (${messageRows.toLocaleString('en-US')} changes; parquet ${parquetRows.toLocaleString('en-US')})`,
+    messages,
+    messageRows,
+  );
   console.log(row(pq, parquetRows));
 }
 

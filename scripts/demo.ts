@@ -31,7 +31,7 @@ async function readDuckDb(sql: string): Promise<Record<string, unknown>[]> {
   const db = await DuckDBInstance.create(DUCKDB_FILE, { access_mode: 'READ_ONLY' });
   const conn = await db.connect();
   try {
-    return (await conn.runAndReadAll(sql)).getRowObjectsJson() as Record<string, unknown>[];
+    return (await conn.runAndReadAll(sql)).getRowObjectsJson();
   } finally {
     conn.closeSync();
     db.closeSync();
@@ -62,7 +62,11 @@ async function main(): Promise<void> {
     const flow = {
       id: 'demo-orders',
       name: 'Demo: orders into DuckDB',
-      source: { name: 'shop', type: 'postgres', options: { dsn: cluster.dsn('shop'), slot: 'demo_slot', publication: 'demo_pub', publication_tables: 'public.orders', batch_size: '1000' } },
+      source: {
+        name: 'shop',
+        type: 'postgres',
+        options: { dsn: cluster.dsn('shop'), slot: 'demo_slot', publication: 'demo_pub', publication_tables: 'public.orders', batch_size: '1000' },
+      },
       destinations: [{ name: 'warehouse', type: 'duckdb', options: { dsn: DUCKDB_FILE } }],
       wire_format: 'json',
       parallelism: 1,
@@ -87,8 +91,13 @@ async function main(): Promise<void> {
     runWorker(env);
 
     step('comparing source and destination');
-    const src = (await shop.query(`SELECT count(*)::text AS n, sum(amount)::text AS total, count(*) FILTER (WHERE status = 'paid')::text AS paid FROM orders`)).rows[0] as Record<string, string>;
-    const dst = (await readDuckDb(`SELECT count(*)::VARCHAR AS n, sum(amount)::VARCHAR AS total, count(*) FILTER (WHERE status = 'paid')::VARCHAR AS paid FROM public.orders`))[0]!;
+    const src = (await shop.query(`SELECT count(*)::text AS n, sum(amount)::text AS total, count(*) FILTER (WHERE status = 'paid')::text AS paid FROM orders`))
+      .rows[0] as Record<string, string>;
+    const dst = (
+      await readDuckDb(
+        `SELECT count(*)::VARCHAR AS n, sum(amount)::VARCHAR AS total, count(*) FILTER (WHERE status = 'paid')::VARCHAR AS paid FROM public.orders`,
+      )
+    )[0]!;
     process.stdout.write(`postgres: ${JSON.stringify(src)}\nduckdb:   ${JSON.stringify(dst)}\n`);
     const sample = await readDuckDb(`SELECT id, customer, amount, status, tags, details, created_at FROM public.orders ORDER BY id DESC LIMIT 3`);
     process.stdout.write(`latest rows in ${DUCKDB_FILE}:\n${sample.map((r) => '  ' + JSON.stringify(r)).join('\n')}\n`);

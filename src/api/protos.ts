@@ -21,7 +21,9 @@ export function protoRoot(): string {
     if (existsSync(join(candidate, PROTO_PACKAGE_DIR))) return candidate;
     if (dirname(dir) === dir) break;
   }
-  throw new DuctError('internal', `cannot find proto/${PROTO_PACKAGE_DIR} above ${__dirname}`, { hint: 'run from the repository or set DUCTSTREAM_PROTO_DIR to the proto root' });
+  throw new DuctError('internal', `cannot find proto/${PROTO_PACKAGE_DIR} above ${__dirname}`, {
+    hint: 'run from the repository or set DUCTSTREAM_PROTO_DIR to the proto root',
+  });
 }
 
 /** Every `.proto` file of `proto/ductstream/v1/`, relative to the proto root, sorted. */
@@ -54,7 +56,9 @@ export function loadApiProtos(root = protoRoot()): PackageDefinition {
 export function serviceDefinition(pkg: PackageDefinition, fullName: string): ServiceDefinition {
   const def = pkg[fullName];
   if (!def || typeof def !== 'object' || 'format' in def || !Object.values(def).every((m) => typeof m === 'object' && m !== null && 'path' in m)) {
-    throw new DuctError('internal', `proto service ${fullName} is not defined in proto/${PROTO_PACKAGE_DIR}/*.proto`, { hint: 'check the service name in src/api/services.ts' });
+    throw new DuctError('internal', `proto service ${fullName} is not defined in proto/${PROTO_PACKAGE_DIR}/*.proto`, {
+      hint: 'check the service name in src/api/services.ts',
+    });
   }
-  return def as ServiceDefinition;
+  return def;
 }

@@ -62,9 +62,11 @@ export function linkedReflectionPackage(defs: PackageDefinition[], jsonNames: Re
     };
     visitFile(f, { field: ref, method: ref, jsonName: (fqn) => jsonNames.get(fqn) });
     f.dependency = [...deps].sort();
-    linked.push(FileDescriptorProto.encode(FileDescriptorProto.fromObject(f as unknown as Record<string, unknown>)).finish());
+    linked.push(FileDescriptorProto.encode(FileDescriptorProto.fromObject(f)).finish());
   }
-  return { 'ductstream.reflection.Files': { format: 'Protocol Buffer 3 FileDescriptorProto', type: {}, fileDescriptorProtos: linked.map((b) => Buffer.from(b)) } } as unknown as PackageDefinition;
+  return {
+    'ductstream.reflection.Files': { format: 'Protocol Buffer 3 FileDescriptorProto', type: {}, fileDescriptorProtos: linked.map((b) => Buffer.from(b)) },
+  } as unknown as PackageDefinition;
 }
 
 interface DescField {

@@ -52,7 +52,13 @@ export async function startApiServer(o: StartApiServerOptions): Promise<ApiServe
 
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(o.bind, ServerCredentials.createInsecure(), (err, p) => {
-      if (err) reject(new DuctError('unavailable', `DUCTSTREAM_GRPC_LISTEN: cannot listen on ${o.bind}: ${err.message}`, { field: 'DUCTSTREAM_GRPC_LISTEN', hint: 'choose a free port, or stop the process using it' }));
+      if (err)
+        reject(
+          new DuctError('unavailable', `DUCTSTREAM_GRPC_LISTEN: cannot listen on ${o.bind}: ${err.message}`, {
+            field: 'DUCTSTREAM_GRPC_LISTEN',
+            hint: 'choose a free port, or stop the process using it',
+          }),
+        );
       else resolve(p);
     }),
   );

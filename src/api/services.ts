@@ -8,7 +8,4 @@ import { streamServiceRegistration } from './streamRegistration';
  * (`{ service: 'ductstream.v1.XService', implement: (ctx) => ({ Method: unary(...) }) }`) beside
  * its handlers, and add it to this list.
  */
-export const API_SERVICES: readonly ApiServiceRegistration[] = [
-  flowServiceRegistration,
-  streamServiceRegistration,
-];
+export const API_SERVICES: readonly ApiServiceRegistration[] = [flowServiceRegistration, streamServiceRegistration];

@@ -36,16 +36,20 @@ export const streamServiceRegistration: ApiServiceRegistration = {
     const streams = new StreamService({ flows: ctx.state.flows, locateCacheMs: 2_000, poolMax: 8 });
     return {
       Pull: unary(log, 'Pull', async (r: PullRequestMessage, call) =>
-        pullResponseOf(await streams.pull({
-          stream: r.stream,
-          group: r.consumer_group,
-          maxMessages: r.max_messages === 0 ? DEFAULT_MAX_MESSAGES : r.max_messages,
-          visibilitySeconds: r.visibility_timeout_seconds === 0 ? DEFAULT_VISIBILITY_SECONDS : r.visibility_timeout_seconds,
-          consumerId: r.consumer_id || call.getPeer(),
-          start: groupStartOf(r.start),
-        }))),
+        pullResponseOf(
+          await streams.pull({
+            stream: r.stream,
+            group: r.consumer_group,
+            maxMessages: r.max_messages === 0 ? DEFAULT_MAX_MESSAGES : r.max_messages,
+            visibilitySeconds: r.visibility_timeout_seconds === 0 ? DEFAULT_VISIBILITY_SECONDS : r.visibility_timeout_seconds,
+            consumerId: r.consumer_id || call.getPeer(),
+            start: groupStartOf(r.start),
+          }),
+        ),
+      ),
       Ack: unary(log, 'Ack', async (r: { stream: string; consumer_group: string; ids: string[] }) =>
-        ackResponseOf(await streams.ack({ stream: r.stream, group: r.consumer_group, ids: r.ids.map(String) }))),
+        ackResponseOf(await streams.ack({ stream: r.stream, group: r.consumer_group, ids: r.ids.map(String) })),
+      ),
       Replay: unary(log, 'Replay', async (r: ReplayRequestMessage) => {
         const since = r.from === 'since' && r.since ? instantOf(r.since, 'since') : undefined;
         const fromLsn = r.from === 'from_lsn' ? r.from_lsn : undefined;

@@ -13,7 +13,8 @@ export function unary<Req, Res>(log: Logger, method: string, fn: (req: Req, call
       (res) => callback(null, res),
       (e: unknown) => {
         const err = toServiceError(e);
-        if (!(e instanceof DuctError) || e.code === 'internal' || e.code === 'unavailable') log.warn('request failed', { method, code: err.code, error: err.details });
+        if (!(e instanceof DuctError) || e.code === 'internal' || e.code === 'unavailable')
+          log.warn('request failed', { method, code: err.code, error: err.details });
         else log.debug('request rejected', { method, code: err.code, error: err.details });
         callback(err, null);
       },

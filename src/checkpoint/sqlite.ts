@@ -21,13 +21,19 @@ export class SqliteCheckpointStore implements CheckpointStore {
       try {
         mkdirSync(dirname(path), { recursive: true });
       } catch (e) {
-        throw new DuctError('invalid_argument', `DUCTSTREAM_CHECKPOINT_PATH: cannot create directory ${dirname(path)}: ${(e as Error).message}`, { field: 'DUCTSTREAM_CHECKPOINT_PATH', hint: 'point it at a writable location' });
+        throw new DuctError('invalid_argument', `DUCTSTREAM_CHECKPOINT_PATH: cannot create directory ${dirname(path)}: ${(e as Error).message}`, {
+          field: 'DUCTSTREAM_CHECKPOINT_PATH',
+          hint: 'point it at a writable location',
+        });
       }
     }
     try {
       this.db = new Database(path);
     } catch (e) {
-      throw new DuctError('invalid_argument', `DUCTSTREAM_CHECKPOINT_PATH: cannot open SQLite file ${path}: ${(e as Error).message}`, { field: 'DUCTSTREAM_CHECKPOINT_PATH', hint: 'point it at a writable file' });
+      throw new DuctError('invalid_argument', `DUCTSTREAM_CHECKPOINT_PATH: cannot open SQLite file ${path}: ${(e as Error).message}`, {
+        field: 'DUCTSTREAM_CHECKPOINT_PATH',
+        hint: 'point it at a writable file',
+      });
     }
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = FULL');
@@ -58,9 +64,11 @@ export class SqliteCheckpointStore implements CheckpointStore {
   }
 
   async list(flowId?: string): Promise<Checkpoint[]> {
-    const rows = (flowId
-      ? this.db.prepare('SELECT * FROM checkpoints WHERE flow_id = ? ORDER BY flow_id, slot').all(flowId)
-      : this.db.prepare('SELECT * FROM checkpoints ORDER BY flow_id, slot').all()) as Array<{ flow_id: string; slot: string; lsn: bigint; updated_at: string }>;
+    const rows = (
+      flowId
+        ? this.db.prepare('SELECT * FROM checkpoints WHERE flow_id = ? ORDER BY flow_id, slot').all(flowId)
+        : this.db.prepare('SELECT * FROM checkpoints ORDER BY flow_id, slot').all()
+    ) as Array<{ flow_id: string; slot: string; lsn: bigint; updated_at: string }>;
     return rows.map((r) => ({ flowId: r.flow_id, slot: r.slot, lsn: BigInt(r.lsn), updatedAt: new Date(r.updated_at) }));
   }
 
@@ -80,6 +88,10 @@ export function sqlitePathFromDsn(dsn: string): string {
   else if (/^sqlite3?:/i.test(p)) p = p.replace(/^sqlite3?:/i, '');
   if (/^file:/i.test(p)) p = p.replace(/^file:(\/\/)?/i, '');
   p = p.split('?')[0]!;
-  if (p === '') throw new DuctError('invalid_argument', 'DUCTSTREAM_CHECKPOINT_DSN: no file path in the DSN', { field: 'DUCTSTREAM_CHECKPOINT_DSN', hint: 'use e.g. sqlite:///var/lib/ductstream/checkpoints.db or file:/path/checkpoints.db' });
+  if (p === '')
+    throw new DuctError('invalid_argument', 'DUCTSTREAM_CHECKPOINT_DSN: no file path in the DSN', {
+      field: 'DUCTSTREAM_CHECKPOINT_DSN',
+      hint: 'use e.g. sqlite:///var/lib/ductstream/checkpoints.db or file:/path/checkpoints.db',
+    });
   return p;
 }

@@ -41,13 +41,18 @@ SIGINT/SIGTERM: stop serving, end runs after their current batch, exit.`;
 const SUPERVISOR_INTERVAL_MS = (Number(process.env.DUCTSTREAM_SUPERVISOR_INTERVAL) || 5) * 1000;
 
 function requireStateDsn(env: ServiceEnv): string {
-  if (!env.postgresDsn) throw new UsageError('DUCTSTREAM_POSTGRES_DSN is required: the server keeps flows, checkpoints and DBOS state there (e.g. postgres://user:pass@localhost:5432/ductstream)');
+  if (!env.postgresDsn)
+    throw new UsageError(
+      'DUCTSTREAM_POSTGRES_DSN is required: the server keeps flows, checkpoints and DBOS state there (e.g. postgres://user:pass@localhost:5432/ductstream)',
+    );
   return env.postgresDsn;
 }
 
 /** Waits (at most `ms`) for the flow runs this process executes to end after their current batch. */
 async function drainRuns(executorId: string, ms: number, log: Logger): Promise<void> {
-  const pending = await DBOS.listWorkflows({ workflowName: FLOW_RUN_WORKFLOW, status: 'PENDING', executorId, loadInput: false, loadOutput: false }).catch(() => []);
+  const pending = await DBOS.listWorkflows({ workflowName: FLOW_RUN_WORKFLOW, status: 'PENDING', executorId, loadInput: false, loadOutput: false }).catch(
+    () => [],
+  );
   if (pending.length === 0) return;
   log.info('waiting for runs to end after their current batch', { runs: pending.length });
   const all = Promise.allSettled(pending.map((w) => DBOS.retrieveWorkflow(w.workflowID).getResult()));
@@ -86,7 +91,12 @@ async function main(argv: string[]): Promise<number> {
       await applyServiceSchedules(env.dbosSchedule, { queueName: env.dbosQueue, maxStepsPerRun });
       runs = new DbosFlowRuns({ queueName: env.dbosQueue, maxStepsPerRun, restartKind: startRunKind }, state.flows, log);
     }
-    const flows = new FlowService({ store: state.flows, validation: { serviceWireFormat: env.wireFormat, enforceWireFormat: env.wireEnforce }, runs, startRunKind });
+    const flows = new FlowService({
+      store: state.flows,
+      validation: { serviceWireFormat: env.wireFormat, enforceWireFormat: env.wireEnforce },
+      runs,
+      startRunKind,
+    });
     api = await startApiServer({ bind, ctx: { env, state, flows, log }, log });
     if (runs && !env.dbosSchedule) stopSupervisor = startRunSupervisor({ store: state.flows, runs, intervalMs: SUPERVISOR_INTERVAL_MS, log });
     api.setServing(true);

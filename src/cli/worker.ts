@@ -58,7 +58,8 @@ function parseArgs(argv: string[]): WorkerArgs | 'help' {
   const flowFile = values['flow-file'] as string | undefined;
   if (!flowId && !flowFile) throw new UsageError('-flow-id or -flow-file is required; see -h');
   const startLsn = values['start-lsn'] as string | undefined;
-  if (startLsn !== undefined && !isLsnText(startLsn)) throw new UsageError(`flag -start-lsn: "${startLsn}" is not an LSN; use two hex numbers X/Y, e.g. 0/16B6C50`);
+  if (startLsn !== undefined && !isLsnText(startLsn))
+    throw new UsageError(`flag -start-lsn: "${startLsn}" is not an LSN; use two hex numbers X/Y, e.g. 0/16B6C50`);
   const mode = (values.mode as string | undefined) ?? 'stream';
   if (mode !== 'stream' && mode !== 'backfill') throw new UsageError(`flag -mode: "${mode}" is not a mode; use stream or backfill`);
   if (mode === 'backfill') throw new UsageError('flag -mode: backfill is not available in this version; run without -mode to stream changes');
@@ -174,7 +175,13 @@ async function main(argv: string[]): Promise<number> {
     }
     if (!last || last.end === 'empty' || last.end === 'bounded') {
       if (flow.state !== 'running') await state.flows.setState(flowId, 'running');
-      const opts: FlowRunOptions = { maxEmptyReads: args.maxEmptyReads, startLsn: args.startLsn, maxStepsPerRun: env.runner.stepsPerRun, onBound: 'successor', chainIndex: 0 };
+      const opts: FlowRunOptions = {
+        maxEmptyReads: args.maxEmptyReads,
+        startLsn: args.startLsn,
+        maxStepsPerRun: env.runner.stepsPerRun,
+        onBound: 'successor',
+        chainIndex: 0,
+      };
       const handle = await DBOS.startWorkflow(flowRun, { workflowID: newRunId(flowId) })(flowId, opts);
       last = await followChain(handle);
     }

@@ -46,7 +46,7 @@ export const ENV_DEFAULTS = {
   dbosQueue: 'ductstream',
   checkpointPath: join(homedir(), '.ductstream', 'checkpoints.db'),
   appVersion: '1',
-  runner: { stepMaxRows: 50_000, stepMaxMs: 2_000, maxWriteRows: 10_000, stepsPerRun: 500 } as RunnerLimits,
+  runner: { stepMaxRows: 50_000, stepMaxMs: 2_000, maxWriteRows: 10_000, stepsPerRun: 500 },
 };
 
 function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -104,11 +104,16 @@ export function readServiceEnv(env: NodeJS.ProcessEnv = process.env): ServiceEnv
   else if (backendRaw === 'postgres' || backendRaw === 'sqlite') checkpointBackend = backendRaw;
   else throw invalidArgument('DUCTSTREAM_CHECKPOINT_BACKEND', `unknown backend "${backendRaw}"`, 'use postgres or sqlite');
   if (checkpointBackend === 'postgres' && !postgresDsn) {
-    throw invalidArgument('DUCTSTREAM_CHECKPOINT_BACKEND', 'postgres checkpoints need DUCTSTREAM_POSTGRES_DSN', 'set DUCTSTREAM_POSTGRES_DSN or use DUCTSTREAM_CHECKPOINT_BACKEND=sqlite');
+    throw invalidArgument(
+      'DUCTSTREAM_CHECKPOINT_BACKEND',
+      'postgres checkpoints need DUCTSTREAM_POSTGRES_DSN',
+      'set DUCTSTREAM_POSTGRES_DSN or use DUCTSTREAM_CHECKPOINT_BACKEND=sqlite',
+    );
   }
   const schedule = env.DUCTSTREAM_DBOS_SCHEDULE?.trim() || undefined;
   const dbosApp = env.DUCTSTREAM_DBOS_APP?.trim() || ENV_DEFAULTS.dbosApp;
-  if (!/^[A-Za-z0-9_-]{1,63}$/.test(dbosApp)) throw invalidArgument('DUCTSTREAM_DBOS_APP', `"${dbosApp}" is not a valid application name`, 'use letters, digits, _ and -');
+  if (!/^[A-Za-z0-9_-]{1,63}$/.test(dbosApp))
+    throw invalidArgument('DUCTSTREAM_DBOS_APP', `"${dbosApp}" is not a valid application name`, 'use letters, digits, _ and -');
   const dbosQueue = env.DUCTSTREAM_DBOS_QUEUE?.trim() || ENV_DEFAULTS.dbosQueue;
   const sysUrl = env.DBOS_SYSTEM_DATABASE_URL?.trim() || (postgresDsn ? withDatabase(postgresDsn, `${databaseOf(postgresDsn)}_dbos_sys`) : undefined);
   return {
@@ -149,6 +154,10 @@ export function systemDatabaseUrlFor(env: ServiceEnv, sourceDsn: string): string
   try {
     return withDatabase(sourceDsn, `${databaseOf(sourceDsn)}_ductstream_dbos_sys`);
   } catch {
-    throw invalidArgument('DBOS_SYSTEM_DATABASE_URL', 'is needed when the source DSN is not a URL and DUCTSTREAM_POSTGRES_DSN is unset', 'set DUCTSTREAM_POSTGRES_DSN, or DBOS_SYSTEM_DATABASE_URL=postgres://user@host/ductstream_dbos_sys');
+    throw invalidArgument(
+      'DBOS_SYSTEM_DATABASE_URL',
+      'is needed when the source DSN is not a URL and DUCTSTREAM_POSTGRES_DSN is unset',
+      'set DUCTSTREAM_POSTGRES_DSN, or DBOS_SYSTEM_DATABASE_URL=postgres://user@host/ductstream_dbos_sys',
+    );
   }
 }

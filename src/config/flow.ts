@@ -34,10 +34,12 @@ function parseEndpoint(v: unknown, path: string): Endpoint {
   if (!isRecord(v)) throw invalidArgument(path, 'must be an object with name, type and options', 'e.g. {"name":"pg","type":"postgres","options":{...}}');
   rejectUnknownKeys(v, ENDPOINT_KEYS, path);
   const { name, type, options } = v;
-  if (typeof type !== 'string' || type.trim() === '') throw invalidArgument(`${path}.type`, 'is required', 'set the connector type, e.g. "postgres" or "duckdb"');
+  if (typeof type !== 'string' || type.trim() === '')
+    throw invalidArgument(`${path}.type`, 'is required', 'set the connector type, e.g. "postgres" or "duckdb"');
   if (name !== undefined && typeof name !== 'string') throw invalidArgument(`${path}.name`, 'must be a string', 'use letters, digits, _ . -');
   const endpointName = typeof name === 'string' && name.trim() !== '' ? name.trim() : type.trim().toLowerCase();
-  if (!ENDPOINT_NAME.test(endpointName)) throw invalidArgument(`${path}.name`, `"${endpointName}" is not a valid name`, 'use letters, digits, _ . - (at most 128)');
+  if (!ENDPOINT_NAME.test(endpointName))
+    throw invalidArgument(`${path}.name`, `"${endpointName}" is not a valid name`, 'use letters, digits, _ . - (at most 128)');
   const opts: Record<string, string> = {};
   if (options !== undefined && options !== null) {
     if (!isRecord(options)) throw invalidArgument(`${path}.options`, 'must be an object of string values', 'e.g. {"dsn":"postgres://..."}');
@@ -61,17 +63,23 @@ export function parseFlow(input: unknown, ctx: FlowValidationContext = DEFAULT_V
   rejectUnknownKeys(input, FLOW_KEYS, '');
   const id = input.id;
   if (typeof id !== 'string' || id.trim() === '') throw invalidArgument('id', 'is required', 'set a stable flow id, e.g. "orders-to-duckdb"');
-  if (!FLOW_ID.test(id)) throw invalidArgument('id', `"${id}" is not a valid flow id`, 'use letters, digits, _ . - (at most 128, starting with a letter or digit)');
+  if (!FLOW_ID.test(id))
+    throw invalidArgument('id', `"${id}" is not a valid flow id`, 'use letters, digits, _ . - (at most 128, starting with a letter or digit)');
   const name = input.name === undefined || input.name === null ? id : input.name;
   if (typeof name !== 'string') throw invalidArgument('name', 'must be a string', 'e.g. "Orders to DuckDB"');
 
-  if (input.source === undefined || input.source === null) throw invalidArgument('source', 'is required', 'add a postgres source with dsn, slot and publication options');
+  if (input.source === undefined || input.source === null)
+    throw invalidArgument('source', 'is required', 'add a postgres source with dsn, slot and publication options');
   const source = parseEndpoint(input.source, 'source');
   if (source.type !== 'postgres') throw invalidArgument('source.type', `unknown source type "${source.type}"`, 'use "postgres"');
   parsePostgresSourceConfig(source.options, 'source.options');
 
   if (!Array.isArray(input.destinations) || input.destinations.length === 0) {
-    throw invalidArgument('destinations', 'needs at least one destination', 'add e.g. {"name":"warehouse","type":"duckdb","options":{"dsn":"./data/warehouse.duckdb"}}');
+    throw invalidArgument(
+      'destinations',
+      'needs at least one destination',
+      'add e.g. {"name":"warehouse","type":"duckdb","options":{"dsn":"./data/warehouse.duckdb"}}',
+    );
   }
   const destinations = input.destinations.map((d, i) => parseEndpoint(d, `destinations[${i}]`));
   const names = new Set<string>();
@@ -99,7 +107,8 @@ export function parseFlow(input: unknown, ctx: FlowValidationContext = DEFAULT_V
   let state: FlowState = 'created';
   if (input.state !== undefined && input.state !== null && input.state !== '') {
     const s = String(input.state).toLowerCase();
-    if (!(FLOW_STATES as readonly string[]).includes(s)) throw invalidArgument('state', `unknown state "${String(input.state)}"`, `use one of: ${FLOW_STATES.join(', ')}`);
+    if (!(FLOW_STATES as readonly string[]).includes(s))
+      throw invalidArgument('state', `unknown state "${String(input.state)}"`, `use one of: ${FLOW_STATES.join(', ')}`);
     state = s as FlowState;
   }
 
@@ -108,7 +117,13 @@ export function parseFlow(input: unknown, ctx: FlowValidationContext = DEFAULT_V
     kind.parseConfig(d.options, `destinations[${i}].options`);
     const resolved = resolveDestinationFormat(d, wireFormat, ctx.serviceWireFormat, i);
     if (kind.usesWireFormat) {
-      assertFormatAllowed({ resolved, serviceFormat: ctx.serviceWireFormat, enforce: ctx.enforceWireFormat, destinationName: d.name, field: `destinations[${i}].options.format` });
+      assertFormatAllowed({
+        resolved,
+        serviceFormat: ctx.serviceWireFormat,
+        enforce: ctx.enforceWireFormat,
+        destinationName: d.name,
+        field: `destinations[${i}].options.format`,
+      });
     }
   });
 

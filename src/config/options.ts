@@ -101,7 +101,10 @@ export class OptionReader {
   list(key: string): string[] {
     const v = this.raw(key);
     if (v === undefined) return [];
-    return v.split(',').map((s) => s.trim()).filter((s) => s !== '');
+    return v
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
   }
 
   /** Marks keys as known without reading them (options parsed by a later feature). */

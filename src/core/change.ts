@@ -54,20 +54,7 @@ export interface TableSchema extends TableRef {
  * - `array` → a (possibly nested) JS array whose elements follow `elementKind`, with `null` elements.
  */
 export type ValueKind =
-  | 'bool'
-  | 'int'
-  | 'bigint'
-  | 'float'
-  | 'numeric'
-  | 'text'
-  | 'bytes'
-  | 'json'
-  | 'date'
-  | 'timestamp'
-  | 'timestamptz'
-  | 'time'
-  | 'interval'
-  | 'array';
+  'bool' | 'int' | 'bigint' | 'float' | 'numeric' | 'text' | 'bytes' | 'json' | 'date' | 'timestamp' | 'timestamptz' | 'time' | 'interval' | 'array';
 
 export type ScalarValue = null | boolean | number | bigint | string | Buffer;
 export type Value = ScalarValue | Value[];

@@ -9,14 +9,7 @@ import { redactSecrets } from './redact';
 export type RetryClass = 'never' | 'transient' | 'backoff';
 
 export type ErrorCode =
-  | 'invalid_argument'
-  | 'not_found'
-  | 'already_exists'
-  | 'failed_precondition'
-  | 'unavailable'
-  | 'destination_failed'
-  | 'source_failed'
-  | 'internal';
+  'invalid_argument' | 'not_found' | 'already_exists' | 'failed_precondition' | 'unavailable' | 'destination_failed' | 'source_failed' | 'internal';
 
 export interface DuctErrorOptions {
   retry?: RetryClass;

@@ -24,7 +24,10 @@ export function createLogger(base: Record<string, unknown> = {}, level: LogLevel
   const emit = (lvl: LogLevel, msg: string, fields?: Record<string, unknown>): void => {
     if (ORDER[lvl] < min) return;
     const all = { ...base, ...fields };
-    const kv = Object.entries(all).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${render(v)}`).join(' ');
+    const kv = Object.entries(all)
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => `${k}=${render(v)}`)
+      .join(' ');
     process.stderr.write(redactSecrets(`${new Date().toISOString()} ${lvl.toUpperCase().padEnd(5)} ${msg}${kv ? ' ' + kv : ''}`) + '\n');
   };
   return {

@@ -15,7 +15,7 @@ const MICROS_PER_DAY = 86_400_000_000n;
 
 function floorDiv(a: bigint, b: bigint): bigint {
   const q = a / b;
-  return (a % b !== 0n && (a < 0n) !== (b < 0n)) ? q - 1n : q;
+  return a % b !== 0n && a < 0n !== b < 0n ? q - 1n : q;
 }
 
 /** Days from 1970-01-01 to the civil date (proleptic Gregorian), exact for any year. */

@@ -35,7 +35,11 @@ export async function migrateStateDatabase(dsn: string): Promise<void> {
   try {
     await lockClient.connect();
   } catch (e) {
-    throw new DuctError('unavailable', `DUCTSTREAM_POSTGRES_DSN: cannot connect: ${(e as Error).message}`, { field: 'DUCTSTREAM_POSTGRES_DSN', hint: 'check host, port, database and credentials', cause: e });
+    throw new DuctError('unavailable', `DUCTSTREAM_POSTGRES_DSN: cannot connect: ${(e as Error).message}`, {
+      field: 'DUCTSTREAM_POSTGRES_DSN',
+      hint: 'check host, port, database and credentials',
+      cause: e,
+    });
   }
   let knex: Knex | undefined;
   try {

@@ -20,8 +20,11 @@ import { encodeJsonValue } from '../wire/jsonValues';
  *   different keys. Consumers deduplicate by it.
  */
 export function rowKeyText(change: Change, schema: TableSchema): string {
-  const image: Row = change.op === 'delete' || change.op === 'truncate' ? change.key : change.after ?? change.key;
-  const columns = schema.primaryKey.length > 0 ? primaryKeyColumns(schema) : schema.columns.filter((c) => c.name in change.key).map((c) => [JSON.stringify(c.name), c] as const);
+  const image: Row = change.op === 'delete' || change.op === 'truncate' ? change.key : (change.after ?? change.key);
+  const columns =
+    schema.primaryKey.length > 0
+      ? primaryKeyColumns(schema)
+      : schema.columns.filter((c) => c.name in change.key).map((c) => [JSON.stringify(c.name), c] as const);
   let out = '';
   for (const [quoted, column] of columns) {
     const v = image[column.name] ?? change.key[column.name];

@@ -32,7 +32,7 @@ export interface DestinationKind<C = unknown> {
 const kinds = new Map<string, DestinationKind>();
 
 export function registerDestinationKind<C>(kind: DestinationKind<C>): void {
-  kinds.set(kind.kind, kind as DestinationKind);
+  kinds.set(kind.kind, kind);
 }
 
 export function destinationKinds(): string[] {

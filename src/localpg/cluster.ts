@@ -46,7 +46,9 @@ export function findPostgresBinDir(): string {
   if (fromEnv) return fromEnv;
   const debianRoot = '/usr/lib/postgresql';
   if (existsSync(debianRoot)) {
-    const versions = readdirSync(debianRoot).filter((v) => existsSync(join(debianRoot, v, 'bin', 'initdb'))).sort((a, b) => Number(b) - Number(a));
+    const versions = readdirSync(debianRoot)
+      .filter((v) => existsSync(join(debianRoot, v, 'bin', 'initdb')))
+      .sort((a, b) => Number(b) - Number(a));
     if (versions.length > 0) return join(debianRoot, versions[0]!, 'bin');
   }
   const which = spawnSync('sh', ['-c', 'command -v initdb'], { encoding: 'utf8' });
@@ -100,10 +102,16 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
   run('initdb', ['-D', dataDir, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--no-locale', '--no-sync']);
   const port = await freePort();
   const settings = { ...DEFAULT_SETTINGS, ...opts.settings, port: String(port), unix_socket_directories: root };
-  const conf = Object.entries(settings).map(([k, v]) => `${k} = '${v}'`).join('\n') + '\n';
+  const conf =
+    Object.entries(settings)
+      .map(([k, v]) => `${k} = '${v}'`)
+      .join('\n') + '\n';
   writeFileSync(join(dataDir, 'postgresql.auto.conf'), conf);
   // Allow replication connections over TCP with trust (initdb's default only covers local sockets for some setups).
-  writeFileSync(join(dataDir, 'pg_hba.conf'), 'local all all trust\nhost all all 127.0.0.1/32 trust\nlocal replication all trust\nhost replication all 127.0.0.1/32 trust\n');
+  writeFileSync(
+    join(dataDir, 'pg_hba.conf'),
+    'local all all trust\nhost all all 127.0.0.1/32 trust\nlocal replication all trust\nhost replication all 127.0.0.1/32 trust\n',
+  );
   if (owner) {
     for (const f of ['postgresql.auto.conf', 'pg_hba.conf']) chownSync(join(dataDir, f), owner.uid, owner.gid);
   }

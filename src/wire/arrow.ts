@@ -55,7 +55,12 @@ export function changesToArrow(changes: readonly Change[], schema: TableSchema):
   const mappings: ArrowMapping[] = schema.columns.map((col) => fileMapping(col, changes));
   const colFields = schema.columns.map((col, i) => columnField(col, mappings[i]!));
   const rowType = new Struct(colFields);
-  const struct = () => new StructBuilder(rowType, schema.columns, schema.columns.map((col, i) => columnBuilder(col, mappings[i]!)));
+  const struct = () =>
+    new StructBuilder(
+      rowType,
+      schema.columns,
+      schema.columns.map((col, i) => columnBuilder(col, mappings[i]!)),
+    );
   const keyIdx = keyColumnIndexes(changes, schema);
   const keyType = new Struct(keyIdx.map((i) => colFields[i]!));
   const keyCols = keyIdx.map((i) => schema.columns[i]!);
@@ -63,7 +68,11 @@ export function changesToArrow(changes: readonly Change[], schema: TableSchema):
   const op = utf8Builder(ENVELOPE_TYPES.text);
   const sch = utf8Builder(ENVELOPE_TYPES.text);
   const tbl = utf8Builder(ENVELOPE_TYPES.text);
-  const key = new StructBuilder(keyType, keyCols, keyIdx.map((i) => columnBuilder(schema.columns[i]!, mappings[i]!)));
+  const key = new StructBuilder(
+    keyType,
+    keyCols,
+    keyIdx.map((i) => columnBuilder(schema.columns[i]!, mappings[i]!)),
+  );
   const keyColumns = utf8ListBuilder(ENVELOPE_TYPES.names, ENVELOPE_TYPES.text);
   const before = struct();
   const after = struct();

@@ -16,7 +16,10 @@ import { decimalToUnscaledFast, timeToMicros } from './values';
 class Grow<T extends Int32Array | BigInt64Array | Float64Array | Uint32Array | Int16Array | Uint8Array> {
   arr: T;
   len = 0;
-  constructor(private readonly make: (n: number) => T, cap = 64) {
+  constructor(
+    private readonly make: (n: number) => T,
+    cap = 64,
+  ) {
     this.arr = make(cap);
   }
   reserve(extra: number): void {
@@ -68,7 +71,16 @@ export function utf8Builder(type: DataType): ColumnBuilder {
 }
 
 export function utf8ListBuilder(type: DataType, item: DataType): ColumnBuilder {
-  const pseudo: Column = { name: 'list', pgType: '_text', typeOid: 1009, typmod: -1, formattedType: 'text[]', nullable: false, valueKind: 'array', elementKind: 'text' };
+  const pseudo: Column = {
+    name: 'list',
+    pgType: '_text',
+    typeOid: 1009,
+    typmod: -1,
+    formattedType: 'text[]',
+    nullable: false,
+    valueKind: 'array',
+    elementKind: 'text',
+  };
   return new ListBuilder(type, new VarBuilder(item, (v) => v as string), pseudo);
 }
 
@@ -89,7 +101,11 @@ function fixedKind<T extends number | bigint, A extends Int16Array | Int32Array 
     private valid = new Validity();
     private arr: A = make(64);
     private len = 0;
-    constructor(readonly type: DataType, private readonly convert: Convert<T>, private readonly zero: T) {}
+    constructor(
+      readonly type: DataType,
+      private readonly convert: Convert<T>,
+      private readonly zero: T,
+    ) {}
     push(v: Value | undefined): void {
       if (this.len === this.arr.length) {
         const next = make(this.len * 2);
@@ -118,7 +134,10 @@ const Float64Builder = fixedKind<number, Float64Array>((n) => new Float64Array(n
 class BoolBuilder implements ColumnBuilder {
   private valid = new Validity();
   private bits = new Validity(); // reuses the bit packing: "valid" = true value
-  constructor(readonly type: DataType, private readonly column: Column) {}
+  constructor(
+    readonly type: DataType,
+    private readonly column: Column,
+  ) {}
   push(v: Value | undefined): void {
     const ok = v !== null && v !== undefined;
     if (ok && typeof v !== 'boolean') throw badValue(this.column, v, 'arrow');
@@ -136,7 +155,10 @@ const TWO32 = 4294967296;
 class DecimalBuilder implements ColumnBuilder {
   private valid = new Validity();
   private words = new Grow((n) => new Uint32Array(n));
-  constructor(readonly type: DataType, private readonly convert: Convert<number | bigint>) {}
+  constructor(
+    readonly type: DataType,
+    private readonly convert: Convert<number | bigint>,
+  ) {}
   push(v: Value | undefined): void {
     this.words.reserve(4);
     const w = this.words.arr;
@@ -164,7 +186,13 @@ class DecimalBuilder implements ColumnBuilder {
     this.valid.push(ok);
   }
   finish(): Data {
-    return makeData({ type: this.type, length: this.valid.length, nullCount: this.valid.nulls, nullBitmap: this.valid.bitmap(), data: this.words.view() } as never);
+    return makeData({
+      type: this.type,
+      length: this.valid.length,
+      nullCount: this.valid.nulls,
+      nullBitmap: this.valid.bitmap(),
+      data: this.words.view(),
+    } as never);
   }
 }
 
@@ -172,8 +200,11 @@ class DecimalBuilder implements ColumnBuilder {
 class VarBuilder implements ColumnBuilder {
   private valid = new Validity();
   private offsets = new Grow((n) => new Int32Array(n));
-  private bytes = new Grow((n) => Buffer.allocUnsafe(n) as Uint8Array, 1024);
-  constructor(readonly type: DataType, private readonly toBytes: (v: Value) => string | Buffer) {
+  private bytes = new Grow((n) => Buffer.allocUnsafe(n), 1024);
+  constructor(
+    readonly type: DataType,
+    private readonly toBytes: (v: Value) => string | Buffer,
+  ) {
     this.offsets.reserve(1);
     this.offsets.arr[this.offsets.len++] = 0;
   }
@@ -210,7 +241,11 @@ class ListBuilder implements ColumnBuilder {
   private valid = new Validity();
   private offsets = new Grow((n) => new Int32Array(n));
   private count = 0;
-  constructor(readonly type: DataType, private readonly child: ColumnBuilder, private readonly column: Column) {
+  constructor(
+    readonly type: DataType,
+    private readonly child: ColumnBuilder,
+    private readonly column: Column,
+  ) {
     this.offsets.reserve(1);
     this.offsets.arr[this.offsets.len++] = 0;
   }
@@ -226,7 +261,14 @@ class ListBuilder implements ColumnBuilder {
     this.valid.push(ok);
   }
   finish(): Data {
-    return makeData({ type: this.type, length: this.valid.length, nullCount: this.valid.nulls, nullBitmap: this.valid.bitmap(), valueOffsets: this.offsets.view(), child: this.child.finish() } as never);
+    return makeData({
+      type: this.type,
+      length: this.valid.length,
+      nullCount: this.valid.nulls,
+      nullBitmap: this.valid.bitmap(),
+      valueOffsets: this.offsets.view(),
+      child: this.child.finish(),
+    } as never);
   }
 }
 
@@ -245,7 +287,11 @@ export function columnBuilder(column: Column, m: ArrowMapping): ColumnBuilder {
     case 'int32':
       return new Int32Builder(type, (v) => (typeof v === 'number' ? v : bad(v)), 0);
     case 'int64':
-      return new Int64Builder(type, (v) => (typeof v === 'bigint' ? v : Number.isInteger(v) || (typeof v === 'string' && /^-?\d+$/.test(v)) ? BigInt(v as number) : bad(v)), 0n);
+      return new Int64Builder(
+        type,
+        (v) => (typeof v === 'bigint' ? v : Number.isInteger(v) || (typeof v === 'string' && /^-?\d+$/.test(v)) ? BigInt(v as number) : bad(v)),
+        0n,
+      );
     case 'float64':
       return new Float64Builder(type, (v) => (typeof v === 'number' ? v : bad(v)), 0);
     case 'decimal':
@@ -270,12 +316,22 @@ export function columnBuilder(column: Column, m: ArrowMapping): ColumnBuilder {
 /** A struct of child builders; a null struct row pushes null into every child. */
 export class StructBuilder {
   private valid = new Validity();
-  constructor(readonly type: DataType, private readonly columns: Column[], private readonly children: ColumnBuilder[]) {}
+  constructor(
+    readonly type: DataType,
+    private readonly columns: Column[],
+    private readonly children: ColumnBuilder[],
+  ) {}
   push(row: Record<string, Value | undefined> | null): void {
     for (let i = 0; i < this.children.length; i++) this.children[i]!.push(row ? row[this.columns[i]!.name] : null);
     this.valid.push(row !== null);
   }
   finish(): Data {
-    return makeData({ type: this.type, length: this.valid.length, nullCount: this.valid.nulls, nullBitmap: this.valid.bitmap(), children: this.children.map((c) => c.finish()) } as never);
+    return makeData({
+      type: this.type,
+      length: this.valid.length,
+      nullCount: this.valid.nulls,
+      nullBitmap: this.valid.bitmap(),
+      children: this.children.map((c) => c.finish()),
+    } as never);
   }
 }

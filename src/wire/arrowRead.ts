@@ -65,8 +65,8 @@ function typedReader(data: Data, type: DataType, column: Column, fallback: strin
       const offsets = data.valueOffsets as Int32Array;
       const bytes = values as Uint8Array;
       const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-      if (type.typeId === Type.Binary) return (i) => Buffer.from(buf.subarray(offsets[i]!, offsets[i + 1]!));
-      const text = (i: number) => buf.toString('utf8', offsets[i]!, offsets[i + 1]!);
+      if (type.typeId === Type.Binary) return (i) => Buffer.from(buf.subarray(offsets[i], offsets[i + 1]));
+      const text = (i: number) => buf.toString('utf8', offsets[i], offsets[i + 1]);
       if (fallback === 'json') {
         return (i) => {
           try {

@@ -1,19 +1,4 @@
-import {
-  Binary,
-  Bool,
-  DataType,
-  DateDay,
-  Decimal,
-  Field,
-  Float64,
-  Int16,
-  Int32,
-  Int64,
-  List,
-  TimeMicrosecond,
-  TimestampMicrosecond,
-  Utf8,
-} from 'apache-arrow';
+import { Binary, Bool, DataType, DateDay, Decimal, Field, Float64, Int16, Int32, Int64, List, TimeMicrosecond, TimestampMicrosecond, Utf8 } from 'apache-arrow';
 import type { Change, Column, Value } from '../core/change';
 import { isFlatArray, decimalToUnscaledFast, elementColumn, numericSpec, timeToMicros } from './values';
 

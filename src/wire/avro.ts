@@ -77,7 +77,7 @@ function fromAvro(v: unknown, m: AvroMapping, column: Column): Value {
   }
   switch (m.kind) {
     case 'long':
-      return column.valueKind === 'bigint' ? (v as bigint) : Number(v as bigint);
+      return column.valueKind === 'bigint' ? (v as bigint) : Number(v);
     case 'decimal':
       return unscaledToDecimal(twosComplementToBigint(v as Buffer), m.scale);
     case 'date':
@@ -184,7 +184,11 @@ export const avroCodec: Codec = {
   },
   encodeFile(changes, table) {
     const c = compileAvro(table);
-    return writeContainer(c.schemaJson, c.sync, changes.map((ch) => c.type.toBuffer(changeToAvro(ch, table, c))));
+    return writeContainer(
+      c.schemaJson,
+      c.sync,
+      changes.map((ch) => c.type.toBuffer(changeToAvro(ch, table, c))),
+    );
   },
   decodeMessage(bytes, table) {
     const c = compileAvro(table);
@@ -205,7 +209,7 @@ export const avroCodec: Codec = {
     for (const block of contents.blocks) {
       let pos = 0;
       for (let i = 0; i < block.count; i++) {
-        const r = writer.decode(block.data, pos) as { value: AvroEvent | undefined; offset: number };
+        const r = writer.decode(block.data, pos);
         if (r.value === undefined || r.offset < 0) throw badPayload('avro', 'truncated record in container block');
         out.push(avroToEnvelope(r.value, table, c));
         pos = r.offset;

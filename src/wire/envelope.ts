@@ -101,8 +101,10 @@ export function checkChangeColumns(change: Change, schema: TableSchema): void {
 
 /** A value that is not what the column's value kind promises (a source bug, never retried). */
 export function badValue(column: Column, value: unknown, format: string): DuctError {
-  const shown = typeof value === 'object' && value !== null ? (Array.isArray(value) ? 'array' : value.constructor?.name ?? 'object') : typeof value;
-  return new DuctError('internal', `${format}: column "${column.name}" (${column.formattedType}, kind ${column.valueKind}) got a ${shown} value`, { retry: 'never' });
+  const shown = typeof value === 'object' && value !== null ? (Array.isArray(value) ? 'array' : (value.constructor?.name ?? 'object')) : typeof value;
+  return new DuctError('internal', `${format}: column "${column.name}" (${column.formattedType}, kind ${column.valueKind}) got a ${shown} value`, {
+    retry: 'never',
+  });
 }
 
 /** A payload that is not valid for its format (decoders): bad input, never retried. */

@@ -68,16 +68,30 @@ function tableMembers(table: Change['table']): string {
 /** The JSON text of one change (no trailing newline). */
 export function changeToJson(change: Change, schema: TableSchema): string {
   return (
-    '{"op":"' + change.op + '"' +
-    tableMembers(change.table) + rowJson(change.key, schema) +
-    ',"before":' + rowJson(change.before, schema) +
-    ',"after":' + rowJson(change.after, schema) +
-    ',"lsn":"' + formatLsn(change.lsn) + '"' +
-    ',"commit_lsn":"' + formatCommitLsn(change.commitLsn) + '"' +
-    ',"commit_time":"' + formatCommitTime(change.commitTimeMicros) + '"' +
-    ',"xid":' + String(change.xid) +
-    ',"seq":' + String(change.seq) +
-    ',"unchanged_toast":' + (change.unchangedToast.length === 0 ? '[]' : JSON.stringify(change.unchangedToast)) +
+    '{"op":"' +
+    change.op +
+    '"' +
+    tableMembers(change.table) +
+    rowJson(change.key, schema) +
+    ',"before":' +
+    rowJson(change.before, schema) +
+    ',"after":' +
+    rowJson(change.after, schema) +
+    ',"lsn":"' +
+    formatLsn(change.lsn) +
+    '"' +
+    ',"commit_lsn":"' +
+    formatCommitLsn(change.commitLsn) +
+    '"' +
+    ',"commit_time":"' +
+    formatCommitTime(change.commitTimeMicros) +
+    '"' +
+    ',"xid":' +
+    String(change.xid) +
+    ',"seq":' +
+    String(change.seq) +
+    ',"unchanged_toast":' +
+    (change.unchangedToast.length === 0 ? '[]' : JSON.stringify(change.unchangedToast)) +
     '}'
   );
 }

@@ -100,7 +100,9 @@ function decodeScalarOrArray(parsed: ParsedJson, kind: ValueKind, elementKind: V
     case 'array': {
       if (!Array.isArray(parsed)) return fail();
       const ek = elementKind ?? 'text';
-      return parsed.map((e) => (Array.isArray(e) ? decodeScalarOrArray(e, 'array', ek, column, format) : decodeScalarOrArray(e, ek, undefined, column, format)));
+      return parsed.map((e) =>
+        Array.isArray(e) ? decodeScalarOrArray(e, 'array', ek, column, format) : decodeScalarOrArray(e, ek, undefined, column, format),
+      );
     }
     default:
       return typeof parsed === 'string' ? parsed : fail();

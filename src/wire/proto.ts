@@ -43,7 +43,11 @@ export function protoDir(start = __dirname): string {
   for (let dir = start; ; dir = path.dirname(dir)) {
     const candidate = path.join(dir, 'proto');
     if (existsSync(path.join(candidate, 'ductstream/v1/change.proto'))) return candidate;
-    if (path.dirname(dir) === dir) throw new DuctError('internal', `proto/ductstream/v1/change.proto not found above ${start}`, { retry: 'never', hint: 'ship the proto/ folder with the package' });
+    if (path.dirname(dir) === dir)
+      throw new DuctError('internal', `proto/ductstream/v1/change.proto not found above ${start}`, {
+        retry: 'never',
+        hint: 'ship the proto/ folder with the package',
+      });
   }
 }
 
@@ -166,7 +170,7 @@ function fromProto(p: PValue, kind: ValueKind, column: Column): Value {
       return microsToTime(fromInt64(v));
     case 'list_value': {
       const ek = column.elementKind ?? 'text';
-      const values = ((v as { values?: PValue[] }).values ?? []) as PValue[];
+      const values = ((v as { values?: PValue[] }).values ?? []);
       return values.map((e) => (e.list_value ? fromProto(e, 'array', column) : fromProto(e, ek, column)));
     }
     default:
@@ -225,8 +229,8 @@ function protoToEnvelope(m: ProtoEvent, table: TableSchema, byName: Map<string, 
     schema: (m.schema as string) ?? '',
     table: (m.table as string) ?? '',
     key: rowFromProto(m.key as ProtoRow, byName),
-    before: m.before ? rowFromProto(m.before as ProtoRow, byName) : null,
-    after: m.after ? rowFromProto(m.after as ProtoRow, byName) : null,
+    before: m.before ? rowFromProto(m.before, byName) : null,
+    after: m.after ? rowFromProto(m.after, byName) : null,
     lsn: (m.lsn as string) ?? '',
     commit_lsn: (m.commit_lsn as string) ?? '',
     commit_time: formatCommitTime(fromInt64(m.commit_time_micros ?? 0)),
@@ -238,7 +242,7 @@ function protoToEnvelope(m: ProtoEvent, table: TableSchema, byName: Map<string, 
 
 function decodeWith(type: protobuf.Type, bytes: Uint8Array, what: string): ProtoEvent {
   try {
-    return type.decode(bytes) as unknown as ProtoEvent;
+    return type.decode(bytes);
   } catch (e) {
     throw badPayload('proto', `not a ${what} (${(e as Error).message})`, e);
   }
@@ -258,7 +262,10 @@ export const protoCodec: Codec = {
     // Same bytes as encoding one ChangeBatch object, but each event's object tree is garbage as soon
     // as it is written (field 4, `events`, is the last field: tag 4<<3|2 = 34, then length-delimited).
     const w = protobuf.Writer.create();
-    batch.encode({ schema: table.schema, table: table.name, columns: table.columns.map((c) => ({ name: c.name, pg_type: c.formattedType, nullable: c.nullable })) }, w);
+    batch.encode(
+      { schema: table.schema, table: table.name, columns: table.columns.map((c) => ({ name: c.name, pg_type: c.formattedType, nullable: c.nullable })) },
+      w,
+    );
     for (const c of changes) event.encode(changeToProto(c, table), w.uint32(34).fork()).ldelim();
     return w.finish();
   },

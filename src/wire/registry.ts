@@ -23,7 +23,7 @@ const cache = new Map<string, Codec>();
 
 /** The codec of `format`; memoized per format and options. */
 export function getCodec(format: WireFormat, options: CodecOptions = {}): Codec {
-  const compression = format === 'parquet' ? options.compression ?? 'snappy' : undefined;
+  const compression = format === 'parquet' ? (options.compression ?? 'snappy') : undefined;
   const cacheKey = compression ? `${format}:${compression}` : format;
   let codec = cache.get(cacheKey);
   if (codec) return codec;
@@ -109,13 +109,7 @@ export function resolveWireFormat(
  * differs from the service's is rejected with an error naming the destination and `field`
  * (e.g. `destinations[1].options.format`). Nothing happens when enforcement is off.
  */
-export function assertFormatAllowed(opts: {
-  resolved: WireFormat;
-  serviceFormat: WireFormat;
-  enforce: boolean;
-  destinationName: string;
-  field: string;
-}): void {
+export function assertFormatAllowed(opts: { resolved: WireFormat; serviceFormat: WireFormat; enforce: boolean; destinationName: string; field: string }): void {
   if (!opts.enforce || opts.resolved === opts.serviceFormat) return;
   throw new DuctError(
     'invalid_argument',

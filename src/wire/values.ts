@@ -118,7 +118,7 @@ export function bigintToTwosComplement(n: bigint): Buffer {
   let bytes = Buffer.from(hex, 'hex');
   if (n < 0n) {
     // Negate: invert and add one, in a buffer wide enough to keep a sign bit.
-    const width = bytes.length + ((bytes[0]! & 0x80) || bytes.length === 0 ? 1 : 0);
+    const width = bytes.length + (bytes[0]! & 0x80 || bytes.length === 0 ? 1 : 0);
     let v = (1n << BigInt(width * 8)) + n;
     const out = Buffer.alloc(width);
     for (let i = width - 1; i >= 0; i--) {
@@ -127,7 +127,7 @@ export function bigintToTwosComplement(n: bigint): Buffer {
     }
     // Drop redundant leading 0xff bytes.
     let start = 0;
-    while (start < out.length - 1 && out[start] === 0xff && (out[start + 1]! & 0x80)) start++;
+    while (start < out.length - 1 && out[start] === 0xff && out[start + 1]! & 0x80) start++;
     return out.subarray(start);
   }
   if (bytes.length === 0 || bytes[0]! & 0x80) bytes = Buffer.concat([Buffer.from([0]), bytes]);

@@ -42,7 +42,14 @@ export async function flowsWithActiveRuns(): Promise<Set<string>> {
 
 /** The newest active run of `flowId`, or null. */
 export async function activeRunOf(flowId: string): Promise<string | null> {
-  const rows = await DBOS.listWorkflows({ workflowName: FLOW_RUN_WORKFLOW, status: [...ACTIVE_STATUSES], workflow_id_prefix: runIdPrefix(flowId), loadInput: false, loadOutput: false, sortDesc: true });
+  const rows = await DBOS.listWorkflows({
+    workflowName: FLOW_RUN_WORKFLOW,
+    status: [...ACTIVE_STATUSES],
+    workflow_id_prefix: runIdPrefix(flowId),
+    loadInput: false,
+    loadOutput: false,
+    sortDesc: true,
+  });
   return rows.find((w) => flowIdOfRun(w.workflowID) === flowId)?.workflowID ?? null;
 }
 
@@ -92,7 +99,10 @@ export class DbosFlowRuns implements FlowRunControl {
     if (active) return { runId: active, enqueued: false };
     const runId = newRunId(flowId);
     try {
-      await DBOS.startWorkflow(flowRun, { workflowID: runId, queueName: this.o.queueName, enqueueOptions: { deduplicationID: flowId } })(flowId, runOptionsFor(kind, this.o.maxStepsPerRun));
+      await DBOS.startWorkflow(flowRun, { workflowID: runId, queueName: this.o.queueName, enqueueOptions: { deduplicationID: flowId } })(
+        flowId,
+        runOptionsFor(kind, this.o.maxStepsPerRun),
+      );
     } catch (e) {
       if (!(e instanceof DBOSErrors.DBOSQueueDuplicatedError)) throw e;
       return { runId: (await activeRunOf(flowId)) ?? e.workflowID, enqueued: false };
@@ -102,7 +112,13 @@ export class DbosFlowRuns implements FlowRunControl {
   }
 
   async cancelQueued(flowId: string): Promise<void> {
-    const queued = await DBOS.listWorkflows({ workflowName: FLOW_RUN_WORKFLOW, status: ['ENQUEUED', 'DELAYED'], workflow_id_prefix: runIdPrefix(flowId), loadInput: false, loadOutput: false });
+    const queued = await DBOS.listWorkflows({
+      workflowName: FLOW_RUN_WORKFLOW,
+      status: ['ENQUEUED', 'DELAYED'],
+      workflow_id_prefix: runIdPrefix(flowId),
+      loadInput: false,
+      loadOutput: false,
+    });
     for (const w of queued.filter((q) => flowIdOfRun(q.workflowID) === flowId)) await DBOS.cancelWorkflow(w.workflowID);
   }
 
@@ -111,8 +127,14 @@ export class DbosFlowRuns implements FlowRunControl {
     const want = offset + pageSize + 1;
     const mine: FlowRunInfo[] = [];
     // The prefix also matches runs of flows whose id extends this one: read in chunks and filter.
-    for (let scanned = 0; mine.length < want; ) {
-      const chunk = await DBOS.listWorkflows({ workflowName: FLOW_RUN_WORKFLOW, workflow_id_prefix: runIdPrefix(flowId), sortDesc: true, limit: 200, offset: scanned });
+    for (let scanned = 0; mine.length < want;) {
+      const chunk = await DBOS.listWorkflows({
+        workflowName: FLOW_RUN_WORKFLOW,
+        workflow_id_prefix: runIdPrefix(flowId),
+        sortDesc: true,
+        limit: 200,
+        offset: scanned,
+      });
       for (const s of chunk) {
         const info = flowIdOfRun(s.workflowID) === flowId ? runInfoOf(s) : null;
         if (info) mine.push(info);
@@ -134,7 +156,7 @@ export class DbosFlowRuns implements FlowRunControl {
     void (async () => {
       requestStop(flowId);
       try {
-        for (const deadline = Date.now() + 60_000; Date.now() < deadline && (await activeRunOf(flowId)); ) await sleep(200);
+        for (const deadline = Date.now() + 60_000; Date.now() < deadline && (await activeRunOf(flowId));) await sleep(200);
       } finally {
         clearStop(flowId);
       }

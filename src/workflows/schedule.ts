@@ -34,7 +34,11 @@ async function scheduledFlowRunsBody(scheduledDate: Date, context: unknown): Pro
   const opts = runOptionsFor('once', ctx.maxStepsPerRun);
   for (const flowId of flowIds) {
     try {
-      await DBOS.startWorkflow(flowRun, { workflowID: newRunId(flowId, new Date(scheduledDate).getTime()), queueName: ctx.queueName, enqueueOptions: { deduplicationID: flowId } })(flowId, opts);
+      await DBOS.startWorkflow(flowRun, {
+        workflowID: newRunId(flowId, new Date(scheduledDate).getTime()),
+        queueName: ctx.queueName,
+        enqueueOptions: { deduplicationID: flowId },
+      })(flowId, opts);
     } catch (e) {
       if (!(e instanceof DBOSErrors.DBOSQueueDuplicatedError)) throw e;
     }
@@ -61,7 +65,11 @@ export async function applyServiceSchedules(cron: string | undefined, ctx: Sched
     // DBOS parses the cron fully (ranges, impossible dates) before writing anything.
     const text = e instanceof Error ? e.message : String(e);
     if (/invalid expression|impossible day|illegal characters|expected 5 or 6 fields/i.test(text)) {
-      throw invalidArgument('DUCTSTREAM_DBOS_SCHEDULE', `"${cron}" is not a valid cron expression: ${text}`, 'use 6 fields with seconds, e.g. "*/10 * * * * *" for every 10 seconds');
+      throw invalidArgument(
+        'DUCTSTREAM_DBOS_SCHEDULE',
+        `"${cron}" is not a valid cron expression: ${text}`,
+        'use 6 fields with seconds, e.g. "*/10 * * * * *" for every 10 seconds',
+      );
     }
     throw e;
   }

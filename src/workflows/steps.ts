@@ -19,7 +19,12 @@ export interface PrepareResult {
 export async function prepareSource(flowId: string, startLsnOverride: string | undefined): Promise<PrepareResult> {
   const rt = await runtimeFor(flowId);
   const { startLsn, checkpoint } = await rt.prepare(startLsnOverride ? parseLsn(startLsnOverride) : undefined);
-  runnerDeps().log.info('flow run prepared', { flow: flowId, slot: rt.slot, start_lsn: formatLsn(startLsn), checkpoint: checkpoint === null ? 'none' : formatLsn(checkpoint) });
+  runnerDeps().log.info('flow run prepared', {
+    flow: flowId,
+    slot: rt.slot,
+    start_lsn: formatLsn(startLsn),
+    checkpoint: checkpoint === null ? 'none' : formatLsn(checkpoint),
+  });
   return { slot: rt.slot, startLsn: formatLsn(startLsn), checkpointLsn: checkpoint === null ? null : formatLsn(checkpoint) };
 }
 
@@ -74,7 +79,9 @@ export async function finishRun(flowId: string): Promise<void> {
 export async function markFlowFailed(flowId: string, error: unknown): Promise<string> {
   const reason = failureReason(error);
   await releaseRuntime(flowId).catch(() => undefined);
-  await runnerDeps().flows.setState(flowId, 'failed', reason).catch(() => undefined);
+  await runnerDeps()
+    .flows.setState(flowId, 'failed', reason)
+    .catch(() => undefined);
   return reason;
 }
 

@@ -10,7 +10,11 @@ import { materialize } from './materialize';
 
 /** Rows per table of a read-back, sorted like the expected state (every scenario table present). */
 export function stateOf(back: ReadBack, schemas: readonly TableSchema[]): TableState {
-  if (back.shape === 'events') return materialize(distinctEvents(back.events).map((e) => e.envelope), schemas);
+  if (back.shape === 'events')
+    return materialize(
+      distinctEvents(back.events).map((e) => e.envelope),
+      schemas,
+    );
   const out: TableState = new Map();
   for (const s of schemas) out.set(tableKey(s), sortedRows(back.tables.get(tableKey(s)) ?? [], s));
   return out;
@@ -73,7 +77,7 @@ export function checkEvents(events: readonly DeliveredEvent[], schemas: readonly
     first.set(p, e);
     const schema = bySchema.get(`${e.envelope.schema}.${e.envelope.table}`);
     if (!schema || e.envelope.op === 'truncate') continue;
-    const image = e.envelope.op === 'delete' ? e.envelope.key : e.envelope.after ?? e.envelope.key;
+    const image = e.envelope.op === 'delete' ? e.envelope.key : (e.envelope.after ?? e.envelope.key);
     const row = `${tableKey(schema)} ${rowKeyOf(canonicalRow(image, schema), schema)}`;
     const last = lastPerRow.get(row);
     if (last && streamOrder(last, e.envelope) > 0) outOfOrder.add(row);

@@ -40,12 +40,19 @@ export async function crashScenario(subject: ConformanceSubject): Promise<void> 
   try {
     await source.query('CREATE TABLE public.ledger (id bigint PRIMARY KEY, v bigint NOT NULL, note text)');
     const flowId = `conf-crash-${subject.type}`;
-    const flowFile = writeFlowFile(dir, testFlow({
-      id: flowId, sourceDsn: source.dsn, slot: `${source.name}_slot`, publication: 'conf_crash_pub', tables: ['public.ledger'],
-      sourceOptions: { batch_size: '250' },
-      parallelism: 4,
-      destinations: [{ name: 'dest', type: subject.type, options: target.options }],
-    }));
+    const flowFile = writeFlowFile(
+      dir,
+      testFlow({
+        id: flowId,
+        sourceDsn: source.dsn,
+        slot: `${source.name}_slot`,
+        publication: 'conf_crash_pub',
+        tables: ['public.ledger'],
+        sourceOptions: { batch_size: '250' },
+        parallelism: 4,
+        destinations: [{ name: 'dest', type: subject.type, options: target.options }],
+      }),
+    );
     const env = { DUCTSTREAM_POSTGRES_DSN: state.dsn, DUCTSTREAM_STEP_MAX_ROWS: '500', DUCTSTREAM_MAX_WRITE_ROWS: '500', DUCTSTREAM_PROGRESS_INTERVAL: '1' };
     const setup = await runWorker(['-flow-file', flowFile, '-max-empty-reads', '1'], env);
     expect({ code: setup.code, stderr: setup.code === 0 ? '' : setup.stderr }).toEqual({ code: 0, stderr: '' });
@@ -58,8 +65,8 @@ export async function crashScenario(subject: ConformanceSubject): Promise<void> 
         DELETE FROM public.ledger WHERE id % 11 = 0 AND id > ${base - ROWS_PER_TX} AND id <= ${base};
         COMMIT`);
     }
-    const [{ end_lsn: backlogEnd }] = await source.query<{ end_lsn: string }>('SELECT pg_current_wal_lsn()::text AS end_lsn');
-    const [{ lsn: initial }] = await state.query<{ lsn: string }>(`SELECT lsn::text AS lsn FROM ductstream.checkpoints WHERE flow_id = $1`, [flowId]);
+    const { end_lsn: backlogEnd } = (await source.query<{ end_lsn: string }>('SELECT pg_current_wal_lsn()::text AS end_lsn'))[0]!;
+    const { lsn: initial } = (await state.query<{ lsn: string }>(`SELECT lsn::text AS lsn FROM ductstream.checkpoints WHERE flow_id = $1`, [flowId]))[0]!;
 
     const worker = spawnBin(WORKER_BIN, ['-flow-id', flowId], env);
     let killedInside = false;
@@ -79,12 +86,19 @@ export async function crashScenario(subject: ConformanceSubject): Promise<void> 
     expect(restart.stderr).toContain('resuming an interrupted run');
 
     const srcRows = await source.query<{ id: string; v: string; note: string }>('SELECT id::text AS id, v::text AS v, note FROM public.ledger');
-    const expected = sortedRows(srcRows.map((r) => canonicalRow({ id: BigInt(r.id), v: BigInt(r.v), note: r.note }, ledger)), ledger);
+    const expected = sortedRows(
+      srcRows.map((r) => canonicalRow({ id: BigInt(r.id), v: BigInt(r.v), note: r.note }, ledger)),
+      ledger,
+    );
     const back = await target.read([ledger]);
     if (back.shape === 'events') {
       const report = checkEvents(back.events, [ledger]);
-      expect({ distinct: report.distinct, inconsistentDuplicates: report.inconsistentDuplicates, sharedIds: report.sharedIds, outOfOrder: report.outOfOrder })
-        .toEqual({ distinct: backlogChangeCount(), inconsistentDuplicates: [], sharedIds: [], outOfOrder: [] });
+      expect({
+        distinct: report.distinct,
+        inconsistentDuplicates: report.inconsistentDuplicates,
+        sharedIds: report.sharedIds,
+        outOfOrder: report.outOfOrder,
+      }).toEqual({ distinct: backlogChangeCount(), inconsistentDuplicates: [], sharedIds: [], outOfOrder: [] });
     }
     const actual = stateOf(back, [ledger]).get(tableKey(ledger)) ?? [];
     expect(actual.length).toBe(expected.length);

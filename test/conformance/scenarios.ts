@@ -22,34 +22,158 @@ const users = (suffix: string): TableSchema =>
   table(`public.users_${suffix}`, { id: 'int8', name: 'text', score: 'numeric(10,2)', active: 'bool' }, { primaryKey: ['id'] });
 
 /** One table of every common type (as test/integration/destination-duckdb.test.ts). */
-export const allTypes = table('public.alltypes', {
-  id: 'int4', b: 'bool', i2: 'int2', i8: 'int8', f4: 'float4', f8: 'float8', n: 'numeric(30,10)', nbig: 'numeric(50,5)', nfree: 'numeric',
-  txt: 'text', vc: 'varchar(20)', ch: 'bpchar(3)', by: 'bytea', j: 'json', jb: 'jsonb', d: 'date', ts: 'timestamp', tstz: 'timestamptz',
-  tm: 'time', tmtz: 'timetz', iv: 'interval', u: 'uuid', ai: 'int4[]', at: 'text[]', an: 'numeric(10,2)[]', ats: 'timestamptz[]', mood: 'public.mood',
-}, { primaryKey: ['id'] });
+export const allTypes = table(
+  'public.alltypes',
+  {
+    id: 'int4',
+    b: 'bool',
+    i2: 'int2',
+    i8: 'int8',
+    f4: 'float4',
+    f8: 'float8',
+    n: 'numeric(30,10)',
+    nbig: 'numeric(50,5)',
+    nfree: 'numeric',
+    txt: 'text',
+    vc: 'varchar(20)',
+    ch: 'bpchar(3)',
+    by: 'bytea',
+    j: 'json',
+    jb: 'jsonb',
+    d: 'date',
+    ts: 'timestamp',
+    tstz: 'timestamptz',
+    tm: 'time',
+    tmtz: 'timetz',
+    iv: 'interval',
+    u: 'uuid',
+    ai: 'int4[]',
+    at: 'text[]',
+    an: 'numeric(10,2)[]',
+    ats: 'timestamptz[]',
+    mood: 'public.mood',
+  },
+  { primaryKey: ['id'] },
+);
 
 /** Values at the edges of every type: extremes, precision, special values, unicode, empty. */
 export const allTypesRows: Row[] = [
   {
-    id: 1, b: true, i2: -32768, i8: 9223372036854775807n, f4: 1.5, f8: 0.1 + 0.2, n: '12345678901234567890.0123456789',
-    nbig: '123456789012345678901234567890123456789012345.12345', nfree: '-0.000000000000000000000000000000000001',
-    txt: 'héllo wörld 日本 🎉 \'"\\,\n\t', vc: 'x', ch: 'ab ', by: Buffer.from([0, 1, 0, 255, 0]), j: '{"a": [1, 2.50, null],  "b": "x"}', jb: '{"k": "v"}',
-    d: '0044-03-15 BC', ts: '1969-12-31T23:59:59.999999', tstz: '2262-04-11T23:47:16.854776Z', tm: '24:00:00', tmtz: '12:34:56.789012+05:30',
-    iv: '1 year 2 mons -3 days +04:05:06.789', u: 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', ai: [1, null, 3], at: ['a', null, 'c"q'],
-    an: ['1.50', null, '-99999999.99'], ats: ['2040-02-29T12:00:00.000001Z', null], mood: 'happy',
+    id: 1,
+    b: true,
+    i2: -32768,
+    i8: 9223372036854775807n,
+    f4: 1.5,
+    f8: 0.1 + 0.2,
+    n: '12345678901234567890.0123456789',
+    nbig: '123456789012345678901234567890123456789012345.12345',
+    nfree: '-0.000000000000000000000000000000000001',
+    txt: 'héllo wörld 日本 🎉 \'"\\,\n\t',
+    vc: 'x',
+    ch: 'ab ',
+    by: Buffer.from([0, 1, 0, 255, 0]),
+    j: '{"a": [1, 2.50, null],  "b": "x"}',
+    jb: '{"k": "v"}',
+    d: '0044-03-15 BC',
+    ts: '1969-12-31T23:59:59.999999',
+    tstz: '2262-04-11T23:47:16.854776Z',
+    tm: '24:00:00',
+    tmtz: '12:34:56.789012+05:30',
+    iv: '1 year 2 mons -3 days +04:05:06.789',
+    u: 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11',
+    ai: [1, null, 3],
+    at: ['a', null, 'c"q'],
+    an: ['1.50', null, '-99999999.99'],
+    ats: ['2040-02-29T12:00:00.000001Z', null],
+    mood: 'happy',
   },
   {
-    id: 2, b: false, i2: 32767, i8: -9223372036854775808n, f4: -0.25, f8: -1e308, n: '-99999999999999999999.9999999999', nbig: 'NaN',
-    nfree: '3.14159265358979323846264338327950288419716939937510', txt: '', vc: '', ch: '   ', by: Buffer.alloc(0), j: '[]', jb: '{}',
-    d: '-000043-03-15', ts: '0001-01-01T00:00:00', tstz: '1900-01-01T00:00:00.000001Z', tm: '00:00:00.000001', tmtz: '00:00:00-15:59',
-    iv: '-00:00:00.000001', u: '00000000-0000-0000-0000-000000000000', ai: [], at: [], an: [], ats: [], mood: 'sad',
+    id: 2,
+    b: false,
+    i2: 32767,
+    i8: -9223372036854775808n,
+    f4: -0.25,
+    f8: -1e308,
+    n: '-99999999999999999999.9999999999',
+    nbig: 'NaN',
+    nfree: '3.14159265358979323846264338327950288419716939937510',
+    txt: '',
+    vc: '',
+    ch: '   ',
+    by: Buffer.alloc(0),
+    j: '[]',
+    jb: '{}',
+    d: '-000043-03-15',
+    ts: '0001-01-01T00:00:00',
+    tstz: '1900-01-01T00:00:00.000001Z',
+    tm: '00:00:00.000001',
+    tmtz: '00:00:00-15:59',
+    iv: '-00:00:00.000001',
+    u: '00000000-0000-0000-0000-000000000000',
+    ai: [],
+    at: [],
+    an: [],
+    ats: [],
+    mood: 'sad',
   },
-  { id: 3, b: null, i2: null, i8: null, f4: null, f8: null, n: null, nbig: null, nfree: null, txt: null, vc: null, ch: null, by: null, j: null, jb: null,
-    d: null, ts: null, tstz: null, tm: null, tmtz: null, iv: null, u: null, ai: null, at: null, an: null, ats: null, mood: null },
-  { id: 4, b: true, i2: 0, i8: 0n, f4: 16777216, f8: 5e-324, n: '0.0000000001', nbig: '0.00000', nfree: '0', txt: 'x'.repeat(10_000), vc: 'y', ch: 'zzz',
-    by: Buffer.from('ff00'.repeat(2048), 'hex'), j: '{"deep": {"n": 12345678901234567890}}', jb: '[1, "two", {"3": null}]', d: 'infinity', ts: 'infinity',
-    tstz: '-infinity', tm: '12:00:00', tmtz: '23:59:59.999999+14', iv: 'P1Y2M3DT4H5M6.000007S', u: 'ffffffff-ffff-ffff-ffff-ffffffffffff', ai: [null], at: [''],
-    an: ['0.00'], ats: ['1970-01-01T00:00:00Z'], mood: '' },
+  {
+    id: 3,
+    b: null,
+    i2: null,
+    i8: null,
+    f4: null,
+    f8: null,
+    n: null,
+    nbig: null,
+    nfree: null,
+    txt: null,
+    vc: null,
+    ch: null,
+    by: null,
+    j: null,
+    jb: null,
+    d: null,
+    ts: null,
+    tstz: null,
+    tm: null,
+    tmtz: null,
+    iv: null,
+    u: null,
+    ai: null,
+    at: null,
+    an: null,
+    ats: null,
+    mood: null,
+  },
+  {
+    id: 4,
+    b: true,
+    i2: 0,
+    i8: 0n,
+    f4: 16777216,
+    f8: 5e-324,
+    n: '0.0000000001',
+    nbig: '0.00000',
+    nfree: '0',
+    txt: 'x'.repeat(10_000),
+    vc: 'y',
+    ch: 'zzz',
+    by: Buffer.from('ff00'.repeat(2048), 'hex'),
+    j: '{"deep": {"n": 12345678901234567890}}',
+    jb: '[1, "two", {"3": null}]',
+    d: 'infinity',
+    ts: 'infinity',
+    tstz: '-infinity',
+    tm: '12:00:00',
+    tmtz: '23:59:59.999999+14',
+    iv: 'P1Y2M3DT4H5M6.000007S',
+    u: 'ffffffff-ffff-ffff-ffff-ffffffffffff',
+    ai: [null],
+    at: [''],
+    an: ['0.00'],
+    ats: ['1970-01-01T00:00:00Z'],
+    mood: '',
+  },
 ];
 
 export const SCENARIO_LIST: Scenario[] = [
@@ -66,7 +190,12 @@ export const SCENARIO_LIST: Scenario[] = [
       log.tx((x) => x.update(t, { id: 1n, name: 'one', score: '1.50', active: false }).update(t, { id: 1n, name: 'uno', score: '1.75', active: false }));
       log.tx((x) => x.delete(t, { id: 2n }).update(t, { id: 300n, name: 'moved', score: '3.00', active: true }, { before: { id: 3n } }));
       await write(log.batch());
-      log.tx((x) => x.insert(t, { id: 2n, name: 'again', score: null, active: null }).delete(t, { id: 20n }).update(t, { id: 19n, name: 'u19', score: '-0.01', active: true }));
+      log.tx((x) =>
+        x
+          .insert(t, { id: 2n, name: 'again', score: null, active: null })
+          .delete(t, { id: 20n })
+          .update(t, { id: 19n, name: 'u19', score: '-0.01', active: true }),
+      );
       await write(log.batch());
     },
   },
@@ -126,7 +255,9 @@ export const SCENARIO_LIST: Scenario[] = [
     async play(log, write) {
       const [t] = this.tables as [TableSchema];
       const big = 'lorem ipsum '.repeat(5000);
-      log.tx((x) => x.insert(t, { id: 1n, title: 't1', body: big, meta: '{"a": 1}', tags: ['x'] }).insert(t, { id: 2n, title: null, body: null, meta: null, tags: null }));
+      log.tx((x) =>
+        x.insert(t, { id: 1n, title: 't1', body: big, meta: '{"a": 1}', tags: ['x'] }).insert(t, { id: 2n, title: null, body: null, meta: null, tags: null }),
+      );
       await write(log.batch());
       log.tx((x) => x.update(t, { id: 1n, title: 't1-new', body: big, meta: '{"a": 1}', tags: ['x'] }, { unchangedToast: ['body', 'meta'] }));
       log.tx((x) => x.update(t, { id: 2n, title: 'now set', body: null, meta: null, tags: [null] }));
@@ -143,7 +274,8 @@ export const SCENARIO_LIST: Scenario[] = [
       const [t] = this.tables as [TableSchema];
       const half = Math.floor(largeBatchRows / 2);
       log.tx((x) => {
-        for (let i = 0; i < half; i++) x.insert(t, { id: BigInt(i), name: `n${i}`, score: `${i % 1000}.${String(i % 100).padStart(2, '0')}`, active: i % 3 === 0 });
+        for (let i = 0; i < half; i++)
+          x.insert(t, { id: BigInt(i), name: `n${i}`, score: `${i % 1000}.${String(i % 100).padStart(2, '0')}`, active: i % 3 === 0 });
       });
       log.tx((x) => {
         for (let i = 0; i < largeBatchRows - half; i++) {
@@ -172,7 +304,13 @@ export const SCENARIO_LIST: Scenario[] = [
         });
         if (n % 2 === 0) await write(log.batch());
       }
-      log.tx((x) => x.update(li, { order_id: 101n, line: 2, sku: 'sku-1-2', qty: 20 }).delete(li, { order_id: 102n, line: 3 }).update(o, { order_id: 103n, user_id: 3n, total: '0.00', placed: '2024-03-03T10:00:00Z' }).delete(u, { id: 5n }));
+      log.tx((x) =>
+        x
+          .update(li, { order_id: 101n, line: 2, sku: 'sku-1-2', qty: 20 })
+          .delete(li, { order_id: 102n, line: 3 })
+          .update(o, { order_id: 103n, user_id: 3n, total: '0.00', placed: '2024-03-03T10:00:00Z' })
+          .delete(u, { id: 5n }),
+      );
       await write(log.batch());
     },
   },

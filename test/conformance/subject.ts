@@ -44,9 +44,7 @@ export type ScenarioName = (typeof SCENARIOS)[number];
  *   present), stable identities (a duplicate carries the same `id` and the same content, distinct
  *   changes distinct ids), per-row order, and the state after applying them in stream order.
  */
-export type ReadBack =
-  | { shape: 'rows'; tables: Map<string, CanonicalRow[]> }
-  | { shape: 'events'; events: DeliveredEvent[] };
+export type ReadBack = { shape: 'rows'; tables: Map<string, CanonicalRow[]> } | { shape: 'events'; events: DeliveredEvent[] };
 
 export interface DeliveredEvent {
   envelope: ChangeEnvelope;

@@ -44,7 +44,13 @@ async function runScenario(subject: ConformanceSubject, scenario: Scenario, form
     if (back.shape === 'events') {
       const report = checkEvents(back.events, scenario.tables, sent);
       expect({ ...report, delivered: undefined }).toEqual({
-        delivered: undefined, distinct: sent.length, missing: [], unexpected: [], inconsistentDuplicates: [], sharedIds: [], outOfOrder: [],
+        delivered: undefined,
+        distinct: sent.length,
+        missing: [],
+        unexpected: [],
+        inconsistentDuplicates: [],
+        sharedIds: [],
+        outOfOrder: [],
       });
     }
     const actual = stateOf(back, scenario.tables);
@@ -78,6 +84,12 @@ export function conformanceSuite(subject: ConformanceSubject): void {
       }
     }
 
-    testOrSkip(subject, 'crash between write and checkpoint (worker, kill -9)', 'crash between write and checkpoint (worker, kill -9)', () => crashScenario(subject), 120_000);
+    testOrSkip(
+      subject,
+      'crash between write and checkpoint (worker, kill -9)',
+      'crash between write and checkpoint (worker, kill -9)',
+      () => crashScenario(subject),
+      120_000,
+    );
   });
 }

@@ -61,19 +61,26 @@ afterAll(async () => {
 describe('ductstream-admin stream', () => {
   let first: PulledMessage[];
 
-  test('pull finds the stream through the flow and leases events in stream order, payloads in the flow\'s format', async () => {
+  test("pull finds the stream through the flow and leases events in stream order, payloads in the flow's format", async () => {
     const r = await json<Pulled>(['stream', 'pull', '-stream', 'orders', '-group', 'search', '-max', '3', '-visibility', String(LEASE_S)]);
     expect(r).toMatchObject({ stream: 'orders', group: 'search', group_created: true });
     first = r.messages;
     expect(first.map((m) => [m.op, m.key.id, m.delivery_count, m.format])).toEqual([
-      ['insert', '1', 1, 'json'], ['insert', '2', 1, 'json'], ['insert', '3', 1, 'json'],
+      ['insert', '1', 1, 'json'],
+      ['insert', '2', 1, 'json'],
+      ['insert', '3', 1, 'json'],
     ]);
     expect(first[1]!.payload).toMatchObject({ op: 'insert', after: { id: '2', customer: 'customer 2', total: '20.50', note: null } });
     expect(first[0]).toMatchObject({ schema: 'public', table: 'orders' });
     const rest = await json<Pulled>(['stream', 'pull', '-stream', 'orders', '-group', 'search', '-max', '10', '-visibility', String(LEASE_S)]);
     leaseEnds = Math.max(...rest.messages.map((m) => Date.parse(m.leased_until)));
     expect(rest.group_created).toBe(false);
-    expect(rest.messages.map((m) => [m.op, m.key.id])).toEqual([['insert', '4'], ['insert', '5'], ['update', '2'], ['delete', '5']]);
+    expect(rest.messages.map((m) => [m.op, m.key.id])).toEqual([
+      ['insert', '4'],
+      ['insert', '5'],
+      ['update', '2'],
+      ['delete', '5'],
+    ]);
     expect(rest.messages[2]!.payload.after).toMatchObject({ total: '99.99' });
     const none = await admin(['stream', 'pull', '-stream', 'orders', '-group', 'search']);
     expect(none.code).toBe(0);
@@ -85,24 +92,52 @@ describe('ductstream-admin stream', () => {
     const r = await admin(['stream', 'ack', '-stream', 'orders', '-group', 'search', '-ids', ids.join(',')]);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(`acked 3 (${ids.join(',')})`);
-    const again = await json<{ acked: string[]; already_acked: string[]; not_delivered: string[] }>(['stream', 'ack', '-stream', 'orders', '-group', 'search', '-ids', `${ids[0]},987654`]);
+    const again = await json<{ acked: string[]; already_acked: string[]; not_delivered: string[] }>([
+      'stream',
+      'ack',
+      '-stream',
+      'orders',
+      '-group',
+      'search',
+      '-ids',
+      `${ids[0]},987654`,
+    ]);
     expect(again).toMatchObject({ acked: [], already_acked: [ids[0]], not_delivered: ['987654'] });
     // Wait for the second pull's leases to run out (same machine: the database clock is ours).
     await new Promise((res) => setTimeout(res, Math.max(0, leaseEnds - Date.now()) + 300));
     const redelivered = await json<Pulled>(['stream', 'pull', '-stream', 'orders', '-group', 'search', '-max', '10', '-visibility', '30']);
-    expect(redelivered.messages.map((m) => [m.key.id, m.delivery_count])).toEqual([['4', 2], ['5', 2], ['2', 2], ['5', 2]]);
-    const done = await json<{ acked: string[] }>(['stream', 'ack', '-stream', 'orders', '-group', 'search', '-ids', redelivered.messages.map((m) => m.id).join(',')]);
+    expect(redelivered.messages.map((m) => [m.key.id, m.delivery_count])).toEqual([
+      ['4', 2],
+      ['5', 2],
+      ['2', 2],
+      ['5', 2],
+    ]);
+    const done = await json<{ acked: string[] }>([
+      'stream',
+      'ack',
+      '-stream',
+      'orders',
+      '-group',
+      'search',
+      '-ids',
+      redelivered.messages.map((m) => m.id).join(','),
+    ]);
     expect(done.acked).toHaveLength(4);
   });
 
-  test('another group sees every event; list shows each group\'s backlog', async () => {
+  test("another group sees every event; list shows each group's backlog", async () => {
     const other = await json<Pulled>(['stream', 'pull', '-stream', 'orders', '-group', 'billing', '-max', '100']);
     expect(other.messages).toHaveLength(7);
-    const list = await json<{ streams: Array<{ name: string; events: number; location: string; groups: Array<{ name: string; pending: number; leased: number; acked: number }> }> }>(['stream', 'list']);
+    const list = await json<{
+      streams: Array<{ name: string; events: number; location: string; groups: Array<{ name: string; pending: number; leased: number; acked: number }> }>;
+    }>(['stream', 'list']);
     expect(list.streams).toHaveLength(1);
     expect(list.streams[0]).toMatchObject({ name: 'orders', events: 7 });
     expect(list.streams[0]!.location).toContain('****');
-    expect(list.streams[0]!.groups.map((g) => [g.name, g.pending, g.leased, g.acked])).toEqual([['billing', 7, 7, 0], ['search', 0, 0, 7]]);
+    expect(list.streams[0]!.groups.map((g) => [g.name, g.pending, g.leased, g.acked])).toEqual([
+      ['billing', 7, 7, 0],
+      ['search', 0, 0, 7],
+    ]);
     const text = await admin(['stream', 'list']);
     expect(text.stdout).toMatch(/orders {2}7 events/);
     expect(text.stdout).toContain('group search: pending 0, leased 0, acked 7');
@@ -150,7 +185,10 @@ describe('ductstream-admin stream', () => {
     [['stream', 'ack', '-stream', 'orders', '-group', 'g', '-ids', '1,two,3'], 'flag -ids: "two" is not an event id'],
     [['stream', 'ack', '-stream', 'orders', '-group', 'g', '-ids', '0'], 'flag -ids: "0" is not an event id'],
     [['stream', 'ack', '-stream', 'orders', '-group', 'g'], 'flag -ids is required'],
-    [['stream', 'ack', '-stream', 'orders', '-group', 'never-pulled', '-ids', '1'], 'flag -group: consumer group "never-pulled" of stream "orders" does not exist'],
+    [
+      ['stream', 'ack', '-stream', 'orders', '-group', 'never-pulled', '-ids', '1'],
+      'flag -group: consumer group "never-pulled" of stream "orders" does not exist',
+    ],
     [['stream', 'replay', '-stream', 'orders', '-group', 'search', '-since', '2025-01-01 noon'], 'flag -since: "2025-01-01 noon" is not a timestamp'],
     [['stream', 'replay', '-stream', 'orders', '-group', 'search', '-since', '2025-02-30T00:00:00Z'], 'flag -since: "2025-02-30T00:00:00Z" is not a timestamp'],
     [['stream', 'replay', '-stream', 'orders', '-group', 'search', '-from-lsn', 'zz'], 'flag -from-lsn: "zz" is not an LSN'],

@@ -39,10 +39,15 @@ beforeAll(async () => {
   service.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   service.stderr!.on('data', (d: Buffer) => (output += d.toString()));
   api = flowClient(`127.0.0.1:${port}`);
-  await waitFor('the service started by dbos start', async () => {
-    if (service.exitCode !== null) throw new Error(`dbos start exited:\n${output}`);
-    return (await api.call('ListFlows', {}).catch(() => null)) !== null;
-  }, 60_000, 250);
+  await waitFor(
+    'the service started by dbos start',
+    async () => {
+      if (service.exitCode !== null) throw new Error(`dbos start exited:\n${output}`);
+      return (await api.call('ListFlows', {}).catch(() => null)) !== null;
+    },
+    60_000,
+    250,
+  );
 });
 
 afterAll(async () => {
@@ -53,14 +58,18 @@ afterAll(async () => {
     } catch {
       // already gone
     }
-    await waitFor('the service group to exit', async () => {
-      try {
-        process.kill(-service.pid!, 0);
-        return false;
-      } catch {
-        return true;
-      }
-    }, 30_000).catch(() => process.kill(-service.pid!, 'SIGKILL'));
+    await waitFor(
+      'the service group to exit',
+      async () => {
+        try {
+          process.kill(-service.pid!, 0);
+          return false;
+        } catch {
+          return true;
+        }
+      },
+      30_000,
+    ).catch(() => process.kill(-service.pid!, 'SIGKILL'));
   }
   await source.drop();
   await state.drop();
@@ -72,7 +81,16 @@ async function dbos(args: string[]): Promise<unknown> {
 }
 
 it('npx dbos start serves the API; npx dbos workflow list/get/steps show its runs', async () => {
-  await api.call('CreateFlow', { flow: testFlow({ id: 'cli', sourceDsn: source.dsn, slot: 'cli_slot', publication: 'cli_pub', tables: ['public.things'], destinations: [{ name: 'wh', type: 'duckdb', options: { dsn: ':memory:' } }] }) });
+  await api.call('CreateFlow', {
+    flow: testFlow({
+      id: 'cli',
+      sourceDsn: source.dsn,
+      slot: 'cli_slot',
+      publication: 'cli_pub',
+      tables: ['public.things'],
+      destinations: [{ name: 'wh', type: 'duckdb', options: { dsn: ':memory:' } }],
+    }),
+  });
   const ended = async (runId: string) =>
     waitFor(`run ${runId}`, async () => {
       const r = await api.call<{ status: string; rows: string }>('GetFlowRun', { run_id: runId });

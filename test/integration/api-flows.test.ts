@@ -23,10 +23,20 @@ let stateDsn: string;
 let server: ApiServerProcess;
 let api: FlowClient;
 
-type FlowMsg = { id: string; name: string; state: string; parallelism: number; wire_format: string; source: { options: Record<string, string> }; destinations: Array<{ name: string; type: string; options: Record<string, string> }> };
+type FlowMsg = {
+  id: string;
+  name: string;
+  state: string;
+  parallelism: number;
+  wire_format: string;
+  source: { options: Record<string, string> };
+  destinations: Array<{ name: string; type: string; options: Record<string, string> }>;
+};
 
 function exampleFiles(): string[] {
-  return readdirSync(EXAMPLES).filter((f) => f.endsWith('.json')).sort();
+  return readdirSync(EXAMPLES)
+    .filter((f) => f.endsWith('.json'))
+    .sort();
 }
 
 function example(file: string): Record<string, unknown> {
@@ -37,7 +47,11 @@ function example(file: string): Record<string, unknown> {
 function flowBody(id: string, patch: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     id,
-    source: { name: 'pg', type: 'postgres', options: { dsn: `postgres://app:${SOURCE_SECRET}@127.0.0.1:5432/app`, slot: `${id.replace(/\W/g, '_')}_slot`, publication: 'pub' } },
+    source: {
+      name: 'pg',
+      type: 'postgres',
+      options: { dsn: `postgres://app:${SOURCE_SECRET}@127.0.0.1:5432/app`, slot: `${id.replace(/\W/g, '_')}_slot`, publication: 'pub' },
+    },
     destinations: [{ name: 'wh', type: 'duckdb', options: { dsn: ':memory:' } }],
     ...patch,
   };
@@ -58,9 +72,29 @@ afterAll(async () => {
 
 describe('reflection and health', () => {
   it('lists every FlowService method and the health service through reflection (no local protos)', async () => {
-    const { stdout } = await run(join(REPO_ROOT, 'node_modules', '.bin', 'buf'), ['curl', '--protocol', 'grpc', '--http2-prior-knowledge', '--list-methods', `http://${server.address}`]);
+    const { stdout } = await run(join(REPO_ROOT, 'node_modules', '.bin', 'buf'), [
+      'curl',
+      '--protocol',
+      'grpc',
+      '--http2-prior-knowledge',
+      '--list-methods',
+      `http://${server.address}`,
+    ]);
     const methods = stdout.trim().split('\n');
-    for (const m of ['CreateFlow', 'GetFlow', 'ListFlows', 'UpdateFlow', 'DeleteFlow', 'StartFlow', 'StopFlow', 'PauseFlow', 'ResumeFlow', 'RunFlowOnce', 'ListFlowRuns', 'GetFlowRun']) {
+    for (const m of [
+      'CreateFlow',
+      'GetFlow',
+      'ListFlows',
+      'UpdateFlow',
+      'DeleteFlow',
+      'StartFlow',
+      'StopFlow',
+      'PauseFlow',
+      'ResumeFlow',
+      'RunFlowOnce',
+      'ListFlowRuns',
+      'GetFlowRun',
+    ]) {
       expect(methods).toContain(`ductstream.v1.FlowService/${m}`);
     }
     expect(methods).toContain('grpc.health.v1.Health/Check');
@@ -71,7 +105,15 @@ describe('reflection and health', () => {
     const { stdout } = await run(buf, ['curl', '--protocol', 'grpc', '--http2-prior-knowledge', `http://${server.address}/grpc.health.v1.Health/Check`]);
     expect(JSON.parse(stdout)).toEqual({ status: 'SERVING' });
     await api.call('CreateFlow', { flow: flowBody('reflected', { wire_format: 'avro' }) });
-    const got = await run(buf, ['curl', '--protocol', 'grpc', '--http2-prior-knowledge', '-d', '{"flow_id":"reflected"}', `http://${server.address}/ductstream.v1.FlowService/GetFlow`]);
+    const got = await run(buf, [
+      'curl',
+      '--protocol',
+      'grpc',
+      '--http2-prior-knowledge',
+      '-d',
+      '{"flow_id":"reflected"}',
+      `http://${server.address}/ductstream.v1.FlowService/GetFlow`,
+    ]);
     expect(JSON.parse(got.stdout)).toMatchObject({ id: 'reflected', wire_format: 'avro', state: 'created' });
     await api.call('DeleteFlow', { flow_id: 'reflected' });
   });
@@ -134,16 +176,26 @@ describe('get, list, update, delete', () => {
     await state.query(`INSERT INTO ductstream.checkpoints (flow_id, slot, lsn) VALUES ('upd', 'upd_slot', '0/16B6C50')`);
     const current = await api.call<FlowMsg>('GetFlow', { flow_id: 'upd' });
     expect(current.source.options.dsn).toBe('postgres://app:****@127.0.0.1:5432/app');
-    const next = { ...current, name: 'renamed', parallelism: 3, state: 'running', destinations: [...current.destinations, { name: 'wh2', type: 'duckdb', options: { dsn: ':memory:', write_mode: 'append' } }] };
+    const next = {
+      ...current,
+      name: 'renamed',
+      parallelism: 3,
+      state: 'running',
+      destinations: [...current.destinations, { name: 'wh2', type: 'duckdb', options: { dsn: ':memory:', write_mode: 'append' } }],
+    };
     const updated = await api.call<FlowMsg>('UpdateFlow', { flow: next });
     expect(updated).toMatchObject({ name: 'renamed', parallelism: 3, state: 'stopped' });
     expect(updated.destinations.map((d) => d.name)).toEqual(['wh', 'wh2']);
-    const [row] = await state.query<{ state: string; dsn: string; parallelism: number }>(`SELECT state, source->'options'->>'dsn' AS dsn, parallelism FROM ductstream.flows WHERE id = 'upd'`);
+    const [row] = await state.query<{ state: string; dsn: string; parallelism: number }>(
+      `SELECT state, source->'options'->>'dsn' AS dsn, parallelism FROM ductstream.flows WHERE id = 'upd'`,
+    );
     expect(row).toEqual({ state: 'stopped', dsn: `postgres://app:${SOURCE_SECRET}@127.0.0.1:5432/app`, parallelism: 3 });
     const [ck] = await state.query<{ lsn: string }>(`SELECT lsn::text AS lsn FROM ductstream.checkpoints WHERE flow_id = 'upd'`);
     expect(ck!.lsn).toBe('0/16B6C50');
     // A new secret replaces the stored one.
-    await api.call('UpdateFlow', { flow: { ...next, source: { ...next.source, options: { ...next.source.options, dsn: 'postgres://app:newpw@127.0.0.1:5432/app' } } } });
+    await api.call('UpdateFlow', {
+      flow: { ...next, source: { ...next.source, options: { ...next.source.options, dsn: 'postgres://app:newpw@127.0.0.1:5432/app' } } },
+    });
     const [row2] = await state.query<{ dsn: string }>(`SELECT source->'options'->>'dsn' AS dsn FROM ductstream.flows WHERE id = 'upd'`);
     expect(row2!.dsn).toBe('postgres://app:newpw@127.0.0.1:5432/app');
   });
@@ -163,17 +215,64 @@ describe('bad input', () => {
     ['an invalid id', 'CreateFlow', { flow: flowBody('has space') }, 'id'],
     ['missing source', 'CreateFlow', { flow: { ...flowBody('bad-src'), source: null } }, 'source'],
     ['a source that is not postgres', 'CreateFlow', { flow: flowBody('bad-src-type', { source: { type: 'mysql', options: {} } }) }, 'source.type'],
-    ['a missing source option', 'CreateFlow', { flow: flowBody('no-slot', { source: { type: 'postgres', options: { dsn: 'postgres://h/db', publication: 'p' } } }) }, 'source.options.slot'],
-    ['an unknown source option', 'CreateFlow', { flow: flowBody('unknown-opt', { source: { type: 'postgres', options: { dsn: 'postgres://h/db', slot: 's', publication: 'p', bogus: '1' } } }) }, 'source.options.bogus'],
-    ['batch_size=abc', 'CreateFlow', { flow: flowBody('bad-batch', { source: { type: 'postgres', options: { dsn: 'postgres://h/db', slot: 's', publication: 'p', batch_size: 'abc' } } }) }, 'source.options.batch_size'],
+    [
+      'a missing source option',
+      'CreateFlow',
+      { flow: flowBody('no-slot', { source: { type: 'postgres', options: { dsn: 'postgres://h/db', publication: 'p' } } }) },
+      'source.options.slot',
+    ],
+    [
+      'an unknown source option',
+      'CreateFlow',
+      { flow: flowBody('unknown-opt', { source: { type: 'postgres', options: { dsn: 'postgres://h/db', slot: 's', publication: 'p', bogus: '1' } } }) },
+      'source.options.bogus',
+    ],
+    [
+      'batch_size=abc',
+      'CreateFlow',
+      { flow: flowBody('bad-batch', { source: { type: 'postgres', options: { dsn: 'postgres://h/db', slot: 's', publication: 'p', batch_size: 'abc' } } }) },
+      'source.options.batch_size',
+    ],
     ['negative parallelism', 'CreateFlow', { flow: flowBody('neg-par', { parallelism: -1 }) }, 'parallelism'],
     ['an unknown wire format', 'CreateFlow', { flow: flowBody('bad-wf', { wire_format: 'xml' }) }, 'wire_format'],
     ['no destinations', 'CreateFlow', { flow: flowBody('no-dest', { destinations: [] }) }, 'destinations'],
-    ['an unknown destination type', 'CreateFlow', { flow: flowBody('bad-type', { destinations: [{ type: 'carrier-pigeon', options: {} }] }) }, 'destinations[0].type'],
-    ['a bad destination option value', 'CreateFlow', { flow: flowBody('bad-mode', { destinations: [{ type: 'duckdb', options: { dsn: ':memory:', write_mode: 'sideways' } }] }) }, 'destinations[0].options.write_mode'],
-    ['an unknown destination format', 'CreateFlow', { flow: flowBody('bad-fmt', { destinations: [{ type: 'kafka', options: { brokers: 'localhost:9092', format: 'xml' } }] }) }, 'destinations[0].options.format'],
-    ['two destinations with one name', 'CreateFlow', { flow: flowBody('dup-dest', { destinations: [{ name: 'a', type: 'duckdb', options: { dsn: ':memory:' } }, { name: 'a', type: 'duckdb', options: { dsn: ':memory:' } }] }) }, 'destinations[1].name'],
-    ['UpdateFlow with batch_size=abc', 'UpdateFlow', { flow: flowBody('page-0', { source: { type: 'postgres', options: { dsn: 'postgres://h/db', slot: 's', publication: 'p', batch_size: 'abc' } } }) }, 'source.options.batch_size'],
+    [
+      'an unknown destination type',
+      'CreateFlow',
+      { flow: flowBody('bad-type', { destinations: [{ type: 'carrier-pigeon', options: {} }] }) },
+      'destinations[0].type',
+    ],
+    [
+      'a bad destination option value',
+      'CreateFlow',
+      { flow: flowBody('bad-mode', { destinations: [{ type: 'duckdb', options: { dsn: ':memory:', write_mode: 'sideways' } }] }) },
+      'destinations[0].options.write_mode',
+    ],
+    [
+      'an unknown destination format',
+      'CreateFlow',
+      { flow: flowBody('bad-fmt', { destinations: [{ type: 'kafka', options: { brokers: 'localhost:9092', format: 'xml' } }] }) },
+      'destinations[0].options.format',
+    ],
+    [
+      'two destinations with one name',
+      'CreateFlow',
+      {
+        flow: flowBody('dup-dest', {
+          destinations: [
+            { name: 'a', type: 'duckdb', options: { dsn: ':memory:' } },
+            { name: 'a', type: 'duckdb', options: { dsn: ':memory:' } },
+          ],
+        }),
+      },
+      'destinations[1].name',
+    ],
+    [
+      'UpdateFlow with batch_size=abc',
+      'UpdateFlow',
+      { flow: flowBody('page-0', { source: { type: 'postgres', options: { dsn: 'postgres://h/db', slot: 's', publication: 'p', batch_size: 'abc' } } }) },
+      'source.options.batch_size',
+    ],
     ['a negative page_size', 'ListFlows', { page_size: -1 }, 'page_size'],
     ['a page_size over 1000', 'ListFlows', { page_size: 1001 }, 'page_size'],
     ['a forged page_token', 'ListFlowRuns', { flow_id: 'page-0', page_token: 'not-a-token' }, 'page_token'],
@@ -213,7 +312,12 @@ describe('bad input', () => {
 
 describe('wire format enforcement and DBOS off', () => {
   it('rejects a destination or flow asking for another format than DUCTSTREAM_WIRE_FORMAT, naming it', async () => {
-    const strict = await startApiServer({ DUCTSTREAM_POSTGRES_DSN: stateDsn, DUCTSTREAM_WIRE_FORMAT: 'arrow', DUCTSTREAM_WIRE_ENFORCE: 'true', DUCTSTREAM_DBOS_ENABLED: 'false' });
+    const strict = await startApiServer({
+      DUCTSTREAM_POSTGRES_DSN: stateDsn,
+      DUCTSTREAM_WIRE_FORMAT: 'arrow',
+      DUCTSTREAM_WIRE_ENFORCE: 'true',
+      DUCTSTREAM_DBOS_ENABLED: 'false',
+    });
     const c = flowClient(strict.address);
     try {
       const kafka = (options: Record<string, string>) => [{ name: 'bus', type: 'kafka', options: { brokers: 'localhost:9092', ...options } }];

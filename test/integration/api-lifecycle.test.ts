@@ -19,8 +19,21 @@ let dir: string;
 let server: ApiServerProcess;
 let api: FlowClient;
 
-interface RunMsg { run_id: string; status: string; end: string; rows: string; on_bound: string; max_empty_reads: number; executor_id: string; queue_name: string }
-interface FlowMsg { id: string; state: string; source: { options: Record<string, string> } }
+interface RunMsg {
+  run_id: string;
+  status: string;
+  end: string;
+  rows: string;
+  on_bound: string;
+  max_empty_reads: number;
+  executor_id: string;
+  queue_name: string;
+}
+interface FlowMsg {
+  id: string;
+  state: string;
+  source: { options: Record<string, string> };
+}
 
 beforeAll(async () => {
   source = await createTestDatabase('api_life_src');
@@ -28,7 +41,12 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'ductstream-api-life-'));
   await source.query('CREATE TABLE public.items (id bigint PRIMARY KEY, v text NOT NULL)');
   await source.query('CREATE TABLE public.once_items (id bigint PRIMARY KEY, v text NOT NULL)');
-  server = await startApiServer({ DUCTSTREAM_POSTGRES_DSN: state.dsn, DBOS__VMID: 'api-lifecycle-test', DUCTSTREAM_SUPERVISOR_INTERVAL: '1', DUCTSTREAM_STEP_MAX_ATTEMPTS: '2' });
+  server = await startApiServer({
+    DUCTSTREAM_POSTGRES_DSN: state.dsn,
+    DBOS__VMID: 'api-lifecycle-test',
+    DUCTSTREAM_SUPERVISOR_INTERVAL: '1',
+    DUCTSTREAM_STEP_MAX_ATTEMPTS: '2',
+  });
   api = flowClient(server.address);
 });
 
@@ -44,7 +62,7 @@ afterAll(async () => {
 async function change(sql: string, params: unknown[] = []): Promise<string> {
   await source.query('BEGIN');
   await source.query(sql, params);
-  const [{ lsn }] = await source.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn');
+  const { lsn } = (await source.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn'))[0]!;
   await source.query('COMMIT');
   return lsn;
 }
@@ -64,10 +82,14 @@ async function runs(flowId: string): Promise<RunMsg[]> {
 
 /** Waits until the flow has no active run and returns its newest run. */
 async function lastRunEnded(flowId: string): Promise<RunMsg> {
-  return waitFor(`the runs of ${flowId} to end`, async () => {
-    const all = await runs(flowId);
-    return all.length > 0 && all.every((r) => !['ENQUEUED', 'PENDING'].includes(r.status)) ? all[0] : null;
-  }, 30_000);
+  return waitFor(
+    `the runs of ${flowId} to end`,
+    async () => {
+      const all = await runs(flowId);
+      return all.length > 0 && all.every((r) => !['ENQUEUED', 'PENDING'].includes(r.status)) ? all[0] : null;
+    },
+    30_000,
+  );
 }
 
 async function sourceRows(table: string): Promise<Array<{ id: string; v: string }>> {
@@ -78,11 +100,20 @@ async function duckRows(file: string, table: string): Promise<Array<{ id: string
   return (await queryDuckDbFile(file, `SELECT id::VARCHAR AS id, v FROM public.${table} ORDER BY id`)) as Array<{ id: string; v: string }>;
 }
 
-const insert = (from: number, to: number, table = 'items') => change(`INSERT INTO public.${table} SELECT g, 'v' || g FROM generate_series($1::int, $2::int) g`, [from, to]);
+const insert = (from: number, to: number, table = 'items') =>
+  change(`INSERT INTO public.${table} SELECT g, 'v' || g FROM generate_series($1::int, $2::int) g`, [from, to]);
 
 describe('a streaming flow', () => {
   const duck = () => join(dir, 'life.duckdb');
-  const flow = () => testFlow({ id: 'life', sourceDsn: source.dsn, slot: 'life_slot', publication: 'life_pub', tables: ['public.items'], destinations: [{ name: 'wh', type: 'duckdb', options: { dsn: duck() } }] });
+  const flow = () =>
+    testFlow({
+      id: 'life',
+      sourceDsn: source.dsn,
+      slot: 'life_slot',
+      publication: 'life_pub',
+      tables: ['public.items'],
+      destinations: [{ name: 'wh', type: 'duckdb', options: { dsn: duck() } }],
+    });
 
   it('starts on CreateFlow{start_immediately}: a run streams and rows arrive', async () => {
     const created = await api.call<FlowMsg>('CreateFlow', { flow: flow(), start_immediately: true });
@@ -124,7 +155,10 @@ describe('a streaming flow', () => {
     const all = await runs('life');
     expect(all.length).toBe(before + 1);
     expect(all[0]!.status).toBe('PENDING');
-    const prepared = server.proc.output().stderr.split('\n').filter((l) => /flow run prepared .*flow=life /.test(l));
+    const prepared = server.proc
+      .output()
+      .stderr.split('\n')
+      .filter((l) => /flow run prepared .*flow=life /.test(l));
     expect(prepared.length).toBe(2);
     expect(prepared[1]).not.toMatch(/checkpoint=none/);
   });
@@ -132,7 +166,9 @@ describe('a streaming flow', () => {
   it('UpdateFlow while running keeps state and checkpoint; the run restarts on the new definition', async () => {
     const current = await api.call<FlowMsg>('GetFlow', { flow_id: 'life' });
     const ckBefore = await checkpointOf('life');
-    const updated = await api.call<FlowMsg>('UpdateFlow', { flow: { ...current, source: { ...current.source, options: { ...current.source.options, batch_size: '50' } } } });
+    const updated = await api.call<FlowMsg>('UpdateFlow', {
+      flow: { ...current, source: { ...current.source, options: { ...current.source.options, batch_size: '50' } } },
+    });
     expect(updated.state).toBe('running');
     expect(await checkpointOf('life')).toBe(ckBefore);
     await waitFor('the restarted run', async () => {
@@ -141,7 +177,9 @@ describe('a streaming flow', () => {
     });
     const last = await insert(3001, 3500);
     await waitFor('the checkpoint after the update', () => checkpointPast('life', last));
-    const [{ batch_size }] = await state.query<{ batch_size: string }>(`SELECT source->'options'->>'batch_size' AS batch_size FROM ductstream.flows WHERE id = 'life'`);
+    const { batch_size } = (
+      await state.query<{ batch_size: string }>(`SELECT source->'options'->>'batch_size' AS batch_size FROM ductstream.flows WHERE id = 'life'`)
+    )[0]!;
     expect(batch_size).toBe('50');
   });
 
@@ -168,7 +206,16 @@ describe('a streaming flow', () => {
 describe('RunFlowOnce', () => {
   it('runs a created flow once until an empty read; its state stays created', async () => {
     const duck = join(dir, 'once.duckdb');
-    await api.call('CreateFlow', { flow: testFlow({ id: 'once', sourceDsn: source.dsn, slot: 'once_slot', publication: 'once_pub', tables: ['public.once_items'], destinations: [{ name: 'wh', type: 'duckdb', options: { dsn: duck } }] }) });
+    await api.call('CreateFlow', {
+      flow: testFlow({
+        id: 'once',
+        sourceDsn: source.dsn,
+        slot: 'once_slot',
+        publication: 'once_pub',
+        tables: ['public.once_items'],
+        destinations: [{ name: 'wh', type: 'duckdb', options: { dsn: duck } }],
+      }),
+    });
     const first = await api.call<RunMsg>('RunFlowOnce', { flow_id: 'once' });
     expect(first).toMatchObject({ status: 'ENQUEUED', max_empty_reads: 1, on_bound: 'end' });
     const busy = await api.fail('RunFlowOnce', { flow_id: 'once' });
@@ -187,7 +234,14 @@ describe('RunFlowOnce', () => {
 
 describe('a failing flow', () => {
   it('ends in state failed with the reason (no secret); the run is ERROR; StartFlow tries again', async () => {
-    const broken = testFlow({ id: 'broken', sourceDsn: 'postgres://app:top-secret-pw@127.0.0.1:1/app', slot: 'broken_slot', publication: 'broken_pub', tables: ['public.items'], destinations: [{ name: 'wh', type: 'duckdb', options: { dsn: ':memory:' } }] });
+    const broken = testFlow({
+      id: 'broken',
+      sourceDsn: 'postgres://app:top-secret-pw@127.0.0.1:1/app',
+      slot: 'broken_slot',
+      publication: 'broken_pub',
+      tables: ['public.items'],
+      destinations: [{ name: 'wh', type: 'duckdb', options: { dsn: ':memory:' } }],
+    });
     await api.call('CreateFlow', { flow: broken, start_immediately: true });
     const failed = await waitFor('the flow to fail', async () => {
       const f = await api.call<FlowMsg & { state_reason: string }>('GetFlow', { flow_id: 'broken' });
@@ -201,7 +255,10 @@ describe('a failing flow', () => {
     expect(server.proc.output().stderr).not.toContain('top-secret-pw');
     // A failed flow may be started again (after fixing its cause); here it fails again.
     expect((await api.call<FlowMsg>('StartFlow', { flow_id: 'broken' })).state).toBe('running');
-    await waitFor('the second failure', async () => (await runs('broken')).length === 2 && (await api.call<FlowMsg>('GetFlow', { flow_id: 'broken' })).state === 'failed');
+    await waitFor(
+      'the second failure',
+      async () => (await runs('broken')).length === 2 && (await api.call<FlowMsg>('GetFlow', { flow_id: 'broken' })).state === 'failed',
+    );
     expect((await api.call<FlowMsg>('StopFlow', { flow_id: 'broken' })).state).toBe('stopped');
   });
 });

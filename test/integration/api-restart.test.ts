@@ -47,10 +47,16 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-interface StepRow { function_id: number; function_name: string; output: string | null }
+interface StepRow {
+  function_id: number;
+  function_name: string;
+  output: string | null;
+}
 
 async function steps(runId: string): Promise<StepRow[]> {
-  return (await sys.query<StepRow>('SELECT function_id, function_name, output FROM dbos.operation_outputs WHERE workflow_uuid = $1 ORDER BY function_id', [runId])).rows;
+  return (
+    await sys.query<StepRow>('SELECT function_id, function_name, output FROM dbos.operation_outputs WHERE workflow_uuid = $1 ORDER BY function_id', [runId])
+  ).rows;
 }
 
 async function flowRuns(): Promise<Array<{ workflow_uuid: string; status: string }>> {
@@ -63,7 +69,15 @@ async function checkpoint(): Promise<string | undefined> {
 
 it('resumes the interrupted run from its last step after kill -9 and converges', async () => {
   const duck = join(dir, 'target.duckdb');
-  const flow = testFlow({ id: 'restart', sourceDsn: source.dsn, slot: 'restart_slot', publication: 'restart_pub', tables: ['public.ledger'], sourceOptions: { batch_size: '500' }, destinations: [{ name: 'target', type: 'duckdb', options: { dsn: duck } }] });
+  const flow = testFlow({
+    id: 'restart',
+    sourceDsn: source.dsn,
+    slot: 'restart_slot',
+    publication: 'restart_pub',
+    tables: ['public.ledger'],
+    sourceOptions: { batch_size: '500' },
+    destinations: [{ name: 'target', type: 'duckdb', options: { dsn: duck } }],
+  });
   await api.call('CreateFlow', { flow, start_immediately: true });
   await waitFor('the slot', async () => (await source.query(`SELECT 1 FROM pg_replication_slots WHERE slot_name = 'restart_slot'`)).length > 0);
   const initial = await waitFor('the first checkpoint', checkpoint);
@@ -77,7 +91,7 @@ it('resumes the interrupted run from its last step after kill -9 and converges',
       DELETE FROM public.ledger WHERE id % 11 = 0 AND id > ${base - 300} AND id <= ${base};
       COMMIT`);
   }
-  const [{ end_lsn: backlogEnd }] = await source.query<{ end_lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS end_lsn');
+  const { end_lsn: backlogEnd } = (await source.query<{ end_lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS end_lsn'))[0]!;
 
   // Kill as soon as the checkpoint has moved twice but is still inside the backlog.
   const seen = new Set<string>();
@@ -85,7 +99,7 @@ it('resumes the interrupted run from its last step after kill -9 and converges',
   for (let i = 0; i < 1500 && !killedAt; i++) {
     const ck = (await checkpoint())!;
     if (ck !== initial) seen.add(ck);
-    const [{ inside }] = await source.query<{ inside: boolean }>('SELECT $1::pg_lsn < $2::pg_lsn AS inside', [ck, backlogEnd]);
+    const { inside } = (await source.query<{ inside: boolean }>('SELECT $1::pg_lsn < $2::pg_lsn AS inside', [ck, backlogEnd]))[0]!;
     if (seen.size >= 2 && inside) killedAt = ck;
     else await sleep(10);
   }
@@ -101,10 +115,14 @@ it('resumes the interrupted run from its last step after kill -9 and converges',
   server = await startApiServer(serverEnv());
   api.close();
   api = flowClient(server.address);
-  await waitFor('the checkpoint to pass the backlog', async () => {
-    const rows = await state.query<{ ok: boolean }>(`SELECT lsn >= $1::pg_lsn AS ok FROM ductstream.checkpoints WHERE flow_id = 'restart'`, [backlogEnd]);
-    return rows[0]?.ok === true;
-  }, 60_000);
+  await waitFor(
+    'the checkpoint to pass the backlog',
+    async () => {
+      const rows = await state.query<{ ok: boolean }>(`SELECT lsn >= $1::pg_lsn AS ok FROM ductstream.checkpoints WHERE flow_id = 'restart'`, [backlogEnd]);
+      return rows[0]?.ok === true;
+    },
+    60_000,
+  );
 
   // The same run went on: its recorded steps are untouched, new ones follow, nothing was prepared again.
   const after = await steps(runId);
@@ -140,18 +158,26 @@ it('on SIGTERM ends the run after its batch and exits 0; the next start streams 
   server = await startApiServer(serverEnv());
   api.close();
   api = flowClient(server.address);
-  await waitFor('a new streaming run', async () => (await flowRuns()).length === runsBefore + 1 && (await flowRuns()).some((r) => r.status === 'PENDING'), 20_000);
+  await waitFor(
+    'a new streaming run',
+    async () => (await flowRuns()).length === runsBefore + 1 && (await flowRuns()).some((r) => r.status === 'PENDING'),
+    20_000,
+  );
   const listed = await api.call<{ runs: Array<{ run_id: string; end: string }> }>('ListFlowRuns', { flow_id: 'restart' });
   expect(listed.runs.find((r) => r.run_id === last!.workflow_uuid)?.end).toBe('signal');
   // A position before the commit record of the last change: the checkpoint passes it once that change is delivered.
   await source.query('BEGIN');
   await source.query(`INSERT INTO public.ledger VALUES (200000, 1, 'after restart')`);
-  const [{ lsn }] = await source.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn');
+  const { lsn } = (await source.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn'))[0]!;
   await source.query('COMMIT');
-  await waitFor('the checkpoint after the restart', async () => {
-    const rows = await state.query<{ ok: boolean }>(`SELECT lsn >= $1::pg_lsn AS ok FROM ductstream.checkpoints WHERE flow_id = 'restart'`, [lsn]);
-    return rows[0]?.ok === true;
-  }, 30_000);
+  await waitFor(
+    'the checkpoint after the restart',
+    async () => {
+      const rows = await state.query<{ ok: boolean }>(`SELECT lsn >= $1::pg_lsn AS ok FROM ductstream.checkpoints WHERE flow_id = 'restart'`, [lsn]);
+      return rows[0]?.ok === true;
+    },
+    30_000,
+  );
   await api.call('PauseFlow', { flow_id: 'restart' });
   await waitFor('the run to end', async () => (await flowRuns()).every((r) => r.status === 'SUCCESS'));
   const src = await source.query<{ id: string; v: string }>('SELECT id::text AS id, v::text AS v FROM public.ledger ORDER BY id');

@@ -26,8 +26,19 @@ const SERVER_ID = 'api-schedule-test';
 const TABLES = ['ran', 'paused', 'idle', 'worked'];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-interface ActiveRow { workflow_uuid: string; status: string; executor_id: string }
-interface RunRow { workflow_uuid: string; status: string; executor_id: string; created_at: string; updated_at: string; output: string | null }
+interface ActiveRow {
+  workflow_uuid: string;
+  status: string;
+  executor_id: string;
+}
+interface RunRow {
+  workflow_uuid: string;
+  status: string;
+  executor_id: string;
+  created_at: string;
+  updated_at: string;
+  output: string | null;
+}
 
 beforeAll(async () => {
   source = await createTestDatabase('api_sched_src');
@@ -50,7 +61,14 @@ afterAll(async () => {
 });
 
 function flowOf(table: string): Record<string, unknown> {
-  return testFlow({ id: `s-${table}`, sourceDsn: source.dsn, slot: `s_${table}_slot`, publication: `s_${table}_pub`, tables: [`public.${table}`], destinations: [{ name: 'wh', type: 'duckdb', options: { dsn: join(dir, `${table}.duckdb`) } }] });
+  return testFlow({
+    id: `s-${table}`,
+    sourceDsn: source.dsn,
+    slot: `s_${table}_slot`,
+    publication: `s_${table}_pub`,
+    tables: [`public.${table}`],
+    destinations: [{ name: 'wh', type: 'duckdb', options: { dsn: join(dir, `${table}.duckdb`) } }],
+  });
 }
 
 /** Every flowRun workflow of a flow, oldest first, from the DBOS system database. */
@@ -66,7 +84,8 @@ async function slotExists(table: string): Promise<boolean> {
   return (await source.query(`SELECT 1 FROM pg_replication_slots WHERE slot_name = $1`, [`s_${table}_slot`])).length > 0;
 }
 
-const insert = (table: string, from: number, to: number) => source.query(`INSERT INTO public.${table} SELECT g, 'v' || g FROM generate_series($1::int, $2::int) g`, [from, to]);
+const insert = (table: string, from: number, to: number) =>
+  source.query(`INSERT INTO public.${table} SELECT g, 'v' || g FROM generate_series($1::int, $2::int) g`, [from, to]);
 
 it('runs running flows on every firing, skips paused and created ones, never overlaps runs of one flow', async () => {
   await api.call('CreateFlow', { flow: flowOf('ran'), start_immediately: true });
@@ -81,13 +100,15 @@ it('runs running flows on every firing, skips paused and created ones, never ove
   let samples = 0;
   let overlaps = 0;
   let inserted = 0;
-  for (const until = Date.now() + 10_000; Date.now() < until; ) {
+  for (const until = Date.now() + 10_000; Date.now() < until;) {
     if (samples % 10 === 0) {
       await insert('ran', inserted + 1, inserted + 100);
       await insert('paused', inserted + 1, inserted + 100);
       inserted += 100;
     }
-    const active = await sys.query<ActiveRow>(`SELECT workflow_uuid, status, executor_id FROM dbos.workflow_status WHERE name = 'flowRun' AND status IN ('PENDING', 'ENQUEUED')`);
+    const active = await sys.query<ActiveRow>(
+      `SELECT workflow_uuid, status, executor_id FROM dbos.workflow_status WHERE name = 'flowRun' AND status IN ('PENDING', 'ENQUEUED')`,
+    );
     const perFlow = new Map<string, number>();
     for (const a of active.rows) {
       const flow = /^flowrun-(.+)-\d+(~\d+)?$/.exec(a.workflow_uuid)![1]!;
@@ -119,14 +140,18 @@ it('runs running flows on every firing, skips paused and created ones, never ove
 
   // The schedule delivered the rows: once a run enqueued after the last insert has ended, pause and compare.
   const lastInsert = Date.now();
-  await waitFor('a run after the last insert', async () => (await runRows('s-ran')).some((r) => Number(r.created_at) > lastInsert && r.status === 'SUCCESS'), 20_000);
+  await waitFor(
+    'a run after the last insert',
+    async () => (await runRows('s-ran')).some((r) => Number(r.created_at) > lastInsert && r.status === 'SUCCESS'),
+    20_000,
+  );
   await api.call('PauseFlow', { flow_id: 's-ran' });
   await waitFor('the last run of s-ran to end', async () => (await runRows('s-ran')).every((r) => !['PENDING', 'ENQUEUED'].includes(r.status)));
   const rows = await queryDuckDbFile(join(dir, 'ran.duckdb'), 'SELECT count(*)::INTEGER AS n, min(id)::INTEGER AS lo, max(id)::INTEGER AS hi FROM public.ran');
   expect(rows).toEqual([{ n: inserted, lo: 1, hi: inserted }]);
 });
 
-it("skips a flow that a dedicated worker is running, and takes it over once the worker exits", async () => {
+it('skips a flow that a dedicated worker is running, and takes it over once the worker exits', async () => {
   const file = writeFlowFile(dir, flowOf('worked'));
   const worker = spawnBin(WORKER_BIN, ['-flow-file', file], { DUCTSTREAM_POSTGRES_DSN: state.dsn, DBOS__VMID: '' });
   try {
@@ -146,7 +171,11 @@ it("skips a flow that a dedicated worker is running, and takes it over once the 
   // The flow is still in state running: the next firings run it on the server.
   await insert('worked', 301, 400);
   const afterInsert = Date.now();
-  const taken = await waitFor('a scheduled run of s-worked', async () => (await runRows('s-worked')).find((r) => r.executor_id === SERVER_ID && r.status === 'SUCCESS' && Number(r.created_at) > afterInsert), 20_000);
+  const taken = await waitFor(
+    'a scheduled run of s-worked',
+    async () => (await runRows('s-worked')).find((r) => r.executor_id === SERVER_ID && r.status === 'SUCCESS' && Number(r.created_at) > afterInsert),
+    20_000,
+  );
   expect(taken.workflow_uuid).toMatch(/^flowrun-s-worked-\d+$/);
   await api.call('StopFlow', { flow_id: 's-worked' });
   await waitFor('the runs of s-worked to end', async () => (await runRows('s-worked')).every((r) => !['PENDING', 'ENQUEUED'].includes(r.status)));

@@ -53,7 +53,10 @@ describe.each(stores)('%s checkpoint store', (_name, open) => {
     await s.close();
     const again = open();
     expect(await again.get('f2', 'slot_b')).toBe(parseLsn('0/200'));
-    expect((await again.list('f2')).map((c) => [c.slot, c.lsn])).toEqual([['slot_a', parseLsn('0/100')], ['slot_b', parseLsn('0/200')]]);
+    expect((await again.list('f2')).map((c) => [c.slot, c.lsn])).toEqual([
+      ['slot_a', parseLsn('0/100')],
+      ['slot_b', parseLsn('0/200')],
+    ]);
     await again.delete('f2');
     expect(await again.get('f2', 'slot_a')).toBeNull();
     expect(await again.get('f3', 'slot_a')).toBe(parseLsn('0/300'));

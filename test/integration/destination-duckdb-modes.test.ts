@@ -61,7 +61,10 @@ describe('append mode, soft delete and metadata columns', () => {
     const b = log.batch();
     await d.write(b);
     await d.write(b);
-    const out = await rows(d, `SELECT CAST(id AS VARCHAR) AS id, name, bio, CAST(score AS VARCHAR) AS score, __ds_op AS op, __ds_seq AS seq, CAST(__ds_lsn AS VARCHAR) AS lsn, epoch_us(__ds_commit_time) AS t FROM public.users ORDER BY __ds_lsn, __ds_seq`);
+    const out = await rows(
+      d,
+      `SELECT CAST(id AS VARCHAR) AS id, name, bio, CAST(score AS VARCHAR) AS score, __ds_op AS op, __ds_seq AS seq, CAST(__ds_lsn AS VARCHAR) AS lsn, epoch_us(__ds_commit_time) AS t FROM public.users ORDER BY __ds_lsn, __ds_seq`,
+    );
     expect(out.map((r) => [r.id, r.name, r.bio, r.score, r.op])).toEqual([
       ['1', 'a', 'long', '1.00', 'insert'],
       ['1', 'b', 'long', '2.00', 'update'],
@@ -88,7 +91,11 @@ describe('append mode, soft delete and metadata columns', () => {
     await d.write(log.batch());
     log.tx((t) => t.truncate(users));
     await d.write(log.batch());
-    expect((await tableText(d, 'public.users')).map((r) => [r.id, r.name, r.__ds_is_deleted])).toEqual([['1', 'back', 'true'], ['2', 'b', 'true'], ['3', 'c', 'true']]);
+    expect((await tableText(d, 'public.users')).map((r) => [r.id, r.name, r.__ds_is_deleted])).toEqual([
+      ['1', 'back', 'true'],
+      ['2', 'b', 'true'],
+      ['3', 'c', 'true'],
+    ]);
   });
 
   test('meta_enabled adds synced-at, deleted, watermark and op columns under the configured names', async () => {
@@ -101,7 +108,9 @@ describe('append mode, soft delete and metadata columns', () => {
 
     const byLsn = await destination({ dsn: newFile(), meta_enabled: 'true', watermark_source: 'lsn' });
     await byLsn.write(log.batchOf([c!]));
-    expect(await rows(byLsn, 'SELECT CAST(__ds_watermark AS VARCHAR) AS wm, __ds_op AS op FROM public.users')).toEqual([{ wm: String(c!.commitLsn), op: 'insert' }]);
+    expect(await rows(byLsn, 'SELECT CAST(__ds_watermark AS VARCHAR) AS wm, __ds_op AS op FROM public.users')).toEqual([
+      { wm: String(c!.commitLsn), op: 'insert' },
+    ]);
 
     const noWatermark = await destination({ dsn: newFile(), meta_enabled: 'true', meta_watermark: '-' });
     await noWatermark.write(log.batchOf([c!]));
@@ -168,13 +177,20 @@ describe('errors', () => {
   test('a file held by another process is reported as locked, naming the option, retried with backoff', async () => {
     const file = newFile();
     const { spawn } = await import('node:child_process');
-    const holder = spawn(process.execPath, ['-e', `
+    const holder = spawn(
+      process.execPath,
+      [
+        '-e',
+        `
       const { DuckDBInstance } = require('@duckdb/node-api');
       DuckDBInstance.create(${JSON.stringify(file)}).then(() => { console.log('ready'); setInterval(() => {}, 1000); });
-    `], { cwd: join(__dirname, '../..'), stdio: ['ignore', 'pipe', 'inherit'] });
+    `,
+      ],
+      { cwd: join(__dirname, '../..'), stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     try {
       await new Promise<void>((resolve, reject) => {
-        holder.stdout!.on('data', (b: Buffer) => (b.toString().includes('ready') ? resolve() : undefined));
+        holder.stdout.on('data', (b: Buffer) => (b.toString().includes('ready') ? resolve() : undefined));
         holder.on('exit', (code) => reject(new Error(`holder exited ${code}`)));
       });
       const err = await destination({ dsn: file }).catch((e: unknown) => e);
@@ -202,7 +218,13 @@ describe('throughput', () => {
     for (const phase of ['insert', 'update'] as const) {
       log.tx((t) => {
         for (let i = 0; i < 10_000; i++) {
-          const row = { id: BigInt(i), name: `${phase} ${i}`, amount: `${i}.${phase === 'insert' ? '25' : '75'}`, ts: '2024-05-06T07:08:09.123456Z', flag: i % 2 === 0 };
+          const row = {
+            id: BigInt(i),
+            name: `${phase} ${i}`,
+            amount: `${i}.${phase === 'insert' ? '25' : '75'}`,
+            ts: '2024-05-06T07:08:09.123456Z',
+            flag: i % 2 === 0,
+          };
           if (phase === 'insert') t.insert(bench, row);
           else t.update(bench, row);
         }
@@ -213,8 +235,9 @@ describe('throughput', () => {
       rates[phase] = Math.round(10_000 / ((performance.now() - t0) / 1000));
     }
     console.log(`duckdb destination, one 10k-row batch: insert ${rates.insert} rows/s, update ${rates.update} rows/s`);
-    expect(await rows(d, `SELECT count(*) AS n, sum(amount) AS s, count(*) FILTER (WHERE name LIKE 'update %') AS u FROM public.bench`))
-      .toEqual([{ n: '10000', s: '50002500.00', u: '10000' }]);
+    expect(await rows(d, `SELECT count(*) AS n, sum(amount) AS s, count(*) FILTER (WHERE name LIKE 'update %') AS u FROM public.bench`)).toEqual([
+      { n: '10000', s: '50002500.00', u: '10000' },
+    ]);
     // Row-by-row statements manage a few hundred rows/s here; set-based loading is two orders above.
     expect(rates.insert).toBeGreaterThan(5_000);
     expect(rates.update).toBeGreaterThan(5_000);

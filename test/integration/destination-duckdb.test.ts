@@ -23,80 +23,236 @@ describe('registration and options', () => {
 });
 
 describe('types', () => {
-  const all = table('public.alltypes', {
-    id: 'int4', b: 'bool', i2: 'int2', i8: 'int8', f4: 'float4', f8: 'float8', n: 'numeric(30,10)', nbig: 'numeric(50,5)', nfree: 'numeric',
-    txt: 'text', vc: 'varchar(20)', ch: 'bpchar(3)', by: 'bytea', j: 'json', jb: 'jsonb', d: 'date', ts: 'timestamp', tstz: 'timestamptz',
-    tm: 'time', tmtz: 'timetz', iv: 'interval', u: 'uuid', ai: 'int4[]', at: 'text[]', an: 'numeric(10,2)[]', ats: 'timestamptz[]', mood: 'public.mood',
-  }, { primaryKey: ['id'] });
+  const all = table(
+    'public.alltypes',
+    {
+      id: 'int4',
+      b: 'bool',
+      i2: 'int2',
+      i8: 'int8',
+      f4: 'float4',
+      f8: 'float8',
+      n: 'numeric(30,10)',
+      nbig: 'numeric(50,5)',
+      nfree: 'numeric',
+      txt: 'text',
+      vc: 'varchar(20)',
+      ch: 'bpchar(3)',
+      by: 'bytea',
+      j: 'json',
+      jb: 'jsonb',
+      d: 'date',
+      ts: 'timestamp',
+      tstz: 'timestamptz',
+      tm: 'time',
+      tmtz: 'timetz',
+      iv: 'interval',
+      u: 'uuid',
+      ai: 'int4[]',
+      at: 'text[]',
+      an: 'numeric(10,2)[]',
+      ats: 'timestamptz[]',
+      mood: 'public.mood',
+    },
+    { primaryKey: ['id'] },
+  );
 
   test('every common type round-trips exactly, NULLs included', async () => {
     const d = await destination({ dsn: newFile() });
     const log = new ChangeLog();
     const row1: Row = {
-      id: 1, b: true, i2: -32768, i8: 9223372036854775807n, f4: Infinity, f8: NaN, n: '12345678901234567890.0123456789',
-      nbig: '123456789012345678901234567890123456789012345.12345', nfree: '-0.000000000000000000000000000000000001',
-      txt: 'héllo wörld 日本 🎉 \'"\\', vc: 'x', ch: 'ab ', by: Buffer.from([0, 1, 0, 255, 0]), j: '{"a": [1, 2.50, null],  "b": "x"}', jb: '{"k": "v"}',
-      d: '0044-03-15 BC', ts: '1969-12-31T23:59:59.999999', tstz: '2262-04-11T23:47:16.854776Z', tm: '24:00:00', tmtz: '12:34:56.789012+05:30',
-      iv: '1 year 2 mons -3 days +04:05:06.789', u: 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', ai: [1, null, 3], at: ['a', null, 'c"q'],
-      an: ['1.50', null, '-99999999.99'], ats: ['2040-02-29T12:00:00.000001Z', null], mood: 'happy',
+      id: 1,
+      b: true,
+      i2: -32768,
+      i8: 9223372036854775807n,
+      f4: Infinity,
+      f8: NaN,
+      n: '12345678901234567890.0123456789',
+      nbig: '123456789012345678901234567890123456789012345.12345',
+      nfree: '-0.000000000000000000000000000000000001',
+      txt: 'héllo wörld 日本 🎉 \'"\\',
+      vc: 'x',
+      ch: 'ab ',
+      by: Buffer.from([0, 1, 0, 255, 0]),
+      j: '{"a": [1, 2.50, null],  "b": "x"}',
+      jb: '{"k": "v"}',
+      d: '0044-03-15 BC',
+      ts: '1969-12-31T23:59:59.999999',
+      tstz: '2262-04-11T23:47:16.854776Z',
+      tm: '24:00:00',
+      tmtz: '12:34:56.789012+05:30',
+      iv: '1 year 2 mons -3 days +04:05:06.789',
+      u: 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11',
+      ai: [1, null, 3],
+      at: ['a', null, 'c"q'],
+      an: ['1.50', null, '-99999999.99'],
+      ats: ['2040-02-29T12:00:00.000001Z', null],
+      mood: 'happy',
     };
     const row2: Row = {
-      id: 2, b: false, i2: 32767, i8: -9223372036854775808n, f4: -1.5, f8: -Infinity, n: '-99999999999999999999.9999999999', nbig: 'NaN',
-      nfree: 'Infinity', txt: '', vc: '', ch: '   ', by: Buffer.alloc(0), j: '[]', jb: 'null', d: '-000043-03-15', ts: '0001-01-01T00:00:00',
-      tstz: '1900-01-01T00:00:00.000001Z', tm: '00:00:00.000001', tmtz: '00:00:00-15:59', iv: '-00:00:00.000001',
-      u: '00000000-0000-0000-0000-000000000000', ai: [], at: [], an: [], ats: [], mood: 'sad',
+      id: 2,
+      b: false,
+      i2: 32767,
+      i8: -9223372036854775808n,
+      f4: -1.5,
+      f8: -Infinity,
+      n: '-99999999999999999999.9999999999',
+      nbig: 'NaN',
+      nfree: 'Infinity',
+      txt: '',
+      vc: '',
+      ch: '   ',
+      by: Buffer.alloc(0),
+      j: '[]',
+      jb: 'null',
+      d: '-000043-03-15',
+      ts: '0001-01-01T00:00:00',
+      tstz: '1900-01-01T00:00:00.000001Z',
+      tm: '00:00:00.000001',
+      tmtz: '00:00:00-15:59',
+      iv: '-00:00:00.000001',
+      u: '00000000-0000-0000-0000-000000000000',
+      ai: [],
+      at: [],
+      an: [],
+      ats: [],
+      mood: 'sad',
     };
     const row3: Row = Object.fromEntries(all.columns.map((c) => [c.name, c.name === 'id' ? 3 : null]));
     const row4: Row = { ...row3, id: 4, d: 'infinity', ts: 'infinity', tstz: '-infinity', f8: 0.1 + 0.2, i8: 0n, n: '0.0000000001' };
     log.tx((t) => t.insert(all, row1).insert(all, row2).insert(all, row3).insert(all, row4));
     await d.write(log.batch());
 
-    const types = await rows(d, `SELECT column_name AS c, data_type AS t FROM information_schema.columns WHERE table_name = 'alltypes' ORDER BY ordinal_position`);
+    const types = await rows(
+      d,
+      `SELECT column_name AS c, data_type AS t FROM information_schema.columns WHERE table_name = 'alltypes' ORDER BY ordinal_position`,
+    );
     expect(Object.fromEntries(types.map((r) => [r.c, r.t]))).toEqual({
-      id: 'INTEGER', b: 'BOOLEAN', i2: 'SMALLINT', i8: 'BIGINT', f4: 'FLOAT', f8: 'DOUBLE', n: 'DECIMAL(30,10)', nbig: 'VARCHAR', nfree: 'VARCHAR',
-      txt: 'VARCHAR', vc: 'VARCHAR', ch: 'VARCHAR', by: 'BLOB', j: 'JSON', jb: 'JSON', d: 'DATE', ts: 'TIMESTAMP', tstz: 'TIMESTAMP WITH TIME ZONE',
-      tm: 'TIME', tmtz: 'TIME WITH TIME ZONE', iv: 'INTERVAL', u: 'UUID', ai: 'INTEGER[]', at: 'VARCHAR[]', an: 'DECIMAL(10,2)[]',
-      ats: 'TIMESTAMP WITH TIME ZONE[]', mood: 'VARCHAR',
+      id: 'INTEGER',
+      b: 'BOOLEAN',
+      i2: 'SMALLINT',
+      i8: 'BIGINT',
+      f4: 'FLOAT',
+      f8: 'DOUBLE',
+      n: 'DECIMAL(30,10)',
+      nbig: 'VARCHAR',
+      nfree: 'VARCHAR',
+      txt: 'VARCHAR',
+      vc: 'VARCHAR',
+      ch: 'VARCHAR',
+      by: 'BLOB',
+      j: 'JSON',
+      jb: 'JSON',
+      d: 'DATE',
+      ts: 'TIMESTAMP',
+      tstz: 'TIMESTAMP WITH TIME ZONE',
+      tm: 'TIME',
+      tmtz: 'TIME WITH TIME ZONE',
+      iv: 'INTERVAL',
+      u: 'UUID',
+      ai: 'INTEGER[]',
+      at: 'VARCHAR[]',
+      an: 'DECIMAL(10,2)[]',
+      ats: 'TIMESTAMP WITH TIME ZONE[]',
+      mood: 'VARCHAR',
     });
 
     const text = await tableText(d, 'public.alltypes');
     expect(text[0]).toEqual({
-      id: '1', b: 'true', i2: '-32768', i8: '9223372036854775807', f4: 'inf', f8: 'nan', n: '12345678901234567890.0123456789',
-      nbig: '123456789012345678901234567890123456789012345.12345', nfree: '-0.000000000000000000000000000000000001',
-      txt: 'héllo wörld 日本 🎉 \'"\\', vc: 'x', ch: 'ab ', by: '\\x00\\x01\\x00\\xFF\\x00', j: '{"a": [1, 2.50, null],  "b": "x"}', jb: '{"k": "v"}',
-      d: '0044-03-15 (BC)', ts: '1969-12-31 23:59:59.999999', tstz: '2262-04-11 23:47:16.854776+00', tm: '24:00:00', tmtz: '12:34:56.789012+05:30',
-      iv: '1 year 2 months -3 days 04:05:06.789', u: 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', ai: '[1, NULL, 3]', at: '[a, NULL, \'c"q\']',
-      an: '[1.50, NULL, -99999999.99]', ats: "['2040-02-29 12:00:00.000001+00', NULL]", mood: 'happy',
+      id: '1',
+      b: 'true',
+      i2: '-32768',
+      i8: '9223372036854775807',
+      f4: 'inf',
+      f8: 'nan',
+      n: '12345678901234567890.0123456789',
+      nbig: '123456789012345678901234567890123456789012345.12345',
+      nfree: '-0.000000000000000000000000000000000001',
+      txt: 'héllo wörld 日本 🎉 \'"\\',
+      vc: 'x',
+      ch: 'ab ',
+      by: '\\x00\\x01\\x00\\xFF\\x00',
+      j: '{"a": [1, 2.50, null],  "b": "x"}',
+      jb: '{"k": "v"}',
+      d: '0044-03-15 (BC)',
+      ts: '1969-12-31 23:59:59.999999',
+      tstz: '2262-04-11 23:47:16.854776+00',
+      tm: '24:00:00',
+      tmtz: '12:34:56.789012+05:30',
+      iv: '1 year 2 months -3 days 04:05:06.789',
+      u: 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11',
+      ai: '[1, NULL, 3]',
+      at: "[a, NULL, 'c\"q']",
+      an: '[1.50, NULL, -99999999.99]',
+      ats: "['2040-02-29 12:00:00.000001+00', NULL]",
+      mood: 'happy',
     });
     expect(text[1]).toEqual({
-      id: '2', b: 'false', i2: '32767', i8: '-9223372036854775808', f4: '-1.5', f8: '-inf', n: '-99999999999999999999.9999999999', nbig: 'NaN',
-      nfree: 'Infinity', txt: '', vc: '', ch: '   ', by: '', j: '[]', jb: 'null', d: '0044-03-15 (BC)', ts: '0001-01-01 00:00:00',
-      tstz: '1900-01-01 00:00:00.000001+00', tm: '00:00:00.000001', tmtz: '00:00:00-15:59', iv: '-00:00:00.000001',
-      u: '00000000-0000-0000-0000-000000000000', ai: '[]', at: '[]', an: '[]', ats: '[]', mood: 'sad',
+      id: '2',
+      b: 'false',
+      i2: '32767',
+      i8: '-9223372036854775808',
+      f4: '-1.5',
+      f8: '-inf',
+      n: '-99999999999999999999.9999999999',
+      nbig: 'NaN',
+      nfree: 'Infinity',
+      txt: '',
+      vc: '',
+      ch: '   ',
+      by: '',
+      j: '[]',
+      jb: 'null',
+      d: '0044-03-15 (BC)',
+      ts: '0001-01-01 00:00:00',
+      tstz: '1900-01-01 00:00:00.000001+00',
+      tm: '00:00:00.000001',
+      tmtz: '00:00:00-15:59',
+      iv: '-00:00:00.000001',
+      u: '00000000-0000-0000-0000-000000000000',
+      ai: '[]',
+      at: '[]',
+      an: '[]',
+      ats: '[]',
+      mood: 'sad',
     });
     expect(text[2]).toEqual(Object.fromEntries(all.columns.map((c) => [c.name, c.name === 'id' ? '3' : null])));
     expect(text[3]).toMatchObject({ d: 'infinity', ts: 'infinity', tstz: '-infinity', f8: '0.30000000000000004', i8: '0', n: '0.0000000001' });
 
     // Exact integers behind the text: microseconds and bytes.
-    const exact = await rows(d, `SELECT epoch_us(ts) AS ts, epoch_us(tstz) AS tstz, hex("by") AS by, octet_length("by") AS len, list_extract(ats, 1) = TIMESTAMPTZ '2040-02-29 12:00:00.000001+00' AS arr FROM public.alltypes WHERE id = 1`);
+    const exact = await rows(
+      d,
+      `SELECT epoch_us(ts) AS ts, epoch_us(tstz) AS tstz, hex("by") AS by, octet_length("by") AS len, list_extract(ats, 1) = TIMESTAMPTZ '2040-02-29 12:00:00.000001+00' AS arr FROM public.alltypes WHERE id = 1`,
+    );
     expect(exact[0]).toEqual({
       ts: String(timestampToEpochMicros('1969-12-31T23:59:59.999999')),
       tstz: String(timestampToEpochMicros('2262-04-11T23:47:16.854776Z')),
-      by: '000100FF00', len: '5', arr: true,
+      by: '000100FF00',
+      len: '5',
+      arr: true,
     });
   });
 
   test('type_mappings and type_mappings_file override destination types; values stay exact', async () => {
     const file = join(dir, 'mappings.json');
     writeFileSync(file, JSON.stringify({ jsonb: 'VARCHAR', 'numeric(30,10)': 'VARCHAR' }));
-    const d = await destination({ dsn: newFile(), type_mappings_file: file, type_mappings: '{"public.mood": "VARCHAR(10)", "int4[]": "VARCHAR", "int8": "HUGEINT"}' });
+    const d = await destination({
+      dsn: newFile(),
+      type_mappings_file: file,
+      type_mappings: '{"public.mood": "VARCHAR(10)", "int4[]": "VARCHAR", "int8": "HUGEINT"}',
+    });
     const t = table('public.mapped', { id: 'int4', jb: 'jsonb', n: 'numeric(30,10)', mood: 'public.mood', ai: 'int4[]', big: 'int8' }, { primaryKey: ['id'] });
     const log = new ChangeLog();
     log.tx((x) => x.insert(t, { id: 1, jb: '{"a": 1}', n: '12345678901234567890.0123456789', mood: 'ok', ai: [1, null, 2], big: -9223372036854775808n }));
     await d.write(log.batch());
-    const types = await rows(d, `SELECT column_name AS c, data_type AS t FROM information_schema.columns WHERE table_name = 'mapped' ORDER BY ordinal_position`);
+    const types = await rows(
+      d,
+      `SELECT column_name AS c, data_type AS t FROM information_schema.columns WHERE table_name = 'mapped' ORDER BY ordinal_position`,
+    );
     expect(types.map((r) => r.t)).toEqual(['INTEGER', 'VARCHAR', 'VARCHAR', 'VARCHAR', 'VARCHAR', 'HUGEINT']);
-    expect(await tableText(d, 'public.mapped')).toEqual([{ id: '1', jb: '{"a": 1}', n: '12345678901234567890.0123456789', mood: 'ok', ai: '[1,null,2]', big: '-9223372036854775808' }]);
+    expect(await tableText(d, 'public.mapped')).toEqual([
+      { id: '1', jb: '{"a": 1}', n: '12345678901234567890.0123456789', mood: 'ok', ai: '[1,null,2]', big: '-9223372036854775808' },
+    ]);
   });
 
   test('type-mapped key columns still match for updates, deletes, key moves and TOAST fill, in both modes', async () => {
@@ -109,9 +265,12 @@ describe('types', () => {
       await d.write(log.batch());
       log.tx((t) => t.update(users, { id: 3n, name: 'a3' }, { unchangedToast: ['bio'] }));
       await d.write(log.batch());
-      const latest = await rows(d, mode === 'target'
-        ? 'SELECT CAST(id AS VARCHAR) AS id, name, bio FROM public.users ORDER BY id'
-        : 'SELECT CAST(id AS VARCHAR) AS id, name, bio FROM public.users WHERE __ds_op = \'update\' ORDER BY __ds_lsn');
+      const latest = await rows(
+        d,
+        mode === 'target'
+          ? 'SELECT CAST(id AS VARCHAR) AS id, name, bio FROM public.users ORDER BY id'
+          : "SELECT CAST(id AS VARCHAR) AS id, name, bio FROM public.users WHERE __ds_op = 'update' ORDER BY __ds_lsn",
+      );
       expect(latest.at(-1)).toEqual({ id: '3', name: 'a3', bio: 'kept' });
       if (mode === 'target') expect(latest).toHaveLength(1);
     }
@@ -138,7 +297,12 @@ describe('target mode', () => {
     const log = new ChangeLog();
     log.tx((t) => t.insert(users, { id: 1n, name: 'ann', bio: 'a', score: '1.00' }).insert(users, { id: 2n, name: 'bob', bio: 'b', score: null }));
     await d.write(log.batch());
-    log.tx((t) => t.update(users, { id: 1n, name: 'ann2', bio: 'a2', score: '2.50' }).delete(users, { id: 2n }).insert(users, { id: 3n, name: 'cy', bio: null, score: '-0.01' }));
+    log.tx((t) =>
+      t
+        .update(users, { id: 1n, name: 'ann2', bio: 'a2', score: '2.50' })
+        .delete(users, { id: 2n })
+        .insert(users, { id: 3n, name: 'cy', bio: null, score: '-0.01' }),
+    );
     await d.write(log.batch());
     expect(await tableText(d, 'public.users')).toEqual([
       { id: '1', name: 'ann2', bio: 'a2', score: '2.50' },
@@ -195,7 +359,7 @@ describe('target mode', () => {
     ]);
   });
 
-  test('key swaps inside one batch carry each row\'s unchanged columns to its new key', async () => {
+  test("key swaps inside one batch carry each row's unchanged columns to its new key", async () => {
     const d = await destination({ dsn: newFile() });
     const log = new ChangeLog();
     log.tx((t) => t.insert(users, { id: 1n, name: 'one', bio: 'bio-1', score: null }).insert(users, { id: 2n, name: 'two', bio: 'bio-2', score: null }));
@@ -247,7 +411,10 @@ describe('target mode', () => {
     await d.write(log.batch());
     log.tx((t) => t.delete(tags, { post: 1n, tag: 'a' }).insert(tags, { post: 2n, tag: 'a' }));
     await d.write(log.batch());
-    expect(await tableText(d, 'public.tags', 'post, tag')).toEqual([{ post: '1', tag: 'b' }, { post: '2', tag: 'a' }]);
+    expect(await tableText(d, 'public.tags', 'post, tag')).toEqual([
+      { post: '1', tag: 'b' },
+      { post: '2', tag: 'a' },
+    ]);
   });
 
   test('an existing destination table that lacks source columns is refused with the fix', async () => {
@@ -284,13 +451,20 @@ describe('idempotency and order', () => {
     await d.write(log.batch());
     // A key move whose unchanged bio comes from the old row: re-applying it blindly would read the
     // (now deleted) old row and write NULL.
-    log.tx((t) => t.update(users, { id: 2n, name: 'moved', score: '1.00' }, { before: { id: 1n }, unchangedToast: ['bio'] }).insert(users, { id: 3n, name: 'new', bio: null, score: null }));
+    log.tx((t) =>
+      t
+        .update(users, { id: 2n, name: 'moved', score: '1.00' }, { before: { id: 1n }, unchangedToast: ['bio'] })
+        .insert(users, { id: 3n, name: 'new', bio: null, score: null }),
+    );
     const b = log.batch();
     expect(await d.writeBatch(b)).toEqual({ tables: 1, applied: 2, skipped: 0 });
     const once = await snapshot(d);
     expect(await d.writeBatch(b)).toEqual({ tables: 0, applied: 0, skipped: 2 });
     expect(await snapshot(d)).toEqual(once);
-    expect(once).toEqual([{ id: '2', name: 'moved', bio: 'toasted', score: '1.00' }, { id: '3', name: 'new', bio: null, score: null }]);
+    expect(once).toEqual([
+      { id: '2', name: 'moved', bio: 'toasted', score: '1.00' },
+      { id: '3', name: 'new', bio: null, score: null },
+    ]);
   });
 
   test('an older batch after a newer one never overwrites newer rows (and does without the meta table)', async () => {
@@ -320,7 +494,10 @@ describe('idempotency and order', () => {
     // ...then the whole transaction again after a restart from the checkpoint before it.
     const summary = await d.writeBatch(log.batchOf([a!, b!]));
     expect(summary).toEqual({ tables: 1, applied: 1, skipped: 1 });
-    expect(await snapshot(d)).toEqual([{ id: '1', name: 'a', bio: null, score: null }, { id: '2', name: 'b', bio: null, score: null }]);
+    expect(await snapshot(d)).toEqual([
+      { id: '1', name: 'a', bio: null, score: null },
+      { id: '2', name: 'b', bio: null, score: null },
+    ]);
   });
 
   test('inserts of keys the destination already holds (rows from before the flow) replace those rows', async () => {
@@ -333,7 +510,10 @@ describe('idempotency and order', () => {
     log.tx((t) => t.insert(users, { id: 2n, name: 'b', bio: null, score: '2.00' }).insert(users, { id: 1n, name: 'a', bio: null, score: '1.00' }));
     const b = log.batch();
     expect(await d.writeBatch(b)).toEqual({ tables: 1, applied: 2, skipped: 0 });
-    const expected = [{ id: '1', name: 'a', bio: null, score: '1.00' }, { id: '2', name: 'b', bio: null, score: '2.00' }];
+    const expected = [
+      { id: '1', name: 'a', bio: null, score: '1.00' },
+      { id: '2', name: 'b', bio: null, score: '2.00' },
+    ];
     expect(await snapshot(d)).toEqual(expected);
     expect(await d.writeBatch(b)).toEqual({ tables: 0, applied: 0, skipped: 2 });
     log.tx((t) => t.insert(users, { id: 3n, name: 'c', bio: 'x', score: null }));
@@ -352,20 +532,29 @@ describe('idempotency and order', () => {
     log.tx((t) => t.update(users, { id: 1n, name: 'a2', bio: 'kept', score: '1.50' }).update(users, { id: 2n, name: 'b', bio: null, score: null }));
     const b = log.batch();
     expect(await d.writeBatch(b)).toEqual({ tables: 1, applied: 2, skipped: 0 });
-    const expected = [{ id: '1', name: 'a2', bio: 'kept', score: '1.50' }, { id: '2', name: 'b', bio: null, score: null }];
+    const expected = [
+      { id: '1', name: 'a2', bio: 'kept', score: '1.50' },
+      { id: '2', name: 'b', bio: null, score: null },
+    ];
     expect(await snapshot(d)).toEqual(expected);
     expect(await d.writeBatch(b)).toEqual({ tables: 0, applied: 0, skipped: 2 });
     // All present now: the plain UPDATE applies, TOAST fill included.
-    log.tx((t) => t.update(users, { id: 1n, name: 'a3', score: '2.00' }, { unchangedToast: ['bio'] }).update(users, { id: 2n, name: 'b2', bio: 'x', score: '3.00' }));
+    log.tx((t) =>
+      t.update(users, { id: 1n, name: 'a3', score: '2.00' }, { unchangedToast: ['bio'] }).update(users, { id: 2n, name: 'b2', bio: 'x', score: '3.00' }),
+    );
     await d.write(log.batch());
-    expect(await snapshot(d)).toEqual([{ id: '1', name: 'a3', bio: 'kept', score: '2.00' }, { id: '2', name: 'b2', bio: 'x', score: '3.00' }]);
+    expect(await snapshot(d)).toEqual([
+      { id: '1', name: 'a3', bio: 'kept', score: '2.00' },
+      { id: '2', name: 'b2', bio: 'x', score: '3.00' },
+    ]);
   });
 
   test('the load table is replaced as rows go through it, so its storage stays bounded', async () => {
     const d = await destination({ dsn: newFile() });
     const pairs = table('public.pairs', { id: 'int8', v: 'text' }, { primaryKey: ['id'] });
     const log = new ChangeLog();
-    const rowGroups = async (): Promise<number> => Number((await rows(d, `SELECT count(DISTINCT row_group_id) AS n FROM pragma_storage_info('temp.__ds_load_0')`))[0]!.n);
+    const rowGroups = async (): Promise<number> =>
+      Number((await rows(d, `SELECT count(DISTINCT row_group_id) AS n FROM pragma_storage_info('temp.__ds_load_0')`))[0]!.n);
     let most = 0;
     for (let b = 0; b < 26; b++) {
       log.tx((t) => {
@@ -399,7 +588,9 @@ describe('idempotency and order', () => {
   test('after a crash (process killed right after write resolved) the data is there and the batch replays as a no-op', async () => {
     const file = newFile();
     const script = join(dir, 'crash-writer.ts');
-    writeFileSync(script, `
+    writeFileSync(
+      script,
+      `
       import { duckdbDestinationKind } from ${JSON.stringify(join(__dirname, '../../src/destinations/duckdb'))};
       import { ChangeLog, destinationContext, table } from ${JSON.stringify(join(__dirname, '../support/changes'))};
       (async () => {
@@ -411,7 +602,8 @@ describe('idempotency and order', () => {
         await d.write(log.batch());
         process.kill(process.pid, 'SIGKILL');
       })();
-    `);
+    `,
+    );
     const { spawnSync } = await import('node:child_process');
     const r = spawnSync(process.execPath, ['--import', 'tsx', script], { cwd: join(__dirname, '../..'), encoding: 'utf8' });
     expect(r.signal).toBe('SIGKILL');
@@ -419,7 +611,9 @@ describe('idempotency and order', () => {
     const d = await destination({ dsn: file });
     expect(await rows(d, 'SELECT count(*) AS n, sum(score) AS s FROM public.users')).toEqual([{ n: '500', s: '625.00' }]);
     const log = new ChangeLog();
-    log.tx((t) => { for (let i = 1n; i <= 500n; i++) t.insert(users, { id: i, name: 'n' + i, bio: null, score: '1.25' }); });
+    log.tx((t) => {
+      for (let i = 1n; i <= 500n; i++) t.insert(users, { id: i, name: 'n' + i, bio: null, score: '1.25' });
+    });
     expect(await d.writeBatch(log.batch())).toEqual({ tables: 0, applied: 0, skipped: 500 });
     expect(await rows(d, 'SELECT count(*) AS n FROM public.users')).toEqual([{ n: '500' }]);
   });
@@ -454,4 +648,3 @@ describe('idempotency and order', () => {
     expect((await snapshot(a)).map((r) => r.name)).toEqual(['from a', 'from b']);
   });
 });
-

@@ -43,8 +43,17 @@ function capturingLogger(lines: string[]): Logger {
 
 async function destination(options: Record<string, string>, opts: { parallelism?: number; lines?: string[]; path?: string } = {}): Promise<Destination> {
   const kind = getDestinationKind('http', 'destinations[0].type');
-  const config = kind.parseConfig({ url: `${peer.url}${opts.path ?? '/hook'}`, headers: `Authorization:Bearer ${SECRET},X-Team:cdc`, backoff_base: '5ms', backoff_max: '50ms', ...options }, 'destinations[0].options');
-  const d = await kind.create(config, { flowId: 'f', name: 'hook', wireFormat: 'json', parallelism: opts.parallelism ?? 1, log: opts.lines ? capturingLogger(opts.lines) : capturingLogger([]) });
+  const config = kind.parseConfig(
+    { url: `${peer.url}${opts.path ?? '/hook'}`, headers: `Authorization:Bearer ${SECRET},X-Team:cdc`, backoff_base: '5ms', backoff_max: '50ms', ...options },
+    'destinations[0].options',
+  );
+  const d = await kind.create(config, {
+    flowId: 'f',
+    name: 'hook',
+    wireFormat: 'json',
+    parallelism: opts.parallelism ?? 1,
+    log: opts.lines ? capturingLogger(opts.lines) : capturingLogger([]),
+  });
   await d.open();
   open.push(d);
   return d;
@@ -64,12 +73,26 @@ test('each request carries Host, the configured headers, and the change headers 
   await d.write(changesBatch(1));
   const [r] = peer.delivered('/hook');
   expect(r!.headers.host).toBe(new URL(peer.url).host);
-  expect(r!.headers).toMatchObject({ authorization: `Bearer ${SECRET}`, 'x-team': 'cdc', 'content-type': 'application/json', 'x-ductstream-op': 'insert', 'x-ductstream-table': 'public.users', 'x-ductstream-seq': '0', 'content-length': String(r!.body.length) });
+  expect(r!.headers).toMatchObject({
+    authorization: `Bearer ${SECRET}`,
+    'x-team': 'cdc',
+    'content-type': 'application/json',
+    'x-ductstream-op': 'insert',
+    'x-ductstream-table': 'public.users',
+    'x-ductstream-seq': '0',
+    'content-length': String(r!.body.length),
+  });
   expect(String(r!.headers['idempotency-key'])).toMatch(/^[0-9a-f]{64}$/);
   peer.reset();
   const kind = getDestinationKind('http', 'destinations[0].type');
   const withUser = `${peer.url.replace('http://', 'http://us%65r:p%40ss@')}/basic`;
-  const own = await kind.create(kind.parseConfig({ url: withUser }, 'destinations[0].options'), { flowId: 'f', name: 'hook', wireFormat: 'json', parallelism: 1, log: capturingLogger([]) });
+  const own = await kind.create(kind.parseConfig({ url: withUser }, 'destinations[0].options'), {
+    flowId: 'f',
+    name: 'hook',
+    wireFormat: 'json',
+    parallelism: 1,
+    log: capturingLogger([]),
+  });
   open.push(own);
   await own.open();
   await own.write(changesBatch(1));
@@ -97,7 +120,12 @@ test('5xx, 429, resets and timeouts are retried: every change arrives, duplicate
   // Failed attempts of a change carried the same key as its delivery, and order held: change 1 first.
   expect(peer.requests.slice(0, 5).map((r) => r.headers['idempotency-key'])).toEqual(Array(5).fill(keysOf()[0]));
   expect(peer.requests.map((r) => r.headers.authorization)).toEqual(Array(peer.requests.length).fill(`Bearer ${SECRET}`));
-  expect(delivered[0]!.headers).toMatchObject({ 'content-type': 'application/json', 'x-team': 'cdc', 'x-ductstream-op': 'insert', 'x-ductstream-table': 'public.users' });
+  expect(delivered[0]!.headers).toMatchObject({
+    'content-type': 'application/json',
+    'x-team': 'cdc',
+    'x-ductstream-op': 'insert',
+    'x-ductstream-table': 'public.users',
+  });
 });
 
 test('Retry-After is honoured (up to backoff_max)', async () => {
@@ -149,7 +177,7 @@ test('parallelism sends several rows at once and keeps each row in order', async
   const log = new ChangeLog();
   for (let round = 0; round < 3; round++) {
     log.tx((t) => {
-      for (let i = 1; i <= 8; i++) (round === 0 ? t.insert(users, { id: BigInt(i), name: `r${round}` }) : t.update(users, { id: BigInt(i), name: `r${round}` }));
+      for (let i = 1; i <= 8; i++) round === 0 ? t.insert(users, { id: BigInt(i), name: `r${round}` }) : t.update(users, { id: BigInt(i), name: `r${round}` });
     });
   }
   await d.write(toEncodedBatch(log.batch(), (f) => getCodec(f)));
@@ -168,7 +196,11 @@ test('batch mode sends one json-lines request per table per batch', async () => 
   const [req] = peer.delivered('/hook');
   expect(peer.delivered('/hook')).toHaveLength(1);
   expect(req!.headers).toMatchObject({ 'content-type': getCodec('json').fileContentType, 'x-ductstream-count': '4', 'x-ductstream-table': 'public.users' });
-  expect(getCodec('json').decodeFile(req!.body, users).map((e) => e.after)).toEqual([1, 2, 3, 4].map((i) => ({ id: BigInt(i), name: `u${i}` })));
+  expect(
+    getCodec('json')
+      .decodeFile(req!.body, users)
+      .map((e) => e.after),
+  ).toEqual([1, 2, 3, 4].map((i) => ({ id: BigInt(i), name: `u${i}` })));
 });
 
 test('an unreachable endpoint fails open() naming the destination and the url option', async () => {
@@ -188,10 +220,17 @@ test('a permanent refusal stops the flow: the worker fails it with the reason, n
   const dir = mkdtempSync(join(tmpdir(), 'ductstream-http-'));
   try {
     await source.query('CREATE TABLE public.users (id bigint PRIMARY KEY, name text)');
-    const flowFile = writeFlowFile(dir, testFlow({
-      id: 'refused', sourceDsn: source.dsn, slot: `${source.name}_slot`, publication: 'refused_pub', tables: ['public.users'],
-      destinations: [{ name: 'hook', type: 'http', options: { url: `${peer.url}/refuse`, headers: `Authorization:Bearer ${SECRET}` } }],
-    }));
+    const flowFile = writeFlowFile(
+      dir,
+      testFlow({
+        id: 'refused',
+        sourceDsn: source.dsn,
+        slot: `${source.name}_slot`,
+        publication: 'refused_pub',
+        tables: ['public.users'],
+        destinations: [{ name: 'hook', type: 'http', options: { url: `${peer.url}/refuse`, headers: `Authorization:Bearer ${SECRET}` } }],
+      }),
+    );
     const env = { DUCTSTREAM_POSTGRES_DSN: state.dsn };
     expect((await runWorker(['-flow-file', flowFile, '-max-empty-reads', '1'], env)).code).toBe(0);
     await source.query(`INSERT INTO public.users VALUES (1, 'a'), (2, 'b')`);

@@ -27,7 +27,10 @@ afterAll(async () => {
   await broker.stop();
 });
 
-async function destination(options: Record<string, string>, opts: { type?: string; format?: WireFormat; parallelism?: number; brokers?: string } = {}): Promise<Destination> {
+async function destination(
+  options: Record<string, string>,
+  opts: { type?: string; format?: WireFormat; parallelism?: number; brokers?: string } = {},
+): Promise<Destination> {
   const kind = getDestinationKind(opts.type ?? 'kafka', 'destinations[0].type');
   const config = kind.parseConfig({ brokers: opts.brokers ?? broker.bootstrap, ...options }, 'destinations[0].options');
   const d = await kind.create(config, { flowId: 'f', name: 'k', wireFormat: opts.format ?? 'json', parallelism: opts.parallelism ?? 1, log: silentLogger });
@@ -105,7 +108,8 @@ test('partitions led by different brokers: each leader gets its own requests, ev
     const usersRecords = await cluster.readTopic('multi.users');
     expect(usersRecords).toHaveLength(300);
     const names = new Map<string, string[]>();
-    for (const r of usersRecords) names.set(r.key!.toString(), [...(names.get(r.key!.toString()) ?? []), getCodec('json').decodeMessage(r.value!, users).after!.name as string]);
+    for (const r of usersRecords)
+      names.set(r.key!.toString(), [...(names.get(r.key!.toString()) ?? []), getCodec('json').decodeMessage(r.value!, users).after!.name as string]);
     expect(names.size).toBe(100);
     for (const n of names.values()) expect(n).toEqual(['r0', 'r1', 'r2']);
     expect(new Set(usersRecords.map((r) => r.partition))).toEqual(new Set([0, 1, 2, 3]));
@@ -122,7 +126,7 @@ test('partitions led by different brokers: each leader gets its own requests, ev
     });
     await fireAndForget.write(encoded(more));
     let got = 0;
-    for (const deadline = Date.now() + 10_000; got < 50 && Date.now() < deadline; ) {
+    for (const deadline = Date.now() + 10_000; got < 50 && Date.now() < deadline;) {
       got = (await cluster.readTopic('multi.acks0')).length;
       if (got < 50) await new Promise((r) => setTimeout(r, 200));
     }
@@ -147,7 +151,10 @@ test('unreachable brokers fail open() naming the destination and the brokers opt
 
 test('a broker that goes away fails the write after the retries, classified for retry', async () => {
   const own = await startKafkaBroker();
-  const d = await destination({ topic: 'gone', max_retries: '2', backoff_base: '10ms', request_timeout: '2s', connect_timeout: '1s' }, { brokers: own.bootstrap });
+  const d = await destination(
+    { topic: 'gone', max_retries: '2', backoff_base: '10ms', request_timeout: '2s', connect_timeout: '1s' },
+    { brokers: own.bootstrap },
+  );
   const log = new ChangeLog();
   log.tx((t) => t.insert(users, { id: 1n, name: 'a', bio: null }));
   await d.write(encoded(log));

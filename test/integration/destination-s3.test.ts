@@ -56,9 +56,17 @@ test('one object per table per batch under an LSN-sorted key; a replayed batch o
   expect(once.map((o) => o.key)).toEqual([`replay/public.users/${positionText(first!)}-${positionText(last!)}.jsonl`]);
   expect(twice.map((o) => [o.key, o.body.toString()])).toEqual(once.map((o) => [o.key, o.body.toString()]));
   expect(once[0]!.metadata).toEqual({
-    'ductstream-format': 'json', 'ductstream-count': '4', 'ductstream-first': positionText(first!), 'ductstream-last': positionText(last!), 'ductstream-flow': 'flow-s3',
+    'ductstream-format': 'json',
+    'ductstream-count': '4',
+    'ductstream-first': positionText(first!),
+    'ductstream-last': positionText(last!),
+    'ductstream-flow': 'flow-s3',
   });
-  expect(getCodec('json').decodeFile(once[0]!.body, users).map((e) => e.op)).toEqual(['insert', 'insert', 'update', 'delete']);
+  expect(
+    getCodec('json')
+      .decodeFile(once[0]!.body, users)
+      .map((e) => e.op),
+  ).toEqual(['insert', 'insert', 'update', 'delete']);
 });
 
 test('parquet objects honour the compression option; DuckDB reads them; decimals stay exact', async () => {
@@ -98,7 +106,10 @@ test('a missing bucket fails open() permanently, naming the destination and the 
 
 test('an unreachable endpoint fails open() with a retryable error naming the endpoint option', async () => {
   const kind = getDestinationKind('s3', 'destinations[0].type');
-  const config = kind.parseConfig({ ...server.clientOptions, bucket: 'lake', endpoint: 'http://127.0.0.1:1', request_timeout: '2s' }, 'destinations[0].options');
+  const config = kind.parseConfig(
+    { ...server.clientOptions, bucket: 'lake', endpoint: 'http://127.0.0.1:1', request_timeout: '2s' },
+    'destinations[0].options',
+  );
   const d = await kind.create(config, { flowId: 'f', name: 'lake', wireFormat: 'json', parallelism: 1, log: silentLogger });
   const err = await d.open().catch((e: unknown) => e);
   expect(err).toBeInstanceOf(DuctError);

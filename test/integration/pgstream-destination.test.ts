@@ -52,22 +52,38 @@ describe('options', () => {
     expect(kind().usesWireFormat).toBe(true);
     expect(() => kind().parseConfig({}, 'destinations[1].options')).toThrow('destinations[1].options.dsn: is required');
     expect(() => kind().parseConfig({ dsn: 'mysql://x' }, 'destinations[1].options')).toThrow('destinations[1].options.dsn: is not a postgres:// URL');
-    expect(() => kind().parseConfig({ dsn: 'postgres://h/db', strem: 'x' }, 'destinations[1].options')).toThrow('destinations[1].options.strem: is not a known option');
-    expect(() => kind().parseConfig({ dsn: 'postgres://h/db', format: 'xml' }, 'destinations[1].options')).toThrow('destinations[1].options.format: unknown wire format "xml"');
+    expect(() => kind().parseConfig({ dsn: 'postgres://h/db', strem: 'x' }, 'destinations[1].options')).toThrow(
+      'destinations[1].options.strem: is not a known option',
+    );
+    expect(() => kind().parseConfig({ dsn: 'postgres://h/db', format: 'xml' }, 'destinations[1].options')).toThrow(
+      'destinations[1].options.format: unknown wire format "xml"',
+    );
     expect(() => kind().parseConfig({ dsn: 'postgres://h/db', stream: 'a b' }, 'destinations[1].options')).toThrow('destinations[1].options.stream');
     expect(() => kind().parseConfig({ dsn: 'postgres://h/db', trim_acked: 'maybe' }, 'destinations[1].options')).toThrow('destinations[1].options.trim_acked');
     expect(kind().parseConfig({ dsn: 'postgres://u:secret@h/db' }, 'd')).toEqual({
-      dsn: 'postgres://u:secret@h/db', dsnField: 'd.dsn', stream: undefined, format: undefined, trimAcked: false, trimIntervalMs: 60_000,
+      dsn: 'postgres://u:secret@h/db',
+      dsnField: 'd.dsn',
+      stream: undefined,
+      format: undefined,
+      trimAcked: false,
+      trimIntervalMs: 60_000,
     });
-    expect(kind().parseConfig({ dsn: 'postgres://h/db', stream: 'orders', format: 'AVRO', trim_acked: 'true', trim_interval: '5s' }, 'd'))
-      .toMatchObject({ stream: 'orders', format: 'avro', trimAcked: true, trimIntervalMs: 5000 });
+    expect(kind().parseConfig({ dsn: 'postgres://h/db', stream: 'orders', format: 'AVRO', trim_acked: 'true', trim_interval: '5s' }, 'd')).toMatchObject({
+      stream: 'orders',
+      format: 'avro',
+      trimAcked: true,
+      trimIntervalMs: 5000,
+    });
   });
 
   test('an unreachable database fails open naming the dsn field, without the password', async () => {
     const kind = getDestinationKind('pgstream', 'destinations[0].type');
     const config = kind.parseConfig({ dsn: 'postgres://u:hunter2@127.0.0.1:1/db' }, 'destinations[3].options');
     const d = await kind.create(config, { flowId: 'f', name: 'x', wireFormat: 'json', parallelism: 1, log: silentLogger });
-    const err = await d.open().then(() => undefined, (e: unknown) => e as Error);
+    const err = await d.open().then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
     expect(err?.message).toContain('destinations[3].options.dsn');
     expect(err?.message).not.toContain('hunter2');
     await d.close();
@@ -78,7 +94,9 @@ describe('writing events', () => {
   test('a batch written twice (and an older one again) stores each change once, in stream order, with its json payload', async () => {
     const d = await destination({});
     const log = new ChangeLog('flow-1');
-    log.tx((t) => t.insert(users, { id: 1n, name: 'ann', score: '1.50', raw: Buffer.from([0, 255]) }).insert(users, { id: 2n, name: 'bob', score: null, raw: null }));
+    log.tx((t) =>
+      t.insert(users, { id: 1n, name: 'ann', score: '1.50', raw: Buffer.from([0, 255]) }).insert(users, { id: 2n, name: 'bob', score: null, raw: null }),
+    );
     const first = encoded(log);
     log.tx((t) => t.update(users, { id: 1n, name: 'anne', score: '2.00', raw: null }).delete(users, { id: 2n }));
     const second = encoded(log);
@@ -89,7 +107,8 @@ describe('writing events', () => {
 
     const rows = await db.query<{ id: string; op: string; key: unknown; commit_lsn: string; seq: number; format: string; payload: Buffer; table_name: string }>(
       `SELECT e.id::text, e.op, e.key, e.commit_lsn::text, e.seq, e.format, e.payload, e.table_name
-       FROM ductstream_stream.events e JOIN ductstream_stream.streams s ON s.id = e.stream_id WHERE s.name = 'orders' ORDER BY e.id`);
+       FROM ductstream_stream.events e JOIN ductstream_stream.streams s ON s.id = e.stream_id WHERE s.name = 'orders' ORDER BY e.id`,
+    );
     expect(rows.map((r) => [r.op, r.key, r.seq, r.format, r.table_name])).toEqual([
       ['insert', { id: '1' }, 0, 'json', 'users'],
       ['insert', { id: '2' }, 1, 'json', 'users'],
@@ -109,7 +128,8 @@ describe('writing events', () => {
     log.tx((t) => t.insert(users, { id: 7n, name: 'zed', score: '9.99', raw: Buffer.from('hi') }));
     await d.write(encoded(log));
     const [row] = await db.query<{ format: string; payload: Buffer }>(
-      `SELECT e.format, e.payload FROM ductstream_stream.events e JOIN ductstream_stream.streams s ON s.id = e.stream_id WHERE s.name = 'audit'`);
+      `SELECT e.format, e.payload FROM ductstream_stream.events e JOIN ductstream_stream.streams s ON s.id = e.stream_id WHERE s.name = 'audit'`,
+    );
     expect(row!.format).toBe('avro');
     expect(getCodec('avro').decodeMessage(row!.payload, users)).toEqual(envelopeOf(log.all[0]!));
     const pulled = await service().pull({ stream: 'audit', group: 'g', maxMessages: 5, visibilitySeconds: 30, consumerId: 'c' });
@@ -121,12 +141,19 @@ describe('writing events', () => {
   test('a transaction split across batches is stored once when the whole transaction is written again', async () => {
     const d = await destination({}, 'split');
     const log = new ChangeLog('flow-1', 0x3_0000_0000n);
-    const changes = log.tx((t) => t.insert(users, { id: 1n, name: 'a', score: null, raw: null }).insert(users, { id: 2n, name: 'b', score: null, raw: null }).insert(users, { id: 3n, name: 'c', score: null, raw: null }));
+    const changes = log.tx((t) =>
+      t
+        .insert(users, { id: 1n, name: 'a', score: null, raw: null })
+        .insert(users, { id: 2n, name: 'b', score: null, raw: null })
+        .insert(users, { id: 3n, name: 'c', score: null, raw: null }),
+    );
     log.batch();
     const asBatch = (cs: typeof changes) => toEncodedBatch(log.batchOf(cs), (f) => getCodec(f));
     expect(await d.writeBatch(asBatch(changes.slice(0, 2)))).toBe(2);
     expect(await d.writeBatch(asBatch(changes))).toBe(1);
-    const [{ n }] = (await db.query<{ n: string }>(`SELECT count(*) AS n FROM ductstream_stream.events e JOIN ductstream_stream.streams s ON s.id = e.stream_id WHERE s.name = 'split'`)) as [{ n: string }];
+    const [{ n }] = (await db.query<{ n: string }>(
+      `SELECT count(*) AS n FROM ductstream_stream.events e JOIN ductstream_stream.streams s ON s.id = e.stream_id WHERE s.name = 'split'`,
+    )) as [{ n: string }];
     expect(n).toBe('3');
   });
 });
@@ -136,7 +163,10 @@ describe('trim_acked', () => {
     const keep = await destination({}, 'keep');
     const trim = await destination({ trim_acked: 'true', trim_interval: '0s' }, 'trimmed');
     const svc = service();
-    for (const [d, base] of [[keep, 0x10_0000_0000n], [trim, 0x20_0000_0000n]] as const) {
+    for (const [d, base] of [
+      [keep, 0x10_0000_0000n],
+      [trim, 0x20_0000_0000n],
+    ] as const) {
       const log = new ChangeLog('flow-1', base);
       for (let i = 1; i <= 6; i++) log.tx((t) => t.insert(users, { id: BigInt(i), name: `u${i}`, score: null, raw: null }));
       await d.write(encoded(log));
@@ -147,8 +177,15 @@ describe('trim_acked', () => {
       log.tx((t) => t.insert(users, { id: 100n, name: 'late', score: null, raw: null }));
       await d.write(encoded(log));
     }
-    const count = async (stream: string) => Number((await db.query<{ n: string }>(
-      `SELECT count(*) AS n FROM ductstream_stream.events e JOIN ductstream_stream.streams s ON s.id = e.stream_id WHERE s.name = $1`, [stream]))[0]!.n);
+    const count = async (stream: string) =>
+      Number(
+        (
+          await db.query<{ n: string }>(
+            `SELECT count(*) AS n FROM ductstream_stream.events e JOIN ductstream_stream.streams s ON s.id = e.stream_id WHERE s.name = $1`,
+            [stream],
+          )
+        )[0]!.n,
+      );
     expect(await count('keep')).toBe(7);
     // Group b acked only 4 of the 6: events 5 and 6 stay, and the 7th nobody has seen.
     expect(await count('trimmed')).toBe(3);

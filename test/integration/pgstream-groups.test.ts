@@ -35,7 +35,13 @@ function service(poolMax = 4): StreamService {
 /** A stream named `name` holding `n` events (one transaction of `perTx` changes at a time). */
 async function streamWith(name: string, n: number, perTx = 1, startLsn = 0x1_0000_0000n): Promise<{ dest: PgstreamDestination; log: ChangeLog }> {
   const kind = getDestinationKind('pgstream', 'destinations[0].type');
-  const dest = (await kind.create(kind.parseConfig({ dsn: db.dsn, stream: name }, 'o'), { flowId: 'f', name, wireFormat: 'json', parallelism: 1, log: silentLogger })) as PgstreamDestination;
+  const dest = (await kind.create(kind.parseConfig({ dsn: db.dsn, stream: name }, 'o'), {
+    flowId: 'f',
+    name,
+    wireFormat: 'json',
+    parallelism: 1,
+    log: silentLogger,
+  })) as PgstreamDestination;
   closers.push(() => dest.close());
   await dest.open();
   const log = new ChangeLog('f', startLsn);
@@ -75,7 +81,8 @@ describe('pull, ack and redelivery', () => {
     expect(keyIds(c.messages)).toEqual([1, 3, 7, 8, 9, 10]);
     expect(c.messages.map((m) => m.deliveryCount)).toEqual([2, 2, 1, 1, 1, 1]);
     const [row] = await db.query<{ consumer_id: string; n: string }>(
-      `SELECT consumer_id, count(*) AS n FROM ductstream_stream.deliveries WHERE delivery_count = 2 GROUP BY consumer_id`);
+      `SELECT consumer_id, count(*) AS n FROM ductstream_stream.deliveries WHERE delivery_count = 2 GROUP BY consumer_id`,
+    );
     expect(row).toEqual({ consumer_id: 'c1', n: '2' });
     expect(keyIds((await pull(s, 's1', 'g', 10)).messages)).toEqual([]);
   });
@@ -112,7 +119,10 @@ describe('pull, ack and redelivery', () => {
     }
     const [info] = await s.list(['s3']);
     expect(info).toMatchObject({ name: 's3', events: 25, format: 'json' });
-    expect(info!.groups.map((g) => [g.name, g.pending, g.acked, g.leased])).toEqual([['billing', 0, 25, 0], ['search', 0, 25, 0]]);
+    expect(info!.groups.map((g) => [g.name, g.pending, g.acked, g.leased])).toEqual([
+      ['billing', 0, 25, 0],
+      ['search', 0, 25, 0],
+    ]);
   });
 
   test('a group created with start "now" sees only events written after it', async () => {
@@ -169,21 +179,23 @@ describe('parallel consumers of one group', () => {
     const consumers = Array.from({ length: N }, () => service(2));
     const delivered = new Map<string, string[]>();
     const acked: string[] = [];
-    await Promise.all(consumers.map(async (s, i) => {
-      let empty = 0;
-      while (empty < 2) {
-        const { messages } = await pull(s, 'par', 'g', 1 + (i % 7) * 3, 60, `c${i}`);
-        if (messages.length === 0) {
-          empty++;
-          continue;
+    await Promise.all(
+      consumers.map(async (s, i) => {
+        let empty = 0;
+        while (empty < 2) {
+          const { messages } = await pull(s, 'par', 'g', 1 + (i % 7) * 3, 60, `c${i}`);
+          if (messages.length === 0) {
+            empty++;
+            continue;
+          }
+          empty = 0;
+          for (const m of messages) delivered.set(m.id, [...(delivered.get(m.id) ?? []), `c${i}`]);
+          const r = await s.ack({ stream: 'par', group: 'g', ids: messages.map((m) => m.id) });
+          expect(r.alreadyAcked).toEqual([]);
+          acked.push(...r.acked);
         }
-        empty = 0;
-        for (const m of messages) delivered.set(m.id, [...(delivered.get(m.id) ?? []), `c${i}`]);
-        const r = await s.ack({ stream: 'par', group: 'g', ids: messages.map((m) => m.id) });
-        expect(r.alreadyAcked).toEqual([]);
-        acked.push(...r.acked);
-      }
-    }));
+      }),
+    );
     expect(delivered.size).toBe(M);
     expect([...delivered.values()].filter((cs) => cs.length > 1)).toEqual([]);
     expect(acked.length).toBe(M);
@@ -197,22 +209,24 @@ describe('parallel consumers of one group', () => {
     const leases = new Map<string, number[]>(); // id → leasedUntil (ms) of each delivery
     const ackedBy = new Map<string, number>();
     let rnd = 12345;
-    const random = () => ((rnd = (rnd * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const random = () => (rnd = (rnd * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     const deadline = Date.now() + 40_000;
-    await Promise.all(consumers.map(async (s, i) => {
-      while (ackedBy.size < 400 && Date.now() < deadline) {
-        const { messages } = await pull(s, 'flaky', 'g', 10, vis, `c${i}`);
-        if (messages.length === 0) {
-          await new Promise((r) => setTimeout(r, 100));
-          continue;
+    await Promise.all(
+      consumers.map(async (s, i) => {
+        while (ackedBy.size < 400 && Date.now() < deadline) {
+          const { messages } = await pull(s, 'flaky', 'g', 10, vis, `c${i}`);
+          if (messages.length === 0) {
+            await new Promise((r) => setTimeout(r, 100));
+            continue;
+          }
+          for (const m of messages) leases.set(m.id, [...(leases.get(m.id) ?? []), Date.parse(m.leasedUntil)]);
+          const keep = messages.filter(() => random() > 0.3);
+          if (keep.length === 0) continue;
+          const r = await s.ack({ stream: 'flaky', group: 'g', ids: keep.map((m) => m.id) });
+          for (const id of r.acked) ackedBy.set(id, (ackedBy.get(id) ?? 0) + 1);
         }
-        for (const m of messages) leases.set(m.id, [...(leases.get(m.id) ?? []), Date.parse(m.leasedUntil)]);
-        const keep = messages.filter(() => random() > 0.3);
-        if (keep.length === 0) continue;
-        const r = await s.ack({ stream: 'flaky', group: 'g', ids: keep.map((m) => m.id) });
-        for (const id of r.acked) ackedBy.set(id, (ackedBy.get(id) ?? 0) + 1);
-      }
-    }));
+      }),
+    );
     expect(ackedBy.size).toBe(400);
     expect([...ackedBy.values()].every((n) => n === 1)).toBe(true);
     let redelivered = 0;
@@ -231,7 +245,11 @@ describe('errors', () => {
   test('bad requests name the field; unknown streams and groups are not_found', async () => {
     await streamWith('e1', 1);
     const s = service();
-    const err = async (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e as DuctError);
+    const err = async (p: Promise<unknown>) =>
+      p.then(
+        () => undefined,
+        (e: unknown) => e as DuctError,
+      );
     const base = { stream: 'e1', group: 'g', maxMessages: 1, visibilitySeconds: 1, consumerId: 'c' };
     expect(await err(s.pull({ ...base, maxMessages: 0 }))).toMatchObject({ code: 'invalid_argument', field: 'max_messages' });
     expect(await err(s.pull({ ...base, maxMessages: -3 }))).toMatchObject({ field: 'max_messages' });
@@ -253,10 +271,16 @@ describe('errors', () => {
 describe('locating streams through flows', () => {
   test('a stream a flow declares exists before its first event; one written into two databases is ambiguous', async () => {
     const flows = new MemoryFlowStore();
-    const flow = (id: string, dsn: string, stream: string) => flows.create({
-      id, name: id, source: { name: 'pg', type: 'postgres', options: {} }, wire_format: '', parallelism: 1, state: 'created',
-      destinations: [{ name: 'events', type: 'pgstream', options: { dsn, stream } }],
-    });
+    const flow = (id: string, dsn: string, stream: string) =>
+      flows.create({
+        id,
+        name: id,
+        source: { name: 'pg', type: 'postgres', options: {} },
+        wire_format: '',
+        parallelism: 1,
+        state: 'created',
+        destinations: [{ name: 'events', type: 'pgstream', options: { dsn, stream } }],
+      });
     await flow('f1', db.dsn, 'declared');
     await flow('f2', db.dsn, 'twice');
     await flow('f3', db.dsn.replace(/\/[^/]+$/, '/elsewhere'), 'twice');
@@ -268,10 +292,16 @@ describe('locating streams through flows', () => {
     const { dest, log } = await streamWith('declared', 0, 1, 0x7_0000_0000n);
     await append(dest, log, 1, 3);
     expect(keyIds((await s.pull({ stream: 'declared', group: 'early', maxMessages: 5, visibilitySeconds: 5, consumerId: 'c' })).messages)).toEqual([1, 2, 3]);
-    const err = await s.pull({ stream: 'twice', group: 'g', maxMessages: 1, visibilitySeconds: 1, consumerId: 'c' }).then(() => undefined, (e: unknown) => e as DuctError);
+    const err = await s.pull({ stream: 'twice', group: 'g', maxMessages: 1, visibilitySeconds: 1, consumerId: 'c' }).then(
+      () => undefined,
+      (e: unknown) => e as DuctError,
+    );
     expect(err).toMatchObject({ code: 'failed_precondition', field: 'stream' });
     expect(err!.message).toContain('written into 2 databases (flows f2, f3)');
-    const missing = await s.pull({ stream: 'nobody', group: 'g', maxMessages: 1, visibilitySeconds: 1, consumerId: 'c' }).then(() => undefined, (e: unknown) => e as DuctError);
+    const missing = await s.pull({ stream: 'nobody', group: 'g', maxMessages: 1, visibilitySeconds: 1, consumerId: 'c' }).then(
+      () => undefined,
+      (e: unknown) => e as DuctError,
+    );
     expect(missing).toMatchObject({ code: 'not_found', field: 'stream' });
   });
 });

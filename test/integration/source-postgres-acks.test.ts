@@ -110,11 +110,15 @@ describe('PostgresSource acknowledgements', () => {
       // WAL for unpublished tables: no change is delivered, but empty batches carry a checkpoint past it.
       await db.query(`INSERT INTO ${other} SELECT generate_series(1, 100)`);
       const walAfter = BigInt((await db.query<{ lsn: string }>(`SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::text AS lsn`))[0]!.lsn);
-      const advanced = await waitFor(async () => {
-        const e = await nextBatch(it);
-        expect(e.changes).toHaveLength(0);
-        return e.checkpointLsn >= walAfter ? e.checkpointLsn : undefined;
-      }, 15_000, 'a keepalive checkpoint past the unpublished writes');
+      const advanced = await waitFor(
+        async () => {
+          const e = await nextBatch(it);
+          expect(e.changes).toHaveLength(0);
+          return e.checkpointLsn >= walAfter ? e.checkpointLsn : undefined;
+        },
+        15_000,
+        'a keepalive checkpoint past the unpublished writes',
+      );
       expect(advanced).toBeGreaterThan(lastData);
       await source.ack(advanced);
       await waitFor(async () => ((await confirmedFlush(db, slot)) === advanced ? true : undefined), 10_000, 'the idle slot to advance');

@@ -29,7 +29,10 @@ async function publicationTables(pub: string): Promise<string[]> {
 }
 
 async function rejection(p: Promise<unknown>): Promise<DuctError> {
-  const e = await p.then(() => undefined, (err: unknown) => err);
+  const e = await p.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
   expect(e).toBeInstanceOf(DuctError);
   return e as DuctError;
 }
@@ -39,9 +42,20 @@ describe('preparePostgresSource', () => {
     const slot = uniqueName('s');
     const pub = uniqueName('p');
     const first = await prepared(db, { slot, publication: pub, publication_tables: 'users,sales.invoices' });
-    expect(first.result).toMatchObject({ slot, publication: pub, slotCreated: true, publicationCreated: true, allTables: false, addedTables: [], droppedTables: [] });
+    expect(first.result).toMatchObject({
+      slot,
+      publication: pub,
+      slotCreated: true,
+      publicationCreated: true,
+      allTables: false,
+      addedTables: [],
+      droppedTables: [],
+    });
     expect(first.result.confirmedFlushLsn).toBeGreaterThan(0n);
-    expect(first.result.tables).toEqual([{ schema: 'public', name: 'users' }, { schema: 'sales', name: 'invoices' }]);
+    expect(first.result.tables).toEqual([
+      { schema: 'public', name: 'users' },
+      { schema: 'sales', name: 'invoices' },
+    ]);
     expect(await publicationTables(pub)).toEqual(['public.users', 'sales.invoices']);
     const slots = await db.query<{ plugin: string; database: string }>(`SELECT plugin, database FROM pg_replication_slots WHERE slot_name = $1`, [slot]);
     expect(slots).toEqual([{ plugin: 'pgoutput', database: db.name }]);
@@ -50,7 +64,7 @@ describe('preparePostgresSource', () => {
     expect(await publicationTables(pub)).toEqual(['public.users', 'sales.invoices']);
   });
 
-  test('publication_schemas takes the schemas\' tables; FOR ALL TABLES otherwise; internal schemas never listed', async () => {
+  test("publication_schemas takes the schemas' tables; FOR ALL TABLES otherwise; internal schemas never listed", async () => {
     const pub = uniqueName('p');
     await prepared(db, { slot: uniqueName('s'), publication: pub, publication_schemas: 'sales,ductstream', publication_tables: 'audit.log' });
     expect(await publicationTables(pub)).toEqual(['audit.log', 'sales.invoices', 'sales.lines']);
@@ -72,22 +86,37 @@ describe('preparePostgresSource', () => {
     expect(keep.result.droppedTables).toEqual([]);
     expect(await publicationTables(pub)).toEqual(['public.orders', 'public.users', 'sales.invoices', 'sales.lines']);
     const sync = await prepared(db, { slot, publication: pub, publication_schemas: 'sales', sync_publication: 'true', sync_publication_mode: 'sync' });
-    expect(sync.result.droppedTables).toEqual([{ schema: 'public', name: 'orders' }, { schema: 'public', name: 'users' }]);
+    expect(sync.result.droppedTables).toEqual([
+      { schema: 'public', name: 'orders' },
+      { schema: 'public', name: 'users' },
+    ]);
     expect(await publicationTables(pub)).toEqual(['sales.invoices', 'sales.lines']);
   });
 
   test('ensure_state upserts the flow record in the source database', async () => {
     const slot = uniqueName('s');
     const pub = uniqueName('p');
-    const { result } = await prepared(db, { slot, publication: pub, publication_tables: 'users', state_schema: 'ds_meta', state_table: 'src', flow_id: 'flow-x' });
+    const { result } = await prepared(db, {
+      slot,
+      publication: pub,
+      publication_tables: 'users',
+      state_schema: 'ds_meta',
+      state_table: 'src',
+      flow_id: 'flow-x',
+    });
     const rows = await db.query<{ flow_id: string; slot: string; publication: string; tables: string[]; lsn: string; created_at: Date; updated_at: Date }>(
-      `SELECT flow_id, slot, publication, tables, last_acked_lsn::text AS lsn, created_at, updated_at FROM ds_meta.src WHERE slot = $1`, [slot]);
+      `SELECT flow_id, slot, publication, tables, last_acked_lsn::text AS lsn, created_at, updated_at FROM ds_meta.src WHERE slot = $1`,
+      [slot],
+    );
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ flow_id: 'flow-x', slot, publication: pub, tables: ['public.users'] });
     expect(rows[0]!.lsn).not.toBeNull();
     expect(result.confirmedFlushLsn).not.toBeNull();
     await prepared(db, { slot, publication: pub, publication_tables: 'users', state_schema: 'ds_meta', state_table: 'src', flow_id: 'flow-x' });
-    const again = await db.query<{ n: number; later: boolean }>(`SELECT count(*)::int AS n, bool_and(updated_at >= created_at) AS later FROM ds_meta.src WHERE slot = $1`, [slot]);
+    const again = await db.query<{ n: number; later: boolean }>(
+      `SELECT count(*)::int AS n, bool_and(updated_at >= created_at) AS later FROM ds_meta.src WHERE slot = $1`,
+      [slot],
+    );
     expect(again[0]).toEqual({ n: 1, later: true });
     const noState = uniqueName('s');
     await prepared(db, { slot: noState, publication: pub, ensure_state: 'false', state_schema: 'ds_meta', state_table: 'src' });

@@ -40,7 +40,9 @@ describe('PostgresSource value types', () => {
       ai int4[], at text[], a2 int8[][], ab bytea[], ats timestamptz[], anum numeric[], ajb jsonb[], abox box[],
       n_null text
     )`);
-    const { change, schema } = await streamOne('all_types', `INSERT INTO all_types VALUES (
+    const { change, schema } = await streamOne(
+      'all_types',
+      `INSERT INTO all_types VALUES (
       -9223372036854775808, true, -32768, 2147483647, 9223372036854775807, 1.5, 0.1, 'NaN', '-Infinity',
       '123456789012345678901234567890.123456789012345678901234567890', 12.5, 12.34, 'héllo ✓ 𝄞 "q" \\ back', 'varchar', 'ab', 'nm',
       'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11',
@@ -53,7 +55,8 @@ describe('PostgresSource value types', () => {
       '{1,NULL,3}', '{"a b",NULL,"NULL","q\\"x",""}', '{{1,2},{3,NULL}}', ARRAY['\\x0001'::bytea, NULL],
       ARRAY['2024-01-02 03:04:05+00'::timestamptz, NULL], '{1.50,NaN}', ARRAY['{"k": "v"}'::jsonb], ARRAY['(1,1),(0,0)'::box, '(3,3),(2,2)'::box],
       NULL
-    )`);
+    )`,
+    );
     const a = change.after!;
     expect(a.id).toBe(-9223372036854775808n);
     expect(a.b).toBe(true);
@@ -101,7 +104,10 @@ describe('PostgresSource value types', () => {
     expect(a.o).toBe(4294967295);
     expect(a.ai).toEqual([1, null, 3]);
     expect(a.at).toEqual(['a b', null, 'NULL', 'q"x', '']);
-    expect(a.a2).toEqual([[1n, 2n], [3n, null]]);
+    expect(a.a2).toEqual([
+      [1n, 2n],
+      [3n, null],
+    ]);
     const ab = a.ab as Array<Buffer | null>;
     expect([...ab[0]!]).toEqual([0, 1]);
     expect(ab[1]).toBeNull();
@@ -126,10 +132,20 @@ describe('PostgresSource value types', () => {
 
   test('resolve_types=true: enums, domains, extension types and their arrays', async () => {
     await db.query(`CREATE TABLE ext_types (id int PRIMARY KEY, m mood, ms mood[], p posint, ps posint[], bm big_money, c citext, cs citext[], h hstore)`);
-    const { change, schema } = await streamOne('ext_types', `INSERT INTO ext_types VALUES (1, 'so sad', '{happy,"so sad",NULL}', 7, '{1,2}', 1234567890123456789012345.5, 'MiXeD', '{A,"b c"}', 'a=>1, "b c"=>NULL')`);
+    const { change, schema } = await streamOne(
+      'ext_types',
+      `INSERT INTO ext_types VALUES (1, 'so sad', '{happy,"so sad",NULL}', 7, '{1,2}', 1234567890123456789012345.5, 'MiXeD', '{A,"b c"}', 'a=>1, "b c"=>NULL')`,
+    );
     expect(change.after).toEqual({
-      id: 1, m: 'so sad', ms: ['happy', 'so sad', null], p: 7, ps: [1, 2], bm: '1234567890123456789012345.5000000000',
-      c: 'MiXeD', cs: ['A', 'b c'], h: '"a"=>"1", "b c"=>NULL',
+      id: 1,
+      m: 'so sad',
+      ms: ['happy', 'so sad', null],
+      p: 7,
+      ps: [1, 2],
+      bm: '1234567890123456789012345.5000000000',
+      c: 'MiXeD',
+      cs: ['A', 'b c'],
+      h: '"a"=>"1", "b c"=>NULL',
     });
     const col = (n: string) => schema.columns.find((c) => c.name === n)!;
     expect(col('m')).toMatchObject({ pgType: 'public.mood', valueKind: 'text' });

@@ -90,7 +90,12 @@ describe('PostgresSource streaming', () => {
   test('tables without a primary key: inserts without key; with REPLICA IDENTITY FULL every column is the key', async () => {
     const plain = await newTable(`CREATE TABLE $T (x int, y text)`);
     const full = await newTable(`CREATE TABLE $T (x int, y text); ALTER TABLE $T REPLICA IDENTITY FULL`);
-    const { config } = await prepared(db, { slot: uniqueName('s'), publication: uniqueName('p'), publication_tables: `${plain},${full}`, batch_timeout: '200ms' });
+    const { config } = await prepared(db, {
+      slot: uniqueName('s'),
+      publication: uniqueName('p'),
+      publication_tables: `${plain},${full}`,
+      batch_timeout: '200ms',
+    });
     const { source, it } = openSource(config);
     try {
       await db.query(`INSERT INTO ${plain} VALUES (1, 'a'); INSERT INTO ${full} VALUES (2, 'b'); UPDATE ${full} SET y = 'c'`);
@@ -126,7 +131,13 @@ describe('PostgresSource streaming', () => {
 
   test('a transaction larger than batch_size spans batches; the checkpoint moves only at its commit', async () => {
     const t = await newTable(`CREATE TABLE $T (id int PRIMARY KEY)`);
-    const { config } = await prepared(db, { slot: uniqueName('s'), publication: uniqueName('p'), publication_tables: t, batch_size: '4', batch_timeout: '300ms' });
+    const { config } = await prepared(db, {
+      slot: uniqueName('s'),
+      publication: uniqueName('p'),
+      publication_tables: t,
+      batch_size: '4',
+      batch_timeout: '300ms',
+    });
     const { source, it } = openSource(config);
     try {
       await db.query(`INSERT INTO ${t} SELECT generate_series(1, 10)`);
@@ -188,7 +199,13 @@ describe('PostgresSource streaming', () => {
 
   test('batch_timeout flushes a partial batch and yields empty batches when idle', async () => {
     const t = await newTable(`CREATE TABLE $T (id int PRIMARY KEY)`);
-    const { config } = await prepared(db, { slot: uniqueName('s'), publication: uniqueName('p'), publication_tables: t, batch_size: '1000', batch_timeout: '400ms' });
+    const { config } = await prepared(db, {
+      slot: uniqueName('s'),
+      publication: uniqueName('p'),
+      publication_tables: t,
+      batch_size: '1000',
+      batch_timeout: '400ms',
+    });
     const { source, it } = openSource(config);
     try {
       const idleStart = Date.now();
@@ -210,7 +227,13 @@ describe('PostgresSource streaming', () => {
 
   test('a schema change starts a new batch with the new schema', async () => {
     const t = await newTable(`CREATE TABLE $T (id int PRIMARY KEY)`);
-    const { config } = await prepared(db, { slot: uniqueName('s'), publication: uniqueName('p'), publication_tables: t, batch_size: '100', batch_timeout: '500ms' });
+    const { config } = await prepared(db, {
+      slot: uniqueName('s'),
+      publication: uniqueName('p'),
+      publication_tables: t,
+      batch_size: '100',
+      batch_timeout: '500ms',
+    });
     const { source, it } = openSource(config);
     try {
       await db.query(`INSERT INTO ${t} VALUES (1)`);
@@ -221,14 +244,17 @@ describe('PostgresSource streaming', () => {
       expect(withChanges).toHaveLength(2);
       expect(withChanges[0]!.schemas.get(`public.${t}`)!.columns.map((c) => c.name)).toEqual(['id']);
       const after = withChanges[1]!.schemas.get(`public.${t}`)!;
-      expect(after.columns.map((c) => [c.name, c.formattedType, c.nullable])).toEqual([['id', 'integer', false], ['note', 'character varying(20)', false]]);
+      expect(after.columns.map((c) => [c.name, c.formattedType, c.nullable])).toEqual([
+        ['id', 'integer', false],
+        ['note', 'character varying(20)', false],
+      ]);
       expect(withChanges[1]!.changes[0]!.after).toEqual({ id: 2, note: 'hello' });
     } finally {
       await source.close();
     }
   });
 
-  test('changes of DuctStream\'s own schemas are never delivered (FOR ALL TABLES)', async () => {
+  test("changes of DuctStream's own schemas are never delivered (FOR ALL TABLES)", async () => {
     const t = await newTable(`CREATE TABLE $T (id int PRIMARY KEY)`);
     const { config } = await prepared(db, { slot: uniqueName('s'), publication: uniqueName('p'), batch_timeout: '200ms' });
     const { source, it } = openSource(config);
@@ -250,7 +276,14 @@ describe('PostgresSource streaming', () => {
       await nextBatch(a.it);
       const b = new PostgresSource(config, { flowId: 'other', log: silentLogger });
       const started = Date.now();
-      const err = await b.open(0n)[Symbol.asyncIterator]().next().then(() => undefined, (e: unknown) => e);
+      const err = await b
+        .open(0n)
+        [Symbol.asyncIterator]()
+        .next()
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
       expect(err).toBeInstanceOf(DuctError);
       expect((err as DuctError).code).toBe('unavailable');
       expect((err as DuctError).retry).toBe('transient');
@@ -296,7 +329,13 @@ describe('PostgresSource streaming', () => {
 
   test('memory stays bounded: the source stops reading while the consumer does not pull', async () => {
     const t = await newTable(`CREATE TABLE $T (id int PRIMARY KEY, pad text)`);
-    const { config } = await prepared(db, { slot: uniqueName('s'), publication: uniqueName('p'), publication_tables: t, batch_size: '100', batch_timeout: '300ms' });
+    const { config } = await prepared(db, {
+      slot: uniqueName('s'),
+      publication: uniqueName('p'),
+      publication_tables: t,
+      batch_size: '100',
+      batch_timeout: '300ms',
+    });
     const { source, it } = openSource(config);
     try {
       await db.query(`INSERT INTO ${t} SELECT g, repeat('x', 200) FROM generate_series(1, 50000) g`);
@@ -315,7 +354,13 @@ describe('PostgresSource streaming', () => {
 
   test('readAheadRows: small batches are decoded ahead up to that many changes, and no further', async () => {
     const t = await newTable(`CREATE TABLE $T (id int PRIMARY KEY, pad text)`);
-    const { config } = await prepared(db, { slot: uniqueName('s'), publication: uniqueName('p'), publication_tables: t, batch_size: '100', batch_timeout: '300ms' });
+    const { config } = await prepared(db, {
+      slot: uniqueName('s'),
+      publication: uniqueName('p'),
+      publication_tables: t,
+      batch_size: '100',
+      batch_timeout: '300ms',
+    });
     const source = new PostgresSource(config, { flowId: 'test-flow', log: silentLogger, readAheadRows: 3000 });
     const it = source.open(0n)[Symbol.asyncIterator]();
     try {

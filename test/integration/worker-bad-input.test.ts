@@ -31,7 +31,14 @@ afterAll(async () => {
 const env = () => ({ DUCTSTREAM_POSTGRES_DSN: state.dsn });
 
 function flowWith(id: string, patch: (f: Record<string, any>) => void): string {
-  const f = testFlow({ id, sourceDsn: source.dsn, slot: `${id}_slot`, publication: `${id}_pub`, tables: ['public.t'], destinations: [{ name: 'd', type: 'duckdb', options: { dsn: join(dir, `${id}.duckdb`) } }] }) as Record<string, any>;
+  const f = testFlow({
+    id,
+    sourceDsn: source.dsn,
+    slot: `${id}_slot`,
+    publication: `${id}_pub`,
+    tables: ['public.t'],
+    destinations: [{ name: 'd', type: 'duckdb', options: { dsn: join(dir, `${id}.duckdb`) } }],
+  }) as Record<string, any>;
   patch(f);
   return writeFlowFile(dir, f);
 }
@@ -53,19 +60,27 @@ describe('ductstream-worker bad input', () => {
     [['-flow-id', 'x', '-max-empty-read', '1'], /unknown flag -max-empty-read/],
     [['-flow-id', 'x', '-mode', 'turbo'], /flag -mode: "turbo" is not a mode/],
   ])('%j → exit 2', async (args, message) => {
-    const r = await runWorker(args as string[], env());
+    const r = await runWorker(args, env());
     expect(r.code).toBe(2);
     expect(lastLine(r.stderr)).toMatch(message);
   });
 
   it.each([
-    ['unknown destination type', (f: Record<string, any>) => (f.destinations[0].type = 'warp'), /destinations\[0\]\.type: unknown destination type "warp" \(use one of: .*duckdb/],
+    [
+      'unknown destination type',
+      (f: Record<string, any>) => (f.destinations[0].type = 'warp'),
+      /destinations\[0\]\.type: unknown destination type "warp" \(use one of: .*duckdb/,
+    ],
     ['missing slot', (f: Record<string, any>) => delete f.source.options.slot, /source\.options\.slot: is required/],
     ['missing publication', (f: Record<string, any>) => delete f.source.options.publication, /source\.options\.publication: is required/],
     ['missing dsn', (f: Record<string, any>) => delete f.source.options.dsn, /source\.options\.dsn: is required/],
     ['missing duckdb dsn', (f: Record<string, any>) => delete f.destinations[0].options.dsn, /destinations\[0\]\.options\.dsn: is required/],
     ['bad batch_size', (f: Record<string, any>) => (f.source.options.batch_size = 'abc'), /source\.options\.batch_size: "abc" is not an integer/],
-    ['unknown wire format', (f: Record<string, any>) => (f.wire_format = 'xml'), /wire_format: unknown wire format "xml" \(use one of: json, arrow, parquet, avro, proto\)/],
+    [
+      'unknown wire format',
+      (f: Record<string, any>) => (f.wire_format = 'xml'),
+      /wire_format: unknown wire format "xml" \(use one of: json, arrow, parquet, avro, proto\)/,
+    ],
     ['negative parallelism', (f: Record<string, any>) => (f.parallelism = -2), /parallelism: -2 is not allowed/],
   ])('flow file with %s → exit 2, field named, nothing stored', async (name, patch, message) => {
     const id = `bad_${String(name).replace(/\W+/g, '_')}`;
@@ -108,7 +123,10 @@ describe('ductstream-worker bad input', () => {
   });
 
   it('an unreachable destination fails at once, names the destination option, and stores nothing', async () => {
-    const path = flowWith('deadhook', (f) => (f.destinations = [{ name: 'hook', type: 'http', options: { url: 'http://127.0.0.1:1/hook', headers: 'Authorization:Bearer sekret-token' } }]));
+    const path = flowWith(
+      'deadhook',
+      (f) => (f.destinations = [{ name: 'hook', type: 'http', options: { url: 'http://127.0.0.1:1/hook', headers: 'Authorization:Bearer sekret-token' } }]),
+    );
     const started = Date.now();
     const r = await runWorker(['-flow-file', path], env());
     expect(r.code).toBe(1);

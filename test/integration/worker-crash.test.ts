@@ -34,14 +34,21 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 it('converges after kill -9 mid-stream: nothing lost, nothing applied twice, slot never ahead of the checkpoint', async () => {
   const target = join(dir, 'target.duckdb');
   const journal = join(dir, 'journal.duckdb');
-  const flowFile = writeFlowFile(dir, testFlow({
-    id: 'crashy', sourceDsn: source.dsn, slot: 'crashy_slot', publication: 'crashy_pub', tables: ['public.ledger'],
-    sourceOptions: { batch_size: '500' },
-    destinations: [
-      { name: 'target', type: 'duckdb', options: { dsn: target } },
-      { name: 'journal', type: 'duckdb', options: { dsn: journal, write_mode: 'append' } },
-    ],
-  }));
+  const flowFile = writeFlowFile(
+    dir,
+    testFlow({
+      id: 'crashy',
+      sourceDsn: source.dsn,
+      slot: 'crashy_slot',
+      publication: 'crashy_pub',
+      tables: ['public.ledger'],
+      sourceOptions: { batch_size: '500' },
+      destinations: [
+        { name: 'target', type: 'duckdb', options: { dsn: target } },
+        { name: 'journal', type: 'duckdb', options: { dsn: journal, write_mode: 'append' } },
+      ],
+    }),
+  );
   const env = { DUCTSTREAM_POSTGRES_DSN: state.dsn, DUCTSTREAM_STEP_MAX_ROWS: '2000', DUCTSTREAM_PROGRESS_INTERVAL: '1' };
   expect((await runWorker(['-flow-file', flowFile, '-max-empty-reads', '1'], env)).code).toBe(0);
 
@@ -56,10 +63,13 @@ it('converges after kill -9 mid-stream: nothing lost, nothing applied twice, slo
   }
   const counted = await source.query<{ n: string }>(`SELECT count(*)::text AS n FROM public.ledger`);
   // every insert, plus one update per id%7 row and one delete per id%11 row of the first 199 blocks
-  const changes = 60000 + [...Array(59700).keys()].map((i) => i + 1).filter((id) => id % 7 === 0).length + [...Array(59700).keys()].map((i) => i + 1).filter((id) => id % 11 === 0).length;
+  const changes =
+    60000 +
+    [...Array(59700).keys()].map((i) => i + 1).filter((id) => id % 7 === 0).length +
+    [...Array(59700).keys()].map((i) => i + 1).filter((id) => id % 11 === 0).length;
 
-  const [{ end_lsn: backlogEnd }] = await source.query<{ end_lsn: string }>('SELECT pg_current_wal_lsn()::text AS end_lsn');
-  const [{ lsn: initial }] = await state.query<{ lsn: string }>(`SELECT lsn::text AS lsn FROM ductstream.checkpoints WHERE flow_id = 'crashy'`);
+  const { end_lsn: backlogEnd } = (await source.query<{ end_lsn: string }>('SELECT pg_current_wal_lsn()::text AS end_lsn'))[0]!;
+  const { lsn: initial } = (await state.query<{ lsn: string }>(`SELECT lsn::text AS lsn FROM ductstream.checkpoints WHERE flow_id = 'crashy'`))[0]!;
 
   const worker = spawnBin(WORKER_BIN, ['-flow-id', 'crashy'], env);
   // Sample the invariant while it streams: the slot's confirmed LSN never passes the checkpoint.
@@ -69,10 +79,16 @@ it('converges after kill -9 mid-stream: nothing lost, nothing applied twice, slo
   let killedAt = '';
   const seen = new Set<string>();
   for (let i = 0; i < 1200 && !killedAt; i++) {
-    const [slot] = await source.query<{ confirmed: string | null }>(`SELECT confirmed_flush_lsn::text AS confirmed FROM pg_replication_slots WHERE slot_name = 'crashy_slot'`);
+    const [slot] = await source.query<{ confirmed: string | null }>(
+      `SELECT confirmed_flush_lsn::text AS confirmed FROM pg_replication_slots WHERE slot_name = 'crashy_slot'`,
+    );
     const [ck] = await state.query<{ lsn: string }>(`SELECT lsn::text AS lsn FROM ductstream.checkpoints WHERE flow_id = 'crashy'`);
     samples++;
-    const [cmp] = await source.query<{ ahead: boolean; inside: boolean }>('SELECT $1::pg_lsn > $2::pg_lsn AS ahead, $2::pg_lsn < $3::pg_lsn AS inside', [slot!.confirmed, ck!.lsn, backlogEnd]);
+    const [cmp] = await source.query<{ ahead: boolean; inside: boolean }>('SELECT $1::pg_lsn > $2::pg_lsn AS ahead, $2::pg_lsn < $3::pg_lsn AS inside', [
+      slot!.confirmed,
+      ck!.lsn,
+      backlogEnd,
+    ]);
     if (cmp!.ahead) violations++;
     if (ck!.lsn !== initial) seen.add(ck!.lsn);
     if (seen.size >= 2 && cmp!.inside) killedAt = ck!.lsn;

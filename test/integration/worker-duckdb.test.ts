@@ -84,10 +84,17 @@ describe('ductstream-worker into DuckDB', () => {
   let flowFile: string;
 
   it('creates the flow from -flow-file, copies inserts with full precision, and the table equals the source', async () => {
-    flowFile = writeFlowFile(dir, testFlow({
-      id: 'lifecycle', sourceDsn: source.dsn, slot: 'lifecycle_slot', publication: 'lifecycle_pub', tables: ['public.items'],
-      destinations: [{ name: 'warehouse', type: 'duckdb', options: { dsn: duck() } }],
-    }));
+    flowFile = writeFlowFile(
+      dir,
+      testFlow({
+        id: 'lifecycle',
+        sourceDsn: source.dsn,
+        slot: 'lifecycle_slot',
+        publication: 'lifecycle_pub',
+        tables: ['public.items'],
+        destinations: [{ name: 'warehouse', type: 'duckdb', options: { dsn: duck() } }],
+      }),
+    );
     // First run creates the slot, so the inserts below are captured.
     const first = await runWorker(['-flow-file', flowFile, '-max-empty-reads', '1'], env());
     expect(first.stderr).toContain('flow "lifecycle" created');
@@ -108,7 +115,9 @@ describe('ductstream-worker into DuckDB', () => {
     await source.query(`UPDATE public.items SET id = id + 100000 WHERE id % 100 = 7`); // primary key moves
     await source.query(`UPDATE public.items SET id = id + 200000, flag = NOT flag WHERE id = 50`); // key move with an unchanged TOAST value
     await source.query(`DELETE FROM public.items WHERE id % 9 = 4`);
-    await source.query(`BEGIN; UPDATE public.items SET n = n + 1 WHERE id = 3; UPDATE public.items SET n = n + 1 WHERE id = 3; DELETE FROM public.items WHERE id = 5; INSERT INTO public.items (id, t) VALUES (5, 'reborn'); COMMIT`);
+    await source.query(
+      `BEGIN; UPDATE public.items SET n = n + 1 WHERE id = 3; UPDATE public.items SET n = n + 1 WHERE id = 3; DELETE FROM public.items WHERE id = 5; INSERT INTO public.items (id, t) VALUES (5, 'reborn'); COMMIT`,
+    );
     const r = await runWorker(['-flow-id', 'lifecycle', '-max-empty-reads', '1'], env());
     expect(r.code).toBe(0);
     const src = await sourceRows();
@@ -128,7 +137,9 @@ describe('ductstream-worker into DuckDB', () => {
   it('keeps the checkpoint in ductstream.checkpoints and never lets the slot pass it', async () => {
     const [ckpt] = await state.query<{ lsn: string }>(`SELECT lsn::text FROM ductstream.checkpoints WHERE flow_id = 'lifecycle'`);
     const [slot] = await source.query<{ confirmed: string; ok: boolean }>(
-      `SELECT confirmed_flush_lsn::text AS confirmed, confirmed_flush_lsn <= $1::pg_lsn AS ok FROM pg_replication_slots WHERE slot_name = 'lifecycle_slot'`, [ckpt!.lsn]);
+      `SELECT confirmed_flush_lsn::text AS confirmed, confirmed_flush_lsn <= $1::pg_lsn AS ok FROM pg_replication_slots WHERE slot_name = 'lifecycle_slot'`,
+      [ckpt!.lsn],
+    );
     expect(slot!.ok).toBe(true);
   });
 
@@ -137,10 +148,13 @@ describe('ductstream-worker into DuckDB', () => {
     await worker.waitForStderr(/replication started/);
     // WAL that the publication does not cover: the slot must not hold it forever.
     await source.query(`INSERT INTO public.other SELECT g, repeat('x', 100) FROM generate_series(1, 20000) g`);
-    const [{ lsn: target }] = await source.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn');
+    const { lsn: target } = (await source.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn'))[0]!;
     let advanced = false;
     for (let i = 0; i < 100 && !advanced; i++) {
-      const [row] = await source.query<{ ok: boolean }>(`SELECT confirmed_flush_lsn >= $1::pg_lsn AS ok FROM pg_replication_slots WHERE slot_name = 'lifecycle_slot'`, [target]);
+      const [row] = await source.query<{ ok: boolean }>(
+        `SELECT confirmed_flush_lsn >= $1::pg_lsn AS ok FROM pg_replication_slots WHERE slot_name = 'lifecycle_slot'`,
+        [target],
+      );
       advanced = row!.ok;
       if (!advanced) await new Promise((r) => setTimeout(r, 200));
     }
@@ -161,4 +175,3 @@ describe('ductstream-worker into DuckDB', () => {
     expect(await destinationRows(duck())).toEqual(await sourceRows());
   });
 });
-

@@ -38,10 +38,17 @@ function sqliteCheckpoint(path: string): string | undefined {
 it('runs from -flow-file with SQLite checkpoints, resumes from them, and -start-lsn skips ahead', async () => {
   const ckpt = join(dir, 'state', 'checkpoints.db');
   const journal = join(dir, 'journal.duckdb');
-  const flowFile = writeFlowFile(dir, testFlow({
-    id: 'standalone', sourceDsn: source.dsn, slot: 'standalone_slot', publication: 'standalone_pub', tables: ['public.events'],
-    destinations: [{ name: 'journal', type: 'duckdb', options: { dsn: journal, write_mode: 'append' } }],
-  }));
+  const flowFile = writeFlowFile(
+    dir,
+    testFlow({
+      id: 'standalone',
+      sourceDsn: source.dsn,
+      slot: 'standalone_slot',
+      publication: 'standalone_pub',
+      tables: ['public.events'],
+      destinations: [{ name: 'journal', type: 'duckdb', options: { dsn: journal, write_mode: 'append' } }],
+    }),
+  );
   const env = { DUCTSTREAM_POSTGRES_DSN: '', DUCTSTREAM_CHECKPOINT_BACKEND: 'sqlite', DUCTSTREAM_CHECKPOINT_PATH: ckpt };
 
   expect((await runWorker(['-flow-file', flowFile, '-max-empty-reads', '1'], env)).code).toBe(0);
@@ -59,7 +66,7 @@ it('runs from -flow-file with SQLite checkpoints, resumes from them, and -start-
 
   // -start-lsn beyond a transaction skips it.
   await source.query(`INSERT INTO public.events VALUES (1000, 'skipped')`);
-  const [{ lsn }] = await source.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn');
+  const { lsn } = (await source.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn'))[0]!;
   await source.query(`INSERT INTO public.events VALUES (2000, 'kept')`);
   const r3 = await runWorker(['-flow-file', flowFile, '-max-empty-reads', '1', '-start-lsn', lsn], env);
   expect(r3.code).toBe(0);

@@ -53,7 +53,9 @@ export interface FlowClient {
 }
 
 export function flowClient(address: string, service = 'FlowService'): FlowClient {
-  const pkg = loadPackageDefinition(loadApiProtos()) as unknown as { ductstream: { v1: Record<string, new (addr: string, creds: ReturnType<typeof credentials.createInsecure>) => Client> } };
+  const pkg = loadPackageDefinition(loadApiProtos()) as unknown as {
+    ductstream: { v1: Record<string, new (addr: string, creds: ReturnType<typeof credentials.createInsecure>) => Client> };
+  };
   const client = new pkg.ductstream.v1[service]!(address, credentials.createInsecure());
   const invoke = (method: string, req: Record<string, unknown>) =>
     new Promise<{ err: ServiceError | null; res: unknown }>((resolve) => {

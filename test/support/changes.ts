@@ -43,8 +43,24 @@ const TYPES: Record<string, { oid: number; kind: ValueKind; formatted: string }>
 };
 
 const ARRAY_OIDS: Record<string, number> = {
-  bool: 1000, int2: 1005, int4: 1007, int8: 1016, float4: 1021, float8: 1022, numeric: 1231, text: 1009, varchar: 1015,
-  bytea: 1001, json: 199, jsonb: 3807, uuid: 2951, date: 1182, timestamp: 1115, timestamptz: 1185, time: 1183, interval: 1187,
+  bool: 1000,
+  int2: 1005,
+  int4: 1007,
+  int8: 1016,
+  float4: 1021,
+  float8: 1022,
+  numeric: 1231,
+  text: 1009,
+  varchar: 1015,
+  bytea: 1001,
+  json: 199,
+  jsonb: 3807,
+  uuid: 2951,
+  date: 1182,
+  timestamp: 1115,
+  timestamptz: 1185,
+  time: 1183,
+  interval: 1187,
 };
 
 /**
@@ -141,7 +157,13 @@ export class TxBuilder {
 
   truncate(t: TableSchema, opts: { cascade?: boolean; restartIdentity?: boolean } = {}): this {
     this.drafts.push({
-      op: 'truncate', table: ref(t), schema: t, key: {}, before: null, after: null, unchangedToast: [],
+      op: 'truncate',
+      table: ref(t),
+      schema: t,
+      key: {},
+      before: null,
+      after: null,
+      unchangedToast: [],
       truncateOptions: { cascade: opts.cascade ?? false, restartIdentity: opts.restartIdentity ?? false },
     });
     return this;
@@ -164,7 +186,10 @@ export class ChangeLog {
   private readonly schemas = new Map<string, TableSchema>();
   readonly all: Change[] = [];
 
-  constructor(readonly flowId = 'flow-1', startLsn: Lsn = 0x1_0000_0000n) {
+  constructor(
+    readonly flowId = 'flow-1',
+    startLsn: Lsn = 0x1_0000_0000n,
+  ) {
     this.lsn = startLsn;
   }
 

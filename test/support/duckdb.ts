@@ -51,8 +51,14 @@ export async function queryRows(d: DuckdbDestination, sql: string): Promise<Reco
 
 /** Every column of `name` (`schema.table`) as DuckDB text, ordered by `orderBy` (column names). */
 export async function tableText(d: DuckdbDestination, name: string, orderBy = 'id'): Promise<Record<string, string | null>[]> {
-  const cols = await queryRows(d, `SELECT column_name FROM information_schema.columns WHERE table_schema || '.' || table_name = '${name}' ORDER BY ordinal_position`);
+  const cols = await queryRows(
+    d,
+    `SELECT column_name FROM information_schema.columns WHERE table_schema || '.' || table_name = '${name}' ORDER BY ordinal_position`,
+  );
   const list = cols.map((c) => `CAST("${c.column_name}" AS VARCHAR) AS "${c.column_name}"`).join(', ');
-  const order = orderBy.split(',').map((c) => `src.${c.trim()}`).join(', ');
+  const order = orderBy
+    .split(',')
+    .map((c) => `src.${c.trim()}`)
+    .join(', ');
   return queryRows(d, `SELECT ${list} FROM ${name} AS src ORDER BY ${order}`);
 }

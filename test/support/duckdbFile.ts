@@ -11,7 +11,7 @@ export async function queryDuckDbFile(path: string, sql: string): Promise<DuckRo
   try {
     const conn = await instance.connect();
     try {
-      return (await conn.runAndReadAll(sql)).getRowObjectsJson() as DuckRow[];
+      return (await conn.runAndReadAll(sql)).getRowObjectsJson();
     } finally {
       conn.closeSync();
     }

@@ -20,7 +20,15 @@ export function testFlow(o: TestFlowOptions): Record<string, unknown> {
     source: {
       name: 'pg',
       type: 'postgres',
-      options: { dsn: o.sourceDsn, slot: o.slot, publication: o.publication, publication_tables: o.tables.join(','), batch_timeout: '200ms', status_interval: '1s', ...o.sourceOptions },
+      options: {
+        dsn: o.sourceDsn,
+        slot: o.slot,
+        publication: o.publication,
+        publication_tables: o.tables.join(','),
+        batch_timeout: '200ms',
+        status_interval: '1s',
+        ...o.sourceOptions,
+      },
     },
     destinations: o.destinations,
     wire_format: 'json',

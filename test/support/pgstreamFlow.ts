@@ -34,10 +34,17 @@ export async function createPgstreamFlow(prefix: string, stream: string, format 
   await source.query('CREATE TABLE public.orders (id bigint PRIMARY KEY, customer text NOT NULL, total numeric(12,2), note text)');
   const streamDsn = streams.dsn.replace('postgres@', `postgres:${SECRET}@`);
   const flowId = `${prefix}-flow`;
-  const flowFile = writeFlowFile(dir, testFlow({
-    id: flowId, sourceDsn: source.dsn, slot: `${prefix}_slot`, publication: `${prefix}_pub`, tables: ['public.orders'],
-    destinations: [{ name: 'orders-stream', type: 'pgstream', options: { dsn: streamDsn, stream, format } }],
-  }));
+  const flowFile = writeFlowFile(
+    dir,
+    testFlow({
+      id: flowId,
+      sourceDsn: source.dsn,
+      slot: `${prefix}_slot`,
+      publication: `${prefix}_pub`,
+      tables: ['public.orders'],
+      destinations: [{ name: 'orders-stream', type: 'pgstream', options: { dsn: streamDsn, stream, format } }],
+    }),
+  );
   const env = { DUCTSTREAM_POSTGRES_DSN: state.dsn };
   const run = async (args: string[]) => {
     const r = await runWorker(args, env);
@@ -45,7 +52,12 @@ export async function createPgstreamFlow(prefix: string, stream: string, format 
   };
   await run(['-flow-file', flowFile, '-max-empty-reads', '1']);
   return {
-    source, state, streams, streamDsn, flowId, env,
+    source,
+    state,
+    streams,
+    streamDsn,
+    flowId,
+    env,
     sync: () => run(['-flow-id', flowId, '-max-empty-reads', '1']),
     close: async () => {
       await source.drop();

@@ -27,8 +27,8 @@ export function spawnBin(bin: string, args: string[], env: NodeJS.ProcessEnv): S
   let stdout = '';
   let stderr = '';
   const waiters: Array<{ pattern: RegExp; resolve: () => void }> = [];
-  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => {
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => {
     stderr += d.toString();
     for (const w of [...waiters]) {
       if (w.pattern.test(stderr)) {

@@ -40,7 +40,11 @@ describe('admin command framework', () => {
   });
 
   test('-h at every level prints usage on stdout, exit 0; nothing or unknown names exit 2', async () => {
-    for (const [args, expected] of [[['-h'], 'Commands:\n  demo'], [['demo', '-h'], 'Subcommands:\n  echo'], [['demo', 'echo', '-h'], '  -value V']] as const) {
+    for (const [args, expected] of [
+      [['-h'], 'Commands:\n  demo'],
+      [['demo', '-h'], 'Subcommands:\n  echo'],
+      [['demo', 'echo', '-h'], '  -value V'],
+    ] as const) {
       const { out, io: i } = io();
       expect(await runAdmin([...args], [demo], i)).toBe(0);
       expect(out.stdout).toContain(expected);
@@ -67,7 +71,9 @@ describe('admin command framework', () => {
   });
 
   test('service errors about mapped fields become flag errors; others pass through', () => {
-    const mapped = flagError(new DuctError('not_found', 'stream: stream "x" is not written by any flow', { field: 'stream', hint: 'pass -dsn' }), { stream: 'stream' });
+    const mapped = flagError(new DuctError('not_found', 'stream: stream "x" is not written by any flow', { field: 'stream', hint: 'pass -dsn' }), {
+      stream: 'stream',
+    });
     expect(mapped).toEqual(new UsageError('flag -stream: stream "x" is not written by any flow (pass -dsn)'));
     const unmapped = new DuctError('internal', 'boom', { field: 'stream' });
     expect(flagError(unmapped, { stream: 'stream' })).toBe(unmapped);
@@ -75,7 +81,7 @@ describe('admin command framework', () => {
     expect(flagError(other, { stream: 'stream' })).toBe(other);
   });
 
-  test('the stream command has pull, ack, replay and list, each with the issue\'s flags', () => {
+  test("the stream command has pull, ack, replay and list, each with the issue's flags", () => {
     const stream = ADMIN_COMMANDS.find((c) => c.name === 'stream')!;
     const flags = Object.fromEntries(stream.subcommands.map((s) => [s.name, s.flags.map((f) => f.name)]));
     expect(flags.pull).toEqual(expect.arrayContaining(['stream', 'group', 'max', 'visibility', 'json', 'dsn']));

@@ -16,9 +16,28 @@ describe('stream message conversions', () => {
     expect(groupStartOf('GROUP_START_NOW')).toBe('now');
     expect(groupStartOf('GROUP_START_UNSPECIFIED')).toBe('beginning');
     const m = streamMessageOf({
-      id: '42', schema: 'public', table: 't', op: 'update', key: { id: '7' }, lsn: '0/10', commitLsn: '0/20', seq: 3,
-      commitTime: '2024-01-01T00:00:00.000001Z', xid: 900, format: 'json', payload: Buffer.from('{}'), deliveryCount: 2, leasedUntil: '2024-01-01T00:00:30.000001Z',
+      id: '42',
+      schema: 'public',
+      table: 't',
+      op: 'update',
+      key: { id: '7' },
+      lsn: '0/10',
+      commitLsn: '0/20',
+      seq: 3,
+      commitTime: '2024-01-01T00:00:00.000001Z',
+      xid: 900,
+      format: 'json',
+      payload: Buffer.from('{}'),
+      deliveryCount: 2,
+      leasedUntil: '2024-01-01T00:00:30.000001Z',
     });
-    expect(m).toMatchObject({ id: '42', key_json: '{"id":"7"}', commit_lsn: '0/20', xid: '900', delivery_count: 2, commit_time: { seconds: '1704067200', nanos: 1000 } });
+    expect(m).toMatchObject({
+      id: '42',
+      key_json: '{"id":"7"}',
+      commit_lsn: '0/20',
+      xid: '900',
+      delivery_count: 2,
+      commit_time: { seconds: '1704067200', nanos: 1000 },
+    });
   });
 });

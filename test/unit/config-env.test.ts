@@ -3,7 +3,14 @@ import { readServiceEnv, systemDatabaseUrlFor, validateCron } from '../../src/co
 describe('readServiceEnv', () => {
   it('applies the documented defaults', () => {
     const env = readServiceEnv({});
-    expect(env).toMatchObject({ grpcListen: ':8080', wireFormat: 'json', wireEnforce: false, dbosApp: 'ductstream', dbosQueue: 'ductstream', checkpointBackend: 'sqlite' });
+    expect(env).toMatchObject({
+      grpcListen: ':8080',
+      wireFormat: 'json',
+      wireEnforce: false,
+      dbosApp: 'ductstream',
+      dbosQueue: 'ductstream',
+      checkpointBackend: 'sqlite',
+    });
     expect(env.runner).toEqual({ stepMaxRows: 50000, stepMaxMs: 2000, maxWriteRows: 10000, stepsPerRun: 500 });
     expect(readServiceEnv({ DUCTSTREAM_POSTGRES_DSN: 'postgres://u:p@h:5432/state' })).toMatchObject({
       checkpointBackend: 'postgres',
@@ -28,7 +35,7 @@ describe('readServiceEnv', () => {
     expect(validateCron('*/10  * * * * *', 'X')).toBe('*/10 * * * * *');
   });
 
-  it('puts a standalone worker\'s DBOS system database beside the source', () => {
+  it("puts a standalone worker's DBOS system database beside the source", () => {
     expect(systemDatabaseUrlFor(readServiceEnv({}), 'postgres://u@h/app')).toBe('postgres://u@h/app_ductstream_dbos_sys');
     expect(() => systemDatabaseUrlFor(readServiceEnv({}), 'host=h dbname=app')).toThrow(/DBOS_SYSTEM_DATABASE_URL/);
   });

@@ -33,7 +33,16 @@ describe('parseFlow', () => {
     [{ ...base(), source: undefined }, 'source: is required'],
     [{ ...base(), source: { type: 'mysql', options: {} } }, 'source.type: unknown source type "mysql"'],
     [{ ...base(), destinations: [] }, 'destinations: needs at least one destination'],
-    [{ ...base(), destinations: [{ type: 'duckdb', options: { dsn: 'a' } }, { type: 'duckdb', options: { dsn: 'b' } }] }, 'destinations[1].name: "duckdb" is used twice'],
+    [
+      {
+        ...base(),
+        destinations: [
+          { type: 'duckdb', options: { dsn: 'a' } },
+          { type: 'duckdb', options: { dsn: 'b' } },
+        ],
+      },
+      'destinations[1].name: "duckdb" is used twice',
+    ],
     [{ ...base(), destinations: [{ name: 'x', type: 'duckdb', options: { dsn: { nested: true } } }] }, 'destinations[0].options.dsn: must be a string'],
     [{ ...base(), parallelism: 0 }, 'parallelism: 0 is not allowed'],
     [{ ...base(), parallelism: 'abc' }, 'parallelism: "abc" is not allowed'],

@@ -27,8 +27,28 @@ describe('http options', () => {
   });
 
   test('every option is read', () => {
-    const c = parse({ method: 'put', format: 'avro', headers: 'Authorization:Bearer a:b:c, X-Team: data', max_retries: '0', backoff_base: '50ms', backoff_max: '2s', backoff_factor: '1.5', idempotency_header: 'X-Idem', timeout: '250ms', mode: 'batch' });
-    expect(c).toMatchObject({ method: 'PUT', headers: [['Authorization', 'Bearer a:b:c'], ['X-Team', 'data']], idempotencyHeader: 'X-Idem', timeoutMs: 250, mode: 'batch' });
+    const c = parse({
+      method: 'put',
+      format: 'avro',
+      headers: 'Authorization:Bearer a:b:c, X-Team: data',
+      max_retries: '0',
+      backoff_base: '50ms',
+      backoff_max: '2s',
+      backoff_factor: '1.5',
+      idempotency_header: 'X-Idem',
+      timeout: '250ms',
+      mode: 'batch',
+    });
+    expect(c).toMatchObject({
+      method: 'PUT',
+      headers: [
+        ['Authorization', 'Bearer a:b:c'],
+        ['X-Team', 'data'],
+      ],
+      idempotencyHeader: 'X-Idem',
+      timeoutMs: 250,
+      mode: 'batch',
+    });
     expect(c.retry).toMatchObject({ maxAttempts: 1, baseMs: 50, maxMs: 2000, factor: 1.5 });
   });
 
@@ -53,7 +73,7 @@ describe('http options', () => {
     [{ mode: 'bulk' }, `${P}.mode: "bulk" is not allowed`],
     [{ retries: '3' }, `${P}.retries: is not a known option`],
   ])('rejects %j', (options, message) => {
-    const e = errorOf(() => parse(options as Record<string, string>));
+    const e = errorOf(() => parse(options));
     expect(e).toBeInstanceOf(DuctError);
     expect(e.retry).toBe('never');
     expect(e.message).toContain(message);
@@ -67,15 +87,25 @@ describe('http options', () => {
   });
 
   test('a flow with a bad http option is rejected at validation, naming the field', () => {
-    const flow = testFlow({ id: 'f', sourceDsn: 'postgres://u@h/db', slot: 's', publication: 'p', tables: ['public.t'], destinations: [
-      { name: 'ok', type: 'duckdb', options: { dsn: ':memory:' } },
-      { name: 'hook', type: 'http', options: { url: 'http://x/y', max_retries: '-3' } },
-    ] });
+    const flow = testFlow({
+      id: 'f',
+      sourceDsn: 'postgres://u@h/db',
+      slot: 's',
+      publication: 'p',
+      tables: ['public.t'],
+      destinations: [
+        { name: 'ok', type: 'duckdb', options: { dsn: ':memory:' } },
+        { name: 'hook', type: 'http', options: { url: 'http://x/y', max_retries: '-3' } },
+      ],
+    });
     expect(() => parseFlow(flow)).toThrow('destinations[1].options.max_retries: -3 is below the minimum');
   });
 
   test('maskOptions hides every header value', () => {
-    expect(maskOptions({ url: 'https://u:pw@h/p', headers: 'Authorization:Bearer abc,X-Signature:xyz' })).toEqual({ url: 'https://u:****@h/p', headers: 'Authorization:****,X-Signature:****' });
+    expect(maskOptions({ url: 'https://u:pw@h/p', headers: 'Authorization:Bearer abc,X-Signature:xyz' })).toEqual({
+      url: 'https://u:****@h/p',
+      headers: 'Authorization:****,X-Signature:****',
+    });
   });
 });
 
@@ -92,7 +122,11 @@ describe('http helpers', () => {
   });
 
   test('a permanent answer names the destination and status, without header values', () => {
-    const ctx = { target: 'http destination "hook": POST https://h/p', urlField: `${P}.url`, scrub: (t: string) => scrubHeaderValues(t, [['Authorization', 'Bearer abcdef']]) };
+    const ctx = {
+      target: 'http destination "hook": POST https://h/p',
+      urlField: `${P}.url`,
+      scrub: (t: string) => scrubHeaderValues(t, [['Authorization', 'Bearer abcdef']]),
+    };
     const e = responseError({ status: 401, statusText: 'Unauthorized', bodyStart: 'bad token Bearer abcdef' }, ctx)!;
     expect(e.retry).toBe('never');
     expect(e.message).toBe('http destination "hook": POST https://h/p answered 401 Unauthorized: bad token **** (permanent)');

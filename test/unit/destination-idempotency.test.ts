@@ -9,10 +9,12 @@ const keyless = table('public.events', { a: 'int4', b: 'text' }, { replicaIdenti
 describe('row key text', () => {
   test('is the primary key as a JSON object in key order, with exact values', () => {
     const log = new ChangeLog();
-    const [ins, upd, del] = log.tx((t) => t
-      .insert(items, { order_id: 9223372036854775807n, line: 2, blob: Buffer.from([1, 2]), note: 'x' })
-      .update(users, { id: 5n, name: 'moved' }, { before: { id: 4n } })
-      .delete(users, { id: 7n }));
+    const [ins, upd, del] = log.tx((t) =>
+      t
+        .insert(items, { order_id: 9223372036854775807n, line: 2, blob: Buffer.from([1, 2]), note: 'x' })
+        .update(users, { id: 5n, name: 'moved' }, { before: { id: 4n } })
+        .delete(users, { id: 7n }),
+    );
     expect(rowKeyText(ins!, items)).toBe('{"order_id":"9223372036854775807","line":2}');
     expect(rowKeyText(upd!, users)).toBe('{"id":"5"}'); // the new key
     expect(rowKeyText(del!, users)).toBe('{"id":"7"}');
@@ -29,7 +31,9 @@ describe('row key text', () => {
 describe('idempotency key', () => {
   test('is pinned: the same bytes as every earlier release, so keys survive an upgrade', () => {
     const log = new ChangeLog('f', 0x16_b6c5_0000n);
-    const [a, b] = log.tx((t) => t.insert(items, { order_id: 9223372036854775807n, line: 2, blob: Buffer.from([1, 2]), note: 'ü' }).delete(items, { order_id: 5n, line: 1 }));
+    const [a, b] = log.tx((t) =>
+      t.insert(items, { order_id: 9223372036854775807n, line: 2, blob: Buffer.from([1, 2]), note: 'ü' }).delete(items, { order_id: 5n, line: 1 }),
+    );
     expect(idempotencyKey(a!, items)).toBe('e1e67f8df668e52292ad95dd6c6d5ece201c67f7e87f4d480f8a4cf0e8fb080e');
     expect(idempotencyKey(b!, items)).toBe('ffe987285344cda54634cf0aafe8ad479a703c092fe5ece1fb78ad4906b9d792');
     expect(idempotencyKey(b!, items, rowKeyText(b!, items), 'shop.items')).toBe(idempotencyKey(b!, items));

@@ -18,15 +18,49 @@ const parse = (o: Record<string, string>, kind = 'kafka') => parseKafkaConfig(ki
 describe('kafka options', () => {
   test('defaults, and the same options for bufstream', () => {
     const c = parse({});
-    expect(c).toMatchObject({ kind: 'kafka', brokers: ['localhost:9092'], compression: 'none', acks: -1, clientId: 'ductstream', tls: false, maxRequestBytes: KAFKA_DEFAULTS.maxRequestBytes });
+    expect(c).toMatchObject({
+      kind: 'kafka',
+      brokers: ['localhost:9092'],
+      compression: 'none',
+      acks: -1,
+      clientId: 'ductstream',
+      tls: false,
+      maxRequestBytes: KAFKA_DEFAULTS.maxRequestBytes,
+    });
     expect(c.topic.text).toBe('{schema}.{table}');
-    expect(getDestinationKind('bufstream', 't').parseConfig({ brokers: 'b:9092', topic: 'cdc', acks: '1', compression: 'gzip', format: 'proto' }, P)).toMatchObject({ kind: 'bufstream', acks: 1, compression: 'gzip' });
+    expect(
+      getDestinationKind('bufstream', 't').parseConfig({ brokers: 'b:9092', topic: 'cdc', acks: '1', compression: 'gzip', format: 'proto' }, P),
+    ).toMatchObject({ kind: 'bufstream', acks: 1, compression: 'gzip' });
     expect(getDestinationKind('kafka', 't').usesWireFormat).toBe(true);
   });
 
   test('every option is read', () => {
-    const c = parse({ brokers: 'a:1, [::1]:9093', topic: 'cdc.{table}', compression: 'GZIP', acks: '0', client_id: 'me', tls: 'true', sasl_mechanism: 'scram-sha-512', sasl_username: 'u', sasl_password: 'p', connect_timeout: '2s', request_timeout: '5s', max_request_bytes: '65536', max_retries: '2' });
-    expect(c).toMatchObject({ brokers: ['a:1', '[::1]:9093'], compression: 'gzip', acks: 0, clientId: 'me', tls: true, sasl: { mechanism: 'scram-sha-512', username: 'u', password: 'p' }, connectTimeoutMs: 2000, requestTimeoutMs: 5000, maxRequestBytes: 65536 });
+    const c = parse({
+      brokers: 'a:1, [::1]:9093',
+      topic: 'cdc.{table}',
+      compression: 'GZIP',
+      acks: '0',
+      client_id: 'me',
+      tls: 'true',
+      sasl_mechanism: 'scram-sha-512',
+      sasl_username: 'u',
+      sasl_password: 'p',
+      connect_timeout: '2s',
+      request_timeout: '5s',
+      max_request_bytes: '65536',
+      max_retries: '2',
+    });
+    expect(c).toMatchObject({
+      brokers: ['a:1', '[::1]:9093'],
+      compression: 'gzip',
+      acks: 0,
+      clientId: 'me',
+      tls: true,
+      sasl: { mechanism: 'scram-sha-512', username: 'u', password: 'p' },
+      connectTimeoutMs: 2000,
+      requestTimeoutMs: 5000,
+      maxRequestBytes: 65536,
+    });
     expect(c.retry.maxAttempts).toBe(3);
   });
 
@@ -47,7 +81,7 @@ describe('kafka options', () => {
   ])('rejects %j', (options, message) => {
     let err: unknown;
     try {
-      parse(options as Record<string, string>);
+      parse(options);
     } catch (e) {
       err = e;
     }
@@ -56,12 +90,23 @@ describe('kafka options', () => {
   });
 
   test('a flow with an unknown compression is rejected at validation', () => {
-    const flow = testFlow({ id: 'f', sourceDsn: 'postgres://u@h/db', slot: 's', publication: 'p', tables: ['public.t'], destinations: [{ name: 'k', type: 'bufstream', options: { brokers: 'b:9092', compression: 'lzma' } }] });
+    const flow = testFlow({
+      id: 'f',
+      sourceDsn: 'postgres://u@h/db',
+      slot: 's',
+      publication: 'p',
+      tables: ['public.t'],
+      destinations: [{ name: 'k', type: 'bufstream', options: { brokers: 'b:9092', compression: 'lzma' } }],
+    });
     expect(() => parseFlow(flow)).toThrow('destinations[0].options.compression: "lzma" is not allowed');
   });
 
   test('the SASL password is masked for display', () => {
-    expect(maskOptions({ brokers: 'b:9092', sasl_username: 'u', sasl_password: 'pw' })).toEqual({ brokers: 'b:9092', sasl_username: 'u', sasl_password: '****' });
+    expect(maskOptions({ brokers: 'b:9092', sasl_username: 'u', sasl_password: 'pw' })).toEqual({
+      brokers: 'b:9092',
+      sasl_username: 'u',
+      sasl_password: '****',
+    });
   });
 });
 
@@ -111,7 +156,11 @@ describe('kafka errors', () => {
     expect(kafkaRetryClass({ name: 'KafkaJSProtocolError', type: 'MESSAGE_TOO_LARGE', retriable: false })).toBe('never');
     expect(kafkaRetryClass({ name: 'KafkaJSProtocolError', type: 'TOPIC_AUTHORIZATION_FAILED', retriable: false })).toBe('never');
     expect(kafkaRetryClass({ name: 'KafkaJSSASLAuthenticationError' })).toBe('never');
-    const e = kafkaError({ name: 'KafkaJSProtocolError', type: 'MESSAGE_TOO_LARGE', message: 'The request included a message larger than the max message size' }, 'producing failed', ctx);
+    const e = kafkaError(
+      { name: 'KafkaJSProtocolError', type: 'MESSAGE_TOO_LARGE', message: 'The request included a message larger than the max message size' },
+      'producing failed',
+      ctx,
+    );
     expect(e.message).toBe('kafka destination "k": producing failed: The request included a message larger than the max message size');
     expect(e.hint).toContain('max_request_bytes');
     expect(e.retry).toBe('never');

@@ -39,7 +39,12 @@ async function kafkajsBody(topics: TopicRecords[], compression: number, acks: nu
     partitions: t.partitions.map((p) => ({
       partition: p.partition,
       firstSequence: 0,
-      messages: p.records.map((r) => ({ key: r.key, value: Buffer.from(r.value), timestamp: r.timestampMs, headers: Object.fromEntries(HEADERS.map((h, i) => [h, r.headerValues[i]!])) })),
+      messages: p.records.map((r) => ({
+        key: r.key,
+        value: Buffer.from(r.value),
+        timestamp: r.timestampMs,
+        headers: Object.fromEntries(HEADERS.map((h, i) => [h, r.headerValues[i]!])),
+      })),
     })),
   }));
   return (await kafkajsProduceV3({ acks, timeout: 30_000, compression, topicData }).encode()).buffer;
@@ -52,7 +57,13 @@ describe('produce request encoding', () => {
   ] as const)('matches kafkajs byte for byte (%s)', async (compression, kafkajsCompression, acks) => {
     const recs = recordsOf(300, 7);
     const topics: TopicRecords[] = [
-      { topic: 'cdc.public.items', partitions: [{ partition: 0, records: recs.slice(0, 120) }, { partition: 3, records: recs.slice(120, 121) }] },
+      {
+        topic: 'cdc.public.items',
+        partitions: [
+          { partition: 0, records: recs.slice(0, 120) },
+          { partition: 3, records: recs.slice(120, 121) },
+        ],
+      },
       { topic: 'tøpic', partitions: [{ partition: 1, records: recs.slice(121) }] },
     ];
     const theirs = await kafkajsBody(topics, kafkajsCompression, acks);

@@ -14,12 +14,38 @@ const parse = (o: Record<string, string>) => parseS3Config({ bucket: 'my-bucket'
 describe('s3 options', () => {
   test('defaults: no prefix, standard credential chain, snappy parquet', () => {
     const c = parse({ region: 'eu-west-1' });
-    expect(c).toMatchObject({ bucket: 'my-bucket', prefix: '', region: 'eu-west-1', forcePathStyle: false, parquetCompression: 'snappy', credentials: undefined, endpoint: undefined });
+    expect(c).toMatchObject({
+      bucket: 'my-bucket',
+      prefix: '',
+      region: 'eu-west-1',
+      forcePathStyle: false,
+      parquetCompression: 'snappy',
+      credentials: undefined,
+      endpoint: undefined,
+    });
   });
 
   test('every option is read; the prefix ends with one slash', () => {
-    const c = parse({ prefix: '/cdc/orders', endpoint: 'http://127.0.0.1:9000', force_path_style: 'true', access_key_id: 'AK', secret_access_key: 'SK', session_token: 'ST', format: 'parquet', compression: 'zstd', request_timeout: '5s', max_retries: '1' });
-    expect(c).toMatchObject({ prefix: 'cdc/orders/', endpoint: 'http://127.0.0.1:9000', forcePathStyle: true, credentials: { accessKeyId: 'AK', secretAccessKey: 'SK', sessionToken: 'ST' }, parquetCompression: 'zstd', requestTimeoutMs: 5000 });
+    const c = parse({
+      prefix: '/cdc/orders',
+      endpoint: 'http://127.0.0.1:9000',
+      force_path_style: 'true',
+      access_key_id: 'AK',
+      secret_access_key: 'SK',
+      session_token: 'ST',
+      format: 'parquet',
+      compression: 'zstd',
+      request_timeout: '5s',
+      max_retries: '1',
+    });
+    expect(c).toMatchObject({
+      prefix: 'cdc/orders/',
+      endpoint: 'http://127.0.0.1:9000',
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'AK', secretAccessKey: 'SK', sessionToken: 'ST' },
+      parquetCompression: 'zstd',
+      requestTimeoutMs: 5000,
+    });
     expect(c.retry.maxAttempts).toBe(2);
   });
 
@@ -37,7 +63,7 @@ describe('s3 options', () => {
   ])('rejects %j', (options, message) => {
     let err: unknown;
     try {
-      parse(options as Record<string, string>);
+      parse(options);
     } catch (e) {
       err = e;
     }
@@ -47,9 +73,21 @@ describe('s3 options', () => {
   });
 
   test('a flow with a bad s3 option is rejected at validation; credentials are masked for display', () => {
-    const flow = testFlow({ id: 'f', sourceDsn: 'postgres://u@h/db', slot: 's', publication: 'p', tables: ['public.t'], destinations: [{ name: 'lake', type: 's3', options: { bucket: 'b-1', compression: 'rar' } }] });
+    const flow = testFlow({
+      id: 'f',
+      sourceDsn: 'postgres://u@h/db',
+      slot: 's',
+      publication: 'p',
+      tables: ['public.t'],
+      destinations: [{ name: 'lake', type: 's3', options: { bucket: 'b-1', compression: 'rar' } }],
+    });
     expect(() => parseFlow(flow)).toThrow('destinations[0].options.compression: unknown parquet compression "rar"');
-    expect(maskOptions({ bucket: 'b', access_key_id: 'AKIA', secret_access_key: 'SECRET', session_token: 'TOKEN' })).toEqual({ bucket: 'b', access_key_id: '****', secret_access_key: '****', session_token: '****' });
+    expect(maskOptions({ bucket: 'b', access_key_id: 'AKIA', secret_access_key: 'SECRET', session_token: 'TOKEN' })).toEqual({
+      bucket: 'b',
+      access_key_id: '****',
+      secret_access_key: '****',
+      session_token: '****',
+    });
   });
 });
 

@@ -32,7 +32,14 @@ describe('DuckDB destination options', () => {
       stagingTable: undefined,
       stagingSuffix: '_staging',
       metaTableEnabled: true,
-      meta: { enabled: false, syncedAt: '__ds_synced_at', deleted: '__ds_is_deleted', watermark: '__ds_watermark', op: '__ds_op', watermarkSource: 'timestamp' },
+      meta: {
+        enabled: false,
+        syncedAt: '__ds_synced_at',
+        deleted: '__ds_is_deleted',
+        watermark: '__ds_watermark',
+        op: '__ds_op',
+        watermarkSource: 'timestamp',
+      },
       softDelete: false,
       typeMappings: new Map(),
     });
@@ -40,15 +47,42 @@ describe('DuckDB destination options', () => {
   });
 
   test('every documented option is read', () => {
-    const c = parseDuckdbConfig({
-      dsn: ':memory:', schema: 'wh', table: 't', write_mode: 'append', batch_mode: 'staging', batch_resolution: 'replace',
-      staging_schema: 'stage', staging_table: 'st', staging_suffix: '_s', meta_table_enabled: 'false', meta_enabled: 'true',
-      meta_synced_at: 'a', meta_deleted: 'b', meta_watermark: '-', meta_op: 'c', watermark_source: 'lsn', soft_delete: 'true',
-      append_mode: 'false', type_mappings: '{"jsonb": "VARCHAR"}', format: 'arrow',
-    }, path);
+    const c = parseDuckdbConfig(
+      {
+        dsn: ':memory:',
+        schema: 'wh',
+        table: 't',
+        write_mode: 'append',
+        batch_mode: 'staging',
+        batch_resolution: 'replace',
+        staging_schema: 'stage',
+        staging_table: 'st',
+        staging_suffix: '_s',
+        meta_table_enabled: 'false',
+        meta_enabled: 'true',
+        meta_synced_at: 'a',
+        meta_deleted: 'b',
+        meta_watermark: '-',
+        meta_op: 'c',
+        watermark_source: 'lsn',
+        soft_delete: 'true',
+        append_mode: 'false',
+        type_mappings: '{"jsonb": "VARCHAR"}',
+        format: 'arrow',
+      },
+      path,
+    );
     expect(c).toMatchObject({
-      schema: 'wh', table: 't', writeMode: 'append', batchMode: 'staging', batchResolution: 'replace', stagingSchema: 'stage',
-      stagingTable: 'st', stagingSuffix: '_s', metaTableEnabled: false, softDelete: true,
+      schema: 'wh',
+      table: 't',
+      writeMode: 'append',
+      batchMode: 'staging',
+      batchResolution: 'replace',
+      stagingSchema: 'stage',
+      stagingTable: 'st',
+      stagingSuffix: '_s',
+      metaTableEnabled: false,
+      softDelete: true,
       meta: { enabled: true, syncedAt: 'a', deleted: 'b', watermark: undefined, op: 'c', watermarkSource: 'lsn' },
     });
     expect(Object.fromEntries(c.typeMappings)).toEqual({ jsonb: 'VARCHAR' });

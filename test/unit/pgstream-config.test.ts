@@ -13,7 +13,13 @@ describe('pgstream keys and stream locations', () => {
 
   test('streams of flows: the stream option or the destination name, one entry per stream and DSN', () => {
     const flow = (id: string, destinations: Flow['destinations']): Flow => ({
-      id, name: id, source: { name: 'pg', type: 'postgres', options: {} }, destinations, wire_format: '', parallelism: 1, state: 'running',
+      id,
+      name: id,
+      source: { name: 'pg', type: 'postgres', options: {} },
+      destinations,
+      wire_format: '',
+      parallelism: 1,
+      state: 'running',
     });
     const flows = [
       flow('a', [

@@ -73,34 +73,58 @@ const begin = (finalLsn: bigint, xid: number): Msg => new Msg().byte('B').int64(
 const commit = (commitLsn: bigint, endLsn: bigint): Msg => new Msg().byte('C').byte(0).int64(commitLsn).int64(endLsn).int64(COMMIT_PG_MICROS);
 
 function relationMsg(id: number, identity = 'd'): Msg {
-  return new Msg().byte('R').int32(id).str('public').str('items').byte(identity).int16(4)
-    .byte(1).str('id').int32(20).int32(-1)
-    .byte(0).str('name').int32(25).int32(-1)
-    .byte(0).str('price').int32(1700).int32(-1)
-    .byte(0).str('at').int32(1184).int32(-1);
+  return new Msg()
+    .byte('R')
+    .int32(id)
+    .str('public')
+    .str('items')
+    .byte(identity)
+    .int16(4)
+    .byte(1)
+    .str('id')
+    .int32(20)
+    .int32(-1)
+    .byte(0)
+    .str('name')
+    .int32(25)
+    .int32(-1)
+    .byte(0)
+    .str('price')
+    .int32(1700)
+    .int32(-1)
+    .byte(0)
+    .str('at')
+    .int32(1184)
+    .int32(-1);
 }
 
 function relationState(identity = 'd'): RelationState {
   const rel = parsePgoutput(relationMsg(16400, identity).build()) as RelationMessage;
-  return buildRelationState(rel, { found: true, notNull: new Set(['id']), primaryKey: ['id'], types: [] }, new TypeRegistry(false), new Set(['ductstream']), new Map());
+  return buildRelationState(
+    rel,
+    { found: true, notNull: new Set(['id']), primaryKey: ['id'], types: [] },
+    new TypeRegistry(false),
+    new Set(['ductstream']),
+    new Map(),
+  );
 }
 
 describe('framing', () => {
   test('XLogData header and keepalive', () => {
-    const x = new Msg().byte('B').xlog(0x16B6C50n);
-    expect(parseXLogDataHeader(x)).toMatchObject({ dataStart: 0x16B6C50n, walEnd: 0x16B6C50n, sendTimeMicros: PG_EPOCH_OFFSET_MICROS });
+    const x = new Msg().byte('B').xlog(0x16b6c50n);
+    expect(parseXLogDataHeader(x)).toMatchObject({ dataStart: 0x16b6c50n, walEnd: 0x16b6c50n, sendTimeMicros: PG_EPOCH_OFFSET_MICROS });
     const k = new Msg().byte('k').int64(0x100000020n).int64(COMMIT_PG_MICROS).byte(1).build();
     expect(parseKeepalive(k)).toEqual({ walEnd: 0x100000020n, sendTimeMicros: COMMIT_UNIX_MICROS, replyRequested: true });
     expect(() => parseKeepalive(x)).toThrow();
   });
 
   test('standby status update reports write = flush = apply', () => {
-    const b = standbyStatusUpdate(0xABCDEF01234n, Date.UTC(2000, 0, 1, 0, 0, 1));
+    const b = standbyStatusUpdate(0xabcdef01234n, Date.UTC(2000, 0, 1, 0, 0, 1));
     expect(b.length).toBe(34);
     expect(String.fromCharCode(b[0]!)).toBe('r');
-    expect(b.readBigUInt64BE(1)).toBe(0xABCDEF01234n);
-    expect(b.readBigUInt64BE(9)).toBe(0xABCDEF01234n);
-    expect(b.readBigUInt64BE(17)).toBe(0xABCDEF01234n);
+    expect(b.readBigUInt64BE(1)).toBe(0xabcdef01234n);
+    expect(b.readBigUInt64BE(9)).toBe(0xabcdef01234n);
+    expect(b.readBigUInt64BE(17)).toBe(0xabcdef01234n);
     expect(b.readBigInt64BE(25)).toBe(1_000_000n);
     expect(b[33]).toBe(0);
   });
@@ -109,7 +133,13 @@ describe('framing', () => {
 describe('pgoutput decoder', () => {
   test('Begin and Commit with timestamps from the PostgreSQL epoch', () => {
     expect(parsePgoutput(begin(0x500n, 777).build())).toEqual({ tag: 'begin', finalLsn: 0x500n, commitTimeMicros: COMMIT_UNIX_MICROS, xid: 777 });
-    expect(parsePgoutput(commit(0x500n, 0x530n).build())).toEqual({ tag: 'commit', flags: 0, commitLsn: 0x500n, endLsn: 0x530n, commitTimeMicros: COMMIT_UNIX_MICROS });
+    expect(parsePgoutput(commit(0x500n, 0x530n).build())).toEqual({
+      tag: 'commit',
+      flags: 0,
+      commitLsn: 0x500n,
+      endLsn: 0x530n,
+      commitTimeMicros: COMMIT_UNIX_MICROS,
+    });
     expect(new Date(Number(COMMIT_UNIX_MICROS / 1000n)).toISOString()).toBe('2024-01-02T03:04:05.123Z');
   });
 
@@ -120,7 +150,12 @@ describe('pgoutput decoder', () => {
     expect(rel.columns.map((c) => c.name)).toEqual(['id', 'name', 'price', 'at']);
     const catalogRel = parsePgoutput(new Msg().byte('R').int32(1).str('').str('pg_class').byte('n').int16(0).build());
     expect(catalogRel).toMatchObject({ schema: 'pg_catalog', columns: [] });
-    expect(parsePgoutput(new Msg().byte('Y').int32(70000).str('public').str('mood').build())).toEqual({ tag: 'type', typeOid: 70000, schema: 'public', name: 'mood' });
+    expect(parsePgoutput(new Msg().byte('Y').int32(70000).str('public').str('mood').build())).toEqual({
+      tag: 'type',
+      typeOid: 70000,
+      schema: 'public',
+      name: 'mood',
+    });
     expect(parsePgoutput(new Msg().byte('O').int64(0x10n).str('node_a').build())).toEqual({ tag: 'origin', commitLsn: 0x10n, name: 'node_a' });
     const m = parsePgoutput(new Msg().byte('M').byte(1).int64(0x99n).str('ductstream_ddl').int32(3).byte(0).byte(0x41).byte(0x42).build());
     expect(m).toMatchObject({ tag: 'message', transactional: true, lsn: 0x99n, prefix: 'ductstream_ddl' });
@@ -130,14 +165,23 @@ describe('pgoutput decoder', () => {
 
   test('Insert, Update (K and O), Delete with NULL, unchanged TOAST and unicode', () => {
     expect(parsePgoutput(new Msg().byte('I').int32(5).byte('N').tuple(['1', null, 'ü ✓', 'TOAST']).build())).toEqual({
-      tag: 'insert', relationId: 5, newTuple: ['1', null, 'ü ✓', UNCHANGED_TOAST],
+      tag: 'insert',
+      relationId: 5,
+      newTuple: ['1', null, 'ü ✓', UNCHANGED_TOAST],
     });
     expect(parsePgoutput(new Msg().byte('U').int32(5).byte('K').tuple(['1', null]).byte('N').tuple(['2', 'x']).build())).toEqual({
-      tag: 'update', relationId: 5, oldKind: 'K', oldTuple: ['1', null], newTuple: ['2', 'x'],
+      tag: 'update',
+      relationId: 5,
+      oldKind: 'K',
+      oldTuple: ['1', null],
+      newTuple: ['2', 'x'],
     });
     expect(parsePgoutput(new Msg().byte('U').int32(5).byte('N').tuple(['2', 'y']).build())).toMatchObject({ oldKind: null, oldTuple: null });
     expect(parsePgoutput(new Msg().byte('D').int32(5).byte('O').tuple(['1', 'a']).build())).toEqual({
-      tag: 'delete', relationId: 5, oldKind: 'O', oldTuple: ['1', 'a'],
+      tag: 'delete',
+      relationId: 5,
+      oldKind: 'O',
+      oldTuple: ['1', 'a'],
     });
   });
 
@@ -174,7 +218,13 @@ describe('ChangeAssembler', () => {
     const a = new ChangeAssembler('flow-1', batchSize, 0x100n, new Map([[rel.relationId, rel]]));
     return { a, rel };
   }
-  const insert = (id: number, toast = false): Buffer => new Msg().byte('I').int32(16400).byte('N').tuple([String(id), `n${id}`, toast ? 'TOAST' : '1.5', null]).xlog(BigInt(0x1000 + id));
+  const insert = (id: number, toast = false): Buffer =>
+    new Msg()
+      .byte('I')
+      .int32(16400)
+      .byte('N')
+      .tuple([String(id), `n${id}`, toast ? 'TOAST' : '1.5', null])
+      .xlog(BigInt(0x1000 + id));
   const feedRow = (a: ChangeAssembler, buf: Buffer): void => a.onRowChange(buf, XLOG_DATA_HEADER, buf.readBigUInt64BE(1));
 
   test('changes carry transaction metadata; batches cut at batch_size; checkpoint only at commits', () => {
@@ -185,7 +235,16 @@ describe('ChangeAssembler', () => {
     const first = a.takeReady()!;
     expect(first.changes.map((c) => c.seq)).toEqual([0, 1]);
     expect(first.checkpointLsn).toBe(0x100n); // the transaction is still open
-    expect(first.changes[0]).toMatchObject({ op: 'insert', lsn: 0x1001n, commitLsn: 0x2000n, commitEndLsn: 0n, commitTimeMicros: COMMIT_UNIX_MICROS, xid: 42, key: { id: 1n }, before: null });
+    expect(first.changes[0]).toMatchObject({
+      op: 'insert',
+      lsn: 0x1001n,
+      commitLsn: 0x2000n,
+      commitEndLsn: 0n,
+      commitTimeMicros: COMMIT_UNIX_MICROS,
+      xid: 42,
+      key: { id: 1n },
+      before: null,
+    });
     expect(first.firstLsn).toBe(0x2000n);
     expect(first.schemas.get('public.items')!.primaryKey).toEqual(['id']);
     a.onCommit({ tag: 'commit', flags: 0, commitLsn: 0x2000n, endLsn: 0x2030n, commitTimeMicros: COMMIT_UNIX_MICROS });
@@ -230,7 +289,13 @@ describe('ChangeAssembler', () => {
     a.cut();
     const b: Batch = a.takeReady()!;
     const [u, d, k, t] = b.changes;
-    expect(u).toMatchObject({ op: 'update', key: { id: 1n }, before: { id: 1n, name: 'old', price: '1', at: null }, after: { id: 1n, name: 'new', at: null }, unchangedToast: ['price'] });
+    expect(u).toMatchObject({
+      op: 'update',
+      key: { id: 1n },
+      before: { id: 1n, name: 'old', price: '1', at: null },
+      after: { id: 1n, name: 'new', at: null },
+      unchangedToast: ['price'],
+    });
     expect('price' in u!.after!).toBe(false);
     expect(d).toMatchObject({ op: 'delete', key: { id: 2n }, before: { id: 2n, name: 'gone' }, after: null });
     expect(k).toMatchObject({ op: 'update', key: { id: 4n }, before: { id: 3n } });
@@ -241,7 +306,13 @@ describe('ChangeAssembler', () => {
 
   test('internal tables are dropped; a change before its Relation is an error', () => {
     const rel = parsePgoutput(relationMsg(16401).build()) as RelationMessage;
-    const internal = buildRelationState({ ...rel, schema: 'ductstream' }, { found: true, notNull: new Set(), primaryKey: ['id'], types: [] }, new TypeRegistry(false), new Set(['ductstream']), new Map());
+    const internal = buildRelationState(
+      { ...rel, schema: 'ductstream' },
+      { found: true, notNull: new Set(), primaryKey: ['id'], types: [] },
+      new TypeRegistry(false),
+      new Set(['ductstream']),
+      new Map(),
+    );
     const a = new ChangeAssembler('f', 10, 0n, new Map([[16401, internal]]));
     a.onBegin({ tag: 'begin', finalLsn: 1n, commitTimeMicros: 0n, xid: 1 });
     const buf = new Msg().byte('I').int32(16401).byte('N').tuple(['1', 'x', '1', null]).xlog(1n);
@@ -292,16 +363,21 @@ describe('CopyDataFramer', () => {
   test('whole, and cut at every byte of the headers and around every message boundary', () => {
     expect(run([])).toEqual(expected);
     const boundaries = [0, 8, 18, 18 + 70_005, 18 + 70_005 + 12, 18 + 70_005 + 12 + 5];
-    for (const b of boundaries) for (let d = -6; d <= 6; d++) {
-      const cut = b + d;
-      if (cut > 0 && cut < stream.length) expect(run([cut])).toEqual(expected);
-    }
+    for (const b of boundaries)
+      for (let d = -6; d <= 6; d++) {
+        const cut = b + d;
+        if (cut > 0 && cut < stream.length) expect(run([cut])).toEqual(expected);
+      }
     expect(run([1, 2, 3, 4, 5, 6, 20, 30_000, 60_000, 70_020])).toEqual(expected);
   });
 
   test('CopyData before streaming goes to node pg; a malformed length stops the framer', () => {
     const seen: string[] = [];
-    const framer = new CopyDataFramer(() => seen.push('d'), (m) => seen.push(`pg:${String.fromCharCode(m[0]!)}`), (e) => seen.push(e.message));
+    const framer = new CopyDataFramer(
+      () => seen.push('d'),
+      (m) => seen.push(`pg:${String.fromCharCode(m[0]!)}`),
+      (e) => seen.push(e.message),
+    );
     framer.push(frame('d', Buffer.from('x')));
     framer.push(Buffer.from([0x64, 0, 0, 0, 2, 1, 2, 3]));
     framer.push(frame('d', Buffer.from('y')));

@@ -43,33 +43,36 @@ describe('parsePostgresSourceConfig', () => {
   });
 
   test('reads every option', () => {
-    const c = parsePostgresSourceConfig({
-      ...base,
-      create_slot: 'false',
-      ensure_publication: 'false',
-      publication_tables: 'orders, sales."Line Items",Public.Users',
-      publication_schemas: 'public,audit',
-      validate_replication: 'false',
-      batch_size: '500',
-      batch_timeout: '250ms',
-      status_interval: '2s',
-      emit_empty: 'true',
-      resolve_types: 'false',
-      sync_publication: 'true',
-      sync_publication_mode: 'sync',
-      ensure_state: 'false',
-      state_schema: 'meta',
-      state_table: 'src_state',
-      flow_id: 'orders-flow',
-      snapshot_workers: '4',
-      partition_column: 'id',
-      partition_count: '8',
-      snapshot_consistent: 'false',
-      snapshot_state_backend: 'file',
-      snapshot_state_schema: 'snap',
-      snapshot_state_table: 'snap_state',
-      snapshot_state_path: '/tmp/snap.json',
-    }, 'source.options');
+    const c = parsePostgresSourceConfig(
+      {
+        ...base,
+        create_slot: 'false',
+        ensure_publication: 'false',
+        publication_tables: 'orders, sales."Line Items",Public.Users',
+        publication_schemas: 'public,audit',
+        validate_replication: 'false',
+        batch_size: '500',
+        batch_timeout: '250ms',
+        status_interval: '2s',
+        emit_empty: 'true',
+        resolve_types: 'false',
+        sync_publication: 'true',
+        sync_publication_mode: 'sync',
+        ensure_state: 'false',
+        state_schema: 'meta',
+        state_table: 'src_state',
+        flow_id: 'orders-flow',
+        snapshot_workers: '4',
+        partition_column: 'id',
+        partition_count: '8',
+        snapshot_consistent: 'false',
+        snapshot_state_backend: 'file',
+        snapshot_state_schema: 'snap',
+        snapshot_state_table: 'snap_state',
+        snapshot_state_path: '/tmp/snap.json',
+      },
+      'source.options',
+    );
     expect(c.createSlot).toBe(false);
     expect(c.ensurePublication).toBe(false);
     expect(c.publicationTables).toEqual([
@@ -91,8 +94,14 @@ describe('parsePostgresSourceConfig', () => {
     expect(c.stateTable).toBe('src_state');
     expect(c.flowId).toBe('orders-flow');
     expect(c.snapshot).toEqual({
-      workers: 4, partitionColumn: 'id', partitionCount: 8, consistent: false, stateBackend: 'file',
-      stateSchema: 'snap', stateTable: 'snap_state', statePath: '/tmp/snap.json',
+      workers: 4,
+      partitionColumn: 'id',
+      partitionCount: 8,
+      consistent: false,
+      stateBackend: 'file',
+      stateSchema: 'snap',
+      stateTable: 'snap_state',
+      statePath: '/tmp/snap.json',
     });
   });
 
@@ -149,7 +158,11 @@ describe('parsePostgresSourceConfig', () => {
 describe('DSNs', () => {
   test('key/value DSNs are parsed like libpq', () => {
     expect(parseKeyValueDsn("host=db.example port=5433 dbname=app user=me password='s p\\'w'")).toEqual({
-      host: 'db.example', port: '5433', dbname: 'app', user: 'me', password: "s p'w",
+      host: 'db.example',
+      port: '5433',
+      dbname: 'app',
+      user: 'me',
+      password: "s p'w",
     });
     expect(parseKeyValueDsn('not a dsn')).toBeUndefined();
     expect(() => validateDsn('host=localhost dbname=app', 'f')).not.toThrow();

@@ -111,13 +111,29 @@ describe('arrays', () => {
     expect(parse(1007, '{1,2,3}')).toEqual([1, 2, 3]);
     expect(parse(1007, '{}')).toEqual([]);
     expect(parse(1007, '{1,NULL,3}')).toEqual([1, null, 3]);
-    expect(parse(1009, '{a,"b c","d,e","x\\"y","back\\\\slash","",NULL,"NULL",null}')).toEqual(['a', 'b c', 'd,e', 'x"y', 'back\\slash', '', null, 'NULL', null]);
+    expect(parse(1009, '{a,"b c","d,e","x\\"y","back\\\\slash","",NULL,"NULL",null}')).toEqual([
+      'a',
+      'b c',
+      'd,e',
+      'x"y',
+      'back\\slash',
+      '',
+      null,
+      'NULL',
+      null,
+    ]);
     expect(parse(1009, '{"{braces}","ü ✓"}')).toEqual(['{braces}', 'ü ✓']);
   });
 
   test('nested arrays with NULLs and quotes', () => {
-    expect(parse(1007, '{{1,2},{3,NULL}}')).toEqual([[1, 2], [3, null]]);
-    expect(parse(1009, '{{"a b",NULL},{"}","\\""}}')).toEqual([['a b', null], ['}', '"']]);
+    expect(parse(1007, '{{1,2},{3,NULL}}')).toEqual([
+      [1, 2],
+      [3, null],
+    ]);
+    expect(parse(1009, '{{"a b",NULL},{"}","\\""}}')).toEqual([
+      ['a b', null],
+      ['}', '"'],
+    ]);
     expect(parse(1016, '{{{9223372036854775807}},{{-1}}}')).toEqual([[[9223372036854775807n]], [[-1n]]]);
   });
 
@@ -156,7 +172,7 @@ describe('TypeRegistry', () => {
   const queries: unknown[][] = [];
   const fakeQuery = (async (_sql: string, params?: unknown[]) => {
     queries.push(params ?? []);
-    const wanted = new Set((params![0] as number[]));
+    const wanted = new Set(params![0] as number[]);
     return rows.filter((r) => wanted.has(r.oid));
   }) as CatalogQuery;
 
@@ -207,8 +223,22 @@ describe('parsers that read the receive buffer', () => {
     [26, ['4294967295', '0']],
     [20, ['0', '-0', '1', '-1', '999999999999999', '-99999999999999', '1000000000000000', '9007199254740993', '-9223372036854775808', '9223372036854775807']],
     [16, ['t', 'f', 'true', 'false', 'x']],
-    [1114, ['2024-01-02 03:04:05', '2024-01-02 03:04:05.123456', '1969-12-31 23:59:59.5', '0044-03-15 12:00:00 BC', '10000-01-01 00:00:00', 'infinity', '-infinity']],
-    [1184, ['2024-01-02 03:04:05+00', '2024-01-02 03:04:05.000001+00', '2024-01-02 03:04:05+05:30', '2024-01-02 03:04:05.5-08', '0044-03-15 12:00:00+00 BC', '10000-01-01 00:00:00+00', 'infinity']],
+    [
+      1114,
+      ['2024-01-02 03:04:05', '2024-01-02 03:04:05.123456', '1969-12-31 23:59:59.5', '0044-03-15 12:00:00 BC', '10000-01-01 00:00:00', 'infinity', '-infinity'],
+    ],
+    [
+      1184,
+      [
+        '2024-01-02 03:04:05+00',
+        '2024-01-02 03:04:05.000001+00',
+        '2024-01-02 03:04:05+05:30',
+        '2024-01-02 03:04:05.5-08',
+        '0044-03-15 12:00:00+00 BC',
+        '10000-01-01 00:00:00+00',
+        'infinity',
+      ],
+    ],
   ])('type %i: the same value as the text parser', (oid, texts) => {
     for (const text of texts) {
       let expected: unknown;

@@ -21,8 +21,10 @@ const mergeDialect: SqlDialect = {
     const rest = columns.filter((c) => !key.includes(c));
     const update = rest.length ? ` WHEN MATCHED THEN UPDATE SET ${rest.map((c) => `${q(c)} = s.${q(c)}`).join(', ')}` : '';
     const names = columns.map(q).join(', ');
-    return `MERGE INTO ${qualified(this, t)} AS t USING (SELECT * FROM (${select}) AS x (${names})) AS s ON ${on}${update} ` +
-      `WHEN NOT MATCHED THEN INSERT (${names}) VALUES (${columns.map((c) => `s.${q(c)}`).join(', ')})`;
+    return (
+      `MERGE INTO ${qualified(this, t)} AS t USING (SELECT * FROM (${select}) AS x (${names})) AS s ON ${on}${update} ` +
+      `WHEN NOT MATCHED THEN INSERT (${names}) VALUES (${columns.map((c) => `s.${q(c)}`).join(', ')})`
+    );
   },
 };
 
@@ -65,7 +67,10 @@ async function run(dialect: SqlDialect): Promise<{ rows: unknown[]; statements: 
 test('a dialect with MERGE upserts gives the same rows as the DuckDB dialect', async () => {
   const native = await run(duckdbDialect);
   const merged = await run(mergeDialect);
-  expect(native.rows).toEqual([{ id: '2', name: 'b2', bio: 'x' }, { id: '3', name: 'moved', bio: 'long' }]);
+  expect(native.rows).toEqual([
+    { id: '2', name: 'b2', bio: 'x' },
+    { id: '3', name: 'moved', bio: 'long' },
+  ]);
   expect(merged.rows).toEqual(native.rows);
   expect(merged.statements.some((s) => s.startsWith('MERGE INTO "public"."users"'))).toBe(true);
   expect(merged.statements.some((s) => s.includes('ON CONFLICT') && s.includes('"public"."users"'))).toBe(false);

@@ -16,13 +16,21 @@ function layout(schema: TableSchema, options: Record<string, string> = {}): Tabl
 
 /** The parts of planned rows a reader cares about. */
 function summary(rows: PlannedRow[]): unknown[] {
-  return rows.map((r) => ({ action: r.action, values: r.values, ...(r.fill.length ? { fill: r.fill, fillFrom: r.fillFrom } : {}), op: r.change.op, ...(r.deleted ? { deleted: true } : {}) }));
+  return rows.map((r) => ({
+    action: r.action,
+    values: r.values,
+    ...(r.fill.length ? { fill: r.fill, fillFrom: r.fillFrom } : {}),
+    op: r.change.op,
+    ...(r.deleted ? { deleted: true } : {}),
+  }));
 }
 
 describe('target mode plans', () => {
   test('several changes to a row collapse to the last image', () => {
     const log = new ChangeLog();
-    const changes = log.tx((t) => t.insert(users, { id: 1n, name: 'a', bio: 'x' }).update(users, { id: 1n, name: 'b', bio: 'y' }).update(users, { id: 1n, name: 'c', bio: 'z' }));
+    const changes = log.tx((t) =>
+      t.insert(users, { id: 1n, name: 'a', bio: 'x' }).update(users, { id: 1n, name: 'b', bio: 'y' }).update(users, { id: 1n, name: 'c', bio: 'z' }),
+    );
     const plan = planTable(layout(users), changes);
     expect(summary(plan.rows)).toEqual([{ action: 'upsert', values: { id: 1n, name: 'c', bio: 'z' }, op: 'update' }]);
     expect(plan.last).toBe(changes[2]);
@@ -31,7 +39,9 @@ describe('target mode plans', () => {
 
   test('insert-then-delete deletes; delete-then-reinsert upserts the new row', () => {
     const log = new ChangeLog();
-    const changes = log.tx((t) => t.insert(users, { id: 1n, name: 'a', bio: null }).delete(users, { id: 1n }).delete(users, { id: 2n }).insert(users, { id: 2n, name: 'again', bio: null }));
+    const changes = log.tx((t) =>
+      t.insert(users, { id: 1n, name: 'a', bio: null }).delete(users, { id: 1n }).delete(users, { id: 2n }).insert(users, { id: 2n, name: 'again', bio: null }),
+    );
     expect(summary(planTable(layout(users), changes).rows)).toEqual([
       { action: 'delete', values: { id: 1n }, op: 'delete', deleted: true },
       { action: 'upsert', values: { id: 2n, name: 'again', bio: null }, op: 'insert' },
@@ -61,7 +71,9 @@ describe('target mode plans', () => {
 
   test('TOAST columns of a row inserted earlier in the batch come from that insert', () => {
     const log = new ChangeLog();
-    const changes = log.tx((t) => t.insert(users, { id: 1n, name: 'a', bio: 'long' }).update(users, { id: 5n, name: 'b' }, { before: { id: 1n }, unchangedToast: ['bio'] }));
+    const changes = log.tx((t) =>
+      t.insert(users, { id: 1n, name: 'a', bio: 'long' }).update(users, { id: 5n, name: 'b' }, { before: { id: 1n }, unchangedToast: ['bio'] }),
+    );
     expect(summary(planTable(layout(users), changes).rows)).toEqual([
       { action: 'delete', values: { id: 1n }, op: 'update', deleted: true },
       { action: 'upsert', values: { id: 5n, name: 'b', bio: 'long' }, op: 'update' },
@@ -104,7 +116,7 @@ describe('target mode plans', () => {
 });
 
 describe('append mode plans', () => {
-  test('one row per change; TOAST columns from the batch, else from the destination\'s latest row', () => {
+  test("one row per change; TOAST columns from the batch, else from the destination's latest row", () => {
     const log = new ChangeLog();
     const changes = log.tx((t) => {
       t.update(users, { id: 1n, name: 'a' }, { unchangedToast: ['bio'] });
@@ -134,7 +146,12 @@ describe('tables without a key', () => {
 
   test('FULL identity: an update removes one equal row and inserts the new one', () => {
     const log = new ChangeLog();
-    const changes = log.tx((t) => t.insert(full, { kind: 'a', n: 1 }).update(full, { kind: 'a', n: 2 }, { before: { kind: 'a', n: 1 } }).delete(full, { kind: 'a', n: 2 }));
+    const changes = log.tx((t) =>
+      t
+        .insert(full, { kind: 'a', n: 1 })
+        .update(full, { kind: 'a', n: 2 }, { before: { kind: 'a', n: 1 } })
+        .delete(full, { kind: 'a', n: 2 }),
+    );
     expect(summary(planTable(layout(full), changes).rows)).toEqual([
       { action: 'insert', values: { kind: 'a', n: 1 }, op: 'insert' },
       { action: 'delete_one', values: { kind: 'a', n: 1 }, op: 'update', deleted: true },
@@ -145,7 +162,12 @@ describe('tables without a key', () => {
 
   test('default identity: inserts plan, an update or delete is refused with the fix', () => {
     const log = new ChangeLog();
-    expect(planTable(layout(plain), log.tx((t) => t.insert(plain, { line: 'x' }))).rows).toHaveLength(1);
+    expect(
+      planTable(
+        layout(plain),
+        log.tx((t) => t.insert(plain, { line: 'x' })),
+      ).rows,
+    ).toHaveLength(1);
     const del = log.tx((t) => t.delete(plain, { line: 'x' }));
     try {
       planTable(layout(plain), del);
@@ -153,7 +175,9 @@ describe('tables without a key', () => {
     } catch (e) {
       expect(e).toBeInstanceOf(DuctError);
       expect((e as DuctError).retry).toBe('never');
-      expect((e as DuctError).hint).toBe('add a primary key to public.logs, or run ALTER TABLE public.logs REPLICA IDENTITY FULL on the source so rows can be matched on all old values');
+      expect((e as DuctError).hint).toBe(
+        'add a primary key to public.logs, or run ALTER TABLE public.logs REPLICA IDENTITY FULL on the source so rows can be matched on all old values',
+      );
     }
   });
 });
@@ -164,16 +188,29 @@ describe('row keys', () => {
     const changes = log.tx((t) => t.insert(users, { id: 1n, name: 'a', bio: null }).update(users, { id: 1, name: 'b', bio: null }));
     expect(summary(planTable(layout(users), changes).rows)).toEqual([{ action: 'upsert', values: { id: 1, name: 'b', bio: null }, op: 'update' }]);
     const codes = table('public.codes', { code: 'text', n: 'int4' }, { primaryKey: ['code'] });
-    const mixed = log.tx((t) => t.insert(codes, { code: '1', n: 1 }).insert(codes, { code: 1 as unknown as string, n: 2 }).insert(codes, { code: '\u0000x01', n: 3 }).insert(codes, { code: Buffer.from([1]) as unknown as string, n: 4 }));
+    const mixed = log.tx((t) =>
+      t
+        .insert(codes, { code: '1', n: 1 })
+        .insert(codes, { code: 1, n: 2 })
+        .insert(codes, { code: '\u0000x01', n: 3 })
+        .insert(codes, { code: Buffer.from([1]), n: 4 }),
+    );
     expect(planTable(layout(codes), mixed).rows.map((r) => r.values.n)).toEqual([1, 2, 3, 4]);
   });
 
   test('keys beyond 2^53 stay exact; composite keys match column by column', () => {
     const log = new ChangeLog();
-    const changes = log.tx((t) => t.insert(users, { id: 9007199254740993n, name: 'a', bio: null }).insert(users, { id: 9007199254740992n, name: 'b', bio: null }).update(users, { id: 9007199254740993n, name: 'c', bio: null }));
+    const changes = log.tx((t) =>
+      t
+        .insert(users, { id: 9007199254740993n, name: 'a', bio: null })
+        .insert(users, { id: 9007199254740992n, name: 'b', bio: null })
+        .update(users, { id: 9007199254740993n, name: 'c', bio: null }),
+    );
     expect(planTable(layout(users), changes).rows.map((r) => r.values.name)).toEqual(['c', 'b']);
     const pairs = table('public.pairs', { a: 'text', b: 'text', v: 'int4' }, { primaryKey: ['a', 'b'] });
-    const rows = log.tx((t) => t.insert(pairs, { a: 'x', b: 'y', v: 1 }).insert(pairs, { a: 'x\u0001sy', b: '', v: 2 }).update(pairs, { a: 'x', b: 'y', v: 3 }));
+    const rows = log.tx((t) =>
+      t.insert(pairs, { a: 'x', b: 'y', v: 1 }).insert(pairs, { a: 'x\u0001sy', b: '', v: 2 }).update(pairs, { a: 'x', b: 'y', v: 3 }),
+    );
     expect(planTable(layout(pairs), rows).rows.map((r) => r.values.v)).toEqual([3, 2]);
     const split = log.tx((t) => t.insert(pairs, { a: 'a\u0001sb', b: 'c', v: 1 }).insert(pairs, { a: 'a', b: 'b\u0001sc', v: 2 }));
     expect(planTable(layout(pairs), split).rows.map((r) => r.values.v)).toEqual([1, 2]);

@@ -11,13 +11,39 @@ const duck = (spec: string): string => duckdbDialect.typeName(logicalTypeOf(colu
 
 describe('PostgreSQL → logical → DuckDB types', () => {
   test.each([
-    ['bool', 'BOOLEAN'], ['int2', 'SMALLINT'], ['int4', 'INTEGER'], ['int8', 'BIGINT'], ['oid', 'BIGINT'],
-    ['float4', 'REAL'], ['float8', 'DOUBLE'], ['numeric(12,2)', 'DECIMAL(12,2)'], ['numeric(38,0)', 'DECIMAL(38,0)'],
-    ['numeric(39,2)', 'VARCHAR'], ['numeric', 'VARCHAR'], ['text', 'VARCHAR'], ['varchar(20)', 'VARCHAR'], ['bpchar(3)', 'VARCHAR'],
-    ['name', 'VARCHAR'], ['bytea', 'BLOB'], ['json', 'JSON'], ['jsonb', 'JSON'], ['uuid', 'UUID'], ['date', 'DATE'],
-    ['timestamp', 'TIMESTAMP'], ['timestamptz', 'TIMESTAMPTZ'], ['time', 'TIME'], ['timetz', 'TIMETZ'], ['interval', 'INTERVAL'],
-    ['int4[]', 'INTEGER[]'], ['_text', 'VARCHAR[]'], ['numeric(10,2)[]', 'DECIMAL(10,2)[]'], ['timestamptz[]', 'TIMESTAMPTZ[]'],
-    ['public.mood', 'VARCHAR'], ['public.geometry', 'VARCHAR'], ['inet', 'VARCHAR'], ['money', 'VARCHAR'],
+    ['bool', 'BOOLEAN'],
+    ['int2', 'SMALLINT'],
+    ['int4', 'INTEGER'],
+    ['int8', 'BIGINT'],
+    ['oid', 'BIGINT'],
+    ['float4', 'REAL'],
+    ['float8', 'DOUBLE'],
+    ['numeric(12,2)', 'DECIMAL(12,2)'],
+    ['numeric(38,0)', 'DECIMAL(38,0)'],
+    ['numeric(39,2)', 'VARCHAR'],
+    ['numeric', 'VARCHAR'],
+    ['text', 'VARCHAR'],
+    ['varchar(20)', 'VARCHAR'],
+    ['bpchar(3)', 'VARCHAR'],
+    ['name', 'VARCHAR'],
+    ['bytea', 'BLOB'],
+    ['json', 'JSON'],
+    ['jsonb', 'JSON'],
+    ['uuid', 'UUID'],
+    ['date', 'DATE'],
+    ['timestamp', 'TIMESTAMP'],
+    ['timestamptz', 'TIMESTAMPTZ'],
+    ['time', 'TIME'],
+    ['timetz', 'TIMETZ'],
+    ['interval', 'INTERVAL'],
+    ['int4[]', 'INTEGER[]'],
+    ['_text', 'VARCHAR[]'],
+    ['numeric(10,2)[]', 'DECIMAL(10,2)[]'],
+    ['timestamptz[]', 'TIMESTAMPTZ[]'],
+    ['public.mood', 'VARCHAR'],
+    ['public.geometry', 'VARCHAR'],
+    ['inet', 'VARCHAR'],
+    ['money', 'VARCHAR'],
   ])('%s → %s', (spec, expected) => {
     expect(duck(spec)).toBe(expected);
   });
@@ -35,7 +61,10 @@ describe('PostgreSQL → logical → DuckDB types', () => {
 
 describe('type_mappings', () => {
   test('parses a JSON map and refuses anything else, naming the field', () => {
-    expect([...parseTypeMappings('{"JSONB": " VARIANT ", "public.geometry": "GEOGRAPHY"}', 'f')]).toEqual([['jsonb', 'VARIANT'], ['public.geometry', 'GEOGRAPHY']]);
+    expect([...parseTypeMappings('{"JSONB": " VARIANT ", "public.geometry": "GEOGRAPHY"}', 'f')]).toEqual([
+      ['jsonb', 'VARIANT'],
+      ['public.geometry', 'GEOGRAPHY'],
+    ]);
     expect(() => parseTypeMappings('{nope', 'destinations[0].options.type_mappings')).toThrow(/^destinations\[0\]\.options\.type_mappings: is not valid JSON/);
     expect(() => parseTypeMappings('["a"]', 'f')).toThrow('f: must be a JSON object');
     expect(() => parseTypeMappings('{"text": "VARCHAR; DROP TABLE x"}', 'f')).toThrow('f.text: "VARCHAR; DROP TABLE x" is not a destination type name');
@@ -59,7 +88,9 @@ describe('type_mappings', () => {
       writeFileSync(file, '{"jsonb": "VARCHAR", "uuid": "VARCHAR"}');
       const m = loadTypeMappings('{"jsonb": "JSON"}', 'o.type_mappings', file, 'o.type_mappings_file');
       expect(Object.fromEntries(m)).toEqual({ jsonb: 'JSON', uuid: 'VARCHAR' });
-      expect(() => loadTypeMappings(undefined, 'o.type_mappings', join(dir, 'missing.json'), 'o.type_mappings_file')).toThrow('o.type_mappings_file: cannot be read (ENOENT)');
+      expect(() => loadTypeMappings(undefined, 'o.type_mappings', join(dir, 'missing.json'), 'o.type_mappings_file')).toThrow(
+        'o.type_mappings_file: cannot be read (ENOENT)',
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

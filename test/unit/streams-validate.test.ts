@@ -62,7 +62,17 @@ describe('stream request validation', () => {
 
 describe('event insert statements', () => {
   const row = (bytes: number): EventRow => ({
-    commitLsn: '0/1', seq: 0, lsn: '0/1', commitTimeMicros: 0n, xid: 1, tableSchema: 'public', tableName: 't', op: 'insert', keyJson: '{}', format: 'json', payload: new Uint8Array(bytes),
+    commitLsn: '0/1',
+    seq: 0,
+    lsn: '0/1',
+    commitTimeMicros: 0n,
+    xid: 1,
+    tableSchema: 'public',
+    tableName: 't',
+    op: 'insert',
+    keyJson: '{}',
+    format: 'json',
+    payload: new Uint8Array(bytes),
   });
   const sizes = (rows: EventRow[]) => [...statementChunks(rows)].map((c) => c.length);
 

@@ -7,7 +7,7 @@ import { column, table } from '../support/changes';
 import { ALL_TYPES, ROW_A, ROW_TYPED, makeChange, sampleChanges, typedChanges } from '../support/wire-fixtures';
 
 function structChild(v: Vector, name: string): Vector {
-  const child = (v as Vector).getChild(name as never) as Vector | null;
+  const child = (v).getChild(name as never) as Vector | null;
   if (!child) throw new Error(`no child ${name}`);
   return child;
 }
@@ -26,7 +26,21 @@ describe('arrow codec', () => {
   test('apache-arrow reads typed columns with exact values', () => {
     const t = tableFromIPC(arrowCodec.encodeFile(typedChanges(), ALL_TYPES));
     expect(t.numRows).toBe(4);
-    expect(t.schema.fields.map((f) => f.name)).toEqual(['op', 'schema', 'table', 'key', 'key_columns', 'before', 'after', 'lsn', 'commit_lsn', 'commit_time', 'xid', 'seq', 'unchanged_toast']);
+    expect(t.schema.fields.map((f) => f.name)).toEqual([
+      'op',
+      'schema',
+      'table',
+      'key',
+      'key_columns',
+      'before',
+      'after',
+      'lsn',
+      'commit_lsn',
+      'commit_time',
+      'xid',
+      'seq',
+      'unchanged_toast',
+    ]);
     expect(String(t.getChild('commit_time')!.type)).toBe('Timestamp<MICROSECOND, UTC>');
     expect((t.getChild('commit_time')!.data[0]!.values as BigInt64Array)[0]).toBe(1_714_564_800_123_456n);
     expect(t.getChild('op')!.get(0)).toBe('insert');
@@ -38,11 +52,35 @@ describe('arrow codec', () => {
     const types: Record<string, string> = {};
     for (const f of (after.type as unknown as { children: Field[] }).children) types[f.name] = String(f.type);
     expect(types).toEqual({
-      id: 'Int64', b: 'Bool', i2: 'Int16', i4: 'Int32', i8: 'Int64', f4: 'Float64', f8: 'Float64',
-      n30: 'Decimal[30e+10]', n: 'Utf8', t: 'Utf8', vc: 'Utf8', by: 'Binary', j: 'Utf8', jb: 'Utf8', u: 'Utf8',
-      d: 'Date32<DAY>', ts: 'Timestamp<MICROSECOND>', tstz: 'Timestamp<MICROSECOND, UTC>', tm: 'Time64<MICROSECOND>',
-      tmtz: 'Utf8', iv: 'Utf8', mood: 'Utf8', ta: 'List<Utf8>', ia: 'List<Int32>', na: 'List<Decimal[10e+2]>',
-      ba: 'List<Binary>', ja: 'List<Utf8>', i8a: 'List<Int64>', im: 'List<Int32>',
+      id: 'Int64',
+      b: 'Bool',
+      i2: 'Int16',
+      i4: 'Int32',
+      i8: 'Int64',
+      f4: 'Float64',
+      f8: 'Float64',
+      n30: 'Decimal[30e+10]',
+      n: 'Utf8',
+      t: 'Utf8',
+      vc: 'Utf8',
+      by: 'Binary',
+      j: 'Utf8',
+      jb: 'Utf8',
+      u: 'Utf8',
+      d: 'Date32<DAY>',
+      ts: 'Timestamp<MICROSECOND>',
+      tstz: 'Timestamp<MICROSECOND, UTC>',
+      tm: 'Time64<MICROSECOND>',
+      tmtz: 'Utf8',
+      iv: 'Utf8',
+      mood: 'Utf8',
+      ta: 'List<Utf8>',
+      ia: 'List<Int32>',
+      na: 'List<Decimal[10e+2]>',
+      ba: 'List<Binary>',
+      ja: 'List<Utf8>',
+      i8a: 'List<Int64>',
+      im: 'List<Int32>',
     });
     expect(fieldOf(after, 'n30').metadata.get('pg_type')).toBe('numeric(30,10)');
 

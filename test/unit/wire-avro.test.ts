@@ -20,7 +20,11 @@ async function readWithAvsc(bytes: Uint8Array): Promise<{ schema: Rec; records: 
   });
   const records: Rec[] = [];
   await new Promise<void>((resolve, reject) => {
-    Readable.from([Buffer.from(bytes)]).pipe(decoder).on('data', (r: Rec) => records.push(r)).on('end', resolve).on('error', reject);
+    Readable.from([Buffer.from(bytes)])
+      .pipe(decoder)
+      .on('data', (r: Rec) => records.push(r))
+      .on('end', resolve)
+      .on('error', reject);
   });
   return { schema, records };
 }
@@ -37,7 +41,19 @@ describe('avro codec', () => {
     expect(schema).toMatchObject({ name: 'ductstream.public.all_types.ChangeEvent' });
     expect(records).toHaveLength(4);
     const r = records[0]!;
-    expect(r).toMatchObject({ op: 'insert', schema: 'public', table: 'all_types', key_columns: ['id'], before: null, lsn: '0/16B6C50', commit_lsn: '1/16B6D00', commit_time: 1_714_564_800_123_456n, xid: 4294967295n, seq: 0n, unchanged_toast: [] });
+    expect(r).toMatchObject({
+      op: 'insert',
+      schema: 'public',
+      table: 'all_types',
+      key_columns: ['id'],
+      before: null,
+      lsn: '0/16B6C50',
+      commit_lsn: '1/16B6D00',
+      commit_time: 1_714_564_800_123_456n,
+      xid: 4294967295n,
+      seq: 0n,
+      unchanged_toast: [],
+    });
     const a = r.after as Rec;
     expect(a.id).toBe(1n);
     expect(a.b).toBe(true);
@@ -93,11 +109,21 @@ describe('avro codec', () => {
   });
 
   test('column names that are not Avro names are rewritten and keep the original', () => {
-    const odd = table('public.odd names', [column('id', 'int8'), column('my col', 'text'), column('1st', 'int4'), column('my_col', 'text'), column('my-col', 'text')], { primaryKey: ['id'] });
+    const odd = table(
+      'public.odd names',
+      [column('id', 'int8'), column('my col', 'text'), column('1st', 'int4'), column('my_col', 'text'), column('my-col', 'text')],
+      { primaryKey: ['id'] },
+    );
     const s = avroSchemaOf(odd);
     expect(s.namespace).toBe('ductstream.public.odd_names');
     const fields = ((s.fields as Rec[])[3]!.type as Rec).fields as Rec[];
-    expect(fields.map((f) => [f.name, f.pg_name])).toEqual([['id', undefined], ['my_col_2', 'my col'], ['_1st', '1st'], ['my_col', undefined], ['my_col_3', 'my-col']]);
+    expect(fields.map((f) => [f.name, f.pg_name])).toEqual([
+      ['id', undefined],
+      ['my_col_2', 'my col'],
+      ['_1st', '1st'],
+      ['my_col', undefined],
+      ['my_col_3', 'my-col'],
+    ]);
     const c = makeChange({ table: { schema: 'public', name: 'odd names' }, after: { id: 1n, 'my col': 'a', '1st': 2, my_col: 'b', 'my-col': 'c' } });
     expect(avroCodec.decodeFile(avroCodec.encodeFile([c], odd), odd)).toEqual([envelopeOf(c)]);
   });

@@ -28,7 +28,19 @@ describe('json codec', () => {
     const raw = text(jsonCodec.encodeMessage(c, ALL_TYPES));
     const o = JSON.parse(raw);
     expect(Object.keys(o)).toEqual(['op', 'schema', 'table', 'key', 'before', 'after', 'lsn', 'commit_lsn', 'commit_time', 'xid', 'seq', 'unchanged_toast']);
-    expect(o).toMatchObject({ op: 'insert', schema: 'public', table: 'all_types', key: { id: '1' }, before: null, lsn: '0/16B6C50', commit_lsn: '1/16B6D00', commit_time: '2024-05-01T12:00:00.123456Z', xid: 4294967295, seq: 0, unchanged_toast: [] });
+    expect(o).toMatchObject({
+      op: 'insert',
+      schema: 'public',
+      table: 'all_types',
+      key: { id: '1' },
+      before: null,
+      lsn: '0/16B6C50',
+      commit_lsn: '1/16B6D00',
+      commit_time: '2024-05-01T12:00:00.123456Z',
+      xid: 4294967295,
+      seq: 0,
+      unchanged_toast: [],
+    });
     const a = o.after;
     expect(a.i8).toBe('-9223372036854775808');
     expect(a.i2).toBe(-32768);
@@ -49,7 +61,10 @@ describe('json codec', () => {
     expect(a.ba).toEqual(['AAA=', null, '']);
     expect(a.ja).toEqual(['{"a": 1}', null, '[1, 2]']);
     expect(a.i8a).toEqual(['9223372036854775807', null]);
-    expect(a.im).toEqual([[1, 2], [3, null]]);
+    expect(a.im).toEqual([
+      [1, 2],
+      [3, null],
+    ]);
   });
 
   test('special floats become strings, -0 stays -0, numeric NaN and dates at infinity are text', () => {
@@ -98,7 +113,13 @@ describe('json codec', () => {
   });
 
   test('malformed payloads are rejected as invalid input', () => {
-    const bad = [Buffer.from('{"op":"insert"'), Buffer.from('[]'), Buffer.from('{"op":"upsert","schema":"s","table":"t","key":{},"before":null,"after":null,"lsn":"0/1","commit_lsn":"0/1","commit_time":"x","xid":1,"seq":0,"unchanged_toast":[]}')];
+    const bad = [
+      Buffer.from('{"op":"insert"'),
+      Buffer.from('[]'),
+      Buffer.from(
+        '{"op":"upsert","schema":"s","table":"t","key":{},"before":null,"after":null,"lsn":"0/1","commit_lsn":"0/1","commit_time":"x","xid":1,"seq":0,"unchanged_toast":[]}',
+      ),
+    ];
     for (const b of bad) {
       try {
         jsonCodec.decodeMessage(b, ALL_TYPES);

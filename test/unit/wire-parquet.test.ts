@@ -34,7 +34,7 @@ function writeTemp(bytes: Uint8Array): string {
 }
 
 async function query(sql: string): Promise<Record<string, unknown>[]> {
-  return (await duck.runAndReadAll(sql)).getRowObjectsJS() as Record<string, unknown>[];
+  return (await duck.runAndReadAll(sql)).getRowObjectsJS();
 }
 
 describe('parquet codec', () => {
@@ -67,9 +67,23 @@ describe('parquet codec', () => {
       typeof(after.tm) tm, typeof(after.ta) ta, typeof(after.ia) ia, typeof(after.na) na, typeof(commit_time) ct, typeof(xid) xid
       FROM read_parquet('${file}') LIMIT 1`);
     expect(types).toEqual({
-      id: 'BIGINT', b: 'BOOLEAN', i2: 'SMALLINT', i8: 'BIGINT', f4: 'DOUBLE', n30: 'DECIMAL(30,10)', n: 'VARCHAR', by: 'BLOB',
-      d: 'DATE', ts: 'TIMESTAMP', tstz: 'TIMESTAMP WITH TIME ZONE', tm: 'TIME', ta: 'VARCHAR[]', ia: 'INTEGER[]',
-      na: 'DECIMAL(10,2)[]', ct: 'TIMESTAMP WITH TIME ZONE', xid: 'UINTEGER',
+      id: 'BIGINT',
+      b: 'BOOLEAN',
+      i2: 'SMALLINT',
+      i8: 'BIGINT',
+      f4: 'DOUBLE',
+      n30: 'DECIMAL(30,10)',
+      n: 'VARCHAR',
+      by: 'BLOB',
+      d: 'DATE',
+      ts: 'TIMESTAMP',
+      tstz: 'TIMESTAMP WITH TIME ZONE',
+      tm: 'TIME',
+      ta: 'VARCHAR[]',
+      ia: 'INTEGER[]',
+      na: 'DECIMAL(10,2)[]',
+      ct: 'TIMESTAMP WITH TIME ZONE',
+      xid: 'UINTEGER',
     });
     const rows = await query(`SELECT op, lsn, commit_lsn, epoch_us(commit_time)::VARCHAR ct, xid, seq::INTEGER seq, key_columns,
       after.id::VARCHAR id, after.b b, after.i2 i2, after.i4 i4, after.i8::VARCHAR i8, after.f4 f4, after.f8 f8,
@@ -80,16 +94,49 @@ describe('parquet codec', () => {
       FROM read_parquet('${file}') ORDER BY seq`);
     expect(rows).toHaveLength(4);
     expect(rows[0]).toEqual({
-      op: 'insert', lsn: '0/16B6C50', commit_lsn: '1/16B6D00', ct: '1714564800123456', xid: 4294967295, seq: 0, key_columns: ['id'],
-      id: '1', b: true, i2: -32768, i4: 2147483647, i8: '-9223372036854775808', f4: 3.14, f8: 1.7976931348623157e308,
-      n30: '12345678901234567890.1234567890', n: ROW_A.n, t: ROW_A.t, vc: 'varchar', by: '000100FF00', j: ROW_A.j, jb: ROW_A.jb, u: ROW_A.u,
-      d: dateToEpochDays('-000043-03-15'), ts: String(timestampToEpochMicros('1969-07-20T20:17:40.123456')),
-      tstz: String(timestampToEpochMicros('2262-04-11T23:47:16.854775Z')), tm: '23:59:59.999999', tmtz: '12:34:56.789+05:30',
-      iv: ROW_A.iv, mood: 'happy', ta: ['a', null, 'c "q"', ''], ia: [1, null, -3], na: ['1.50', null, '-2.25'],
-      i8a: ['9223372036854775807', null], im: [1, null], no_after: false, no_before: true,
+      op: 'insert',
+      lsn: '0/16B6C50',
+      commit_lsn: '1/16B6D00',
+      ct: '1714564800123456',
+      xid: 4294967295,
+      seq: 0,
+      key_columns: ['id'],
+      id: '1',
+      b: true,
+      i2: -32768,
+      i4: 2147483647,
+      i8: '-9223372036854775808',
+      f4: 3.14,
+      f8: 1.7976931348623157e308,
+      n30: '12345678901234567890.1234567890',
+      n: ROW_A.n,
+      t: ROW_A.t,
+      vc: 'varchar',
+      by: '000100FF00',
+      j: ROW_A.j,
+      jb: ROW_A.jb,
+      u: ROW_A.u,
+      d: dateToEpochDays('-000043-03-15'),
+      ts: String(timestampToEpochMicros('1969-07-20T20:17:40.123456')),
+      tstz: String(timestampToEpochMicros('2262-04-11T23:47:16.854775Z')),
+      tm: '23:59:59.999999',
+      tmtz: '12:34:56.789+05:30',
+      iv: ROW_A.iv,
+      mood: 'happy',
+      ta: ['a', null, 'c "q"', ''],
+      ia: [1, null, -3],
+      na: ['1.50', null, '-2.25'],
+      i8a: ['9223372036854775807', null],
+      im: [1, null],
+      no_after: false,
+      no_before: true,
     });
     // All-NULL row, then an update with a before image, then a key-only delete.
-    expect(Object.entries(rows[1]!).filter(([k, v]) => v !== null && !['op', 'lsn', 'commit_lsn', 'ct', 'xid', 'seq', 'key_columns', 'id', 'no_after', 'no_before'].includes(k))).toEqual([]);
+    expect(
+      Object.entries(rows[1]!).filter(
+        ([k, v]) => v !== null && !['op', 'lsn', 'commit_lsn', 'ct', 'xid', 'seq', 'key_columns', 'id', 'no_after', 'no_before'].includes(k),
+      ),
+    ).toEqual([]);
     expect(rows[2]).toMatchObject({ op: 'update', no_before: false, no_after: false, i8: '-9223372036854775808' });
     expect(rows[3]).toMatchObject({ op: 'delete', no_after: true, no_before: true, key_columns: ['id'] });
     const [key] = await query(`SELECT key.id::VARCHAR id FROM read_parquet('${file}') WHERE op = 'delete'`);
@@ -98,7 +145,9 @@ describe('parquet codec', () => {
 
   test('fallback columns read as text in DuckDB', async () => {
     const file = writeTemp(codec.encodeFile(sampleChanges(), ALL_TYPES));
-    const rows = await query(`SELECT typeof(after.n30) t, after.n30 n30, after.d d, after.ts ts, after.im im FROM read_parquet('${file}') WHERE op = 'insert' ORDER BY seq`);
+    const rows = await query(
+      `SELECT typeof(after.n30) t, after.n30 n30, after.d d, after.ts ts, after.im im FROM read_parquet('${file}') WHERE op = 'insert' ORDER BY seq`,
+    );
     expect(rows.map((r) => r.t)).toEqual(['VARCHAR', 'VARCHAR', 'VARCHAR']);
     expect(rows.map((r) => r.n30)).toEqual(['12345678901234567890.1234567890', 'NaN', null]);
     expect(rows.map((r) => r.d)).toEqual(['-000043-03-15', 'infinity', null]);

@@ -38,7 +38,15 @@ describe('proto codec', () => {
     const o = Batch.toObject(msg, { longs: String, enums: String, oneofs: true, defaults: false }) as { events: Obj[]; columns: Obj[] };
     expect(o.columns[7]).toEqual({ name: 'n30', pgType: 'numeric(30,10)', nullable: true });
     const e = o.events[0]!;
-    expect(e).toMatchObject({ op: 'OP_INSERT', schema: 'public', table: 'all_types', lsn: '0/16B6C50', commitLsn: '1/16B6D00', commitTimeMicros: '1714564800123456', xid: 4294967295 });
+    expect(e).toMatchObject({
+      op: 'OP_INSERT',
+      schema: 'public',
+      table: 'all_types',
+      lsn: '0/16B6C50',
+      commitLsn: '1/16B6D00',
+      commitTimeMicros: '1714564800123456',
+      xid: 4294967295,
+    });
     const a = fields(e.after as { fields: PField[] });
     expect(a.id).toEqual({ intValue: '1', kind: 'intValue' });
     expect(a.b).toEqual({ boolValue: true, kind: 'boolValue' });
@@ -54,12 +62,40 @@ describe('proto codec', () => {
     expect(a.tstz!.timestampMicros).toBe(String(timestampToEpochMicros('2262-04-11T23:47:16.854775Z')));
     expect(a.tm!.timeMicros).toBe('86399999999');
     expect(a.iv!.stringValue).toBe(ROW_A.iv);
-    expect(a.ta).toEqual({ kind: 'listValue', listValue: { values: [{ stringValue: 'a', kind: 'stringValue' }, { nullValue: 'NULL_VALUE_UNSPECIFIED', kind: 'nullValue' }, { stringValue: 'c "q"', kind: 'stringValue' }, { stringValue: '', kind: 'stringValue' }] } });
+    expect(a.ta).toEqual({
+      kind: 'listValue',
+      listValue: {
+        values: [
+          { stringValue: 'a', kind: 'stringValue' },
+          { nullValue: 'NULL_VALUE_UNSPECIFIED', kind: 'nullValue' },
+          { stringValue: 'c "q"', kind: 'stringValue' },
+          { stringValue: '', kind: 'stringValue' },
+        ],
+      },
+    });
     // Multi-dimensional arrays are nested lists, no fallback needed.
-    expect(a.im!.listValue).toEqual({ values: [
-      { kind: 'listValue', listValue: { values: [{ intValue: '1', kind: 'intValue' }, { intValue: '2', kind: 'intValue' }] } },
-      { kind: 'listValue', listValue: { values: [{ intValue: '3', kind: 'intValue' }, { nullValue: 'NULL_VALUE_UNSPECIFIED', kind: 'nullValue' }] } },
-    ] });
+    expect(a.im!.listValue).toEqual({
+      values: [
+        {
+          kind: 'listValue',
+          listValue: {
+            values: [
+              { intValue: '1', kind: 'intValue' },
+              { intValue: '2', kind: 'intValue' },
+            ],
+          },
+        },
+        {
+          kind: 'listValue',
+          listValue: {
+            values: [
+              { intValue: '3', kind: 'intValue' },
+              { nullValue: 'NULL_VALUE_UNSPECIFIED', kind: 'nullValue' },
+            ],
+          },
+        },
+      ],
+    });
     // Special values: NaN stays a double, numeric NaN is decimal text, infinite dates use the string fallback.
     const b = fields(o.events[1]!.after as { fields: PField[] });
     expect(b.f4!.doubleValue).toBeNaN();
@@ -75,10 +111,14 @@ describe('proto codec', () => {
     expect(fields(o.events[5]!.key as { fields: PField[] })).toEqual({ id: { intValue: '1', kind: 'intValue' } });
   });
 
-  test("buf (Go protobuf) decodes the same bytes with the schema from the .proto", () => {
+  test('buf (Go protobuf) decodes the same bytes with the schema from the .proto', () => {
     const file = path.join(dir, 'batch.binpb');
     writeFileSync(file, protoCodec.encodeFile(typedChanges(), ALL_TYPES));
-    const out = execFileSync(path.join(root, 'node_modules/.bin/buf'), ['convert', 'proto', '--type', 'ductstream.v1.ChangeBatch', '--from', file, '--to', '-#format=json'], { cwd: root, encoding: 'utf8' });
+    const out = execFileSync(
+      path.join(root, 'node_modules/.bin/buf'),
+      ['convert', 'proto', '--type', 'ductstream.v1.ChangeBatch', '--from', file, '--to', '-#format=json'],
+      { cwd: root, encoding: 'utf8' },
+    );
     const batch = JSON.parse(out) as { events: Obj[] };
     expect(batch.events).toHaveLength(4);
     expect(batch.events[0]).toMatchObject({ op: 'OP_INSERT', commitTimeMicros: '1714564800123456', xid: 4294967295 });

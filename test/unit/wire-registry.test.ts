@@ -40,13 +40,21 @@ describe('wire format registry', () => {
     expect(caught(() => resolveWireFormat('csv', 'json')).field).toBe('options.format');
     expect(caught(() => resolveWireFormat('json', 'csv')).field).toBe('wire_format');
     expect(caught(() => resolveWireFormat(undefined, undefined, 'csv')).field).toBe('DUCTSTREAM_WIRE_FORMAT');
-    expect(caught(() => resolveWireFormat('csv', undefined, undefined, { destination: 'destinations[2].options.format' })).field).toBe('destinations[2].options.format');
+    expect(caught(() => resolveWireFormat('csv', undefined, undefined, { destination: 'destinations[2].options.format' })).field).toBe(
+      'destinations[2].options.format',
+    );
   });
 
   test('enforcement rejects a destination whose format differs from the service, naming it', () => {
-    expect(() => assertFormatAllowed({ resolved: 'avro', serviceFormat: 'json', enforce: false, destinationName: 'lake', field: 'destinations[0].options.format' })).not.toThrow();
-    expect(() => assertFormatAllowed({ resolved: 'json', serviceFormat: 'json', enforce: true, destinationName: 'lake', field: 'destinations[0].options.format' })).not.toThrow();
-    const e = caught(() => assertFormatAllowed({ resolved: 'avro', serviceFormat: 'json', enforce: true, destinationName: 'lake', field: 'destinations[0].options.format' }));
+    expect(() =>
+      assertFormatAllowed({ resolved: 'avro', serviceFormat: 'json', enforce: false, destinationName: 'lake', field: 'destinations[0].options.format' }),
+    ).not.toThrow();
+    expect(() =>
+      assertFormatAllowed({ resolved: 'json', serviceFormat: 'json', enforce: true, destinationName: 'lake', field: 'destinations[0].options.format' }),
+    ).not.toThrow();
+    const e = caught(() =>
+      assertFormatAllowed({ resolved: 'avro', serviceFormat: 'json', enforce: true, destinationName: 'lake', field: 'destinations[0].options.format' }),
+    );
     expect(e.code).toBe('invalid_argument');
     expect(e.field).toBe('destinations[0].options.format');
     expect(e.message).toContain('"lake"');

@@ -16,7 +16,9 @@ export const flowServiceRegistration: ApiServiceRegistration = {
     const log = ctx.log.child({ service: 'FlowService' });
     const flows = ctx.flows;
     return {
-      CreateFlow: unary(log, 'CreateFlow', async (r: { flow: FlowMessage | null; start_immediately: boolean }) => flowMessage(await flows.create(flowInput(r.flow), r.start_immediately))),
+      CreateFlow: unary(log, 'CreateFlow', async (r: { flow: FlowMessage | null; start_immediately: boolean }) =>
+        flowMessage(await flows.create(flowInput(r.flow), r.start_immediately)),
+      ),
       GetFlow: unary(log, 'GetFlow', async (r: FlowIdRequest) => flowMessage(await flows.get(r.flow_id))),
       ListFlows: unary(log, 'ListFlows', async (r: { page_size: number; page_token: string }) => {
         const page = await flows.list(r.page_size, r.page_token);

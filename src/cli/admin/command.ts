@@ -92,7 +92,11 @@ export async function runAdmin(argv: string[], commands: readonly Command[], io:
     return EXIT_OK;
   }
   const subcommand = command.subcommands.find((s) => s.name === sub);
-  if (!subcommand) return usage(io, `unknown subcommand "${command.name} ${sub}"; subcommands: ${command.subcommands.map((s) => s.name).join(', ')} (see ${PROG} ${command.name} -h)`);
+  if (!subcommand)
+    return usage(
+      io,
+      `unknown subcommand "${command.name} ${sub}"; subcommands: ${command.subcommands.map((s) => s.name).join(', ')} (see ${PROG} ${command.name} -h)`,
+    );
   const label = `${PROG} ${command.name} ${subcommand.name}`;
   const ctx = new AdminContext(io);
   try {

@@ -40,7 +40,7 @@ export class AdminContext {
       if (!/^postgres(ql)?:\/\//i.test(dsn)) throw new UsageError('flag -dsn: is not a postgres:// URL; use postgres://user:pass@host:5432/db');
       this.streams = new StreamService({ dsn, poolMax: 2 });
     } else {
-      const state = await this.appState('to find the stream\'s database from the flows (or pass -dsn)');
+      const state = await this.appState("to find the stream's database from the flows (or pass -dsn)");
       this.streams = new StreamService({ flows: state.flows, poolMax: 2 });
     }
     return this.streams;

@@ -1,4 +1,4 @@
-import { parseIdList, validateAck, validatePull, validateReplay, validateStreamName, type GroupStart } from '../../services/streams';
+import { parseIdList, validateAck, validatePull, validateReplay, validateStreamName } from '../../services/streams';
 import { EXIT_OK } from '../exit';
 import { UsageError, type FlagSpec, type FlagValues } from '../flags';
 import type { Command, Subcommand } from './command';
@@ -6,9 +6,14 @@ import { ackJson, ackText, listJson, listText, pullJson, pullText, replayJson, r
 
 const P = 'ductstream-admin stream';
 
-const STREAM: FlagSpec = { name: 'stream', type: 'string', placeholder: 'NAME', help: 'the stream: a pgstream destination\'s stream option (default: its name)' };
+const STREAM: FlagSpec = {
+  name: 'stream',
+  type: 'string',
+  placeholder: 'NAME',
+  help: "the stream: a pgstream destination's stream option (default: its name)",
+};
 const GROUP: FlagSpec = { name: 'group', type: 'string', placeholder: 'NAME', help: 'the consumer group' };
-const DSN: FlagSpec = { name: 'dsn', type: 'string', placeholder: 'URL', help: 'the stream\'s database (default: found from the flow that writes the stream)' };
+const DSN: FlagSpec = { name: 'dsn', type: 'string', placeholder: 'URL', help: "the stream's database (default: found from the flow that writes the stream)" };
 const JSON_FLAG: FlagSpec = { name: 'json', type: 'bool', help: 'print one JSON document (for scripts)' };
 
 /** Service request fields → the flags that carry them. */
@@ -60,7 +65,7 @@ that does not exist yet is created by its first pull, starting at the beginning 
       maxMessages: (v.max as number | undefined) ?? 10,
       visibilitySeconds: visibility,
       consumerId,
-      start: start as GroupStart,
+      start: start,
     });
     const r = await (await ctx.streamService(optional(v, 'dsn'))).pull(req);
     if (v.json) ctx.json(pullJson(r));
@@ -128,7 +133,11 @@ counts and, per consumer group, pending (not acked), leased, acked and redeliver
   flags: [{ ...STREAM, placeholder: 'NAME[,NAME]', help: 'only these streams (default: all)' }, DSN, JSON_FLAG],
   fieldFlags: FIELD_FLAGS,
   async run(v, ctx) {
-    const names = (optional(v, 'stream') ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '').map((s) => validateStreamName(s));
+    const names = (optional(v, 'stream') ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '')
+      .map((s) => validateStreamName(s));
     const streams = await ctx.streamService(optional(v, 'dsn'));
     const infos = await streams.list(names);
     if (v.json) ctx.json(listJson(infos));

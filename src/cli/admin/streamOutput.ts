@@ -25,7 +25,9 @@ function messageJson(m: StreamMessage): Record<string, unknown> {
     delivery_count: m.deliveryCount,
     leased_until: m.leasedUntil,
   };
-  return m.format === 'json' ? { ...base, payload: JSON.parse(m.payload.toString('utf8')) as unknown } : { ...base, payload_base64: m.payload.toString('base64') };
+  return m.format === 'json'
+    ? { ...base, payload: JSON.parse(m.payload.toString('utf8')) as unknown }
+    : { ...base, payload_base64: m.payload.toString('base64') };
 }
 
 export function pullText(r: PullResult, consumerId: string, visibility: number): string {
@@ -34,7 +36,9 @@ export function pullText(r: PullResult, consumerId: string, visibility: number):
   const until = r.messages[r.messages.length - 1]!.leasedUntil;
   const lines = [`${head}: ${r.messages.length} message${r.messages.length === 1 ? '' : 's'} leased to ${consumerId} for ${visibility}s (until ${until})`];
   for (const m of r.messages) {
-    lines.push(`id ${m.id}  ${m.op} ${m.schema}.${m.table} key ${JSON.stringify(m.key)}  commit ${m.commitLsn} seq ${m.seq} at ${m.commitTime}  delivery ${m.deliveryCount}`);
+    lines.push(
+      `id ${m.id}  ${m.op} ${m.schema}.${m.table} key ${JSON.stringify(m.key)}  commit ${m.commitLsn} seq ${m.seq} at ${m.commitTime}  delivery ${m.deliveryCount}`,
+    );
     lines.push(m.format === 'json' ? `  ${m.payload.toString('utf8')}` : `  (${m.format} payload, ${m.payload.length} bytes; -json shows it as base64)`);
   }
   lines.push(`ack with: ductstream-admin stream ack -stream ${r.stream} -group ${r.group} -ids ${r.messages.map((m) => m.id).join(',')}`);
@@ -64,9 +68,22 @@ export function replayText(r: ReplayResult, from: { since?: string; fromLsn?: st
 export function listJson(streams: LocatedStreamInfo[]): unknown {
   return {
     streams: streams.map((s) => ({
-      name: s.name, format: s.format, flow_id: s.flowId, location: s.location, events: s.events,
-      first_id: s.firstId, last_id: s.lastId, last_commit_time: s.lastCommitTime,
-      groups: s.groups.map((g) => ({ name: g.name, pending: g.pending, leased: g.leased, acked: g.acked, redelivered: g.redelivered, created_at: g.createdAt })),
+      name: s.name,
+      format: s.format,
+      flow_id: s.flowId,
+      location: s.location,
+      events: s.events,
+      first_id: s.firstId,
+      last_id: s.lastId,
+      last_commit_time: s.lastCommitTime,
+      groups: s.groups.map((g) => ({
+        name: g.name,
+        pending: g.pending,
+        leased: g.leased,
+        acked: g.acked,
+        redelivered: g.redelivered,
+        created_at: g.createdAt,
+      })),
     })),
   };
 }

@@ -50,7 +50,11 @@ export async function openDuckdb(dsn: string, dsnField: string): Promise<DuckdbH
       mkdirSync(dirname(path), { recursive: true });
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code ?? 'error';
-      throw invalidArgument(dsnField, `cannot create directory ${dirname(path)} for the DuckDB file (${code})`, 'set dsn to a path in a writable directory, or :memory:');
+      throw invalidArgument(
+        dsnField,
+        `cannot create directory ${dirname(path)} for the DuckDB file (${code})`,
+        'set dsn to a path in a writable directory, or :memory:',
+      );
     }
   }
   let shared = path === MEMORY_DSN ? undefined : instances.get(path);
@@ -74,7 +78,7 @@ export async function openDuckdb(dsn: string, dsnField: string): Promise<DuckdbH
       if (closed) return;
       closed = true;
       connection.closeSync();
-      release(path, shared!);
+      release(path, shared);
     },
   };
 }
@@ -83,7 +87,10 @@ function release(path: string, shared: SharedInstance): void {
   shared.refs--;
   if (shared.refs > 0) return;
   if (instances.get(path) === shared) instances.delete(path);
-  shared.instance.then((i) => i.closeSync(), () => undefined);
+  shared.instance.then(
+    (i) => i.closeSync(),
+    () => undefined,
+  );
 }
 
 function openError(e: unknown, path: string, field: string): DuctError {
@@ -141,7 +148,7 @@ export class DuckdbSession implements SqlSession {
   async query(sql: string): Promise<Record<string, unknown>[]> {
     try {
       const reader = await this.conn.runAndReadAll(sql);
-      return reader.getRowObjects() as Record<string, unknown>[];
+      return reader.getRowObjects();
     } catch (e) {
       throw classify(e, sql);
     }

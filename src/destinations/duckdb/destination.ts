@@ -32,7 +32,10 @@ export class DuckdbDestination implements Destination, Staged {
   /** Writes and resolutions run one at a time on the one connection, in call order. */
   private tail: Promise<unknown> = Promise.resolve();
 
-  constructor(readonly config: DuckdbConfig, private readonly ctx: DestinationContext) {
+  constructor(
+    readonly config: DuckdbConfig,
+    private readonly ctx: DestinationContext,
+  ) {
     this.name = ctx.name;
     this.log = ctx.log.child({ destination: ctx.name, kind: 'duckdb' });
   }

@@ -6,25 +6,44 @@ export const DUCKDB_META_TABLE: QualifiedName = { schema: 'ductstream_meta', nam
 
 function typeName(t: LogicalType): string {
   switch (t.kind) {
-    case 'boolean': return 'BOOLEAN';
-    case 'smallint': return 'SMALLINT';
-    case 'integer': return 'INTEGER';
-    case 'bigint': return 'BIGINT';
-    case 'real': return 'REAL';
-    case 'double': return 'DOUBLE';
-    case 'decimal': return `DECIMAL(${t.precision},${t.scale})`;
-    case 'text': return 'VARCHAR';
-    case 'blob': return 'BLOB';
-    case 'json': return 'JSON';
-    case 'uuid': return 'UUID';
-    case 'date': return 'DATE';
-    case 'timestamp': return 'TIMESTAMP';
-    case 'timestamptz': return 'TIMESTAMPTZ';
-    case 'time': return 'TIME';
-    case 'timetz': return 'TIMETZ';
-    case 'interval': return 'INTERVAL';
-    case 'lsn': return 'UBIGINT';
-    case 'list': return `${typeName(t.element)}[]`;
+    case 'boolean':
+      return 'BOOLEAN';
+    case 'smallint':
+      return 'SMALLINT';
+    case 'integer':
+      return 'INTEGER';
+    case 'bigint':
+      return 'BIGINT';
+    case 'real':
+      return 'REAL';
+    case 'double':
+      return 'DOUBLE';
+    case 'decimal':
+      return `DECIMAL(${t.precision},${t.scale})`;
+    case 'text':
+      return 'VARCHAR';
+    case 'blob':
+      return 'BLOB';
+    case 'json':
+      return 'JSON';
+    case 'uuid':
+      return 'UUID';
+    case 'date':
+      return 'DATE';
+    case 'timestamp':
+      return 'TIMESTAMP';
+    case 'timestamptz':
+      return 'TIMESTAMPTZ';
+    case 'time':
+      return 'TIME';
+    case 'timetz':
+      return 'TIMETZ';
+    case 'interval':
+      return 'INTERVAL';
+    case 'lsn':
+      return 'UBIGINT';
+    case 'list':
+      return `${typeName(t.element)}[]`;
   }
 }
 
@@ -83,7 +102,9 @@ export const duckdbDialect: SqlDialect = {
     return `SELECT column_name FROM information_schema.columns WHERE table_schema = ${quoteString(table.schema)} AND table_name = ${quoteString(table.name)} ORDER BY ordinal_position`;
   },
   listPrimaryKey(table) {
-    return `SELECT unnest(constraint_column_names) AS column_name FROM duckdb_constraints() ` +
-      `WHERE constraint_type = 'PRIMARY KEY' AND schema_name = ${quoteString(table.schema)} AND table_name = ${quoteString(table.name)}`;
+    return (
+      `SELECT unnest(constraint_column_names) AS column_name FROM duckdb_constraints() ` +
+      `WHERE constraint_type = 'PRIMARY KEY' AND schema_name = ${quoteString(table.schema)} AND table_name = ${quoteString(table.name)}`
+    );
   },
 };

@@ -1,6 +1,15 @@
 import {
-  DuckDBBlobValue, DuckDBDateValue, DuckDBDecimalValue, DuckDBIntervalValue, DuckDBTimestampTZValue, DuckDBTimestampValue,
-  DuckDBTimeTZValue, DuckDBTimeValue, DuckDBUUIDValue, listValue, type DuckDBValue,
+  DuckDBBlobValue,
+  DuckDBDateValue,
+  DuckDBDecimalValue,
+  DuckDBIntervalValue,
+  DuckDBTimestampTZValue,
+  DuckDBTimestampValue,
+  DuckDBTimeTZValue,
+  DuckDBTimeValue,
+  DuckDBUUIDValue,
+  listValue,
+  type DuckDBValue,
 } from '@duckdb/node-api';
 import type { Value } from '../../core/change';
 import { DuctError } from '../../core/errors';
@@ -113,7 +122,9 @@ function decimalConverter(precision: number, scale: number): (v: Exclude<Value, 
     const text = typeof v === 'number' ? numberText(v) : String(v);
     const scaled = parseScaledDecimal(text, scale);
     if (scaled === undefined) {
-      throw new Error(`"${text}" does not fit DECIMAL(${precision},${scale}) exactly; map the column to VARCHAR with type_mappings (e.g. {"numeric": "VARCHAR"}) to keep such values`);
+      throw new Error(
+        `"${text}" does not fit DECIMAL(${precision},${scale}) exactly; map the column to VARCHAR with type_mappings (e.g. {"numeric": "VARCHAR"}) to keep such values`,
+      );
     }
     if (scaled >= limit || scaled <= -limit) throw new Error(`"${text}" has more than ${precision} digits (DECIMAL(${precision},${scale}))`);
     return new DuckDBDecimalValue(scaled, precision, scale);

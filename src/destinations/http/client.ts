@@ -13,7 +13,10 @@ export interface WebhookResponse {
 
 /** A failure below HTTP: refused, reset, DNS, TLS, or the request deadline passed (`ETIMEDOUT`). */
 export class TransportError extends Error {
-  constructor(readonly code: string, message: string) {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
     super(message);
     this.name = 'TransportError';
   }
@@ -39,7 +42,12 @@ export class WebhookClient {
   /** The configured headers (and URL credentials), as name/value pairs. */
   private readonly fixed: string[];
 
-  constructor(private readonly url: URL, private readonly timeoutMs: number, maxSockets: number, fixedHeaders: ReadonlyArray<readonly [string, string]> = []) {
+  constructor(
+    private readonly url: URL,
+    private readonly timeoutMs: number,
+    maxSockets: number,
+    fixedHeaders: ReadonlyArray<readonly [string, string]> = [],
+  ) {
     this.pool = new Pool(url.origin, {
       connections: Math.max(1, maxSockets),
       pipelining: 1,
@@ -50,7 +58,8 @@ export class WebhookClient {
     this.path = `${url.pathname}${url.search}`;
     this.fixed = [];
     const hasAuthorization = fixedHeaders.some(([k]) => k.toLowerCase() === 'authorization');
-    if ((url.username || url.password) && !hasAuthorization) this.fixed.push('Authorization', `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64')}`);
+    if ((url.username || url.password) && !hasAuthorization)
+      this.fixed.push('Authorization', `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64')}`);
     for (const [k, v] of fixedHeaders) this.fixed.push(k, v);
   }
 
@@ -95,10 +104,12 @@ export class WebhookClient {
             return true;
           },
           onData: (chunk) => {
-            if ((status < 200 || status >= 300) && text.length < BODY_LIMIT) text += chunk.toString('utf8', 0, Math.min(chunk.length, BODY_LIMIT - text.length));
+            if ((status < 200 || status >= 300) && text.length < BODY_LIMIT)
+              text += chunk.toString('utf8', 0, Math.min(chunk.length, BODY_LIMIT - text.length));
             return true;
           },
-          onComplete: () => settle(() => resolve({ status, statusText: statusText || STATUS_CODES[status] || '', retryAfterMs: retryAfterMs(retryAfter), bodyStart: text })),
+          onComplete: () =>
+            settle(() => resolve({ status, statusText: statusText || STATUS_CODES[status] || '', retryAfterMs: retryAfterMs(retryAfter), bodyStart: text })),
           onError: (e) => settle(() => reject(this.transportError(e))),
         },
       );

@@ -47,7 +47,8 @@ export function parseHttpConfig(options: OptionMap, path: string): HttpConfig {
   const d = HTTP_DEFAULTS;
   const url = parseUrl(r.required('url', 'set url to the webhook endpoint, e.g. https://api.example.com/cdc'), r.field('url'));
   const method = (r.raw('method') ?? d.method).toUpperCase();
-  if (!(HTTP_METHODS as readonly string[]).includes(method)) throw invalidArgument(r.field('method'), `"${method}" is not allowed`, `use one of: ${HTTP_METHODS.join(', ')}`);
+  if (!(HTTP_METHODS as readonly string[]).includes(method))
+    throw invalidArgument(r.field('method'), `"${method}" is not allowed`, `use one of: ${HTTP_METHODS.join(', ')}`);
   const format = r.raw('format');
   if (format !== undefined) parseWireFormat(format, r.field('format'));
   const idempotencyHeader = r.string('idempotency_header', d.idempotencyHeader);
@@ -67,7 +68,8 @@ function parseUrl(text: string, field: string): URL {
   } catch {
     throw invalidArgument(field, 'is not a valid URL', 'use an absolute http:// or https:// URL, e.g. https://api.example.com/cdc');
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw invalidArgument(field, `scheme "${url.protocol}" is not supported`, 'use an http:// or https:// URL');
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw invalidArgument(field, `scheme "${url.protocol}" is not supported`, 'use an http:// or https:// URL');
   return url;
 }
 

@@ -44,7 +44,10 @@ export class HttpDestination implements Destination {
   private readonly log: Logger;
   private readonly errorContext: WebhookErrorContext;
 
-  constructor(readonly config: HttpConfig, private readonly ctx: DestinationContext) {
+  constructor(
+    readonly config: HttpConfig,
+    private readonly ctx: DestinationContext,
+  ) {
     this.name = ctx.name;
     this.log = ctx.log.child({ destination: ctx.name, kind: 'http' });
     this.errorContext = {
@@ -62,10 +65,14 @@ export class HttpDestination implements Destination {
     } catch (e) {
       await client.close();
       const code = e instanceof TransportError ? e.code : 'EIO';
-      throw new DuctError('unavailable', `http destination "${this.name}": cannot connect to ${displayUrl(this.config.url)} (${this.config.fields.url}): ${code}`, {
-        retry: 'backoff',
-        hint: `check that ${this.config.fields.url} points at a listening endpoint`,
-      });
+      throw new DuctError(
+        'unavailable',
+        `http destination "${this.name}": cannot connect to ${displayUrl(this.config.url)} (${this.config.fields.url}): ${code}`,
+        {
+          retry: 'backoff',
+          hint: `check that ${this.config.fields.url} points at a listening endpoint`,
+        },
+      );
     }
     this.client = client;
   }
@@ -87,15 +94,27 @@ export class HttpDestination implements Destination {
           if (stopped()) return;
           const schema = batch.schemas.get(tableKey(change.table))!;
           const table = qualifiedName(change);
-          await this.send(client, bodies[i]!, [
-            'Content-Type', contentType,
-            idempotencyHeader, idempotencyKey(change, schema, rowKey, table),
-            'X-Ductstream-Op', change.op,
-            'X-Ductstream-Table', headerSafe(table),
-            'X-Ductstream-Lsn', formatLsn(change.lsn),
-            'X-Ductstream-Commit-Lsn', formatCommitLsn(change.commitLsn),
-            'X-Ductstream-Seq', String(change.seq),
-          ], stopped);
+          await this.send(
+            client,
+            bodies[i]!,
+            [
+              'Content-Type',
+              contentType,
+              idempotencyHeader,
+              idempotencyKey(change, schema, rowKey, table),
+              'X-Ductstream-Op',
+              change.op,
+              'X-Ductstream-Table',
+              headerSafe(table),
+              'X-Ductstream-Lsn',
+              formatLsn(change.lsn),
+              'X-Ductstream-Commit-Lsn',
+              formatCommitLsn(change.commitLsn),
+              'X-Ductstream-Seq',
+              String(change.seq),
+            ],
+            stopped,
+          );
         }
       },
     );
@@ -115,14 +134,25 @@ export class HttpDestination implements Destination {
         if (stopped()) return;
         const first = changes[0]!;
         const last = changes[changes.length - 1]!;
-        await this.send(client, files.get(k)!, [
-          'Content-Type', codec.fileContentType,
-          this.config.idempotencyHeader, batchIdempotencyKey(first, last),
-          'X-Ductstream-Table', headerSafe(k),
-          'X-Ductstream-Count', String(changes.length),
-          'X-Ductstream-First-Lsn', formatLsn(first.commitLsn),
-          'X-Ductstream-Last-Lsn', formatLsn(last.commitLsn),
-        ], stopped);
+        await this.send(
+          client,
+          files.get(k)!,
+          [
+            'Content-Type',
+            codec.fileContentType,
+            this.config.idempotencyHeader,
+            batchIdempotencyKey(first, last),
+            'X-Ductstream-Table',
+            headerSafe(k),
+            'X-Ductstream-Count',
+            String(changes.length),
+            'X-Ductstream-First-Lsn',
+            formatLsn(first.commitLsn),
+            'X-Ductstream-Last-Lsn',
+            formatLsn(last.commitLsn),
+          ],
+          stopped,
+        );
       }
     });
   }

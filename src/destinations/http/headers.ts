@@ -19,16 +19,28 @@ export function parseHeaderList(text: string, field: string, reserved: string[] 
   const taken = new Set([...RESERVED, ...reserved.map((r) => r.toLowerCase())]);
   text.split(',').forEach((entry, i) => {
     const n = i + 1;
-    if (entry.trim() === '') throw invalidArgument(field, `entry ${n} is empty`, 'write headers as Key:Value pairs separated by commas, e.g. Authorization:Bearer abc,X-Team:data');
+    if (entry.trim() === '')
+      throw invalidArgument(field, `entry ${n} is empty`, 'write headers as Key:Value pairs separated by commas, e.g. Authorization:Bearer abc,X-Team:data');
     const colon = entry.indexOf(':');
-    if (colon < 0) throw invalidArgument(field, `entry ${n} has no ":" between name and value`, 'write headers as Key:Value pairs separated by commas, e.g. Authorization:Bearer abc');
+    if (colon < 0)
+      throw invalidArgument(
+        field,
+        `entry ${n} has no ":" between name and value`,
+        'write headers as Key:Value pairs separated by commas, e.g. Authorization:Bearer abc',
+      );
     const name = entry.slice(0, colon).trim();
     const value = entry.slice(colon + 1).trim();
     if (!TOKEN.test(name)) throw invalidArgument(field, `entry ${n} has an invalid header name`, 'header names are letters, digits and - (e.g. X-Api-Key)');
     if (value === '') throw invalidArgument(field, `header "${name}" (entry ${n}) has an empty value`, 'give every header a value, or remove it');
-    if (/[\r\n\0]/.test(value)) throw invalidArgument(field, `header "${name}" (entry ${n}) has a control character in its value`, 'remove line breaks from header values');
+    if (/[\r\n\0]/.test(value))
+      throw invalidArgument(field, `header "${name}" (entry ${n}) has a control character in its value`, 'remove line breaks from header values');
     const lower = name.toLowerCase();
-    if (taken.has(lower)) throw invalidArgument(field, `header "${name}" is set by the destination itself`, 'remove it (Content-Type follows the format; the idempotency header is idempotency_header)');
+    if (taken.has(lower))
+      throw invalidArgument(
+        field,
+        `header "${name}" is set by the destination itself`,
+        'remove it (Content-Type follows the format; the idempotency header is idempotency_header)',
+      );
     if (seen.has(lower)) throw invalidArgument(field, `header "${name}" is given twice`, 'give each header once');
     seen.add(lower);
     out.push([name, value]);

@@ -71,12 +71,22 @@ interface KjsProduceResponse {
 
 type CreateCluster = (o: { metadataMaxAge: number; allowAutoTopicCreation: boolean; maxInFlightRequests: null; instrumentationEmitter: null }) => KjsCluster;
 
-const CLUSTER_METHODS = ['connect', 'disconnect', 'isConnected', 'refreshMetadata', 'refreshMetadataIfNecessary', 'addMultipleTargetTopics', 'findTopicPartitionMetadata', 'findBroker', 'removeBroker'];
+const CLUSTER_METHODS = [
+  'connect',
+  'disconnect',
+  'isConnected',
+  'refreshMetadata',
+  'refreshMetadataIfNecessary',
+  'addMultipleTargetTopics',
+  'findTopicPartitionMetadata',
+  'findBroker',
+  'removeBroker',
+];
 
 function internalsMissing(what: string): DuctError {
   return new DuctError('internal', `kafkajs internals changed: ${what} not found`, {
     retry: 'never',
-    hint: 'this build drives kafkajs 2.2.4\'s cluster directly (src/destinations/kafka/cluster.ts); install kafkajs 2.2.4',
+    hint: "this build drives kafkajs 2.2.4's cluster directly (src/destinations/kafka/cluster.ts); install kafkajs 2.2.4",
   });
 }
 
@@ -139,7 +149,10 @@ export class ProducerCluster {
     const broker = await this.cluster.findBroker({ nodeId: String(nodeId) });
     const version = broker.lookupRequest(PRODUCE_API_KEY, { versions: PRODUCE_VERSIONS, protocol: ({ version }) => version }) as number;
     if (version < 3) {
-      throw new DuctError('failed_precondition', `broker ${nodeId} supports Produce up to v${version}; record headers need v3 (Kafka 0.11 or later)`, { retry: 'never', hint: 'use a broker that speaks Kafka 0.11+ (record batches with headers)' });
+      throw new DuctError('failed_precondition', `broker ${nodeId} supports Produce up to v${version}; record headers need v3 (Kafka 0.11 or later)`, {
+        retry: 'never',
+        hint: 'use a broker that speaks Kafka 0.11+ (record batches with headers)',
+      });
     }
     const request: KjsRequest = {
       apiKey: PRODUCE_API_KEY,
@@ -161,7 +174,8 @@ export class ProducerCluster {
     }
     if (acks === 0) return [];
     const out: PartitionAck[] = [];
-    for (const t of (data as KjsProduceResponse).topics) for (const p of t.partitions) out.push({ topic: t.topicName, partition: p.partition, errorCode: p.errorCode });
+    for (const t of (data as KjsProduceResponse).topics)
+      for (const p of t.partitions) out.push({ topic: t.topicName, partition: p.partition, errorCode: p.errorCode });
     return out;
   }
 

@@ -63,7 +63,8 @@ export function parseKafkaConfig(kind: string, options: OptionMap, path: string)
   if (brokers.length === 0) throw invalidArgument(r.field('brokers'), 'is required', 'set brokers to host:port[,host:port...], e.g. localhost:9092');
   for (const b of brokers) {
     const m = BROKER.exec(b);
-    if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) throw invalidArgument(r.field('brokers'), `"${b}" is not host:port`, 'list brokers as host:port separated by commas, e.g. broker1:9092,broker2:9092');
+    if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535)
+      throw invalidArgument(r.field('brokers'), `"${b}" is not host:port`, 'list brokers as host:port separated by commas, e.g. broker1:9092,broker2:9092');
   }
   const topic = parseTopicTemplate(r.string('topic', d.topic), r.field('topic'));
   const format = r.raw('format');
@@ -92,7 +93,18 @@ export function parseKafkaConfig(kind: string, options: OptionMap, path: string)
   const retry = readRetryOptions(r, d);
   r.rejectUnknown();
   return {
-    kind, brokers, topic, compression, acks, clientId, tls, sasl, connectTimeoutMs, requestTimeoutMs, maxRequestBytes, retry,
+    kind,
+    brokers,
+    topic,
+    compression,
+    acks,
+    clientId,
+    tls,
+    sasl,
+    connectTimeoutMs,
+    requestTimeoutMs,
+    maxRequestBytes,
+    retry,
     fields: { brokers: r.field('brokers'), topic: r.field('topic') },
   };
 }

@@ -46,7 +46,10 @@ export class KafkaDestination implements Destination {
   private readonly producerOptions: ProducerOptions;
   private readonly encoder: ProduceRequestEncoder;
 
-  constructor(readonly config: KafkaConfig, private readonly ctx: DestinationContext) {
+  constructor(
+    readonly config: KafkaConfig,
+    private readonly ctx: DestinationContext,
+  ) {
     this.kind = config.kind;
     this.name = ctx.name;
     this.log = ctx.log.child({ destination: ctx.name, kind: config.kind });
@@ -117,7 +120,8 @@ export class KafkaDestination implements Destination {
   }
 
   private requireCluster(): ProducerCluster {
-    if (!this.cluster) throw new DuctError('failed_precondition', `${this.kind} destination "${this.name}" is not open`, { retry: 'never', hint: 'call open() first' });
+    if (!this.cluster)
+      throw new DuctError('failed_precondition', `${this.kind} destination "${this.name}" is not open`, { retry: 'never', hint: 'call open() first' });
     return this.cluster;
   }
 }

@@ -14,16 +14,30 @@ interface KafkaJsErrorLike {
 /** The error a kafkajs wrapper (retries exceeded, non-retriable) carries. */
 function innerOf(err: KafkaJsErrorLike): KafkaJsErrorLike | undefined {
   const inner = err.originalError ?? err.cause;
-  return inner && typeof inner === 'object' ? (inner as KafkaJsErrorLike) : undefined;
+  return inner && typeof inner === 'object' ? (inner) : undefined;
 }
 
 const ALWAYS_RETRIED = new Set([
-  'KafkaJSConnectionError', 'KafkaJSConnectionClosedError', 'KafkaJSRequestTimeoutError', 'KafkaJSBrokerNotFound',
-  'KafkaJSMetadataNotLoaded', 'KafkaJSTopicMetadataNotLoaded', 'KafkaJSStaleTopicMetadataAssignment', 'KafkaJSLockTimeout',
+  'KafkaJSConnectionError',
+  'KafkaJSConnectionClosedError',
+  'KafkaJSRequestTimeoutError',
+  'KafkaJSBrokerNotFound',
+  'KafkaJSMetadataNotLoaded',
+  'KafkaJSTopicMetadataNotLoaded',
+  'KafkaJSStaleTopicMetadataAssignment',
+  'KafkaJSLockTimeout',
 ]);
 const PERMANENT_PROTOCOL = new Set([
-  'MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE', 'INVALID_TOPIC_EXCEPTION', 'TOPIC_AUTHORIZATION_FAILED', 'CLUSTER_AUTHORIZATION_FAILED',
-  'UNSUPPORTED_COMPRESSION_TYPE', 'INVALID_REQUIRED_ACKS', 'UNSUPPORTED_VERSION', 'INVALID_RECORD', 'SASL_AUTHENTICATION_FAILED',
+  'MESSAGE_TOO_LARGE',
+  'RECORD_LIST_TOO_LARGE',
+  'INVALID_TOPIC_EXCEPTION',
+  'TOPIC_AUTHORIZATION_FAILED',
+  'CLUSTER_AUTHORIZATION_FAILED',
+  'UNSUPPORTED_COMPRESSION_TYPE',
+  'INVALID_REQUIRED_ACKS',
+  'UNSUPPORTED_VERSION',
+  'INVALID_RECORD',
+  'SASL_AUTHENTICATION_FAILED',
 ]);
 
 /** The retry class of a kafkajs error (unwrapping retry/non-retriable wrappers). */

@@ -76,7 +76,15 @@ export function recordsOf(batch: EncodedBatch, format: WireFormat, contentType: 
     }
     const key = rowKeyText(change, schema!);
     const value = values[i]!;
-    const headerValues = [change.op, name, formatLsn(change.lsn), formatCommitLsn(change.commitLsn), String(change.seq), idempotencyKey(change, schema!, key, name), contentType];
+    const headerValues = [
+      change.op,
+      name,
+      formatLsn(change.lsn),
+      formatCommitLsn(change.commitLsn),
+      String(change.seq),
+      idempotencyKey(change, schema!, key, name),
+      contentType,
+    ];
     let size = 24 + HEADER_NAMES_SIZE + utf8Length(key) + value.byteLength;
     for (const h of headerValues) size += 1 + utf8Length(h);
     out[i] = new OutgoingRecord(t, key, value, headerValues, ms, change.op === 'truncate', size);

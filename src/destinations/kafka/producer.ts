@@ -37,7 +37,12 @@ export class RecordWrite {
   private readonly topics: string[];
   private attempts = 0;
 
-  constructor(private readonly cluster: ProducerCluster, private readonly encoder: ProduceRequestEncoder, private readonly o: ProducerOptions, private readonly records: readonly OutgoingRecord[]) {
+  constructor(
+    private readonly cluster: ProducerCluster,
+    private readonly encoder: ProduceRequestEncoder,
+    private readonly o: ProducerOptions,
+    private readonly records: readonly OutgoingRecord[],
+  ) {
     this.topics = [...new Set(records.map((r) => r.topic))];
   }
 
@@ -113,7 +118,10 @@ export class RecordWrite {
       else missing ??= d;
     }
     if (firstError !== 0) throw this.cluster.errorOf(firstError);
-    if (missing) throw new DuctError('unavailable', `broker ${leader} did not acknowledge partition ${missing.partition} of topic ${missing.record.topic}`, { retry: 'backoff' });
+    if (missing)
+      throw new DuctError('unavailable', `broker ${leader} did not acknowledge partition ${missing.partition} of topic ${missing.record.topic}`, {
+        retry: 'backoff',
+      });
   }
 
   /** Binds every record to its partition(s), in batch order. */
@@ -121,7 +129,11 @@ export class RecordWrite {
     const counts = new Map<string, number[]>();
     for (const t of this.topics) {
       const ids = this.cluster.partitions(t).map((p) => p.partitionId);
-      if (ids.length === 0) throw new DuctError('unavailable', `topic ${t} has no partitions yet`, { retry: 'backoff', hint: 'the broker creates topics on first use where auto.create.topics.enable is on; otherwise create the topic' });
+      if (ids.length === 0)
+        throw new DuctError('unavailable', `topic ${t} has no partitions yet`, {
+          retry: 'backoff',
+          hint: 'the broker creates topics on first use where auto.create.topics.enable is on; otherwise create the topic',
+        });
       counts.set(t, ids);
     }
     const out: Delivery[] = [];

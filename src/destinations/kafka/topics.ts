@@ -21,14 +21,19 @@ export function parseTopicTemplate(text: string, field: string): TopicTemplate {
   for (let m = re.exec(text); m; m = re.exec(text)) {
     if (m.index > last) parts.push({ literal: text.slice(last, m.index) });
     const name = m[1]!;
-    if (name !== 'schema' && name !== 'table') throw invalidArgument(field, `unknown placeholder {${name}}`, 'use {schema} and {table}, e.g. cdc.{schema}.{table}');
+    if (name !== 'schema' && name !== 'table')
+      throw invalidArgument(field, `unknown placeholder {${name}}`, 'use {schema} and {table}, e.g. cdc.{schema}.{table}');
     parts.push({ placeholder: name });
     last = m.index + m[0].length;
   }
   if (last < text.length) parts.push({ literal: text.slice(last) });
   for (const p of parts) {
     if ('literal' in p && !LEGAL.test(p.literal)) {
-      throw invalidArgument(field, `"${text}" has characters Kafka does not allow in topic names`, 'use letters, digits, . _ - and the placeholders {schema} and {table}');
+      throw invalidArgument(
+        field,
+        `"${text}" has characters Kafka does not allow in topic names`,
+        'use letters, digits, . _ - and the placeholders {schema} and {table}',
+      );
     }
   }
   if (parts.length === 0) throw invalidArgument(field, 'is empty', 'set a topic name or a template such as {schema}.{table}');

@@ -36,7 +36,10 @@ export class PgstreamDestination implements Destination {
   private readonly log: Logger;
   private tail: Promise<unknown> = Promise.resolve();
 
-  constructor(readonly config: PgstreamConfig, private readonly ctx: DestinationContext) {
+  constructor(
+    readonly config: PgstreamConfig,
+    private readonly ctx: DestinationContext,
+  ) {
     this.name = ctx.name;
     this.stream = streamNameOf(config, ctx.name);
     this.format = ctx.wireFormat;
@@ -116,7 +119,8 @@ export class PgstreamDestination implements Destination {
   }
 
   private requirePool(): Pool {
-    if (!this.pool) throw new DuctError('failed_precondition', `pgstream destination "${this.name}" is not open`, { retry: 'never', hint: 'call open() first' });
+    if (!this.pool)
+      throw new DuctError('failed_precondition', `pgstream destination "${this.name}" is not open`, { retry: 'never', hint: 'call open() first' });
     return this.pool;
   }
 }
@@ -129,7 +133,11 @@ function writeError(e: unknown, stream: string, what: string): DuctError {
   const reason = describeError(e);
   const code = typeof e === 'object' && e !== null ? (e as { code?: unknown }).code : undefined;
   if (typeof code === 'string' && BACKOFF_SQLSTATES.has(code)) {
-    return new DuctError('destination_failed', `pgstream "${stream}": cannot ${what}: ${reason}`, { retry: 'backoff', cause: e, hint: 'the stream database is out of resources' });
+    return new DuctError('destination_failed', `pgstream "${stream}": cannot ${what}: ${reason}`, {
+      retry: 'backoff',
+      cause: e,
+      hint: 'the stream database is out of resources',
+    });
   }
   if (isConnectionLoss(e)) return new DuctError('unavailable', `pgstream "${stream}": cannot ${what}: ${reason}`, { retry: 'transient', cause: e });
   return new DuctError('destination_failed', `pgstream "${stream}": cannot ${what}: ${reason}`, { retry: 'never', cause: e });

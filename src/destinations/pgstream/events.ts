@@ -33,7 +33,9 @@ export function keyJson(key: Row, schema: TableSchema | undefined): string {
   for (const [name, value] of Object.entries(key)) {
     if (value === undefined) continue;
     const column = schema?.columns.find((col) => col.name === name);
-    const text = column ? encodeJsonValue(value, column) : JSON.stringify(typeof value === 'bigint' ? value.toString() : Buffer.isBuffer(value) ? value.toString('base64') : value);
+    const text = column
+      ? encodeJsonValue(value, column)
+      : JSON.stringify(typeof value === 'bigint' ? value.toString() : Buffer.isBuffer(value) ? value.toString('base64') : value);
     parts.push(`${JSON.stringify(name)}:${text}`);
   }
   return `{${parts.join(',')}}`;

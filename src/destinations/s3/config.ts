@@ -58,7 +58,11 @@ export function parseS3Config(options: OptionMap, path: string): S3Config {
       url = undefined;
     }
     if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
-      throw invalidArgument(r.field('endpoint'), 'is not an http(s) URL', 'use e.g. http://localhost:9000 for an S3-compatible server, or leave it unset for AWS');
+      throw invalidArgument(
+        r.field('endpoint'),
+        'is not an http(s) URL',
+        'use e.g. http://localhost:9000 for an S3-compatible server, or leave it unset for AWS',
+      );
     }
   }
   const forcePathStyle = r.bool('force_path_style', d.forcePathStyle);
@@ -66,7 +70,11 @@ export function parseS3Config(options: OptionMap, path: string): S3Config {
   const secretAccessKey = r.optionalString('secret_access_key');
   const sessionToken = r.optionalString('session_token');
   if ((accessKeyId === undefined) !== (secretAccessKey === undefined) || (sessionToken !== undefined && accessKeyId === undefined)) {
-    throw invalidArgument(r.field(accessKeyId === undefined ? 'access_key_id' : 'secret_access_key'), 'must be set together with the other key', 'set both access_key_id and secret_access_key, or neither to use the standard AWS credential chain');
+    throw invalidArgument(
+      r.field(accessKeyId === undefined ? 'access_key_id' : 'secret_access_key'),
+      'must be set together with the other key',
+      'set both access_key_id and secret_access_key, or neither to use the standard AWS credential chain',
+    );
   }
   const format = r.raw('format');
   if (format !== undefined) parseWireFormat(format, r.field('format'));
@@ -76,7 +84,14 @@ export function parseS3Config(options: OptionMap, path: string): S3Config {
   const retry = readRetryOptions(r, d);
   r.rejectUnknown();
   return {
-    bucket, prefix, region, endpoint, forcePathStyle, parquetCompression, requestTimeoutMs, retry,
+    bucket,
+    prefix,
+    region,
+    endpoint,
+    forcePathStyle,
+    parquetCompression,
+    requestTimeoutMs,
+    retry,
     credentials: accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) } : undefined,
     fields: { bucket: r.field('bucket'), endpoint: r.field('endpoint'), credentials: r.field('access_key_id') },
   };

@@ -35,7 +35,10 @@ export class S3Destination implements Destination {
   private readonly log: Logger;
   private readonly errorContext: S3ErrorContext;
 
-  constructor(readonly config: S3Config, private readonly ctx: DestinationContext) {
+  constructor(
+    readonly config: S3Config,
+    private readonly ctx: DestinationContext,
+  ) {
     this.name = ctx.name;
     this.log = ctx.log.child({ destination: ctx.name, kind: 's3' });
     this.errorContext = { name: ctx.name, bucket: config.bucket, fields: config.fields };
@@ -90,19 +93,21 @@ export class S3Destination implements Destination {
     await withRetry(
       async () => {
         try {
-          await client.send(new PutObjectCommand({
-            Bucket: this.config.bucket,
-            Key: key,
-            Body: body,
-            ContentType: codec.fileContentType,
-            Metadata: {
-              'ductstream-format': codec.format,
-              'ductstream-count': String(changes.length),
-              'ductstream-first': positionText(first),
-              'ductstream-last': positionText(last),
-              'ductstream-flow': this.ctx.flowId,
-            },
-          }));
+          await client.send(
+            new PutObjectCommand({
+              Bucket: this.config.bucket,
+              Key: key,
+              Body: body,
+              ContentType: codec.fileContentType,
+              Metadata: {
+                'ductstream-format': codec.format,
+                'ductstream-count': String(changes.length),
+                'ductstream-first': positionText(first),
+                'ductstream-last': positionText(last),
+                'ductstream-flow': this.ctx.flowId,
+              },
+            }),
+          );
         } catch (e) {
           throw s3Error(e, `writing ${key} failed`, this.errorContext);
         }

@@ -11,8 +11,19 @@ interface AwsErrorLike {
 }
 
 const PERMANENT_NAMES = new Set([
-  'NoSuchBucket', 'NotFound', 'AccessDenied', 'Forbidden', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'InvalidBucketName',
-  'AllAccessDisabled', 'InvalidRequest', 'PermanentRedirect', 'AuthorizationHeaderMalformed', 'EntityTooLarge', 'KMS.DisabledException',
+  'NoSuchBucket',
+  'NotFound',
+  'AccessDenied',
+  'Forbidden',
+  'InvalidAccessKeyId',
+  'SignatureDoesNotMatch',
+  'InvalidBucketName',
+  'AllAccessDisabled',
+  'InvalidRequest',
+  'PermanentRedirect',
+  'AuthorizationHeaderMalformed',
+  'EntityTooLarge',
+  'KMS.DisabledException',
 ]);
 
 /**
@@ -42,7 +53,7 @@ function hintFor(e: AwsErrorLike, ctx: S3ErrorContext): string | undefined {
   if (status === 403 || e.name === 'AccessDenied' || e.name === 'InvalidAccessKeyId' || e.name === 'SignatureDoesNotMatch') {
     return `check the credentials (${ctx.fields.credentials} or the AWS credential chain) and the bucket policy`;
   }
-  if (status === 301 || e.name === 'PermanentRedirect') return 'set region to the bucket\'s region';
+  if (status === 301 || e.name === 'PermanentRedirect') return "set region to the bucket's region";
   if (status === undefined) return `check that the S3 endpoint is reachable (${ctx.fields.endpoint}, or AWS when unset)`;
   return undefined;
 }
@@ -54,9 +65,13 @@ export function s3Error(e: unknown, what: string, ctx: S3ErrorContext): DuctErro
   const status = err.$metadata?.httpStatusCode;
   const detail = [err.name ?? err.code, status ? `HTTP ${status}` : undefined, err.message].filter(Boolean).join(': ');
   const retry = s3RetryClass(e);
-  return new DuctError(retry === 'never' ? 'destination_failed' : 'unavailable', `s3 destination "${ctx.name}": ${what} (bucket ${ctx.bucket}): ${redactSecrets(detail || String(e))}`, {
-    retry,
-    hint: hintFor(err, ctx),
-    cause: e,
-  });
+  return new DuctError(
+    retry === 'never' ? 'destination_failed' : 'unavailable',
+    `s3 destination "${ctx.name}": ${what} (bucket ${ctx.bucket}): ${redactSecrets(detail || String(e))}`,
+    {
+      retry,
+      hint: hintFor(err, ctx),
+      cause: e,
+    },
+  );
 }

@@ -55,7 +55,10 @@ export function targetName(source: TableRef, o: Pick<WarehouseOptions, 'schema' 
   return { schema: o.schema ?? source.schema, name: o.table ?? source.name };
 }
 
-export function stagingName(source: TableRef, o: Pick<WarehouseOptions, 'schema' | 'table' | 'stagingSchema' | 'stagingTable' | 'stagingSuffix'>): QualifiedName {
+export function stagingName(
+  source: TableRef,
+  o: Pick<WarehouseOptions, 'schema' | 'table' | 'stagingSchema' | 'stagingTable' | 'stagingSuffix'>,
+): QualifiedName {
   const target = targetName(source, o);
   return { schema: o.stagingSchema ?? target.schema, name: o.stagingTable ?? target.name + o.stagingSuffix };
 }
@@ -96,7 +99,11 @@ export function tableLayout(schema: TableSchema, table: QualifiedName, o: Wareho
   const names = new Set(columns.map((c) => c.name.toLowerCase()));
   for (const m of meta) {
     if (names.has(m.name.toLowerCase())) {
-      throw invalidArgument(`${o.path}.${m.option}`, `metadata column "${m.name}" collides with a column of ${schema.schema}.${schema.name}`, `set ${m.option} to a name the source table does not use`);
+      throw invalidArgument(
+        `${o.path}.${m.option}`,
+        `metadata column "${m.name}" collides with a column of ${schema.schema}.${schema.name}`,
+        `set ${m.option} to a name the source table does not use`,
+      );
     }
   }
   for (const k of schema.primaryKey) {

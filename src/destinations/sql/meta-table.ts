@@ -27,13 +27,17 @@ export function createMetaTableStatements(d: SqlDialect): string[] {
   const ts = d.typeName({ kind: 'timestamptz' });
   return [
     d.createSchema(d.metaTable.schema),
-    d.createTable(d.metaTable, [
-      ...KEY_COLUMNS.map((name) => ({ name, type: text })),
-      { name: 'commit_lsn', type: d.typeName({ kind: 'lsn' }) },
-      { name: 'seq', type: d.typeName({ kind: 'bigint' }) },
-      { name: 'commit_time', type: ts },
-      { name: 'updated_at', type: ts },
-    ], KEY_COLUMNS),
+    d.createTable(
+      d.metaTable,
+      [
+        ...KEY_COLUMNS.map((name) => ({ name, type: text })),
+        { name: 'commit_lsn', type: d.typeName({ kind: 'lsn' }) },
+        { name: 'seq', type: d.typeName({ kind: 'bigint' }) },
+        { name: 'commit_time', type: ts },
+        { name: 'updated_at', type: ts },
+      ],
+      KEY_COLUMNS,
+    ),
   ];
 }
 
@@ -51,7 +55,10 @@ export function watermarkMapKey(source: TableRef, target: QualifiedName): string
 export function parseWatermarkRows(rows: Record<string, unknown>[]): Map<string, Watermark> {
   const out = new Map<string, Watermark>();
   for (const r of rows) {
-    const key = watermarkMapKey({ schema: String(r.source_schema), name: String(r.source_table) }, { schema: String(r.target_schema), name: String(r.target_table) });
+    const key = watermarkMapKey(
+      { schema: String(r.source_schema), name: String(r.source_table) },
+      { schema: String(r.target_schema), name: String(r.target_table) },
+    );
     out.set(key, { commitLsn: BigInt(r.commit_lsn as bigint | string), seq: Number(r.seq) });
   }
   return out;
@@ -82,8 +89,15 @@ export function updateWatermark(d: SqlDialect, k: WatermarkKey, w: Watermark, co
 export function copyWatermark(d: SqlDialect, from: WatermarkKey, to: QualifiedName): string {
   const columns = [...KEY_COLUMNS, 'commit_lsn', 'seq', 'commit_time', 'updated_at'];
   const exprs = [
-    d.quoteString(from.flowId), d.quoteString(from.source.schema), d.quoteString(from.source.name), d.quoteString(to.schema), d.quoteString(to.name),
-    d.quoteIdent('commit_lsn'), d.quoteIdent('seq'), d.quoteIdent('commit_time'), d.currentTimestamp,
+    d.quoteString(from.flowId),
+    d.quoteString(from.source.schema),
+    d.quoteString(from.source.name),
+    d.quoteString(to.schema),
+    d.quoteString(to.name),
+    d.quoteIdent('commit_lsn'),
+    d.quoteIdent('seq'),
+    d.quoteIdent('commit_time'),
+    d.currentTimestamp,
   ];
   return d.upsert(d.metaTable, columns, KEY_COLUMNS, `SELECT ${exprs.join(', ')} FROM ${qualified(d, d.metaTable)} WHERE ${keyWhere(d, from)}`);
 }

@@ -84,7 +84,12 @@ export function readWarehouseOptions(r: OptionReader, path: string): WarehouseOp
     op: r.string('meta_op', d.meta_op),
     watermarkSource: r.oneOf('watermark_source', ['timestamp', 'lsn'] as const, d.watermark_source),
   };
-  const names = [['meta_synced_at', meta.syncedAt], ['meta_deleted', meta.deleted], ['meta_op', meta.op], ['meta_watermark', meta.watermark]] as const;
+  const names = [
+    ['meta_synced_at', meta.syncedAt],
+    ['meta_deleted', meta.deleted],
+    ['meta_op', meta.op],
+    ['meta_watermark', meta.watermark],
+  ] as const;
   const seen = new Map<string, string>();
   for (const [key, name] of names) {
     if (name === undefined) continue;
@@ -105,6 +110,11 @@ export function readWarehouseOptions(r: OptionReader, path: string): WarehouseOp
     metaTableEnabled: r.bool('meta_table_enabled', d.meta_table_enabled),
     meta,
     softDelete: r.bool('soft_delete', d.soft_delete),
-    typeMappings: loadTypeMappings(r.optionalString('type_mappings'), r.field('type_mappings'), r.optionalString('type_mappings_file'), r.field('type_mappings_file')),
+    typeMappings: loadTypeMappings(
+      r.optionalString('type_mappings'),
+      r.field('type_mappings'),
+      r.optionalString('type_mappings_file'),
+      r.field('type_mappings_file'),
+    ),
   };
 }

@@ -116,7 +116,7 @@ function planTarget(layout: TableLayout, changes: Change[]): TablePlan {
     } else {
       // The row as it stands before this change: this batch's image of it, or the destination's row.
       const base: Image = prev
-        ? (prev instanceof Tombstone ? null : prev) ?? { values: {}, fill: NO_COLUMNS, fillFrom: null }
+        ? ((prev instanceof Tombstone ? null : prev) ?? { values: {}, fill: NO_COLUMNS, fillFrom: null })
         : { values: {}, fill: NO_COLUMNS, fillFrom: truncate ? null : pick(oldSource, layout.key) };
       const image = mergeImage(layout, base, c);
       row = upsertRow(image.values, image.fill, image.fillFrom, c);
@@ -242,7 +242,7 @@ function oldKeySource(layout: TableLayout, c: Change): Row {
   if (!k) {
     throw new DuctError('source_failed', `${c.op} on ${tableKey(c.table)} carries no value for its primary key (${layout.key.join(', ')})`, {
       retry: 'never',
-      hint: 'the source must send the primary key of every update and delete; check the table\'s REPLICA IDENTITY (DEFAULT or FULL)',
+      hint: "the source must send the primary key of every update and delete; check the table's REPLICA IDENTITY (DEFAULT or FULL)",
     });
   }
   return k;
@@ -263,8 +263,12 @@ function newKeyOf(layout: TableLayout, c: Change, oldKey: Row | null): Row {
 
 function keylessError(layout: TableLayout, c: Change): DuctError {
   const t = tableKey(layout.source);
-  return new DuctError('failed_precondition', `cannot apply ${c.op} to ${layout.target.schema}.${layout.target.name}: source table ${t} has no primary key and REPLICA IDENTITY ${layout.source.replicaIdentity.toUpperCase()}`, {
-    retry: 'never',
-    hint: `add a primary key to ${t}, or run ALTER TABLE ${t} REPLICA IDENTITY FULL on the source so rows can be matched on all old values`,
-  });
+  return new DuctError(
+    'failed_precondition',
+    `cannot apply ${c.op} to ${layout.target.schema}.${layout.target.name}: source table ${t} has no primary key and REPLICA IDENTITY ${layout.source.replicaIdentity.toUpperCase()}`,
+    {
+      retry: 'never',
+      hint: `add a primary key to ${t}, or run ALTER TABLE ${t} REPLICA IDENTITY FULL on the source so rows can be matched on all old values`,
+    },
+  );
 }

@@ -82,13 +82,20 @@ function column(layout: TableLayout, name: string): DataColumn {
 /** The value of a metadata column for a load row. */
 function loadedMeta(d: SqlDialect, m: MetaColumn): string {
   switch (m.role) {
-    case 'op': return sq(d, LOAD.op);
-    case 'synced_at': return d.currentTimestamp;
-    case 'deleted': return sq(d, LOAD.deleted);
-    case 'watermark': return m.type.kind === 'lsn' ? sq(d, LOAD.lsn) : sq(d, LOAD.commitTime);
-    case 'lsn': return sq(d, LOAD.lsn);
-    case 'seq': return sq(d, LOAD.seq);
-    case 'commit_time': return sq(d, LOAD.commitTime);
+    case 'op':
+      return sq(d, LOAD.op);
+    case 'synced_at':
+      return d.currentTimestamp;
+    case 'deleted':
+      return sq(d, LOAD.deleted);
+    case 'watermark':
+      return m.type.kind === 'lsn' ? sq(d, LOAD.lsn) : sq(d, LOAD.commitTime);
+    case 'lsn':
+      return sq(d, LOAD.lsn);
+    case 'seq':
+      return sq(d, LOAD.seq);
+    case 'commit_time':
+      return sq(d, LOAD.commitTime);
   }
 }
 
@@ -101,8 +108,10 @@ function insertColumns(d: SqlDialect, layout: TableLayout): { columns: string[];
 
 function insertStatement(d: SqlDialect, layout: TableLayout, load: LoadTable, where: string, tail = ''): string {
   const { columns, exprs } = insertColumns(d, layout);
-  return `INSERT INTO ${qualified(d, layout.target)} (${columns.map((c) => d.quoteIdent(c)).join(', ')}) ` +
-    `SELECT ${exprs.join(', ')} FROM ${qualified(d, load.table)} AS s WHERE ${where}${tail ? ' ' + tail : ''}`;
+  return (
+    `INSERT INTO ${qualified(d, layout.target)} (${columns.map((c) => d.quoteIdent(c)).join(', ')}) ` +
+    `SELECT ${exprs.join(', ')} FROM ${qualified(d, load.table)} AS s WHERE ${where}${tail ? ' ' + tail : ''}`
+  );
 }
 
 /** `SET` items that mark a row deleted, with metadata from `value`. */
@@ -121,13 +130,20 @@ function changeMetaLiteral(d: SqlDialect, m: MetaColumn, c: Change): string {
   const time = d.cast(d.quoteString(epochMicrosToTimestamp(c.commitTimeMicros, true)), d.typeName({ kind: 'timestamptz' }));
   const lsn = d.cast(String(c.commitLsn), d.typeName({ kind: 'lsn' }));
   switch (m.role) {
-    case 'op': return d.quoteString(c.op);
-    case 'synced_at': return d.currentTimestamp;
-    case 'deleted': return 'TRUE';
-    case 'watermark': return m.type.kind === 'lsn' ? lsn : time;
-    case 'lsn': return lsn;
-    case 'seq': return String(c.seq);
-    case 'commit_time': return time;
+    case 'op':
+      return d.quoteString(c.op);
+    case 'synced_at':
+      return d.currentTimestamp;
+    case 'deleted':
+      return 'TRUE';
+    case 'watermark':
+      return m.type.kind === 'lsn' ? lsn : time;
+    case 'lsn':
+      return lsn;
+    case 'seq':
+      return String(c.seq);
+    case 'commit_time':
+      return time;
   }
 }
 
@@ -154,8 +170,11 @@ function fillStatement(d: SqlDialect, layout: TableLayout, load: LoadTable): str
     const keys = layout.key.map((k) => `x.${d.quoteIdent(k)}`).join(', ');
     const order = `x.${d.quoteIdent(APPEND_LSN_COLUMN)} DESC, x.${d.quoteIdent(APPEND_SEQ_COLUMN)} DESC`;
     const wanted = `SELECT DISTINCT ${layout.key.map((_k, i) => `${d.quoteIdent(LOAD.src(i))} AS k${i}`).join(', ')} FROM ${qualified(d, load.table)}`;
-    const on = layout.key.map((k, i) => `x.${d.quoteIdent(k)} = ${column(layout, k).cast ? d.cast(`w.k${i}`, column(layout, k).ddlType) : `w.k${i}`}`).join(' AND ');
-    from = `(SELECT * FROM (SELECT x.*, row_number() OVER (PARTITION BY ${keys} ORDER BY ${order}) AS __ds_rn ` +
+    const on = layout.key
+      .map((k, i) => `x.${d.quoteIdent(k)} = ${column(layout, k).cast ? d.cast(`w.k${i}`, column(layout, k).ddlType) : `w.k${i}`}`)
+      .join(' AND ');
+    from =
+      `(SELECT * FROM (SELECT x.*, row_number() OVER (PARTITION BY ${keys} ORDER BY ${order}) AS __ds_rn ` +
       `FROM ${qualified(d, layout.target)} AS x JOIN (${wanted}) AS w ON ${on}) AS latest WHERE __ds_rn = 1) AS t`;
   }
   return d.updateFrom(load.table, 's', set, from, `${match.join(' AND ')} AND (${anyKeep})`);

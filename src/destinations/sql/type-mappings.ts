@@ -32,7 +32,11 @@ export function parseTypeMappings(json: string, field: string): Map<string, stri
   const out = new Map<string, string>();
   for (const [source, dest] of Object.entries(parsed as Record<string, unknown>)) {
     if (typeof dest !== 'string' || !DESTINATION_TYPE.test(dest.trim())) {
-      throw invalidArgument(`${field}.${source}`, `${JSON.stringify(dest)} is not a destination type name`, 'use a type name such as VARCHAR, DECIMAL(38,10) or INTEGER[]');
+      throw invalidArgument(
+        `${field}.${source}`,
+        `${JSON.stringify(dest)} is not a destination type name`,
+        'use a type name such as VARCHAR, DECIMAL(38,10) or INTEGER[]',
+      );
     }
     out.set(source.trim().toLowerCase(), dest.trim());
   }
@@ -47,7 +51,11 @@ export function loadTypeMappings(inline: string | undefined, inlineField: string
     try {
       text = readFileSync(file, 'utf8');
     } catch (e) {
-      throw invalidArgument(fileField, `cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, 'give the path of a readable JSON file');
+      throw invalidArgument(
+        fileField,
+        `cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+        'give the path of a readable JSON file',
+      );
     }
     for (const [k, v] of parseTypeMappings(text, fileField)) merged.set(k, v);
   }

@@ -5,8 +5,14 @@ import { qualified, type QualifiedName, type SqlDialect } from './dialect';
 import { buildLoadData, type LoadTable } from './load-table';
 import { layoutSignature, stagingName, tableLayout, targetName, type TableLayout } from './layout';
 import {
-  createMetaTableStatements, isApplied, parseWatermarkRows, selectWatermarks, updateWatermark, upsertWatermark,
-  watermarkMapKey, type Watermark,
+  createMetaTableStatements,
+  isApplied,
+  parseWatermarkRows,
+  selectWatermarks,
+  updateWatermark,
+  upsertWatermark,
+  watermarkMapKey,
+  type Watermark,
 } from './meta-table';
 import type { BatchResolution, WarehouseOptions } from './options';
 import { planTable, type TablePlan } from './plan';
@@ -130,7 +136,10 @@ export class WarehouseWriter {
       fast.add([d.commit]);
       blame = applied;
       await runApply(this.cfg.session, d, fast, script, (e) => {
-        this.cfg.log.debug('the fast apply did not fit the destination; applying the batch with upserts', { flow: this.cfg.flowId, error: e instanceof Error ? e.message : String(e) });
+        this.cfg.log.debug('the fast apply did not fit the destination; applying the batch with upserts', {
+          flow: this.cfg.flowId,
+          error: e instanceof Error ? e.message : String(e),
+        });
       });
     } catch (e) {
       await this.cfg.session.execute(d.rollback).catch(() => undefined);
@@ -138,7 +147,8 @@ export class WarehouseWriter {
     }
     for (const slot of used) slot.dirty = false;
     for (const [k, v] of moved) watermarks.set(k, v);
-    if (summary.skipped > 0) this.cfg.log.info('skipped changes already applied (replay)', { flow: this.cfg.flowId, skipped: summary.skipped, applied: summary.applied });
+    if (summary.skipped > 0)
+      this.cfg.log.info('skipped changes already applied (replay)', { flow: this.cfg.flowId, skipped: summary.skipped, applied: summary.applied });
     return summary;
   }
 
@@ -226,8 +236,11 @@ export class WarehouseWriter {
     if (this.boundSource === undefined && sources.length > 0) this.boundSource = sources[0];
     const other = sources.find((s) => s !== this.boundSource);
     if (other !== undefined) {
-      throw invalidArgument(`${o.path}.table`, `is set to "${o.table}", so this destination writes one source table, but the flow sends changes of ${this.boundSource} and ${other}`,
-        'remove the table option to write each source table to a table of its own name, or give each source table its own destination');
+      throw invalidArgument(
+        `${o.path}.table`,
+        `is set to "${o.table}", so this destination writes one source table, but the flow sends changes of ${this.boundSource} and ${other}`,
+        'remove the table option to write each source table to a table of its own name, or give each source table its own destination',
+      );
     }
   }
 
@@ -253,7 +266,6 @@ export class WarehouseWriter {
     this.ensured.set(name, signature);
   }
 }
-
 
 /** The changes past the watermark (all of them, the same array, when none is at or before it). */
 function notApplied(wm: Watermark, changes: Change[]): Change[] {

@@ -26,6 +26,11 @@ export function keepMaskedSecrets(next: Flow, stored: Flow): Flow {
   return {
     ...next,
     source: keep(next.source, stored.source),
-    destinations: next.destinations.map((d) => keep(d, stored.destinations.find((o) => o.name === d.name))),
+    destinations: next.destinations.map((d) =>
+      keep(
+        d,
+        stored.destinations.find((o) => o.name === d.name),
+      ),
+    ),
   };
 }

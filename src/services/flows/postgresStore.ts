@@ -56,9 +56,19 @@ export class PostgresFlowStore implements FlowStore {
     const rows = await this.query<FlowRow>(
       `INSERT INTO ductstream.flows (id, name, source, destinations, wire_format, parallelism, state, state_reason)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING RETURNING ${COLUMNS}`,
-      [flow.id, flow.name, JSON.stringify(flow.source), JSON.stringify(flow.destinations), flow.wire_format, flow.parallelism, flow.state, flow.state_reason ?? ''],
+      [
+        flow.id,
+        flow.name,
+        JSON.stringify(flow.source),
+        JSON.stringify(flow.destinations),
+        flow.wire_format,
+        flow.parallelism,
+        flow.state,
+        flow.state_reason ?? '',
+      ],
     );
-    if (!rows[0]) throw new DuctError('already_exists', `flow "${flow.id}" already exists`, { field: 'id', hint: 'use UpdateFlow to change it, or choose another id' });
+    if (!rows[0])
+      throw new DuctError('already_exists', `flow "${flow.id}" already exists`, { field: 'id', hint: 'use UpdateFlow to change it, or choose another id' });
     return toFlow(rows[0]);
   }
 
@@ -85,7 +95,11 @@ export class PostgresFlowStore implements FlowStore {
   }
 
   async setState(id: string, state: FlowState, reason = ''): Promise<Flow> {
-    const rows = await this.query<FlowRow>(`UPDATE ductstream.flows SET state = $2, state_reason = $3, updated_at = now() WHERE id = $1 RETURNING ${COLUMNS}`, [id, state, reason]);
+    const rows = await this.query<FlowRow>(`UPDATE ductstream.flows SET state = $2, state_reason = $3, updated_at = now() WHERE id = $1 RETURNING ${COLUMNS}`, [
+      id,
+      state,
+      reason,
+    ]);
     if (!rows[0]) throw new DuctError('not_found', `flow "${id}" does not exist`, { field: 'flow_id' });
     return toFlow(rows[0]);
   }

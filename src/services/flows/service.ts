@@ -40,7 +40,8 @@ export class FlowService {
   }
 
   async list(pageSize: number, pageToken: string): Promise<FlowPage> {
-    if (!Number.isInteger(pageSize) || pageSize < 0 || pageSize > 1000) throw invalidArgument('page_size', `${pageSize} is out of range`, 'use 1 to 1000 (0 means 100)');
+    if (!Number.isInteger(pageSize) || pageSize < 0 || pageSize > 1000)
+      throw invalidArgument('page_size', `${pageSize} is out of range`, 'use 1 to 1000 (0 means 100)');
     const page = await this.deps.store.list(pageSize || 100, pageToken);
     return { flows: page.flows.map(maskFlow), nextPageToken: page.nextPageToken };
   }
@@ -103,16 +104,24 @@ export class FlowService {
   async runOnce(flowId: string): Promise<FlowRunInfo> {
     const runs = this.requireRuns();
     const flow = await this.stored(flowId);
-    if (flow.state === 'paused' || flow.state === 'stopped') throw wrongState(flow, 'run', `a ${flow.state} run would end at once: ${flow.state === 'paused' ? 'ResumeFlow' : 'StartFlow'} it first`);
+    if (flow.state === 'paused' || flow.state === 'stopped')
+      throw wrongState(flow, 'run', `a ${flow.state} run would end at once: ${flow.state === 'paused' ? 'ResumeFlow' : 'StartFlow'} it first`);
     this.revalidate(flow);
     const { runId, enqueued } = await runs.enqueue(flowId, 'once');
-    if (!enqueued) throw new DuctError('failed_precondition', `flow "${flowId}" already has a run in progress (${runId})`, { field: 'flow_id', hint: 'wait for it to end (GetFlowRun), or pause the flow' });
-    return (await runs.get(runId)) ?? { runId, flowId, status: 'ENQUEUED', maxEmptyReads: 1, onBound: 'end', createdAt: new Date(), executorId: '', queueName: '' };
+    if (!enqueued)
+      throw new DuctError('failed_precondition', `flow "${flowId}" already has a run in progress (${runId})`, {
+        field: 'flow_id',
+        hint: 'wait for it to end (GetFlowRun), or pause the flow',
+      });
+    return (
+      (await runs.get(runId)) ?? { runId, flowId, status: 'ENQUEUED', maxEmptyReads: 1, onBound: 'end', createdAt: new Date(), executorId: '', queueName: '' }
+    );
   }
 
   async listRuns(flowId: string, pageSize: number, pageToken: string): Promise<FlowRunPage> {
     const runs = this.requireRuns();
-    if (!Number.isInteger(pageSize) || pageSize < 0 || pageSize > 1000) throw invalidArgument('page_size', `${pageSize} is out of range`, 'use 1 to 1000 (0 means 50)');
+    if (!Number.isInteger(pageSize) || pageSize < 0 || pageSize > 1000)
+      throw invalidArgument('page_size', `${pageSize} is out of range`, 'use 1 to 1000 (0 means 50)');
     await this.stored(flowId);
     return runs.list(flowId, pageSize || 50, pageToken);
   }
@@ -122,7 +131,10 @@ export class FlowService {
     if (!runId) throw invalidArgument('run_id', 'is required', 'pass a run_id from ListFlowRuns');
     const run = await runs.get(runId);
     if (!run || (flowId && run.flowId !== flowId)) {
-      throw new DuctError('not_found', `run "${runId}" does not exist${flowId ? ` for flow "${flowId}"` : ''}`, { field: 'run_id', hint: 'list the runs with ListFlowRuns' });
+      throw new DuctError('not_found', `run "${runId}" does not exist${flowId ? ` for flow "${flowId}"` : ''}`, {
+        field: 'run_id',
+        hint: 'list the runs with ListFlowRuns',
+      });
     }
     return run;
   }
@@ -140,13 +152,18 @@ export class FlowService {
       parseFlow(flow, this.deps.validation);
     } catch (e) {
       if (!(e instanceof DuctError)) throw e;
-      throw new DuctError('failed_precondition', `flow "${flow.id}" is not valid under this server's settings: ${e.message}`, { field: e.field, hint: `fix it with UpdateFlow${e.hint ? `; ${e.hint}` : ''}` });
+      throw new DuctError('failed_precondition', `flow "${flow.id}" is not valid under this server's settings: ${e.message}`, {
+        field: e.field,
+        hint: `fix it with UpdateFlow${e.hint ? `; ${e.hint}` : ''}`,
+      });
     }
   }
 
   private requireRuns(): FlowRunControl {
     if (!this.deps.runs) {
-      throw new DuctError('failed_precondition', 'this server does not run flows (DUCTSTREAM_DBOS_ENABLED=false)', { hint: 'set DUCTSTREAM_DBOS_ENABLED=true, or run the flow with ductstream-worker' });
+      throw new DuctError('failed_precondition', 'this server does not run flows (DUCTSTREAM_DBOS_ENABLED=false)', {
+        hint: 'set DUCTSTREAM_DBOS_ENABLED=true, or run the flow with ductstream-worker',
+      });
     }
     return this.deps.runs;
   }

@@ -85,7 +85,14 @@ export async function leaseEvents(
   return [...leased, ...(await leaseCopied(client, streamId, groupId, max - leased.length, visibilitySeconds, consumerId))];
 }
 
-async function leaseCopied(client: PoolClient, streamId: number, groupId: number, max: number, visibilitySeconds: number, consumerId: string): Promise<StreamMessage[]> {
+async function leaseCopied(
+  client: PoolClient,
+  streamId: number,
+  groupId: number,
+  max: number,
+  visibilitySeconds: number,
+  consumerId: string,
+): Promise<StreamMessage[]> {
   const { rows } = await client.query<MessageRow>(
     `WITH floor AS (SELECT min(event_id) AS id FROM ${S}.deliveries WHERE group_id = $1 AND acked_at IS NULL),
      picked AS (

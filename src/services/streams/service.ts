@@ -143,13 +143,21 @@ export class StreamService {
     const found: StreamLocation[] = await this.locator!.find(stream);
     if (found.length === 0) {
       throw new DuctError('not_found', `stream "${stream}" is not written by any flow`, {
-        field: 'stream', retry: 'never', hint: 'use the stream option (or the name) of a pgstream destination of a flow, or name the stream database with -dsn',
+        field: 'stream',
+        retry: 'never',
+        hint: 'use the stream option (or the name) of a pgstream destination of a flow, or name the stream database with -dsn',
       });
     }
     if (found.length > 1) {
-      throw new DuctError('failed_precondition', `stream "${stream}" is written into ${found.length} databases (flows ${[...new Set(found.flatMap((f) => f.flowIds))].sort().join(', ')})`, {
-        field: 'stream', retry: 'never', hint: 'name the stream database with -dsn, or give the destinations distinct stream names',
-      });
+      throw new DuctError(
+        'failed_precondition',
+        `stream "${stream}" is written into ${found.length} databases (flows ${[...new Set(found.flatMap((f) => f.flowIds))].sort().join(', ')})`,
+        {
+          field: 'stream',
+          retry: 'never',
+          hint: 'name the stream database with -dsn, or give the destinations distinct stream names',
+        },
+      );
     }
     return { stream, dsn: found[0]!.dsn, declared: true };
   }
@@ -163,7 +171,9 @@ export class StreamService {
         id = target.declared ? await declareStream(client, stream) : await findStream(client, stream);
         if (id === undefined) {
           throw new DuctError('not_found', `stream "${stream}" does not exist in ${maskDsn(target.dsn)}`, {
-            field: 'stream', retry: 'never', hint: 'check the name; a stream exists once its pgstream destination has opened',
+            field: 'stream',
+            retry: 'never',
+            hint: 'check the name; a stream exists once its pgstream destination has opened',
           });
         }
         this.streamIds.set(key, id);
@@ -179,7 +189,9 @@ export class StreamService {
     const id = await findGroup(client, streamId, group);
     if (id === undefined) {
       throw new DuctError('not_found', `consumer group "${group}" of stream "${stream}" does not exist`, {
-        field: 'consumer_group', retry: 'never', hint: 'a group is created by its first pull',
+        field: 'consumer_group',
+        retry: 'never',
+        hint: 'a group is created by its first pull',
       });
     }
     this.groupIds.set(key, id);

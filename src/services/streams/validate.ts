@@ -40,7 +40,13 @@ export function validatePull(req: PullRequest): PullRequest {
     stream: validateStreamName(req.stream),
     group: validateGroupName(req.group),
     maxMessages: intInRange(req.maxMessages, 'max_messages', 1, PULL_LIMITS.maxMessages, `pull 1 to ${PULL_LIMITS.maxMessages} messages, e.g. 10`),
-    visibilitySeconds: intInRange(req.visibilitySeconds, 'visibility_timeout_seconds', 1, PULL_LIMITS.maxVisibilitySeconds, `lease for 1 to ${PULL_LIMITS.maxVisibilitySeconds} seconds, e.g. 30`),
+    visibilitySeconds: intInRange(
+      req.visibilitySeconds,
+      'visibility_timeout_seconds',
+      1,
+      PULL_LIMITS.maxVisibilitySeconds,
+      `lease for 1 to ${PULL_LIMITS.maxVisibilitySeconds} seconds, e.g. 30`,
+    ),
     consumerId: req.consumerId.trim().slice(0, 200),
     start,
   };

@@ -90,13 +90,21 @@ function parseSnapshot(r: OptionReader): SnapshotConfig {
   const workers = r.int('snapshot_workers', d.snapshotWorkers, { min: 1, max: 256 });
   const alias = r.int('parallel_tables', d.snapshotWorkers, { min: 1, max: 256 });
   if (hasWorkers && hasAlias && workers !== alias) {
-    throw invalidArgument(r.field('parallel_tables'), `is ${alias} but snapshot_workers is ${workers}`, 'parallel_tables is an alias of snapshot_workers: set only one of them');
+    throw invalidArgument(
+      r.field('parallel_tables'),
+      `is ${alias} but snapshot_workers is ${workers}`,
+      'parallel_tables is an alias of snapshot_workers: set only one of them',
+    );
   }
   const partitionColumnRaw = r.optionalString('partition_column');
   const stateBackend = r.oneOf('snapshot_state_backend', ['postgres', 'file', 'none'] as const, d.snapshotStateBackend);
   const statePath = r.optionalString('snapshot_state_path');
   if (stateBackend === 'file' && statePath === undefined) {
-    throw invalidArgument(r.field('snapshot_state_path'), 'is required when snapshot_state_backend=file', 'set it to a writable file path, e.g. ./data/snapshot_state.json');
+    throw invalidArgument(
+      r.field('snapshot_state_path'),
+      'is required when snapshot_state_backend=file',
+      'set it to a writable file path, e.g. ./data/snapshot_state.json',
+    );
   }
   const snapshot: SnapshotConfig = {
     workers: hasWorkers ? workers : alias,

@@ -8,11 +8,7 @@ import { connectError } from './errors';
  * receives errors that happen later on the idle connection (a client without an error listener
  * would crash the process).
  */
-export async function connectClient(
-  dsn: string,
-  field: string,
-  opts: ConnectionOptions & { onError?: (e: Error) => void } = {},
-): Promise<Client> {
+export async function connectClient(dsn: string, field: string, opts: ConnectionOptions & { onError?: (e: Error) => void } = {}): Promise<Client> {
   const client = new Client(clientConfigFromDsn(dsn, opts));
   client.on('error', (e: Error) => opts.onError?.(e));
   try {

@@ -21,7 +21,9 @@ export const STABLE_SESSION_SETTINGS: Readonly<Record<string, string>> = {
 };
 
 function startupOptions(): string {
-  return Object.entries(STABLE_SESSION_SETTINGS).map(([k, v]) => `-c ${k}=${v}`).join(' ');
+  return Object.entries(STABLE_SESSION_SETTINGS)
+    .map(([k, v]) => `-c ${k}=${v}`)
+    .join(' ');
 }
 
 /** Parses a key/value DSN into its pairs; undefined when it is not one. */
@@ -60,16 +62,28 @@ export function validateDsn(dsn: string, field: string): void {
       }
     } catch (e) {
       if (e instanceof Error && e.name === 'DuctError') throw e;
-      throw invalidArgument(field, `"${shown}" is not a valid postgres URL`, 'use postgres://user:password@host:5432/dbname (percent-encode special characters in the password)');
+      throw invalidArgument(
+        field,
+        `"${shown}" is not a valid postgres URL`,
+        'use postgres://user:password@host:5432/dbname (percent-encode special characters in the password)',
+      );
     }
     return;
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(dsn)) {
-    throw invalidArgument(field, `"${shown}" is not a postgres DSN`, 'use a postgres:// or postgresql:// URL, or key=value pairs like "host=localhost dbname=app user=me"');
+    throw invalidArgument(
+      field,
+      `"${shown}" is not a postgres DSN`,
+      'use a postgres:// or postgresql:// URL, or key=value pairs like "host=localhost dbname=app user=me"',
+    );
   }
   const kv = parseKeyValueDsn(dsn);
   if (!kv) {
-    throw invalidArgument(field, `"${shown}" is neither a postgres URL nor key=value pairs`, 'use postgres://user:password@host:5432/dbname or "host=localhost port=5432 dbname=app user=me"');
+    throw invalidArgument(
+      field,
+      `"${shown}" is neither a postgres URL nor key=value pairs`,
+      'use postgres://user:password@host:5432/dbname or "host=localhost port=5432 dbname=app user=me"',
+    );
   }
   if (kv.port !== undefined && !(/^\d+$/.test(kv.port) && Number(kv.port) > 0 && Number(kv.port) < 65536)) {
     throw invalidArgument(field, `"${shown}" has an invalid port`, 'use a port between 1 and 65535');

@@ -35,16 +35,25 @@ export function connectError(e: unknown, dsn: string, field: string): DuctError 
   const where = maskDsn(dsn);
   if (code === '28P01' || code === '28000') {
     return new DuctError('failed_precondition', `${field}: authentication failed for ${where}: ${reason}`, {
-      field, retry: 'never', hint: 'check the user and password in the DSN, and pg_hba.conf', cause: e,
+      field,
+      retry: 'never',
+      hint: 'check the user and password in the DSN, and pg_hba.conf',
+      cause: e,
     });
   }
   if (code === '3D000') {
     return new DuctError('failed_precondition', `${field}: the database in ${where} does not exist: ${reason}`, {
-      field, retry: 'never', hint: 'fix the database name in the DSN or create the database', cause: e,
+      field,
+      retry: 'never',
+      hint: 'fix the database name in the DSN or create the database',
+      cause: e,
     });
   }
   return new DuctError('unavailable', `${field}: cannot connect to PostgreSQL at ${where}: ${reason}`, {
-    field, retry: 'transient', hint: 'check that the server is running and reachable from this host', cause: e,
+    field,
+    retry: 'transient',
+    hint: 'check that the server is running and reachable from this host',
+    cause: e,
   });
 }
 
@@ -55,17 +64,23 @@ export function streamError(e: unknown, slot: string): DuctError {
   const reason = describeError(e);
   if (code === '55006') {
     return new DuctError('unavailable', `another process is streaming from slot ${slot}: ${reason}`, {
-      retry: 'transient', hint: `stop the other consumer of replication slot ${slot}, or wait for it to disconnect`, cause: e,
+      retry: 'transient',
+      hint: `stop the other consumer of replication slot ${slot}, or wait for it to disconnect`,
+      cause: e,
     });
   }
   if (code === '42704' && /replication slot/i.test(reason)) {
     return new DuctError('failed_precondition', `replication slot ${slot} does not exist: ${reason}`, {
-      retry: 'never', hint: 'set create_slot=true (the default) or create it with pg_create_logical_replication_slot', cause: e,
+      retry: 'never',
+      hint: 'set create_slot=true (the default) or create it with pg_create_logical_replication_slot',
+      cause: e,
     });
   }
   if (code === '58P01' || /has already been removed/i.test(reason)) {
     return new DuctError('failed_precondition', `the WAL for slot ${slot} is gone: ${reason}`, {
-      retry: 'never', hint: 'the slot was invalidated (max_slot_wal_keep_size?); drop it, create a new one and backfill', cause: e,
+      retry: 'never',
+      hint: 'the slot was invalidated (max_slot_wal_keep_size?); drop it, create a new one and backfill',
+      cause: e,
     });
   }
   if (isConnectionLoss(e)) {

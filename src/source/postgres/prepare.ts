@@ -85,7 +85,8 @@ export async function preparePostgresSource(config: PostgresSourceConfig, deps: 
   } catch (e) {
     if (isDuctError(e)) throw e;
     const reason = e instanceof Error ? e.message : String(e);
-    if (isConnectionLoss(e)) throw new DuctError('unavailable', `preparing the source lost its connection: ${reason}`, { retry: 'transient', field: 'source.options.dsn', cause: e });
+    if (isConnectionLoss(e))
+      throw new DuctError('unavailable', `preparing the source lost its connection: ${reason}`, { retry: 'transient', field: 'source.options.dsn', cause: e });
     throw new DuctError('source_failed', `preparing the source failed: ${reason}`, { retry: 'transient', cause: e });
   } finally {
     await endQuietly(client);

@@ -67,14 +67,18 @@ export class PostgresSource implements Source {
 
   private async *stream(from: Lsn): AsyncGenerator<Batch, void, undefined> {
     if (this.session) throw new DuctError('internal', `the source of slot ${this.config.slot} is already open; close() it before opening again`);
-    const session = new ReplicationSession(this.config, {
-      flowId: this.deps.flowId,
-      log: this.deps.log,
-      internalSchemas: this.internalSchemas,
-      acked: this.acked,
-      maxReadyBatches: MAX_READY_BATCHES,
-      readAheadRows: this.deps.readAheadRows ?? 0,
-    }, from);
+    const session = new ReplicationSession(
+      this.config,
+      {
+        flowId: this.deps.flowId,
+        log: this.deps.log,
+        internalSchemas: this.internalSchemas,
+        acked: this.acked,
+        maxReadyBatches: MAX_READY_BATCHES,
+        readAheadRows: this.deps.readAheadRows ?? 0,
+      },
+      from,
+    );
     this.session = session;
     try {
       await session.start();

@@ -6,8 +6,18 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  DuckDBBlobValue, DuckDBDateValue, DuckDBDecimalValue, DuckDBInstance, DuckDBIntervalValue, DuckDBListValue, DuckDBTimestampTZValue,
-  DuckDBTimestampValue, DuckDBTimeTZValue, DuckDBTimeValue, DuckDBUUIDValue, type DuckDBValue,
+  DuckDBBlobValue,
+  DuckDBDateValue,
+  DuckDBDecimalValue,
+  DuckDBInstance,
+  DuckDBIntervalValue,
+  DuckDBListValue,
+  DuckDBTimestampTZValue,
+  DuckDBTimestampValue,
+  DuckDBTimeTZValue,
+  DuckDBTimeValue,
+  DuckDBUUIDValue,
+  type DuckDBValue,
 } from '@duckdb/node-api';
 import { tableKey, type TableSchema } from '../../../src/core/change';
 import { canonicalValue, type Canon, type CanonColumn, type CanonicalRow } from '../canonical';
@@ -42,14 +52,19 @@ async function readTables(path: string, schemas: TableSchema[]): Promise<Map<str
   const out = new Map<string, CanonicalRow[]>();
   try {
     for (const s of schemas) {
-      const exists = await conn.runAndReadAll(`SELECT count(*) AS n FROM information_schema.tables WHERE table_schema = '${s.schema}' AND table_name = '${s.name}'`);
+      const exists = await conn.runAndReadAll(
+        `SELECT count(*) AS n FROM information_schema.tables WHERE table_schema = '${s.schema}' AND table_name = '${s.name}'`,
+      );
       if (Number(exists.getRowObjects()[0]!.n) === 0) {
         out.set(tableKey(s), []);
         continue;
       }
       const cols = s.columns.map((c) => `"${c.name}"`).join(', ');
       const reader = await conn.runAndReadAll(`SELECT ${cols} FROM "${s.schema}"."${s.name}"`);
-      out.set(tableKey(s), reader.getRowObjects().map((r) => Object.fromEntries(s.columns.map((c) => [c.name, canonOfDuck(r[c.name] as DuckDBValue, c)]))));
+      out.set(
+        tableKey(s),
+        reader.getRowObjects().map((r) => Object.fromEntries(s.columns.map((c) => [c.name, canonOfDuck(r[c.name] as DuckDBValue, c)]))),
+      );
     }
   } finally {
     conn.closeSync();

@@ -23,7 +23,9 @@ export function httpSubject(formats: WireFormat[], mode: 'change' | 'batch' = 'c
       peer = await startHttpPeer();
       // Every 17th request answers 503, every 29th is reset after it was read (the peer got it, the
       // client cannot know: a duplicate follows), every 41st is rate-limited.
-      peer.setPolicy((_req, n) => (n % 17 === 0 ? { status: 503 } : n % 29 === 0 ? { reset: true } : n % 41 === 0 ? { status: 429, retryAfter: '0' } : undefined));
+      peer.setPolicy((_req, n) =>
+        n % 17 === 0 ? { status: 503 } : n % 29 === 0 ? { reset: true } : n % 41 === 0 ? { status: 429, retryAfter: '0' } : undefined,
+      );
     },
     async stop() {
       await peer?.close();
@@ -34,8 +36,14 @@ export function httpSubject(formats: WireFormat[], mode: 'change' | 'batch' = 'c
       const codec = getCodec(fmt);
       return {
         options: {
-          url: `${peer!.url}${path}`, format: fmt, mode, headers: 'Authorization:Bearer conformance-secret,X-Team:cdc',
-          max_retries: '20', backoff_base: '1ms', backoff_max: '20ms', timeout: '5s',
+          url: `${peer!.url}${path}`,
+          format: fmt,
+          mode,
+          headers: 'Authorization:Bearer conformance-secret,X-Team:cdc',
+          max_retries: '20',
+          backoff_base: '1ms',
+          backoff_max: '20ms',
+          timeout: '5s',
         },
         async read(schemas: TableSchema[]) {
           const bySchema = new Map(schemas.map((s) => [tableKey(s), s]));
@@ -45,13 +53,15 @@ export function httpSubject(formats: WireFormat[], mode: 'change' | 'batch' = 'c
             const table = decodeURIComponent(String(req.headers['x-ductstream-table']));
             const schema = bySchema.get(table);
             if (!schema) throw new Error(`${where}: unknown table header ${table}`);
-            if (req.headers.authorization !== 'Bearer conformance-secret' || req.headers['x-team'] !== 'cdc') throw new Error(`${where}: configured headers missing`);
+            if (req.headers.authorization !== 'Bearer conformance-secret' || req.headers['x-team'] !== 'cdc')
+              throw new Error(`${where}: configured headers missing`);
             const key = String(req.headers['idempotency-key'] ?? '');
             if (!/^[0-9a-f]{64}$/.test(key)) throw new Error(`${where}: Idempotency-Key is ${key}`);
             if (mode === 'change') {
               if (req.headers['content-type'] !== codec.contentType) throw new Error(`${where}: content-type ${req.headers['content-type']}`);
               const envelope = codec.decodeMessage(req.body, schema);
-              if (req.headers['x-ductstream-op'] !== envelope.op || req.headers['x-ductstream-lsn'] !== envelope.lsn) throw new Error(`${where}: headers disagree with the body`);
+              if (req.headers['x-ductstream-op'] !== envelope.op || req.headers['x-ductstream-lsn'] !== envelope.lsn)
+                throw new Error(`${where}: headers disagree with the body`);
               events.push({ envelope, id: key, where });
             } else {
               if (req.headers['content-type'] !== codec.fileContentType) throw new Error(`${where}: content-type ${req.headers['content-type']}`);

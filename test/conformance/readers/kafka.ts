@@ -37,7 +37,14 @@ export function kafkaSubject(type: 'kafka' | 'bufstream', formats: WireFormat[],
               if (!r.value) throw new Error(`${where}: record without a value`);
               const envelope = codec.decodeMessage(r.value, schema);
               const h = r.headers;
-              const expectHeaders = { op: envelope.op, table: tableKey(schema), lsn: envelope.lsn, commit_lsn: envelope.commit_lsn, seq: String(envelope.seq), 'content-type': codec.contentType };
+              const expectHeaders = {
+                op: envelope.op,
+                table: tableKey(schema),
+                lsn: envelope.lsn,
+                commit_lsn: envelope.commit_lsn,
+                seq: String(envelope.seq),
+                'content-type': codec.contentType,
+              };
               for (const [k, v] of Object.entries(expectHeaders)) {
                 if (h[k] !== v) throw new Error(`${where}: header ${k}=${h[k]} but the record says ${v}`);
               }

@@ -48,7 +48,9 @@ export function pgstreamSubject(formats: WireFormat[]): ConformanceSubject {
               if (m.format !== fmt) throw new Error(`${where}: format ${m.format}, expected ${fmt}`);
               const envelope = getCodec(fmt).decodeMessage(m.payload, schema);
               if (envelope.commit_lsn !== m.commitLsn || envelope.seq !== m.seq || envelope.lsn !== m.lsn || envelope.op !== m.op) {
-                throw new Error(`${where}: columns (${m.commitLsn}/${m.seq} ${m.op}) disagree with the payload (${envelope.commit_lsn}/${envelope.seq} ${envelope.op})`);
+                throw new Error(
+                  `${where}: columns (${m.commitLsn}/${m.seq} ${m.op}) disagree with the payload (${envelope.commit_lsn}/${envelope.seq} ${envelope.op})`,
+                );
               }
               const position = `${m.commitLsn}/${m.seq}`;
               if (positions.has(position)) throw new Error(`${where}: change ${position} is stored twice`);

@@ -56,7 +56,14 @@ export async function startHttpPeer(): Promise<HttpPeer> {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const seen = { n: ++n, method: req.method ?? '', path: (req.url ?? '').split('?')[0]!, headers: req.headers, body: Buffer.concat(chunks), receivedAt: Date.now() };
+      const seen = {
+        n: ++n,
+        method: req.method ?? '',
+        path: (req.url ?? '').split('?')[0]!,
+        headers: req.headers,
+        body: Buffer.concat(chunks),
+        receivedAt: Date.now(),
+      };
       const fault = queue.shift() ?? policy?.(seen, seen.n);
       if (fault && 'reset' in fault) {
         requests.push({ ...seen, outcome: 'reset' });
@@ -84,7 +91,8 @@ export async function startHttpPeer(): Promise<HttpPeer> {
   return {
     url: `http://127.0.0.1:${port}`,
     requests,
-    delivered: (path) => requests.filter((r) => typeof r.outcome === 'number' && r.outcome >= 200 && r.outcome < 300 && (path === undefined || r.path === path)),
+    delivered: (path) =>
+      requests.filter((r) => typeof r.outcome === 'number' && r.outcome >= 200 && r.outcome < 300 && (path === undefined || r.path === path)),
     failNext: (...faults) => void queue.push(...faults),
     setPolicy: (p) => void (policy = p),
     reset: () => {

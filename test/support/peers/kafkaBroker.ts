@@ -32,12 +32,19 @@ export function kcatAvailable(): boolean {
 /** Starts a mock cluster of `brokers` brokers (default 1; partition leaders are spread over them). */
 export async function startKafkaBroker(timeoutMs = 10_000, brokers = 1): Promise<KafkaBroker> {
   if (!kcatAvailable()) throw new Error('kcat is not installed: run `apt-get install -y kcat` (the Kafka tests use its mock broker)');
-  const child: ChildProcess = spawn('kcat', ['-X', `test.mock.num.brokers=${brokers}`, '-d', 'mock', '-b', 'localhost:1', '-C', '-t', '__mock_anchor', '-o', 'beginning'], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const child: ChildProcess = spawn(
+    'kcat',
+    ['-X', `test.mock.num.brokers=${brokers}`, '-d', 'mock', '-b', 'localhost:1', '-C', '-t', '__mock_anchor', '-o', 'beginning'],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   const bootstrap = await new Promise<string>((resolve, reject) => {
     let log = '';
-    const timer = setTimeout(() => reject(new Error(`the kcat mock broker did not report bootstrap.servers in ${timeoutMs} ms:\n${log.slice(-2000)}`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`the kcat mock broker did not report bootstrap.servers in ${timeoutMs} ms:\n${log.slice(-2000)}`)),
+      timeoutMs,
+    );
     child.on('exit', (code) => reject(new Error(`kcat exited (${code}) before the mock broker started:\n${log.slice(-2000)}`)));
     child.stderr!.on('data', (d: Buffer) => {
       if (log.length < 100_000) log += d.toString();

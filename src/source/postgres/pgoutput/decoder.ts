@@ -1,10 +1,4 @@
-import {
-  PG_EPOCH_OFFSET_MICROS,
-  UNCHANGED_TOAST,
-  type PgoutputMessage,
-  type RawTuple,
-  type RelationColumn,
-} from './messages';
+import { PG_EPOCH_OFFSET_MICROS, UNCHANGED_TOAST, type PgoutputMessage, type RawTuple, type RelationColumn } from './messages';
 
 /**
  * Decodes one pgoutput message (protocol version 1) starting at `offset` of `buf` (after the

@@ -25,16 +25,19 @@ export async function readPublication(query: CatalogQuery, name: string): Promis
   if (pubs.length === 0) return { exists: false, allTables: false, tables: [] };
   const allTables = pubs[0]!.puballtables;
   const tables = allTables
-    ? await query<TableRef>(`SELECT schemaname::text AS schema, tablename::text AS name FROM pg_catalog.pg_publication_tables WHERE pubname = $1 ORDER BY 1, 2`, [name])
+    ? await query<TableRef>(
+        `SELECT schemaname::text AS schema, tablename::text AS name FROM pg_catalog.pg_publication_tables WHERE pubname = $1 ORDER BY 1, 2`,
+        [name],
+      )
     : await query<TableRef>(
-      `SELECT n.nspname::text AS schema, c.relname::text AS name
+        `SELECT n.nspname::text AS schema, c.relname::text AS name
          FROM pg_catalog.pg_publication_rel pr
          JOIN pg_catalog.pg_publication p ON p.oid = pr.prpubid
          JOIN pg_catalog.pg_class c ON c.oid = pr.prrelid
          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
         WHERE p.pubname = $1 ORDER BY 1, 2`,
-      [name],
-    );
+        [name],
+      );
   return { exists: true, allTables, tables: tables.map((t) => ({ schema: t.schema, name: t.name })) };
 }
 
@@ -62,8 +65,14 @@ export async function desiredTables(
     );
     for (const row of found) {
       const t = config.publicationTables[row.idx - 1]!;
-      if (!row.exists) throw invalidArgument(field('publication_tables'), `table ${tableKey(t)} does not exist`, 'create the table first, or remove it from publication_tables');
-      if (row.kind !== 'r' && row.kind !== 'p') throw invalidArgument(field('publication_tables'), `${tableKey(t)} is not a table`, 'list only ordinary or partitioned tables');
+      if (!row.exists)
+        throw invalidArgument(
+          field('publication_tables'),
+          `table ${tableKey(t)} does not exist`,
+          'create the table first, or remove it from publication_tables',
+        );
+      if (row.kind !== 'r' && row.kind !== 'p')
+        throw invalidArgument(field('publication_tables'), `${tableKey(t)} is not a table`, 'list only ordinary or partitioned tables');
       if (internalSchemas.has(t.schema)) {
         log.warn('ignoring an internal table listed in publication_tables', { table: tableKey(t) });
         continue;
@@ -79,7 +88,12 @@ export async function desiredTables(
   if (schemas.length > 0) {
     const known = await query<{ nspname: string }>(`SELECT nspname::text AS nspname FROM pg_catalog.pg_namespace WHERE nspname = ANY($1::text[])`, [schemas]);
     const missing = schemas.filter((s) => !known.some((k) => k.nspname === s));
-    if (missing.length > 0) throw invalidArgument(field('publication_schemas'), `schema ${missing[0]} does not exist`, 'create the schema first, or remove it from publication_schemas');
+    if (missing.length > 0)
+      throw invalidArgument(
+        field('publication_schemas'),
+        `schema ${missing[0]} does not exist`,
+        'create the schema first, or remove it from publication_schemas',
+      );
     const rows = await query<TableRef>(
       `SELECT n.nspname::text AS schema, c.relname::text AS name
          FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -101,7 +115,8 @@ function describeDdlError(e: unknown, what: string): DuctError {
   const reason = e instanceof Error ? e.message : String(e);
   if (code === '42501') {
     return new DuctError('failed_precondition', `${what}: permission denied: ${reason}`, {
-      retry: 'never', hint: 'run it as the owner of the tables (FOR ALL TABLES needs a superuser), or create the publication yourself and set ensure_publication=false',
+      retry: 'never',
+      hint: 'run it as the owner of the tables (FOR ALL TABLES needs a superuser), or create the publication yourself and set ensure_publication=false',
     });
   }
   return new DuctError('source_failed', `${what}: ${reason}`, { retry: 'transient', cause: e });
@@ -125,12 +140,15 @@ export async function ensurePublication(
   if (!state.exists) {
     if (!config.ensurePublication) {
       throw new DuctError('failed_precondition', `publication ${name} does not exist`, {
-        retry: 'never', field: 'source.options.publication', hint: `set ensure_publication=true, or run CREATE PUBLICATION ${quoteIdent(name)} FOR TABLE ...`,
+        retry: 'never',
+        field: 'source.options.publication',
+        hint: `set ensure_publication=true, or run CREATE PUBLICATION ${quoteIdent(name)} FOR TABLE ...`,
       });
     }
     const tables = await desiredTables(query, config, internalSchemas, log);
     const target = tables === undefined ? 'FOR ALL TABLES' : tables.length > 0 ? `FOR TABLE ${tableList(tables)}` : '';
-    if (tables !== undefined && tables.length === 0) log.warn('creating an empty publication: no table matched publication_tables/publication_schemas', { publication: name });
+    if (tables !== undefined && tables.length === 0)
+      log.warn('creating an empty publication: no table matched publication_tables/publication_schemas', { publication: name });
     try {
       await query(`CREATE PUBLICATION ${quoteIdent(name)} ${target}`);
       created = true;

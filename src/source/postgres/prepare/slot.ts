@@ -18,7 +18,9 @@ export async function ensureSlot(query: CatalogQuery, slot: string, createSlot: 
   if (!info.exists) {
     if (!createSlot) {
       throw new DuctError('failed_precondition', `replication slot ${slot} does not exist and create_slot=false`, {
-        retry: 'never', field: 'source.options.slot', hint: `set create_slot=true, or run SELECT pg_create_logical_replication_slot('${slot}', 'pgoutput')`,
+        retry: 'never',
+        field: 'source.options.slot',
+        hint: `set create_slot=true, or run SELECT pg_create_logical_replication_slot('${slot}', 'pgoutput')`,
       });
     }
     try {
@@ -27,7 +29,8 @@ export async function ensureSlot(query: CatalogQuery, slot: string, createSlot: 
       log.info('created replication slot', { slot });
     } catch (e) {
       const code = (e as { code?: string }).code;
-      if (code !== '42710') { // 42710: created concurrently
+      if (code !== '42710') {
+        // 42710: created concurrently
         const reason = e instanceof Error ? e.message : String(e);
         // 53400: no free slot; 55000: e.g. wal_level below logical; 42501: no replication privilege.
         const permanent = code === '53400' || code === '55000' || code === '42501';

@@ -29,7 +29,9 @@ async function idempotentDdl(query: CatalogQuery, sql: string): Promise<void> {
 export async function upsertSourceState(query: CatalogQuery, schema: string, table: string, rec: SourceStateRecord): Promise<void> {
   const qt = `${quoteIdent(schema)}.${quoteIdent(table)}`;
   await idempotentDdl(query, `CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
-  await idempotentDdl(query, `CREATE TABLE IF NOT EXISTS ${qt} (
+  await idempotentDdl(
+    query,
+    `CREATE TABLE IF NOT EXISTS ${qt} (
       flow_id text NOT NULL,
       slot text NOT NULL,
       publication text NOT NULL,
@@ -37,7 +39,8 @@ export async function upsertSourceState(query: CatalogQuery, schema: string, tab
       created_at timestamptz NOT NULL DEFAULT now(),
       updated_at timestamptz NOT NULL DEFAULT now(),
       last_acked_lsn pg_lsn,
-      PRIMARY KEY (flow_id, slot))`);
+      PRIMARY KEY (flow_id, slot))`,
+  );
   await query(
     `INSERT INTO ${qt} AS s (flow_id, slot, publication, tables, last_acked_lsn)
      VALUES ($1, $2, $3, $4::text[], $5::pg_lsn)

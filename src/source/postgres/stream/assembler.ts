@@ -5,7 +5,6 @@ import type { BeginMessage, CommitMessage, TruncateMessage } from '../pgoutput/m
 import { TupleReader } from '../pgoutput/tuple';
 import type { RelationState } from '../schema/relationState';
 
-
 interface OpenTransaction {
   commitLsn: Lsn;
   commitTimeMicros: bigint;

@@ -9,7 +9,7 @@ import { connectClient, endQuietly } from '../connect';
 import { streamError } from '../errors';
 import { parsePgoutput } from '../pgoutput/decoder';
 import { KEEPALIVE, XLOG_DATA, XLOG_DATA_HEADER, readLsn, standbyStatusUpdate } from '../pgoutput/framing';
-import type { BeginMessage, CommitMessage, RelationMessage, TruncateMessage, TypeMessage } from '../pgoutput/messages';
+import type { RelationMessage } from '../pgoutput/messages';
 import { RelationLoader } from '../schema/relationLoader';
 import { sameTableSchema, type RelationState } from '../schema/relationState';
 import { TypeRegistry } from '../types/resolver';
@@ -239,23 +239,23 @@ export class ReplicationSession {
       const m = parsePgoutput(buf, start + XLOG_DATA_HEADER);
       switch (m.tag) {
         case 'begin':
-          this.assembler.onBegin(m as BeginMessage);
+          this.assembler.onBegin(m);
           break;
         case 'commit': {
-          const c = m as CommitMessage;
+          const c = m;
           if (c.endLsn > this.receivedLsn) this.receivedLsn = c.endLsn;
           this.assembler.onCommit(c);
           break;
         }
         case 'relation':
-          this.onRelation(m as RelationMessage);
+          this.onRelation(m);
           break;
         case 'type':
-          this.loader?.noteType(m as TypeMessage);
+          this.loader?.noteType(m);
           break;
         case 'truncate':
           if (dataStart > this.receivedLsn) this.receivedLsn = dataStart;
-          this.assembler.onTruncate(m as TruncateMessage, dataStart);
+          this.assembler.onTruncate(m, dataStart);
           break;
         default:
           break; // origin and logical messages carry nothing for destinations

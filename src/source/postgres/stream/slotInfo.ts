@@ -52,17 +52,20 @@ export async function lookupSlot(query: CatalogQuery, slot: string): Promise<Slo
 export function checkSlotUsable(info: SlotInfo, slot: string): void {
   if (!info.exists) {
     throw new DuctError('failed_precondition', `replication slot ${slot} does not exist`, {
-      retry: 'never', hint: 'set create_slot=true (the default) so preparation creates it, or create it with pg_create_logical_replication_slot',
+      retry: 'never',
+      hint: 'set create_slot=true (the default) so preparation creates it, or create it with pg_create_logical_replication_slot',
     });
   }
   if (info.plugin !== 'pgoutput') {
     throw new DuctError('failed_precondition', `replication slot ${slot} uses the output plugin ${info.plugin ?? '(physical slot)'}, not pgoutput`, {
-      retry: 'never', hint: 'use another slot name, or drop the slot so DuctStream can create a pgoutput slot',
+      retry: 'never',
+      hint: 'use another slot name, or drop the slot so DuctStream can create a pgoutput slot',
     });
   }
   if (info.database !== info.currentDatabase) {
     throw new DuctError('failed_precondition', `replication slot ${slot} belongs to database ${info.database}, not ${info.currentDatabase}`, {
-      retry: 'never', hint: 'use a slot name that is free in this cluster, or point the DSN at the slot\'s database',
+      retry: 'never',
+      hint: "use a slot name that is free in this cluster, or point the DSN at the slot's database",
     });
   }
 }
@@ -83,7 +86,8 @@ export async function readSlot(query: CatalogQuery, slot: string, waitMs = 3000)
   }
   if (info.active) {
     throw new DuctError('unavailable', `another process is streaming from slot ${slot} (PID ${info.activePid ?? 'unknown'})`, {
-      retry: 'transient', hint: `stop the other consumer of replication slot ${slot}, or wait for it to disconnect`,
+      retry: 'transient',
+      hint: `stop the other consumer of replication slot ${slot}, or wait for it to disconnect`,
     });
   }
   return info;

@@ -15,7 +15,7 @@ const GENERAL = /^(\d{4,})-(\d\d)-(\d\d)(?: (\d\d):(\d\d):(\d\d)(\.\d{1,6})?)?(?
 
 function isPlainYear(text: string): boolean {
   // Four-digit year, AD: the fast path. `text[4] === '-'` rules out years above 9999.
-  return text.length >= 10 && text.charCodeAt(4) === 45 /* - */ && text.charCodeAt(text.length - 1) !== 67 /* C of BC */;
+  return text.length >= 10 && text.charCodeAt(4) === 45 /* - */ && text.charCodeAt(text.length - 1) !== 67; /* C of BC */
 }
 
 function yearOf(digits: string, bc: boolean): number {
@@ -51,7 +51,14 @@ export function normalizeTimestamp(text: string): string {
 export function normalizeTimestamptz(text: string): string {
   const n = text.length;
   // Fast path: `YYYY-MM-DD HH:MM:SS[.f]+00`.
-  if (isPlainYear(text) && n >= 22 && text.charCodeAt(10) === 32 && text.charCodeAt(n - 3) === 43 /* + */ && text.charCodeAt(n - 2) === 48 && text.charCodeAt(n - 1) === 48) {
+  if (
+    isPlainYear(text) &&
+    n >= 22 &&
+    text.charCodeAt(10) === 32 &&
+    text.charCodeAt(n - 3) === 43 /* + */ &&
+    text.charCodeAt(n - 2) === 48 &&
+    text.charCodeAt(n - 1) === 48
+  ) {
     return text.slice(0, 10) + 'T' + text.slice(11, n - 3) + 'Z';
   }
   if (text === 'infinity' || text === '-infinity') return text;

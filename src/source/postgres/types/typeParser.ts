@@ -16,8 +16,7 @@ export interface TypeParser {
 /** An array parser over the element type's parser; `delimiter` is the element's `typdelim`. */
 export function arrayParserOf(element: TypeParser, delimiter = ','): TypeParser {
   const parseElement = element.parse;
-  const parse = delimiter === ','
-    ? (text: string): Value => parseArrayText(text, parseElement)
-    : (text: string): Value => parseArrayText(text, parseElement, delimiter);
+  const parse =
+    delimiter === ',' ? (text: string): Value => parseArrayText(text, parseElement) : (text: string): Value => parseArrayText(text, parseElement, delimiter);
   return { kind: 'array', elementKind: element.kind === 'array' ? element.elementKind : element.kind, parse };
 }
