@@ -28,10 +28,12 @@ interface RunMsg {
   max_empty_reads: number;
   executor_id: string;
   queue_name: string;
+  successor_run_id: string;
 }
 interface FlowMsg {
   id: string;
   state: string;
+  state_reason?: string;
   source: { options: Record<string, string> };
 }
 
@@ -170,11 +172,12 @@ describe('a streaming flow', () => {
       flow: { ...current, source: { ...current.source, options: { ...current.source.options, batch_size: '50' } } },
     });
     expect(updated.state).toBe('running');
+    // UpdateFlow answered once the run switched: no pending note, and the old run already handed over.
+    expect(updated.state_reason ?? '').toBe('');
     expect(await checkpointOf('life')).toBe(ckBefore);
-    await waitFor('the restarted run', async () => {
-      const [newest, previous] = await runs('life');
-      return newest?.status === 'PENDING' && previous?.end === 'signal';
-    });
+    const [newest, previous] = await runs('life');
+    expect(newest?.status).toBe('PENDING');
+    expect(previous).toMatchObject({ status: 'SUCCESS', end: 'updated', successor_run_id: newest?.run_id });
     const last = await insert(3001, 3500);
     await waitFor('the checkpoint after the update', () => checkpointPast('life', last));
     const { batch_size } = (
