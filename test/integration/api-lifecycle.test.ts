@@ -174,7 +174,15 @@ describe('a streaming flow', () => {
     expect(updated.state).toBe('running');
     // UpdateFlow answered once the run switched: no pending note, and the old run already handed over.
     expect(updated.state_reason ?? '').toBe('');
-    expect(await checkpointOf('life')).toBe(ckBefore);
+    // The checkpoint is kept: the successor continued from it (an idle stream's keepalives may have moved it on since).
+    expect(await checkpointPast('life', ckBefore!)).toBe(true);
+    const prepared = server.proc
+      .output()
+      .stderr.split('\n')
+      .filter((l) => /flow run prepared .*flow=life /.test(l));
+    const startLsn = /start_lsn=(\S+)/.exec(prepared[prepared.length - 1]!)![1]!;
+    const [cmp] = await state.query<{ ok: boolean }>('SELECT $1::pg_lsn >= $2::pg_lsn AS ok', [startLsn, ckBefore]);
+    expect(cmp!.ok).toBe(true);
     const [newest, previous] = await runs('life');
     expect(newest?.status).toBe('PENDING');
     expect(previous).toMatchObject({ status: 'SUCCESS', end: 'updated', successor_run_id: newest?.run_id });
