@@ -145,7 +145,7 @@ it('a webhook peer and a pgstream database down for two minutes: both flows retr
     );
   }
   expect((await api.call<FlowMsg>('GetFlow', { flow_id: 'dst-out-s' })).state_reason).toMatch(/^retrying: http destination "hook"/);
-  await worker.waitForStderr(/INFO +progress .*status="retrying: [^"]*pgstream/, 30_000);
+  await worker.waitForStderr(/INFO +progress .*status="retrying: destinations\[0\]\.options\.dsn: cannot connect to PostgreSQL/, 30_000);
 
   await source.query(`DELETE FROM public.events WHERE id % 10 = 0`);
   await sleep(Math.max(0, outageAt + OUTAGE_MS - Date.now()));
