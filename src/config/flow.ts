@@ -1,6 +1,7 @@
 import { invalidArgument } from '../core/errors';
 import { FLOW_STATES, type Endpoint, type Flow, type FlowState } from '../core/flow';
 import { getDestinationKind } from '../destinations/registry';
+import { confineLocalPaths } from './localPaths';
 import { parsePostgresSourceConfig } from '../source/postgres/config';
 import { isWireFormat, WIRE_FORMATS, type WireFormat } from '../wire/codec';
 import { assertFormatAllowed, resolveWireFormat } from '../wire/registry';
@@ -16,6 +17,12 @@ export interface FlowValidationContext {
   serviceWireFormat: WireFormat;
   /** DUCTSTREAM_WIRE_ENFORCE: every destination's resolved format must equal the service's. */
   enforceWireFormat: boolean;
+  /**
+   * When set (the API server: DUCTSTREAM_DATA_DIR, absolute), every option naming a local file
+   * must resolve inside this directory; checked before any such file is read. Unset for the
+   * worker running a local flow file, which may use any path.
+   */
+  fileRoot?: string;
 }
 
 export const DEFAULT_VALIDATION_CONTEXT: FlowValidationContext = { serviceWireFormat: 'json', enforceWireFormat: false };
@@ -117,12 +124,15 @@ export function parseFlow(input: unknown, ctx: FlowValidationContext = DEFAULT_V
   if (input.state !== undefined && input.state !== null && input.state !== '') {
     if (typeof input.state !== 'string') throw invalidArgument('state', 'must be a string', `use one of: ${FLOW_STATES.join(', ')}`);
     const s = input.state.toLowerCase();
-    if (!(FLOW_STATES as readonly string[]).includes(s)) throw invalidArgument('state', `unknown state "${input.state}"`, `use one of: ${FLOW_STATES.join(', ')}`);
+    if (!(FLOW_STATES as readonly string[]).includes(s))
+      throw invalidArgument('state', `unknown state "${input.state}"`, `use one of: ${FLOW_STATES.join(', ')}`);
     state = s as FlowState;
   }
   if (input.state_reason !== undefined && input.state_reason !== null && typeof input.state_reason !== 'string')
     throw invalidArgument('state_reason', 'must be a string', 'leave it out: the service sets it');
 
+  // Before any connector parser runs: type_mappings_file is read while parsing.
+  if (ctx.fileRoot !== undefined) confineLocalPaths(source, destinations, ctx.fileRoot);
   destinations.forEach((d, i) => {
     const kind = getDestinationKind(d.type, `destinations[${i}].type`);
     kind.parseConfig(d.options, `destinations[${i}].options`);

@@ -14,7 +14,8 @@ const KV_PASSWORD = new RegExp(`(\\b${SECRET_NAME}\\s*=\\s*)('[^']*'|"[^"]*"|[^\
 const JSON_SECRET = new RegExp(`("${SECRET_NAME}"\\s*:\\s*)"(?:[^"\\\\]|\\\\.)*"`, 'gi');
 const AUTH_HEADER = /((?:authorization|proxy-authorization|x-api-key|api-key|cookie)\s*:\s*)([^,\n]+)/gi;
 /** Query parameters that carry a credential in webhook and signed URLs (Azure `code`/`sig`, `token`, `key`, AWS/GCS signatures). */
-const QUERY_SECRET = /([?&](?:code|sig|signature|token|access_token|key|api_key|apikey|auth|secret|password|x-amz-signature|x-amz-credential|x-amz-security-token|x-goog-signature|x-goog-credential)=)([^&#\s]*)/gi;
+const QUERY_SECRET =
+  /([?&](?:code|sig|signature|token|access_token|key|api_key|apikey|auth|secret|password|x-amz-signature|x-amz-credential|x-amz-security-token|x-goog-signature|x-goog-credential)=)([^&#\s]*)/gi;
 /** A web URL: scheme and authority, then its path. */
 const WEB_URL = /(\b(?:https?|wss?):\/\/)([^\s/?#]+)(\/[^\s?#]*)?/gi;
 

@@ -1,4 +1,5 @@
-import type { OptionReader } from '../../config/options';
+import type { LocalPathOption } from '../../config/localPaths';
+import type { OptionMap, OptionReader } from '../../config/options';
 import { invalidArgument } from '../../core/errors';
 import { loadTypeMappings, type TypeMappings } from './type-mappings';
 
@@ -117,4 +118,10 @@ export function readWarehouseOptions(r: OptionReader, path: string): WarehouseOp
       r.field('type_mappings_file'),
     ),
   };
+}
+
+/** The shared warehouse options that name local files: `type_mappings_file`. */
+export function warehouseLocalPaths(options: OptionMap): LocalPathOption[] {
+  const file = options.type_mappings_file?.trim();
+  return file ? [{ key: 'type_mappings_file', path: file }] : [];
 }

@@ -18,7 +18,10 @@ const LOCATION_KEYS = /^(dsn|url|uri|endpoint|brokers|host|hosts)$/i;
  */
 export function endpointLocation(e: Endpoint): string {
   const parts = [e.type];
-  for (const key of Object.keys(e.options).filter((k) => LOCATION_KEYS.test(k)).sort()) parts.push(`${key}=${hostsOf(e.options[key] ?? '')}`);
+  for (const key of Object.keys(e.options)
+    .filter((k) => LOCATION_KEYS.test(k))
+    .sort())
+    parts.push(`${key}=${hostsOf(e.options[key] ?? '')}`);
   return parts.join(';');
 }
 
