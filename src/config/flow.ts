@@ -90,8 +90,9 @@ export function parseFlow(input: unknown, ctx: FlowValidationContext = DEFAULT_V
 
   let wireFormat: WireFormat | '' = '';
   if (input.wire_format !== undefined && input.wire_format !== null && input.wire_format !== '') {
-    const wf = String(input.wire_format).toLowerCase();
-    if (!isWireFormat(wf)) throw invalidArgument('wire_format', `unknown wire format "${String(input.wire_format)}"`, `use one of: ${WIRE_FORMATS.join(', ')}`);
+    if (typeof input.wire_format !== 'string') throw invalidArgument('wire_format', 'must be a string', `use one of: ${WIRE_FORMATS.join(', ')}`);
+    const wf = input.wire_format.toLowerCase();
+    if (!isWireFormat(wf)) throw invalidArgument('wire_format', `unknown wire format "${input.wire_format}"`, `use one of: ${WIRE_FORMATS.join(', ')}`);
     wireFormat = wf;
   }
 
@@ -106,9 +107,10 @@ export function parseFlow(input: unknown, ctx: FlowValidationContext = DEFAULT_V
 
   let state: FlowState = 'created';
   if (input.state !== undefined && input.state !== null && input.state !== '') {
-    const s = String(input.state).toLowerCase();
+    if (typeof input.state !== 'string') throw invalidArgument('state', 'must be a string', `use one of: ${FLOW_STATES.join(', ')}`);
+    const s = input.state.toLowerCase();
     if (!(FLOW_STATES as readonly string[]).includes(s))
-      throw invalidArgument('state', `unknown state "${String(input.state)}"`, `use one of: ${FLOW_STATES.join(', ')}`);
+      throw invalidArgument('state', `unknown state "${input.state}"`, `use one of: ${FLOW_STATES.join(', ')}`);
     state = s as FlowState;
   }
 
