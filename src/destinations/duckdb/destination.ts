@@ -49,7 +49,7 @@ export class DuckdbDestination implements Destination, Staged {
 
   async open(): Promise<void> {
     if (this.handle) return;
-    this.handle = await openDuckdb(this.config.dsn, this.config.dsnField);
+    this.handle = await openDuckdb(this.config.dsn, this.config.dsnField, `${this.ctx.flowId}\u0000${this.ctx.name}`);
     this.sourceRows = this.ctx.sourceRows?.();
     this.writer = new WarehouseWriter({
       ...(this.sourceRows ? { sourceRows: this.sourceRows } : {}),
