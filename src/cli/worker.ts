@@ -6,11 +6,13 @@ import { parseFlow } from '../config/flow';
 import { executorIdFor, readServiceEnv, systemDatabaseUrlFor } from '../config/env';
 import { DuctError } from '../core/errors';
 import { createLogger, type Logger } from '../core/log';
-import { isLsnText } from '../core/lsn';
+import { isLsnText, parseLsn } from '../core/lsn';
 import '../destinations';
 import { setRunnerDeps } from '../pipeline/deps';
 import { checkFlowDestinations } from '../pipeline/destinations';
+import { parsePostgresSourceConfig } from '../source/postgres/config';
 import { connectClient, endQuietly } from '../source/postgres/connect';
+import { checkReplayStart } from '../source/postgres/replayStart';
 import type { WireFormat } from '../wire/codec';
 import { getCodec } from '../wire/registry';
 import { launchDbos, shutdownDbos } from '../workflows/dbos';
@@ -129,6 +131,8 @@ async function main(argv: string[]): Promise<number> {
       // Validate everything and reach the source before storing anything.
       const fromFile = readFlowFile(args.flowFile, args.flowId, ctx);
       await checkPeersReachable(fromFile, env.wireFormat, log);
+      if (args.startLsn)
+        await checkReplayStart(parsePostgresSourceConfig(fromFile.source.options, 'source.options'), parseLsn(args.startLsn), 'flag -start-lsn');
       const { flow: stored, created } = await state.flows.upsert(fromFile);
       process.stderr.write(`${PROG}: flow "${stored.id}" ${created ? 'created' : 'updated'} from ${args.flowFile}\n`);
       flow = stored;
@@ -137,6 +141,7 @@ async function main(argv: string[]): Promise<number> {
       if (!flow) throw new DuctError('not_found', `flow "${args.flowId}" does not exist`, { hint: 'create it with the API (CreateFlow) or pass -flow-file' });
       parseFlow(flow, ctx);
       await checkPeersReachable(flow, env.wireFormat, log);
+      if (args.startLsn) await checkReplayStart(parsePostgresSourceConfig(flow.source.options, 'source.options'), parseLsn(args.startLsn), 'flag -start-lsn');
     }
     const flowId = flow.id;
     if (flow.state === 'paused') {
