@@ -83,7 +83,8 @@ it('UpdateFlow returns once the new definition runs; later changes go only to th
   });
   await api.call('CreateFlow', { flow, start_immediately: true });
   await waitFor('the first checkpoint', async () => (await state.query(`SELECT 1 FROM ductstream.checkpoints WHERE flow_id = 'upd'`)).length > 0);
-  await waitFor('rows 1-100 in a', async () => checkpointAtLeast(await insert(1, 100, 'a')));
+  const upTo100 = await insert(1, 100, 'a');
+  await waitFor('rows 1-100 in a', () => checkpointAtLeast(upTo100));
 
   const current = await api.call<FlowMsg>('GetFlow', { flow_id: 'upd' });
   const updated = await api.call<FlowMsg>('UpdateFlow', {
@@ -95,7 +96,8 @@ it('UpdateFlow returns once the new definition runs; later changes go only to th
   expect(runs[1]).toMatchObject({ status: 'SUCCESS', end: 'updated', successor_run_id: runs[0]!.run_id });
   expect(runs[0]!.status).toBe('PENDING');
 
-  await waitFor('rows 101-200 delivered', async () => checkpointAtLeast(await insert(101, 200, 'b')));
+  const upTo200 = await insert(101, 200, 'b');
+  await waitFor('rows 101-200 delivered', () => checkpointAtLeast(upTo200));
   expect(await ids(duck('a'))).toEqual(range(1, 100));
 });
 
@@ -115,7 +117,8 @@ it('an update replaces a definition that is stuck retrying a dead endpoint, and 
   });
   expect(fixed.state).toBe('running');
   expect(fixed.state_reason).toBe('');
-  await waitFor('rows 301-350 delivered', async () => checkpointAtLeast(await insert(301, 350, 'fixed')));
+  const upTo350 = await insert(301, 350, 'fixed');
+  await waitFor('rows 301-350 delivered', () => checkpointAtLeast(upTo350));
   const delivered = peer.delivered('/hook').map((r) => Number((JSON.parse(r.body.toString()) as { key: { id: string } }).key.id));
   expect([...new Set(delivered)].sort((a, b) => a - b)).toEqual(range(201, 350));
   expect((await api.call<FlowMsg>('GetFlow', { flow_id: 'upd' })).state_reason).toBe('');
