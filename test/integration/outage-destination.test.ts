@@ -161,7 +161,7 @@ it('a webhook peer and a pgstream database down for two minutes: both flows retr
     await waitFor(`${id} to clear its retrying note`, async () => (await api!.call<FlowMsg>('GetFlow', { flow_id: id })).state_reason === '');
   }
 
-  const expected = (await source.query<{ id: string; v: string }>('SELECT id::text AS id, v FROM public.events ORDER BY id')).map((r) => ({ ...r }));
+  const expected = (await source.query<{ id: string; v: string }>('SELECT id::text AS id, v FROM public.events e ORDER BY e.id')).map((r) => ({ ...r }));
   expect(expected.length).toBe(1100);
   expect(webhookRows()).toEqual(expected);
   expect(await streamRows()).toEqual(expected);
