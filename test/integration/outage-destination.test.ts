@@ -90,10 +90,10 @@ async function streamRows(): Promise<Array<{ id: string; v: string }>> {
   await c.connect();
   try {
     const r = await c.query<{ id: string; v: string }>(`
-      SELECT id, v FROM (
-        SELECT DISTINCT ON (key->>'id') key->>'id' AS id, op, convert_from(payload, 'UTF8')::jsonb->'after'->>'v' AS v
-        FROM ductstream_stream.events ORDER BY key->>'id', id DESC) last
-      WHERE op <> 'delete' ORDER BY id::bigint`);
+      SELECT k AS id, v FROM (
+        SELECT DISTINCT ON (e.key->>'id') e.key->>'id' AS k, e.op, convert_from(e.payload, 'UTF8')::jsonb->'after'->>'v' AS v
+        FROM ductstream_stream.events e ORDER BY e.key->>'id', e.id DESC) last
+      WHERE op <> 'delete' ORDER BY k::bigint`);
     return r.rows;
   } finally {
     await c.end();
