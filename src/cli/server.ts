@@ -1,6 +1,9 @@
 import { DBOS } from '@dbos-inc/dbos-sdk';
 import { parseListenAddress } from '../api/listen';
 import { startApiServer, type ApiServer } from '../api/server';
+import { startStatusHttp, type StatusHttpServer } from '../http/server';
+import { startStatusRuntime, type StatusRuntime } from '../status';
+import { dbosWorkflowReader, RunHistory } from '../status/runHistory';
 import { openAppState, type AppState } from '../app/state';
 import { executorIdFor, readServiceEnv, type ServiceEnv } from '../config/env';
 import { describeError } from '../core/errors';
@@ -35,6 +38,10 @@ DBOS application that executes the queued and scheduled flow runs. Configured by
   DUCTSTREAM_DBOS_SCHEDULE  6-field cron, e.g. "*/10 * * * * *": each firing runs every running
                             flow until an empty read; unset: running flows stream continuously
   DBOS__VMID                executor ID (default server@<hostname>); distinct per process
+  DUCTSTREAM_HTTP_LISTEN    status page and /metrics (host:port)             (127.0.0.1:8081)
+  DUCTSTREAM_API_TOKEN      when set, the API and the status page require it
+  DUCTSTREAM_STATUS_INTERVAL seconds between status samples (slots, lag chart, metrics) (5)
+  DBOS__OTLP_TRACES_ENDPOINT, DBOS__OTLP_LOGS_ENDPOINT  OTLP/HTTP export of DBOS traces and logs
 SIGINT/SIGTERM: stop serving, end runs after their current batch, exit.`;
 
 /** How often (ms) a server without a schedule checks that every running flow has a run. */
@@ -71,6 +78,8 @@ async function main(argv: string[]): Promise<number> {
   const log = createLogger({ component: 'server' });
   const state: AppState = await openAppState(env);
   let api: ApiServer | undefined;
+  let statusHttp: StatusHttpServer | undefined;
+  let status: StatusRuntime | undefined;
   let stopSupervisor = (): void => undefined;
   const executorId = executorIdFor('server');
   try {
@@ -97,9 +106,24 @@ async function main(argv: string[]): Promise<number> {
       runs,
       startRunKind,
     });
-    api = await startApiServer({ bind, ctx: { env, state, flows, log }, log });
+    status = startStatusRuntime({
+      state,
+      runs: env.dbosEnabled ? new RunHistory(dbosWorkflowReader(DBOS)) : null,
+      executor: executorId,
+      log: log.child({ component: 'status' }),
+      intervalMs: env.ops.statusIntervalMs,
+    });
+    statusHttp = await startStatusHttp({
+      listen: env.ops.httpListen,
+      token: env.ops.apiToken,
+      log,
+      sampler: status.sampler,
+      collector: status.sampler.collector,
+    });
+    api = await startApiServer({ bind, ctx: { env, state, flows, status: status.sampler.collector, log }, log });
     if (runs && !env.dbosSchedule) stopSupervisor = startRunSupervisor({ store: state.flows, runs, intervalMs: SUPERVISOR_INTERVAL_MS, log });
     api.setServing(true);
+    log.info(`serving the status page and /metrics on http://${statusHttp.address}`);
     log.info(`serving gRPC on ${api.address}`, {
       executor: env.dbosEnabled ? executorId : 'none (DUCTSTREAM_DBOS_ENABLED=false)',
       queue: env.dbosQueue,
@@ -130,7 +154,9 @@ async function main(argv: string[]): Promise<number> {
   } finally {
     stopSupervisor();
     await api?.shutdown(1000);
+    await statusHttp?.close();
     await releaseAllRuntimes();
+    await status?.stop();
     if (env.dbosEnabled) await shutdownDbos();
     await state.close().catch((e: unknown) => log.warn('closing the state database failed', { error: describeError(e) }));
   }

@@ -26,6 +26,21 @@ export interface ServiceEnv {
   appVersion: string;
   /** Bounds of the runner's units of work. */
   runner: RunnerLimits;
+  /** Operations view: the status page and /metrics listener, its token, sampling, OTLP export. */
+  ops: OpsEnv;
+}
+
+export interface OpsEnv {
+  /** DUCTSTREAM_HTTP_LISTEN: `host:port` of the status page and /metrics (`:8081` = every interface). */
+  httpListen: string;
+  /** DUCTSTREAM_API_TOKEN: when set, the API and the status page require it (Bearer). */
+  apiToken?: string;
+  /** DUCTSTREAM_STATUS_INTERVAL (seconds): how often flow status is sampled (slots, lag chart, metrics). */
+  statusIntervalMs: number;
+  /** DBOS__OTLP_TRACES_ENDPOINT: OTLP/HTTP endpoint for DBOS's workflow and step spans. */
+  otlpTracesEndpoint?: string;
+  /** DBOS__OTLP_LOGS_ENDPOINT: OTLP/HTTP endpoint for DBOS's log records. */
+  otlpLogsEndpoint?: string;
 }
 
 export interface RunnerLimits {
@@ -47,7 +62,29 @@ export const ENV_DEFAULTS = {
   checkpointPath: join(homedir(), '.ductstream', 'checkpoints.db'),
   appVersion: '1',
   runner: { stepMaxRows: 50_000, stepMaxMs: 2_000, maxWriteRows: 10_000, stepsPerRun: 500 },
+  httpListen: '127.0.0.1:8081',
+  statusIntervalSeconds: 5,
 };
+
+function otlpEndpoint(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const v = env[name]?.trim();
+  if (!v) return undefined;
+  if (!/^https?:\/\/[^/\s]+/.test(v)) throw invalidArgument(name, `"${v}" is not an http(s) URL`, 'use e.g. http://localhost:4318/v1/traces');
+  return v;
+}
+
+function readOpsEnv(env: NodeJS.ProcessEnv): OpsEnv {
+  const httpListen = env.DUCTSTREAM_HTTP_LISTEN?.trim() || ENV_DEFAULTS.httpListen;
+  if (!/^[^\s]*:\d{1,5}$/.test(httpListen))
+    throw invalidArgument('DUCTSTREAM_HTTP_LISTEN', `"${httpListen}" is not host:port`, 'use e.g. 127.0.0.1:8081 or :8081');
+  return {
+    httpListen,
+    apiToken: env.DUCTSTREAM_API_TOKEN?.trim() || undefined,
+    statusIntervalMs: positiveInt(env, 'DUCTSTREAM_STATUS_INTERVAL', ENV_DEFAULTS.statusIntervalSeconds) * 1000,
+    otlpTracesEndpoint: otlpEndpoint(env, 'DBOS__OTLP_TRACES_ENDPOINT'),
+    otlpLogsEndpoint: otlpEndpoint(env, 'DBOS__OTLP_LOGS_ENDPOINT'),
+  };
+}
 
 function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const v = env[name]?.trim();
@@ -136,6 +173,7 @@ export function readServiceEnv(env: NodeJS.ProcessEnv = process.env): ServiceEnv
       maxWriteRows: positiveInt(env, 'DUCTSTREAM_MAX_WRITE_ROWS', ENV_DEFAULTS.runner.maxWriteRows),
       stepsPerRun: positiveInt(env, 'DUCTSTREAM_STEPS_PER_RUN', ENV_DEFAULTS.runner.stepsPerRun),
     },
+    ops: readOpsEnv(env),
   };
 }
 

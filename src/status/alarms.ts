@@ -56,7 +56,10 @@ export function alarmsOf(s: FlowStatus, m: MonitoringConfig, now: Date): Alarm[]
   if (m.stallAlarmMs > 0 && s.state === 'running' && s.lagBytes > 0 && s.checkpointAt !== null) {
     const still = now.getTime() - s.checkpointAt.getTime();
     if (still > m.stallAlarmMs) {
-      out.push({ kind: 'stall', message: `checkpoint has not advanced for ${Math.round(still / 1000)}s (stall_alarm ${m.stallAlarmMs / 1000}s) while ${bytes(s.lagBytes)} of WAL wait` });
+      out.push({
+        kind: 'stall',
+        message: `checkpoint has not advanced for ${Math.round(still / 1000)}s (stall_alarm ${m.stallAlarmMs / 1000}s) while ${bytes(s.lagBytes)} of WAL wait`,
+      });
     }
   }
   return out;

@@ -143,7 +143,14 @@ function reasonOf(f: Flow, st: PersistedFlowStats | undefined, cp: Checkpoint | 
   return st.lastErrorAt.getTime() > progress ? `retrying: ${st.lastError}` : reason;
 }
 
-function statusOf(f: Flow, cp: Checkpoint | undefined, st: PersistedFlowStats | undefined, slot: SlotStatus | null, activeRunId: string, now: Date): FlowStatus {
+function statusOf(
+  f: Flow,
+  cp: Checkpoint | undefined,
+  st: PersistedFlowStats | undefined,
+  slot: SlotStatus | null,
+  activeRunId: string,
+  now: Date,
+): FlowStatus {
   const lagBytes = slot?.lagBytes ?? 0;
   const rows = st?.tables ?? [];
   const lastAppliedCommitAt = st?.lastAppliedCommitAt ?? null;

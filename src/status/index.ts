@@ -32,6 +32,8 @@ export function startStatusRuntime(o: {
   intervalMs: number;
   only?: ReadonlySet<string>;
   extensions?: StatusExtension[];
+  /** Sample periodically (default true); a worker without -metrics-listen only publishes. */
+  sample?: boolean;
 }): StatusRuntime {
   const stats = statsStoreFor(o.state);
   const publisher = startStatsPublisher({ store: stats, executor: o.executor, log: o.log });
@@ -41,7 +43,7 @@ export function startStatusRuntime(o: {
     log: o.log,
     only: o.only,
   });
-  sampler.start();
+  if (o.sample !== false) sampler.start();
   return {
     sampler,
     publisher,

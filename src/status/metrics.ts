@@ -9,9 +9,24 @@ import type { AlarmKind, FlowStatus } from './model';
  */
 export const metricsRegistry = new Registry();
 
-const lagBytes = new Gauge({ name: 'ductstream_flow_lag_bytes', help: 'WAL not yet confirmed by the flow: pg_current_wal_lsn() - confirmed_flush_lsn', labelNames: ['flow'], registers: [metricsRegistry] });
-const lagSeconds = new Gauge({ name: 'ductstream_flow_lag_seconds', help: 'now - commit time of the last applied change; 0 when caught up', labelNames: ['flow'], registers: [metricsRegistry] });
-const rowsTotal = new Counter({ name: 'ductstream_rows_total', help: 'Rows delivered to every destination', labelNames: ['flow', 'table', 'op'], registers: [metricsRegistry] });
+const lagBytes = new Gauge({
+  name: 'ductstream_flow_lag_bytes',
+  help: 'WAL not yet confirmed by the flow: pg_current_wal_lsn() - confirmed_flush_lsn',
+  labelNames: ['flow'],
+  registers: [metricsRegistry],
+});
+const lagSeconds = new Gauge({
+  name: 'ductstream_flow_lag_seconds',
+  help: 'now - commit time of the last applied change; 0 when caught up',
+  labelNames: ['flow'],
+  registers: [metricsRegistry],
+});
+const rowsTotal = new Counter({
+  name: 'ductstream_rows_total',
+  help: 'Rows delivered to every destination',
+  labelNames: ['flow', 'table', 'op'],
+  registers: [metricsRegistry],
+});
 const batchDuration = new Histogram({
   name: 'ductstream_batch_duration_seconds',
   help: 'Time to write one batch to every destination of the flow',
@@ -19,10 +34,30 @@ const batchDuration = new Histogram({
   buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
   registers: [metricsRegistry],
 });
-const retainedWal = new Gauge({ name: 'ductstream_slot_retained_wal_bytes', help: 'WAL the server keeps for the slot: pg_current_wal_lsn() - restart_lsn', labelNames: ['flow', 'slot'], registers: [metricsRegistry] });
-const retriesTotal = new Counter({ name: 'ductstream_retries_total', help: 'Failed attempts that were retried', labelNames: ['flow'], registers: [metricsRegistry] });
-const flowState = new Gauge({ name: 'ductstream_flow_state', help: '1 for the state the flow is in (retrying while a running flow retries), 0 for the others', labelNames: ['flow', 'state'], registers: [metricsRegistry] });
-const alarm = new Gauge({ name: 'ductstream_flow_alarm', help: '1 while the alarm is raised (lag_bytes, lag_seconds, wal_status, stall)', labelNames: ['flow', 'kind'], registers: [metricsRegistry] });
+const retainedWal = new Gauge({
+  name: 'ductstream_slot_retained_wal_bytes',
+  help: 'WAL the server keeps for the slot: pg_current_wal_lsn() - restart_lsn',
+  labelNames: ['flow', 'slot'],
+  registers: [metricsRegistry],
+});
+const retriesTotal = new Counter({
+  name: 'ductstream_retries_total',
+  help: 'Failed attempts that were retried',
+  labelNames: ['flow'],
+  registers: [metricsRegistry],
+});
+const flowState = new Gauge({
+  name: 'ductstream_flow_state',
+  help: '1 for the state the flow is in (retrying while a running flow retries), 0 for the others',
+  labelNames: ['flow', 'state'],
+  registers: [metricsRegistry],
+});
+const alarm = new Gauge({
+  name: 'ductstream_flow_alarm',
+  help: '1 while the alarm is raised (lag_bytes, lag_seconds, wal_status, stall)',
+  labelNames: ['flow', 'kind'],
+  registers: [metricsRegistry],
+});
 
 const STATES = [...FLOW_STATES, 'retrying'] as const;
 const ALARMS: AlarmKind[] = ['lag_bytes', 'lag_seconds', 'wal_status', 'stall'];

@@ -86,3 +86,14 @@ function summaryOf(w: WorkflowStatus): Omit<RunSummary, 'steps'> {
     error: w.error !== undefined && w.error !== null ? describeError(w.error) : undefined,
   };
 }
+
+/** The in-process DBOS (server, worker) as a {@link WorkflowReader}. */
+export function dbosWorkflowReader(dbos: {
+  listWorkflows(input: never): Promise<WorkflowStatus[]>;
+  listWorkflowSteps(id: string, o?: { limit?: number; offset?: number }): Promise<StepRecord[] | undefined>;
+}): WorkflowReader {
+  return {
+    listWorkflows: (input) => dbos.listWorkflows(input as never),
+    listWorkflowSteps: (id, o) => dbos.listWorkflowSteps(id, o),
+  };
+}
