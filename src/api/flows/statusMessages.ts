@@ -28,7 +28,7 @@ function toProto(v: unknown, key = ''): unknown {
     return Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([k, x]) => [k, toProto(x, k)]));
   }
   if (TIMESTAMP_FIELDS.has(key)) return timestamp(v);
-  if (INT64_FIELDS.has(key)) return v === null ? (key === 'safe_wal_size' ? '-1' : '0') : String(v);
+  if (INT64_FIELDS.has(key)) return typeof v === 'number' ? String(v) : key === 'safe_wal_size' ? '-1' : '0';
   if (v === null) return '';
   return v;
 }
