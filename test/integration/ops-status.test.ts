@@ -38,6 +38,7 @@ interface StatusMsg {
   runs: Array<{ run_id: string; steps: Array<{ name: string }> }>;
   wal_status: string;
   retained_wal_bytes: string;
+  alarms: Array<{ kind: string; message: string }>;
 }
 
 const env = () => ({ DUCTSTREAM_POSTGRES_DSN: state.dsn });
@@ -95,6 +96,7 @@ test('lag grows while a flow is paused and falls to about 0 after resume, on eve
     publication: 'ops_lag',
     tables: ['public.items'],
     destinations: [{ name: 'wh', type: 'duckdb', options: { dsn: join(dir, 'lag.duckdb') } }],
+    sourceOptions: { lag_alarm_bytes: '300000' },
   });
   await api.call('CreateFlow', { flow, start_immediately: true });
   await waitFor('flow streaming', async () => (await status('ops-lag')).checkpoint_lsn !== '');
@@ -122,6 +124,17 @@ test('lag grows while a flow is paused and falls to about 0 after resume, on eve
     return Number(s.lag_bytes) > 500_000 ? s : null;
   });
   expect(paused.state).toBe('paused');
+  // The lag alarm: in the status, as a metric, as a warning in the log.
+  const alarmed = await waitFor('lag alarm', async () => {
+    const st = await status('ops-lag');
+    return st.alarms.some((a) => a.kind === 'lag_bytes') ? st : null;
+  });
+  expect(alarmed.alarms.find((a) => a.kind === 'lag_bytes')!.message).toMatch(/exceeds lag_alarm_bytes 293.0 KB/);
+  await waitFor('alarm metric', async () => {
+    const text = await (await fetch(`${http}/metrics`)).text();
+    return text.includes('ductstream_flow_alarm{flow="ops-lag",kind="lag_bytes"} 1');
+  });
+  await server.proc.waitForStderr(/WARN\s+alarm: lag .* exceeds lag_alarm_bytes .*flow=ops-lag alarm=lag_bytes/, 10_000);
   const cli = await adminJson<{ flows: Array<{ flow_id: string; lag_bytes: number; state: string }> }>(['flow', 'status'], env());
   const cliFlow = cli.flows.find((f) => f.flow_id === 'ops-lag')!;
   expect(cliFlow.state).toBe('paused');
@@ -145,6 +158,7 @@ test('lag grows while a flow is paused and falls to about 0 after resume, on eve
   );
   expect(resumed.state).toBe('running');
   expect(resumed.lag_seconds).toBeLessThan(10);
+  expect(resumed.alarms).toEqual([]);
   await waitFor('metric falls', async () => (await metric('ductstream_flow_lag_bytes', 'ops-lag')) < 64 * 1024);
   expect(await metric('ductstream_rows_total', 'ops-lag')).toBeGreaterThan(0);
 });
@@ -195,12 +209,16 @@ test('the status page shows a state change within its refresh interval, and the 
   const paused = Date.now();
   await page.locator('tr[data-flow="ops-lag"] td[data-field="state"]', { hasText: /^paused$/ }).waitFor({ timeout: 5000 });
   expect(Date.now() - paused).toBeLessThan(2000 + 1500); // REFRESH_MS of web/app.js plus one request
+  await insertItems(10_000, 3000);
+  await page.locator('tr[data-flow="ops-lag"] td[data-field="alarms"]', { hasText: 'lag_bytes' }).waitFor({ timeout: 10_000 });
   await page.goto(`${http}/flow?id=ops-lag`);
+  await page.locator('.alarm[data-alarm="lag_bytes"]').waitFor({ timeout: 5000 });
   await page.locator('dd[data-field="state"]').waitFor();
   expect(await page.locator('dd[data-field="state"]').textContent()).toBe('paused');
   const points = Number(await page.locator('#lag-chart').getAttribute('data-points'));
   expect(points).toBeGreaterThan(3);
   expect(await page.locator('#tables tbody tr').count()).toBe(2);
+  expect(await page.locator('#runs details').count()).toBeGreaterThan(0);
   await api.call('ResumeFlow', { flow_id: 'ops-lag' });
 });
 
