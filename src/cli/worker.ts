@@ -3,7 +3,7 @@ import { DBOS, type WorkflowHandle } from '@dbos-inc/dbos-sdk';
 import { openAppState } from '../app/state';
 import type { Flow } from '../core/flow';
 import { parseFlow } from '../config/flow';
-import { executorIdFor, readServiceEnv, systemDatabaseUrlFor } from '../config/env';
+import { executorIdFor, readApiSecurity, readServiceEnv, systemDatabaseUrlFor } from '../config/env';
 import { DuctError } from '../core/errors';
 import { createLogger, type Logger } from '../core/log';
 import { isLsnText } from '../core/lsn';
@@ -172,7 +172,7 @@ async function main(argv: string[]): Promise<number> {
       sample: args.metricsListen !== undefined,
     });
     if (args.metricsListen !== undefined) {
-      metricsHttp = await startStatusHttp({ listen: args.metricsListen, token: env.ops.apiToken, log });
+      metricsHttp = await startStatusHttp({ listen: args.metricsListen, tokens: readApiSecurity().tokens, log });
       process.stderr.write(`${PROG}: serving /metrics on http://${metricsHttp.address}\n`);
     }
 

@@ -11,17 +11,18 @@ function same(a: string, b: string): boolean {
 
 /**
  * Whether a request to the status listener may proceed: always when no token is configured
- * (DUCTSTREAM_API_TOKEN unset); otherwise the same token as the gRPC API, sent as
+ * (DUCTSTREAM_API_TOKEN unset); otherwise one of the gRPC API's tokens, sent as
  * `Authorization: Bearer <token>` (Prometheus, curl) or in the cookie the page sets after
  * `/?token=<token>`. The only auth check of the HTTP listener.
  */
-export function isAuthorized(req: IncomingMessage, token: string | undefined): boolean {
-  if (!token) return true;
+export function isAuthorized(req: IncomingMessage, tokens: readonly string[]): boolean {
+  if (tokens.length === 0) return true;
+  const accepted = (given: string) => tokens.some((t) => same(given, t));
   const auth = req.headers.authorization ?? '';
-  if (auth.startsWith('Bearer ') && same(auth.slice(7).trim(), token)) return true;
+  if (/^bearer /i.test(auth) && accepted(auth.slice(7).trim())) return true;
   for (const part of (req.headers.cookie ?? '').split(';')) {
     const [k, ...v] = part.trim().split('=');
-    if (k === TOKEN_COOKIE && same(decodeURIComponent(v.join('=')), token)) return true;
+    if (k === TOKEN_COOKIE && accepted(decodeURIComponent(v.join('=')))) return true;
   }
   return false;
 }

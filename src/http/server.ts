@@ -12,7 +12,8 @@ import { isAuthorized, TOKEN_COOKIE } from './auth';
 export interface StatusHttpOptions {
   /** `host:port`; `:port` listens on every interface. */
   listen: string;
-  token: string | undefined;
+  /** DUCTSTREAM_API_TOKEN's tokens (readApiSecurity); empty: no authentication. */
+  tokens: readonly string[];
   log: Logger;
   /** The status page and its JSON API; without it only /metrics and /healthz are served (worker). */
   sampler?: StatusSampler;
@@ -65,7 +66,7 @@ export async function startStatusHttp(o: StatusHttpOptions): Promise<StatusHttpS
     if (url.pathname === '/healthz') return send(res, 200, 'text/plain', 'ok\n');
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain', 'only GET\n');
     const given = url.searchParams.get('token');
-    if (given !== null && o.token && isAuthorized({ headers: { authorization: `Bearer ${given}` } } as IncomingMessage, o.token)) {
+    if (given !== null && o.tokens.length > 0 && isAuthorized({ headers: { authorization: `Bearer ${given}` } } as IncomingMessage, o.tokens)) {
       url.searchParams.delete('token');
       res.writeHead(303, {
         location: url.pathname + url.search,
@@ -73,7 +74,7 @@ export async function startStatusHttp(o: StatusHttpOptions): Promise<StatusHttpS
       });
       return void res.end();
     }
-    if (!isAuthorized(req, o.token)) {
+    if (!isAuthorized(req, o.tokens)) {
       res.setHeader('www-authenticate', 'Bearer');
       return send(res, 401, 'text/plain', 'unauthorized: send Authorization: Bearer <DUCTSTREAM_API_TOKEN>, or open /?token=<DUCTSTREAM_API_TOKEN> once\n');
     }

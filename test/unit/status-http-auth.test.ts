@@ -5,7 +5,7 @@ import { observeBatchDuration } from '../../src/status/metrics';
 let server: StatusHttpServer;
 beforeAll(async () => {
   observeBatchDuration('auth-flow', 0.02);
-  server = await startStatusHttp({ listen: '127.0.0.1:0', token: 's3cret-token', log: silentLogger });
+  server = await startStatusHttp({ listen: '127.0.0.1:0', tokens: ['other-token', 's3cret-token'], log: silentLogger });
 });
 afterAll(() => server.close());
 
