@@ -3,7 +3,7 @@ import type { AppState } from '../app/state';
 import type { ServiceEnv } from '../config/env';
 import type { Logger } from '../core/log';
 import type { FlowService } from '../services/flows/service';
-import type { StatusCollector } from '../status/collector';
+import type { StatusSampler } from '../status/sampler';
 
 /** What every gRPC service of the server may use. Handlers stay thin: they call service modules. */
 export interface ApiContext {
@@ -13,7 +13,7 @@ export interface ApiContext {
   /** Flow lifecycle and runs (shared with the admin CLI). */
   flows: FlowService;
   /** Flow status (GetFlowStatus, ListFlowStatus); unset where the process samples no status. */
-  status?: StatusCollector;
+  status?: StatusSampler;
   log: Logger;
 }
 

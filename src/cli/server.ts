@@ -136,7 +136,7 @@ async function main(argv: string[]): Promise<number> {
       sampler: status.sampler,
       collector: status.sampler.collector,
     });
-    api = await startApiServer({ bind, ctx: { env, state, flows, status: status.sampler.collector, log }, log, credentials, tokens: security.tokens });
+    api = await startApiServer({ bind, ctx: { env, state, flows, status: status.sampler, log }, log, credentials, tokens: security.tokens });
     if (runs && !env.dbosSchedule) stopSupervisor = startRunSupervisor({ store: state.flows, runs, intervalMs: SUPERVISOR_INTERVAL_MS, log });
     api.setServing(true);
     log.info(`serving the status page and /metrics on http://${statusHttp.address}`);

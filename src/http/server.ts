@@ -83,7 +83,7 @@ export async function startStatusHttp(o: StatusHttpOptions): Promise<StatusHttpS
     const asset = STATIC[url.pathname];
     if (asset) return send(res, 200, asset[1], readFileSync(join(root, asset[0])));
     if (url.pathname === '/api/flows') {
-      const all = await o.collector.all();
+      const all = await o.sampler.list();
       return json(res, 200, { flows: all.map(flowStatusJson), refreshed_at: new Date().toISOString() });
     }
     const m = /^\/api\/flows\/([^/]+)$/.exec(url.pathname);

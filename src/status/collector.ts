@@ -44,6 +44,18 @@ export function flowSourceOf(f: Flow): FlowSource | null {
   return out;
 }
 
+/** Every flow, ordered by id. */
+export async function listAllFlows(store: FlowStore): Promise<Flow[]> {
+  const out: Flow[] = [];
+  let token = '';
+  do {
+    const page = await store.list(1000, token);
+    out.push(...page.flows);
+    token = page.nextPageToken;
+  } while (token);
+  return out;
+}
+
 /** Probes every flow's slot now, one connection per source server. */
 export const probeNow: SlotSource = async (flows) => {
   const byDsn = new Map<string, FlowSource[]>();
@@ -100,15 +112,8 @@ export class StatusCollector {
     return status!;
   }
 
-  private async allFlows(): Promise<Flow[]> {
-    const out: Flow[] = [];
-    let token = '';
-    do {
-      const page = await this.d.flows.list(1000, token);
-      out.push(...page.flows);
-      token = page.nextPageToken;
-    } while (token);
-    return out;
+  private allFlows(): Promise<Flow[]> {
+    return listAllFlows(this.d.flows);
   }
 
   private async activeRuns(): Promise<Map<string, string>> {

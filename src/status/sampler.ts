@@ -1,6 +1,6 @@
 import { describeError } from '../core/errors';
 import type { Logger } from '../core/log';
-import { probeNow, StatusCollector, type CollectorDeps, type FlowSource, type SlotSource } from './collector';
+import { listAllFlows, probeNow, StatusCollector, type CollectorDeps, type FlowSource, type SlotSource } from './collector';
 import { updateFlowMetrics } from './metrics';
 import type { AlarmKind, FlowStatus, SlotStatus } from './model';
 
@@ -82,8 +82,22 @@ export class StatusSampler {
     return this.history.get(flowId) ?? [];
   }
 
-  latestStatuses(): FlowStatus[] {
-    return this.latest;
+  /**
+   * Every flow's status for list answers (ListFlowStatus, the page's list): the latest sample's
+   * numbers with each flow's state and reason read now, so a state change shows at once while one
+   * query serves any number of flows. Flows not sampled yet are collected now.
+   */
+  async list(): Promise<FlowStatus[]> {
+    const flows = (await listAllFlows(this.o.deps.flows)).filter((f) => !this.o.only || this.o.only.has(f.id));
+    const latest = new Map(this.latest.map((s) => [s.flowId, s]));
+    const missing = flows.filter((f) => !latest.has(f.id)).map((f) => f.id);
+    if (missing.length > 0) for (const s of await this.collector.all(new Set(missing))) latest.set(s.flowId, s);
+    return flows.flatMap((f) => {
+      const s = latest.get(f.id);
+      if (!s) return [];
+      const reason = f.state === s.state && (f.state_reason ?? '') === '' ? s.reason : (f.state_reason ?? '');
+      return [{ ...s, name: f.name, state: f.state, reason }];
+    });
   }
 
   private async sampleOnce(): Promise<void> {
