@@ -40,7 +40,7 @@ export class RunHistory {
   constructor(private readonly dbos: WorkflowReader) {}
 
   /** The newest `runs` runs of a flow; the newest `withSteps` of them with their last steps. */
-  async recent(flowId: string, runs = 5, withSteps = 2): Promise<RunSummary[]> {
+  async recent(flowId: string, runs = 5, withSteps = 1): Promise<RunSummary[]> {
     const rows = await this.dbos.listWorkflows({
       workflowName: FLOW_RUN_WORKFLOW,
       workflow_id_prefix: runIdPrefix(flowId),
