@@ -152,12 +152,11 @@ test('lag grows while a flow is paused and falls to about 0 after resume, on eve
     'lag about 0 after resume',
     async () => {
       const s = await status('ops-lag');
-      return Number(s.lag_bytes) < 64 * 1024 && s.rows.find((r) => r.op === 'insert')?.rows === '3100' ? s : null;
+      return Number(s.lag_bytes) < 64 * 1024 && s.lag_seconds < 5 && s.rows.find((r) => r.op === 'insert')?.rows === '3100' ? s : null;
     },
     60_000,
   );
   expect(resumed.state).toBe('running');
-  expect(resumed.lag_seconds).toBeLessThan(10);
   expect(resumed.alarms).toEqual([]);
   await waitFor('metric falls', async () => (await metric('ductstream_flow_lag_bytes', 'ops-lag')) < 64 * 1024);
   expect(await metric('ductstream_rows_total', 'ops-lag')).toBeGreaterThan(0);
