@@ -19,6 +19,8 @@ import { FLOW_RUN_WORKFLOW } from '../workflows/flowRun';
 import { releaseAllRuntimes, requestStop } from '../workflows/runtimes';
 import { applyServiceSchedules } from '../workflows/schedule';
 import { startRunSupervisor } from '../workflows/supervisor';
+import { ExecutorPresence } from '../workflows/executorPresence';
+import { RunTakeover } from '../workflows/takeover';
 import { EXIT_OK, reportFatal } from './exit';
 import { formatHelp, parseFlags, UsageError } from './flags';
 
@@ -45,7 +47,9 @@ DBOS application that executes the queued and scheduled flow runs. Configured by
   DUCTSTREAM_GRPC_TLS_CLIENT_CA  PEM CA: require client certificates signed by it (mutual TLS)
   DUCTSTREAM_DATA_DIR       file options of flows (duckdb dsn, type_mappings_file, ...) must be
                             inside this directory                                     (./data)
-  DBOS__VMID                executor ID (default server@<hostname>); distinct per process
+  DBOS__VMID                executor ID (default server@<hostname>); distinct per process.
+                            Runs of an executor gone for DUCTSTREAM_TAKEOVER_AFTER seconds (15)
+                            are taken over by a live server
   DUCTSTREAM_HTTP_LISTEN    status page and /metrics (host:port)             (127.0.0.1:8081)
   DUCTSTREAM_STATUS_INTERVAL seconds between status samples (slots, lag chart, metrics) (5)
   DBOS__OTLP_TRACES_ENDPOINT, DBOS__OTLP_LOGS_ENDPOINT  OTLP/HTTP export of DBOS traces and logs
@@ -97,6 +101,7 @@ async function main(argv: string[]): Promise<number> {
   let statusHttp: StatusHttpServer | undefined;
   let status: StatusRuntime | undefined;
   let stopSupervisor = (): void => undefined;
+  let presence: ExecutorPresence | undefined;
   const executorId = executorIdFor('server');
   try {
     setRunnerDeps({
@@ -112,9 +117,11 @@ async function main(argv: string[]): Promise<number> {
     if (env.dbosEnabled) {
       // Interrupted runs of this executor are recovered inside launch, so dependencies come first.
       await launchDbos({ env, executorId, systemDatabaseUrl: env.dbosSystemDatabaseUrl!, log, listenQueues: [env.dbosQueue] });
+      presence = new ExecutorPresence({ systemDatabaseUrl: env.dbosSystemDatabaseUrl!, app: env.dbosApp, executorId, log });
+      await presence.start();
       await registerFlowQueue(env.dbosQueue);
       await applyServiceSchedules(env.dbosSchedule, { queueName: env.dbosQueue, maxStepsPerRun });
-      runs = new DbosFlowRuns({ queueName: env.dbosQueue, maxStepsPerRun, restartKind: startRunKind }, state.flows, log);
+      runs = new DbosFlowRuns({ queueName: env.dbosQueue, maxStepsPerRun }, log);
     }
     const flows = new FlowService({
       store: state.flows,
@@ -137,7 +144,10 @@ async function main(argv: string[]): Promise<number> {
       collector: status.sampler.collector,
     });
     api = await startApiServer({ bind, ctx: { env, state, flows, status: status.sampler, log }, log, credentials, tokens: security.tokens });
-    if (runs && !env.dbosSchedule) stopSupervisor = startRunSupervisor({ store: state.flows, runs, intervalMs: SUPERVISOR_INTERVAL_MS, log });
+    if (runs && presence) {
+      const takeover = new RunTakeover({ presence, executorId, appVersion: env.appVersion, afterMs: env.runner.takeoverAfterMs, log });
+      stopSupervisor = startRunSupervisor({ store: state.flows, runs, intervalMs: SUPERVISOR_INTERVAL_MS, log, takeover, enqueueIdle: !env.dbosSchedule });
+    }
     api.setServing(true);
     log.info(`serving the status page and /metrics on http://${statusHttp.address}`);
     log.info(`serving gRPC on ${api.address}`, {
@@ -177,6 +187,7 @@ async function main(argv: string[]): Promise<number> {
     await releaseAllRuntimes();
     await status?.stop();
     if (env.dbosEnabled) await shutdownDbos();
+    await presence?.stop();
     await state.close().catch((e: unknown) => log.warn('closing the state database failed', { error: describeError(e) }));
   }
 }
