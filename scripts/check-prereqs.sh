@@ -3,6 +3,7 @@
 # packages, before anything is built or started:
 #   - PostgreSQL server binaries (initdb, pg_ctl): the tests and the demo start private clusters;
 #   - kcat: the Kafka-protocol test broker is librdkafka's mock cluster, started through kcat (tests only);
+#   - chromium: the status page is tested in Debian's headless Chromium via playwright-core (tests only);
 #   - Node.js 20 or newer.
 # When something is missing it prints what and the one command that installs it, and exits 1.
 #
@@ -29,6 +30,10 @@ if [ "$what" != "demo" ] && ! command -v kcat >/dev/null 2>&1; then
   notes+=("kcat was not found: the Kafka tests start librdkafka's mock broker through it")
 fi
 
+if [ "$what" != "demo" ] && [ ! -x /usr/bin/chromium ]; then
+  missing+=(chromium)
+  notes+=("chromium was not found at /usr/bin/chromium: the status page test drives Debian's headless Chromium (browsers are never downloaded)")
+fi
 if [ "$what" = "--packages" ]; then
   echo "${missing[*]:-}"
   exit 0

@@ -3,6 +3,7 @@ import type { AppState } from '../app/state';
 import type { ServiceEnv } from '../config/env';
 import type { Logger } from '../core/log';
 import type { FlowService } from '../services/flows/service';
+import type { StatusSampler } from '../status/sampler';
 
 /** What every gRPC service of the server may use. Handlers stay thin: they call service modules. */
 export interface ApiContext {
@@ -11,6 +12,8 @@ export interface ApiContext {
   state: AppState;
   /** Flow lifecycle and runs (shared with the admin CLI). */
   flows: FlowService;
+  /** Flow status (GetFlowStatus, ListFlowStatus); unset where the process samples no status. */
+  status?: StatusSampler;
   log: Logger;
 }
 

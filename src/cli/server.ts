@@ -2,6 +2,9 @@ import { DBOS } from '@dbos-inc/dbos-sdk';
 import { isLoopbackBind, serverCredentialsFor } from '../api/credentials';
 import { parseListenAddress } from '../api/listen';
 import { startApiServer, type ApiServer } from '../api/server';
+import { startStatusHttp, type StatusHttpServer } from '../http/server';
+import { startStatusRuntime, type StatusRuntime } from '../status';
+import { dbosWorkflowReader, RunHistory } from '../status/runHistory';
 import { openAppState, type AppState } from '../app/state';
 import { executorIdFor, readApiSecurity, readServiceEnv, type ServiceEnv } from '../config/env';
 import { describeError } from '../core/errors';
@@ -38,7 +41,7 @@ DBOS application that executes the queued and scheduled flow runs. Configured by
   DUCTSTREAM_DBOS_SCHEDULE  6-field cron, e.g. "*/10 * * * * *": each firing runs every running
                             flow until an empty read; unset: running flows stream continuously
   DUCTSTREAM_API_TOKEN      bearer token(s), comma-separated: calls need "authorization: Bearer <token>"
-                            (health and reflection stay open); unset: no authentication
+                            (health and reflection stay open; the status page too); unset: no authentication
   DUCTSTREAM_GRPC_TLS_CERT  PEM certificate chain and key: serve TLS instead of plaintext
   DUCTSTREAM_GRPC_TLS_KEY
   DUCTSTREAM_GRPC_TLS_CLIENT_CA  PEM CA: require client certificates signed by it (mutual TLS)
@@ -47,6 +50,9 @@ DBOS application that executes the queued and scheduled flow runs. Configured by
   DBOS__VMID                executor ID (default server@<hostname>); distinct per process.
                             Runs of an executor gone for DUCTSTREAM_TAKEOVER_AFTER seconds (15)
                             are taken over by a live server
+  DUCTSTREAM_HTTP_LISTEN    status page and /metrics (host:port)             (127.0.0.1:8081)
+  DUCTSTREAM_STATUS_INTERVAL seconds between status samples (slots, lag chart, metrics) (5)
+  DBOS__OTLP_TRACES_ENDPOINT, DBOS__OTLP_LOGS_ENDPOINT  OTLP/HTTP export of DBOS traces and logs
 SIGINT/SIGTERM: stop serving, end runs after their current batch, exit.`;
 
 /** How often (ms) a server without a schedule checks that every running flow has a run. */
@@ -92,6 +98,8 @@ async function main(argv: string[]): Promise<number> {
   }
   const state: AppState = await openAppState(env);
   let api: ApiServer | undefined;
+  let statusHttp: StatusHttpServer | undefined;
+  let status: StatusRuntime | undefined;
   let stopSupervisor = (): void => undefined;
   let presence: ExecutorPresence | undefined;
   const executorId = executorIdFor('server');
@@ -121,12 +129,27 @@ async function main(argv: string[]): Promise<number> {
       runs,
       startRunKind,
     });
-    api = await startApiServer({ bind, ctx: { env, state, flows, log }, log, credentials, tokens: security.tokens });
+    status = startStatusRuntime({
+      state,
+      runs: env.dbosEnabled ? new RunHistory(dbosWorkflowReader(DBOS)) : null,
+      executor: executorId,
+      log: log.child({ component: 'status' }),
+      intervalMs: env.ops.statusIntervalMs,
+    });
+    statusHttp = await startStatusHttp({
+      listen: env.ops.httpListen,
+      tokens: security.tokens,
+      log,
+      sampler: status.sampler,
+      collector: status.sampler.collector,
+    });
+    api = await startApiServer({ bind, ctx: { env, state, flows, status: status.sampler, log }, log, credentials, tokens: security.tokens });
     if (runs && presence) {
       const takeover = new RunTakeover({ presence, executorId, appVersion: env.appVersion, afterMs: env.runner.takeoverAfterMs, log });
       stopSupervisor = startRunSupervisor({ store: state.flows, runs, intervalMs: SUPERVISOR_INTERVAL_MS, log, takeover, enqueueIdle: !env.dbosSchedule });
     }
     api.setServing(true);
+    log.info(`serving the status page and /metrics on http://${statusHttp.address}`);
     log.info(`serving gRPC on ${api.address}`, {
       executor: env.dbosEnabled ? executorId : 'none (DUCTSTREAM_DBOS_ENABLED=false)',
       queue: env.dbosQueue,
@@ -160,7 +183,9 @@ async function main(argv: string[]): Promise<number> {
   } finally {
     stopSupervisor();
     await api?.shutdown(1000);
+    await statusHttp?.close();
     await releaseAllRuntimes();
+    await status?.stop();
     if (env.dbosEnabled) await shutdownDbos();
     await presence?.stop();
     await state.close().catch((e: unknown) => log.warn('closing the state database failed', { error: describeError(e) }));

@@ -3,7 +3,7 @@ import { DBOS, type WorkflowHandle } from '@dbos-inc/dbos-sdk';
 import { openAppState } from '../app/state';
 import type { Flow } from '../core/flow';
 import { parseFlow } from '../config/flow';
-import { executorIdFor, readServiceEnv, systemDatabaseUrlFor } from '../config/env';
+import { executorIdFor, readApiSecurity, readServiceEnv, systemDatabaseUrlFor } from '../config/env';
 import { DuctError } from '../core/errors';
 import { createLogger, type Logger } from '../core/log';
 import { isLsnText, parseLsn } from '../core/lsn';
@@ -25,6 +25,9 @@ import { releaseAllRuntimes, requestStop, setRunPolicy } from '../workflows/runt
 import { EXIT_OK, reportFatal } from './exit';
 import { formatHelp, parseFlags, UsageError, type FlagSpec } from './flags';
 import { startProgressReporter } from './progressReporter';
+import { startStatusHttp, type StatusHttpServer } from '../http/server';
+import { startStatusRuntime, type StatusRuntime } from '../status';
+import { dbosWorkflowReader, RunHistory } from '../status/runHistory';
 
 const PROG = 'ductstream-worker';
 
@@ -39,6 +42,7 @@ const FLAGS: FlagSpec[] = [
   { name: 'partition-column', type: 'string', placeholder: 'COL', help: 'column to hash-partition backfilled tables by' },
   { name: 'partition-count', type: 'int', placeholder: 'N', min: 1, help: 'partitions per backfilled table' },
   { name: 'resolve-staging', type: 'bool', help: 'apply staged backfill data at the end of the run' },
+  { name: 'metrics-listen', type: 'string', placeholder: 'HOST:PORT', help: 'serve Prometheus /metrics of this flow here (e.g. 127.0.0.1:9464)' },
 ];
 
 const USAGE = `usage: ${PROG} -flow-id ID [-max-empty-reads N] [-start-lsn X/Y]
@@ -53,6 +57,7 @@ interface WorkerArgs {
   flowFile?: string;
   maxEmptyReads: number;
   startLsn?: string;
+  metricsListen?: string;
 }
 
 function parseArgs(argv: string[]): WorkerArgs | 'help' {
@@ -70,7 +75,10 @@ function parseArgs(argv: string[]): WorkerArgs | 'help' {
   for (const f of ['tables', 'snapshot-workers', 'partition-column', 'partition-count', 'resolve-staging']) {
     if (values[f] !== undefined) throw new UsageError(`flag -${f} applies to -mode backfill only`);
   }
-  return { flowId, flowFile, maxEmptyReads: (values['max-empty-reads'] as number | undefined) ?? 0, startLsn };
+  const metricsListen = values['metrics-listen'] as string | undefined;
+  if (metricsListen !== undefined && !/^[^\s]*:\d{1,5}$/.test(metricsListen))
+    throw new UsageError(`flag -metrics-listen: "${metricsListen}" is not host:port; use e.g. 127.0.0.1:9464 or :9464`);
+  return { flowId, flowFile, maxEmptyReads: (values['max-empty-reads'] as number | undefined) ?? 0, startLsn, metricsListen };
 }
 
 function readFlowFile(path: string, flowId: string | undefined, ctx: Parameters<typeof parseFlow>[1]): Flow {
@@ -123,6 +131,8 @@ async function main(argv: string[]): Promise<number> {
   }
   const state = await openAppState(env);
   let stopProgress = (): void => undefined;
+  let status: StatusRuntime | undefined;
+  let metricsHttp: StatusHttpServer | undefined;
   let presence: ExecutorPresence | undefined;
   try {
     const ctx = { serviceWireFormat: env.wireFormat, enforceWireFormat: env.wireEnforce };
@@ -160,6 +170,19 @@ async function main(argv: string[]): Promise<number> {
     setRunPolicy(flowId, { maxEmptyReads: args.maxEmptyReads });
     const executorId = executorIdFor(`worker-${flowId}`);
     await launchDbos({ env, executorId, systemDatabaseUrl, log });
+    status = startStatusRuntime({
+      state,
+      runs: new RunHistory(dbosWorkflowReader(DBOS)),
+      executor: executorId,
+      log: log.child({ component: 'status' }),
+      intervalMs: env.ops.statusIntervalMs,
+      only: new Set([flowId]),
+      sample: args.metricsListen !== undefined,
+    });
+    if (args.metricsListen !== undefined) {
+      metricsHttp = await startStatusHttp({ listen: args.metricsListen, tokens: readApiSecurity().tokens, log });
+      process.stderr.write(`${PROG}: serving /metrics on http://${metricsHttp.address}\n`);
+    }
     presence = new ExecutorPresence({ systemDatabaseUrl, app: env.dbosApp, executorId, log });
     await presence.start();
 
@@ -207,7 +230,9 @@ async function main(argv: string[]): Promise<number> {
     return EXIT_OK;
   } finally {
     stopProgress();
+    await metricsHttp?.close();
     await releaseAllRuntimes();
+    await status?.stop();
     await shutdownDbos();
     await presence?.stop();
     await state.close();

@@ -26,6 +26,19 @@ export interface ServiceEnv {
   appVersion: string;
   /** Bounds of the runner's units of work. */
   runner: RunnerLimits;
+  /** Operations view: the status page and /metrics listener, its token, sampling, OTLP export. */
+  ops: OpsEnv;
+}
+
+export interface OpsEnv {
+  /** DUCTSTREAM_HTTP_LISTEN: `host:port` of the status page and /metrics (`:8081` = every interface). */
+  httpListen: string;
+  /** DUCTSTREAM_STATUS_INTERVAL (seconds): how often flow status is sampled (slots, lag chart, metrics). */
+  statusIntervalMs: number;
+  /** DBOS__OTLP_TRACES_ENDPOINT: OTLP/HTTP endpoint for DBOS's workflow and step spans. */
+  otlpTracesEndpoint?: string;
+  /** DBOS__OTLP_LOGS_ENDPOINT: OTLP/HTTP endpoint for DBOS's log records. */
+  otlpLogsEndpoint?: string;
 }
 
 /** How the API server protects itself; see readApiSecurity. */
@@ -80,8 +93,29 @@ export const ENV_DEFAULTS = {
     retryMaxBackoffMs: 30_000,
     takeoverAfterMs: 15_000,
   },
+  httpListen: '127.0.0.1:8081',
+  statusIntervalSeconds: 5,
   dataDir: './data',
 };
+
+function otlpEndpoint(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const v = env[name]?.trim();
+  if (!v) return undefined;
+  if (!/^https?:\/\/[^/\s]+/.test(v)) throw invalidArgument(name, `"${v}" is not an http(s) URL`, 'use e.g. http://localhost:4318/v1/traces');
+  return v;
+}
+
+function readOpsEnv(env: NodeJS.ProcessEnv): OpsEnv {
+  const httpListen = env.DUCTSTREAM_HTTP_LISTEN?.trim() || ENV_DEFAULTS.httpListen;
+  if (!/^[^\s]*:\d{1,5}$/.test(httpListen))
+    throw invalidArgument('DUCTSTREAM_HTTP_LISTEN', `"${httpListen}" is not host:port`, 'use e.g. 127.0.0.1:8081 or :8081');
+  return {
+    httpListen,
+    statusIntervalMs: positiveInt(env, 'DUCTSTREAM_STATUS_INTERVAL', ENV_DEFAULTS.statusIntervalSeconds) * 1000,
+    otlpTracesEndpoint: otlpEndpoint(env, 'DBOS__OTLP_TRACES_ENDPOINT'),
+    otlpLogsEndpoint: otlpEndpoint(env, 'DBOS__OTLP_LOGS_ENDPOINT'),
+  };
+}
 
 /**
  * The API server's security settings: DUCTSTREAM_API_TOKEN, DUCTSTREAM_GRPC_TLS_CERT/_KEY/_CLIENT_CA,
@@ -224,6 +258,7 @@ export function readServiceEnv(env: NodeJS.ProcessEnv = process.env): ServiceEnv
       retryMaxBackoffMs: seconds(env, 'DUCTSTREAM_RETRY_MAX_BACKOFF', ENV_DEFAULTS.runner.retryMaxBackoffMs),
       takeoverAfterMs: seconds(env, 'DUCTSTREAM_TAKEOVER_AFTER', ENV_DEFAULTS.runner.takeoverAfterMs),
     },
+    ops: readOpsEnv(env),
   };
 }
 

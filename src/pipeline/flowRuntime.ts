@@ -1,4 +1,6 @@
 import { DuctError, describeError, invalidArgument } from '../core/errors';
+import { observeBatchDuration } from '../status/metrics';
+import { recordCaughtUp, recordDelivered, recordFailure, recordHeartbeat } from '../status/liveCounters';
 import type { Flow } from '../core/flow';
 import type { Logger } from '../core/log';
 import { formatLsn, type Lsn } from '../core/lsn';
@@ -98,10 +100,14 @@ export class FlowRuntime {
           if (this.sourceConfig.emitEmpty) await writeToAll(this.destinations, toEncodedBatch(batch, this.deps.codecFor), this.flow.parallelism);
           this.position = checkpoint;
           empty = rows === 0 && this.hasCaughtUp(checkpoint);
+          if (empty) recordCaughtUp(this.flow.id, this.source!.stats().receivedLsn);
           break;
         }
+        const writeStart = performance.now();
         await writeToAll(this.destinations, toEncodedBatch(batch, this.deps.codecFor), this.flow.parallelism);
+        observeBatchDuration(this.flow.id, (performance.now() - writeStart) / 1000);
         this.position = checkpoint;
+        recordDelivered(this.flow.id, batch.changes, this.source!.stats().receivedLsn);
         rows += batch.changes.length;
         batches++;
         p.rows += batch.changes.length;
@@ -112,6 +118,7 @@ export class FlowRuntime {
       return { rows, batches, checkpointLsn: formatLsn(checkpoint), empty };
     } catch (e) {
       this.log.warn('delivery failed; the stream will reopen from the checkpoint', { error: describeError(e) });
+      recordFailure(this.flow.id, e instanceof DuctError ? e.message : describeError(e), e instanceof DuctError ? (e.hint ?? '') : '');
       await this.close();
       throw e;
     }
@@ -163,7 +170,12 @@ export class FlowRuntime {
     this.catchUpTarget = await currentFlushLsn(this.sourceConfig.dsn);
     this.caughtUp = from >= this.catchUpTarget;
     // The source decodes up to one merged write ahead, so small batches can fill the next write.
-    const source = new PostgresSource(this.sourceConfig, { flowId: this.flow.id, log: this.log, readAheadRows: this.deps.env.runner.maxWriteRows });
+    const source = new PostgresSource(this.sourceConfig, {
+      flowId: this.flow.id,
+      log: this.log,
+      readAheadRows: this.deps.env.runner.maxWriteRows,
+      onHeartbeat: (lsn) => recordHeartbeat(this.flow.id, lsn),
+    });
     this.reader = new BatchReader(source.open(from)[Symbol.asyncIterator](), Math.max(this.sourceConfig.batchSize, this.deps.env.runner.maxWriteRows));
     this.source = source;
     this.position = from;

@@ -36,13 +36,24 @@ export interface LaunchOptions {
  * runs starts inside `launch`.
  */
 export async function launchDbos(o: LaunchOptions): Promise<void> {
+  // OTLP export (DBOS__OTLP_TRACES_ENDPOINT / _LOGS_ENDPOINT): DBOS's own spans per workflow and step, and
+  // its log records. DBOS exports logs only through its own logger, so ours is not installed then.
+  const { otlpTracesEndpoint, otlpLogsEndpoint } = o.env.ops;
+  const otlp = otlpTracesEndpoint || otlpLogsEndpoint;
   DBOS.setConfig({
     name: o.env.dbosApp,
     systemDatabaseUrl: o.systemDatabaseUrl,
     executorID: o.executorId,
     applicationVersion: o.env.appVersion,
     listenQueues: o.listenQueues ?? [],
-    logger: dbosLogger(o.log.child({ component: 'dbos' })),
+    ...(otlpLogsEndpoint ? {} : { logger: dbosLogger(o.log.child({ component: 'dbos' })) }),
+    ...(otlp
+      ? {
+          enableOTLP: true,
+          otlpTracesEndpoints: otlpTracesEndpoint ? [otlpTracesEndpoint] : [],
+          otlpLogsEndpoints: otlpLogsEndpoint ? [otlpLogsEndpoint] : [],
+        }
+      : {}),
   });
   try {
     await DBOS.launch();

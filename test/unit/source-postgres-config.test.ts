@@ -38,6 +38,7 @@ describe('parsePostgresSourceConfig', () => {
       stateSchema: 'ductstream',
       stateTable: 'source_state',
       snapshot: { workers: 1, partitionCount: 1, consistent: true, stateBackend: 'postgres', stateSchema: 'ductstream', stateTable: 'snapshot_state' },
+      monitoring: { heartbeatIntervalMs: 30_000, lagAlarmBytes: 1024 * 1024 * 1024, lagAlarmSeconds: 0, stallAlarmMs: 300_000 },
     });
     expect(POSTGRES_SOURCE_DEFAULTS.batchSize).toBe(100);
   });
@@ -152,6 +153,27 @@ describe('parsePostgresSourceConfig', () => {
     expect(e2.message).toContain('****');
     const e3 = errorOf(() => parsePostgresSourceConfig({ ...base, dsn: 'host=x password=hunter2 port=abc' }, 'source.options'));
     expect(e3.message).not.toContain('hunter2');
+  });
+});
+
+describe('heartbeat and alarm options', () => {
+  test('parse durations and sizes; 0 disables', () => {
+    const c = parsePostgresSourceConfig(
+      { ...base, heartbeat_interval: '0', lag_alarm_bytes: '1048576', lag_alarm_seconds: '90', stall_alarm: '2m' },
+      'source.options',
+    );
+    expect(c.monitoring).toEqual({ heartbeatIntervalMs: 0, lagAlarmBytes: 1048576, lagAlarmSeconds: 90, stallAlarmMs: 120_000 });
+    expect(parsePostgresSourceConfig({ ...base, heartbeat_interval: '500ms' }, 'source.options').monitoring.heartbeatIntervalMs).toBe(500);
+  });
+
+  test('bad values name the option and the fix', () => {
+    expect(errorOf(() => parsePostgresSourceConfig({ ...base, heartbeat_interval: '10ms' }, 'source.options')).message).toBe(
+      'source.options.heartbeat_interval: is shorter than 100ms',
+    );
+    expect(errorOf(() => parsePostgresSourceConfig({ ...base, lag_alarm_bytes: '-1' }, 'source.options')).field).toBe('source.options.lag_alarm_bytes');
+    expect(errorOf(() => parsePostgresSourceConfig({ ...base, stall_alarm: 'soon' }, 'source.options')).describe()).toMatch(
+      /^source.options.stall_alarm: "soon" is not a duration \(use e.g./,
+    );
   });
 });
 

@@ -1,9 +1,18 @@
+import { DuctError, invalidArgument } from '../../core/errors';
+import { FLOW_STATES } from '../../core/flow';
+import type { StatusSampler } from '../../status/sampler';
 import type { ApiContext, ApiServiceRegistration } from '../registration';
 import { unary } from '../unary';
 import { flowInput, flowMessage, flowRunMessage, type FlowMessage } from './messages';
+import { flowStatusMessage } from './statusMessages';
 
 interface FlowIdRequest {
   flow_id: string;
+}
+
+function statusOf(ctx: ApiContext): StatusSampler {
+  if (!ctx.status) throw new DuctError('failed_precondition', 'this server samples no flow status', { hint: 'use ./bin/ductstream, which always does' });
+  return ctx.status;
 }
 
 /**
@@ -39,6 +48,18 @@ export const flowServiceRegistration: ApiServiceRegistration = {
         return { runs: page.runs.map(flowRunMessage), next_page_token: page.nextPageToken };
       }),
       GetFlowRun: unary(log, 'GetFlowRun', async (r: { flow_id: string; run_id: string }) => flowRunMessage(await flows.getRun(r.flow_id, r.run_id))),
+      GetFlowStatus: unary(log, 'GetFlowStatus', async (r: FlowIdRequest) => {
+        if (!r.flow_id) throw invalidArgument('flow_id', 'is required', 'name the flow, e.g. {"flow_id": "orders"}');
+        const s = await statusOf(ctx).collector.one(r.flow_id);
+        if (!s) throw new DuctError('not_found', `flow "${r.flow_id}" does not exist`, { field: 'flow_id', hint: 'list flows with ListFlows' });
+        return flowStatusMessage(s);
+      }),
+      ListFlowStatus: unary(log, 'ListFlowStatus', async (r: { state: string }) => {
+        if (r.state && !(FLOW_STATES as readonly string[]).includes(r.state))
+          throw invalidArgument('state', `"${r.state}" is not a flow state`, `use one of: ${FLOW_STATES.join(', ')}, or nothing for all`);
+        const all = await statusOf(ctx).list();
+        return { flows: all.filter((s) => !r.state || s.state === r.state).map(flowStatusMessage) };
+      }),
     };
   },
 };

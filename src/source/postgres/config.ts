@@ -49,6 +49,19 @@ export interface PostgresSourceConfig {
   /** Stable id for source-state records; the flow's id when unset. */
   flowId?: string;
   snapshot: SnapshotConfig;
+  monitoring: MonitoringConfig;
+}
+
+/** Heartbeats and alarms of the flow (src/status reads the alarms). 0 disables each. */
+export interface MonitoringConfig {
+  /** `heartbeat_interval`: a pg_logical_emit_message this often lets an idle slot advance. */
+  heartbeatIntervalMs: number;
+  /** `lag_alarm_bytes`: alarm when the slot's unconfirmed WAL exceeds this. */
+  lagAlarmBytes: number;
+  /** `lag_alarm_seconds`: alarm when the flow is this far behind in time. */
+  lagAlarmSeconds: number;
+  /** `stall_alarm`: alarm when a running flow's checkpoint has not moved this long while WAL waits. */
+  stallAlarmMs: number;
 }
 
 /** Every default of the source, in one place (values as documented in docs/usage.md). */
@@ -72,6 +85,10 @@ export const POSTGRES_SOURCE_DEFAULTS = {
   snapshotStateBackend: 'postgres' as SnapshotStateBackend,
   snapshotStateSchema: 'ductstream',
   snapshotStateTable: 'snapshot_state',
+  heartbeatIntervalMs: 30_000,
+  lagAlarmBytes: 1024 * 1024 * 1024,
+  lagAlarmSeconds: 0,
+  stallAlarmMs: 300_000,
 } as const;
 
 /** PostgreSQL's rule for replication slot names (ReplicationSlotValidateName). */
@@ -119,6 +136,20 @@ function parseSnapshot(r: OptionReader): SnapshotConfig {
   return snapshot;
 }
 
+function parseMonitoring(r: OptionReader): MonitoringConfig {
+  const d = POSTGRES_SOURCE_DEFAULTS;
+  const heartbeatIntervalMs = r.durationMs('heartbeat_interval', d.heartbeatIntervalMs, { maxMs: 86_400_000 });
+  if (heartbeatIntervalMs > 0 && heartbeatIntervalMs < 100) {
+    throw invalidArgument(r.field('heartbeat_interval'), 'is shorter than 100ms', 'use e.g. 30s, or 0 to disable heartbeats');
+  }
+  return {
+    heartbeatIntervalMs,
+    lagAlarmBytes: r.int('lag_alarm_bytes', d.lagAlarmBytes, { min: 0, max: Number.MAX_SAFE_INTEGER }),
+    lagAlarmSeconds: r.durationMs('lag_alarm_seconds', d.lagAlarmSeconds * 1000, { maxMs: 30 * 86_400_000 }) / 1000,
+    stallAlarmMs: r.durationMs('stall_alarm', d.stallAlarmMs, { maxMs: 30 * 86_400_000 }),
+  };
+}
+
 /**
  * Parses the options of a `postgres` source. `path` is the field path of the options map (e.g.
  * `source.options`), used in every error. Unknown keys are rejected.
@@ -158,6 +189,7 @@ export function parsePostgresSourceConfig(options: OptionMap, path: string): Pos
     stateSchema: parseIdentifierOption(r, 'state_schema', d.stateSchema),
     stateTable: parseIdentifierOption(r, 'state_table', d.stateTable),
     snapshot: parseSnapshot(r),
+    monitoring: parseMonitoring(r),
   };
   const flowId = r.optionalString('flow_id');
   if (flowId !== undefined) {

@@ -15,6 +15,8 @@ export interface PostgresSourceDeps {
    * batches): a consumer that merges small batches into larger writes sets its write size here.
    */
   readAheadRows?: number;
+  /** Called with the WAL position of each heartbeat message written (`heartbeat_interval`). */
+  onHeartbeat?: (lsn: Lsn) => void;
 }
 
 /** Cheap progress numbers (no I/O): positions for lag output. */
@@ -76,6 +78,7 @@ export class PostgresSource implements Source {
         acked: this.acked,
         maxReadyBatches: MAX_READY_BATCHES,
         readAheadRows: this.deps.readAheadRows ?? 0,
+        onHeartbeat: this.deps.onHeartbeat,
       },
       from,
     );

@@ -14,6 +14,7 @@ import { RelationLoader } from '../schema/relationLoader';
 import { sameTableSchema, type RelationState } from '../schema/relationState';
 import { TypeRegistry } from '../types/resolver';
 import { ChangeAssembler } from './assembler';
+import { Heartbeat } from './heartbeat';
 import { ReplicationConnection } from './replicationConnection';
 import { readSlot } from './slotInfo';
 
@@ -45,6 +46,8 @@ export interface SessionDeps {
    */
   maxReadyBatches: number;
   readAheadRows: number;
+  /** Called with the WAL position of each heartbeat written (`heartbeat_interval`). */
+  onHeartbeat?: (lsn: Lsn) => void;
 }
 
 /**
@@ -68,6 +71,7 @@ export class ReplicationSession {
   /** True when the waiting consumer also wants to hear about the first pending change. */
   private waiterWantsFirstChange = false;
   private statusTimer?: NodeJS.Timeout;
+  private heartbeat?: Heartbeat;
   private receivedLsn: Lsn = 0n;
   private serverWalEnd: Lsn = 0n;
 
@@ -116,6 +120,8 @@ export class ReplicationSession {
     deps.log.info('replication started', { slot: config.slot, publication: config.publication, from: formatLsn(this.from) });
     this.statusTimer = setInterval(() => this.sendStatus(), config.statusIntervalMs);
     this.statusTimer.unref();
+    this.heartbeat = new Heartbeat(catalogQueryOf(this.catalog), config.monitoring.heartbeatIntervalMs, deps.log, (lsn) => deps.onHeartbeat?.(lsn));
+    this.heartbeat.start();
   }
 
   /** Sends the last acknowledged position now. */
@@ -162,6 +168,7 @@ export class ReplicationSession {
       this.stopped = true;
       this.wake();
       if (this.statusTimer) clearInterval(this.statusTimer);
+      this.heartbeat?.stop();
       this.stopPromise = (async () => {
         await this.conn?.stop();
         await endQuietly(this.catalog);
@@ -257,8 +264,12 @@ export class ReplicationSession {
           if (dataStart > this.receivedLsn) this.receivedLsn = dataStart;
           this.assembler.onTruncate(m, dataStart);
           break;
+        case 'message':
+          // A non-transactional message (e.g. a heartbeat) outside a transaction is a safe position, like a keepalive.
+          if (!m.transactional) this.assembler.onKeepalive(m.lsn);
+          break;
         default:
-          break; // origin and logical messages carry nothing for destinations
+          break; // origin messages carry nothing for destinations
       }
     } else if (kind === KEEPALIVE) {
       const walEnd = buf.readBigUInt64BE(start + 1);
