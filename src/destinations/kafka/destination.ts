@@ -93,8 +93,7 @@ export class KafkaDestination implements Destination {
   async write(batch: EncodedBatch): Promise<void> {
     if (batch.changes.length === 0) return;
     const cluster = this.requireCluster();
-    const format = this.ctx.wireFormat;
-    const records = recordsOf(batch, format, getCodec(format).contentType, this.config.topic);
+    const records = recordsOf(batch, { codec: getCodec(this.ctx.wireFormat), topic: this.config.topic, tombstones: this.config.tombstones });
     const write = new RecordWrite(cluster, this.encoder, this.producerOptions, records);
     await withRetry(
       async () => {
