@@ -9,6 +9,7 @@ import { getCodec } from '../../wire/registry';
 import type { Destination, EncodedBatch } from '../destination';
 import { batchIdempotencyKey, idempotencyKey, qualifiedName } from '../idempotency';
 import { eventsOf } from '../keyChanges';
+import { AVRO_SCHEMA_HEADER, avroSchemaJson } from '../schemaCarrier';
 import { deliverInLanes } from '../lanes';
 import type { DestinationContext } from '../registry';
 import { TransportError, WebhookClient } from './client';
@@ -28,7 +29,9 @@ import { scrubHeaderValues } from './headers';
  *   Changes of one row are sent one after another in commit order; with `parallelism` > 1, up to
  *   that many rows' lanes send concurrently; a truncate waits for everything before it. An update
  *   that changes the primary key is preceded by a delete of the old key (`X-Ductstream-Op: delete`,
- *   sent in the old key's lane), so key-based consumers drop the old row.
+ *   sent in the old key's lane), so key-based consumers drop the old row. With `format=avro`, the
+ *   writer schema (JSON) travels in the `ductstream-avro-schema` header (percent-encoded when the
+ *   table's names are not ASCII).
  * - `mode=batch`: one request per table per batch, body = the table's changes as one file of the
  *   format (json lines for json), `X-Ductstream-Count` and `-First-Lsn`/`-Last-Lsn` headers, and an
  *   idempotency key of the table and the batch's first and last positions.
@@ -115,6 +118,7 @@ export class HttpDestination implements Destination {
               formatCommitLsn(change.commitLsn),
               'X-Ductstream-Seq',
               String(change.seq),
+              ...(codec.format === 'avro' ? [AVRO_SCHEMA_HEADER, headerSafe(avroSchemaJson(schema))] : []),
             ],
             stopped,
           );

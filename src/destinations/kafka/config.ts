@@ -52,7 +52,7 @@ export interface KafkaConfig {
   /** Confluent-compatible schema registry: avro/proto values in its wire format (magic byte, schema id). */
   schemaRegistryUrl?: string;
   /** Field paths for errors found when connecting, e.g. `destinations[0].options.brokers`. */
-  fields: { brokers: string; topic: string };
+  fields: { brokers: string; topic: string; schemaRegistryUrl: string };
 }
 
 const BROKER = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
@@ -121,6 +121,6 @@ export function parseKafkaConfig(kind: string, options: OptionMap, path: string)
     retry,
     tombstones,
     ...(registry !== undefined ? { schemaRegistryUrl: registry.replace(/\/+$/, '') } : {}),
-    fields: { brokers: r.field('brokers'), topic: r.field('topic') },
+    fields: { brokers: r.field('brokers'), topic: r.field('topic'), schemaRegistryUrl: r.field('schema_registry_url') },
   };
 }

@@ -1,4 +1,4 @@
-import type { Change } from '../../core/change';
+import type { Change, TableSchema } from '../../core/change';
 import { formatLsn } from '../../core/lsn';
 import { formatCommitLsn } from '../../wire/envelope';
 import type { Codec } from '../../wire/codec';
@@ -60,6 +60,10 @@ export interface RecordOptions {
   topic: TopicTemplate;
   /** Null-value records after deletes (see {@link eventsOf}). */
   tombstones: boolean;
+  /** A last header value per record (the Avro schema, see `SchemaCarrier`), by table. */
+  extraHeader?: (schema: TableSchema) => string;
+  /** Frames values (Confluent wire format), by topic. */
+  frame?: (topic: string, value: Uint8Array) => Uint8Array;
 }
 
 /**
@@ -88,7 +92,8 @@ export function recordsOf(batch: EncodedBatch, o: RecordOptions): OutgoingRecord
       lastMicros = change.commitTimeMicros;
       ms = Number(lastMicros / 1000n);
     }
-    const value = kind === 'change' ? values[index]! : kind === 'tombstone' ? null : o.codec.encodeMessage(change, schema);
+    let value = kind === 'change' ? values[index]! : kind === 'tombstone' ? null : o.codec.encodeMessage(change, schema);
+    if (value !== null && o.frame) value = o.frame(t, value);
     const headerValues = [
       kind === 'tombstone' ? 'tombstone' : change.op,
       name,
@@ -98,6 +103,7 @@ export function recordsOf(batch: EncodedBatch, o: RecordOptions): OutgoingRecord
       kind === 'tombstone' ? tombstoneIdempotencyKey(change, schema, key, name) : idempotencyKey(change, schema, key, name),
       kind === 'tombstone' ? '' : contentType,
     ];
+    if (o.extraHeader) headerValues.push(kind === 'tombstone' ? '' : o.extraHeader(schema));
     let size = 24 + HEADER_NAMES_SIZE + utf8Length(key) + (value === null ? 0 : value.byteLength);
     for (const h of headerValues) size += 1 + utf8Length(h);
     out[i] = new OutgoingRecord(t, key, value, headerValues, ms, change.op === 'truncate', size);
