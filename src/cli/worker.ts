@@ -19,6 +19,8 @@ import { launchDbos, shutdownDbos } from '../workflows/dbos';
 import { activeRunOf } from '../workflows/flowQueue';
 import { flowRun, type FlowRunOptions, type FlowRunResult } from '../workflows/flowRun';
 import { newRunId } from '../workflows/runIds';
+import { ExecutorPresence } from '../workflows/executorPresence';
+import { RunTakeover } from '../workflows/takeover';
 import { releaseAllRuntimes, requestStop, setRunPolicy } from '../workflows/runtimes';
 import { EXIT_OK, reportFatal } from './exit';
 import { formatHelp, parseFlags, UsageError, type FlagSpec } from './flags';
@@ -121,6 +123,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const state = await openAppState(env);
   let stopProgress = (): void => undefined;
+  let presence: ExecutorPresence | undefined;
   try {
     const ctx = { serviceWireFormat: env.wireFormat, enforceWireFormat: env.wireEnforce };
     let flow: Flow | null;
@@ -155,7 +158,10 @@ async function main(argv: string[]): Promise<number> {
     });
     const systemDatabaseUrl = systemDatabaseUrlFor(env, flow.source.options.dsn!);
     setRunPolicy(flowId, { maxEmptyReads: args.maxEmptyReads });
-    await launchDbos({ env, executorId: executorIdFor(`worker-${flowId}`), systemDatabaseUrl, log });
+    const executorId = executorIdFor(`worker-${flowId}`);
+    await launchDbos({ env, executorId, systemDatabaseUrl, log });
+    presence = new ExecutorPresence({ systemDatabaseUrl, app: env.dbosApp, executorId, log });
+    await presence.start();
 
     let signals = 0;
     const onSignal = (sig: string): void => {
@@ -175,6 +181,12 @@ async function main(argv: string[]): Promise<number> {
     let last: FlowRunResult | undefined;
     const interrupted = await activeRunOf(flowId);
     if (interrupted) {
+      // Interrupted under another executor ID (e.g. a new container hostname): take it over once that one is gone.
+      const owner = (await DBOS.getWorkflowStatus(interrupted))?.executorId;
+      if (owner && owner !== executorId) {
+        const takeover = new RunTakeover({ presence, executorId, appVersion: env.appVersion, afterMs: env.runner.takeoverAfterMs, log });
+        if (!(await takeover.takeOverWhenGone(owner))) log.info('the flow is being run by another live process; following its run', { executor: owner });
+      }
       log.info('resuming an interrupted run', { run: interrupted });
       last = await followChain(DBOS.retrieveWorkflow<FlowRunResult>(interrupted));
     }
@@ -197,6 +209,7 @@ async function main(argv: string[]): Promise<number> {
     stopProgress();
     await releaseAllRuntimes();
     await shutdownDbos();
+    await presence?.stop();
     await state.close();
   }
 }

@@ -23,7 +23,11 @@ export interface DeliverResult {
   empty: boolean;
 }
 
-export type StopReason = 'signal' | 'paused' | 'stopped' | 'deleted';
+/**
+ * Why a run ends before its bound: a signal (Ctrl-C, SIGTERM), the flow paused, stopped or deleted,
+ * or its definition `updated` (the run hands over to a successor that runs the new definition).
+ */
+export type StopReason = 'signal' | 'paused' | 'stopped' | 'deleted' | 'updated';
 
 /**
  * The live side of one flow in this process: the replication stream, the opened destinations,
