@@ -71,7 +71,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await broker?.stop();
   await peer?.close();
-  registry?.server.close();
+  registry?.server.closeAllConnections();
+  await new Promise((r) => registry?.server.close(r));
 });
 
 async function writeUsers(type: string, format: WireFormat, options: Record<string, string>): Promise<void> {
