@@ -81,3 +81,8 @@ export function idempotencyKey(change: Change, schema: TableSchema, rowKey = row
 export function batchIdempotencyKey(first: Change, last: Change): string {
   return sha256Hex(`${qualifiedName(first)}\n${streamPositionText(first)}\n${streamPositionText(last)}`);
 }
+
+/** The idempotency key of the tombstone that follows a delete: distinct from the delete's own. */
+export function tombstoneIdempotencyKey(change: Change, schema: TableSchema, rowKey = rowKeyText(change, schema), table = qualifiedName(change)): string {
+  return sha256Hex(`${table}\n${rowKey}\n${streamPositionText(change)}\ntombstone`);
+}

@@ -12,12 +12,21 @@ import { materialize } from './materialize';
 export function stateOf(back: ReadBack, schemas: readonly TableSchema[]): TableState {
   if (back.shape === 'events')
     return materialize(
-      distinctEvents(back.events).map((e) => e.envelope),
+      distinctEvents(withoutKeyChangeDeletes(back.events)).map((e) => e.envelope),
       schemas,
     );
   const out: TableState = new Map();
   for (const s of schemas) out.set(tableKey(s), sortedRows(back.tables.get(tableKey(s)) ?? [], s));
   return out;
+}
+
+/**
+ * Events without the deletes event destinations send for the old key of a key change (same stream
+ * position as the update that follows them): the change itself is the update.
+ */
+export function withoutKeyChangeDeletes(events: readonly DeliveredEvent[]): DeliveredEvent[] {
+  const updates = new Set(events.filter((e) => e.envelope.op === 'update').map((e) => positionOf(e.envelope)));
+  return events.filter((e) => e.envelope.op !== 'delete' || !updates.has(positionOf(e.envelope)));
 }
 
 /** The first delivery of each change (by stream position), in delivery order. */
@@ -54,7 +63,8 @@ export interface EventReport {
  * the scenario wrote) enables the missing/unexpected checks; without it (a real source in the
  * crash test) the caller checks the distinct count.
  */
-export function checkEvents(events: readonly DeliveredEvent[], schemas: readonly TableSchema[], sent?: readonly ChangeEnvelope[]): EventReport {
+export function checkEvents(delivered: readonly DeliveredEvent[], schemas: readonly TableSchema[], sent?: readonly ChangeEnvelope[]): EventReport {
+  const events = withoutKeyChangeDeletes(delivered);
   const bySchema = new Map(schemas.map((s) => [tableKey(s), s]));
   const first = new Map<string, DeliveredEvent>();
   const idOwner = new Map<string, string>();
@@ -85,7 +95,7 @@ export function checkEvents(events: readonly DeliveredEvent[], schemas: readonly
   }
   const sentPositions = sent ? new Set(sent.map(positionOf)) : undefined;
   return {
-    delivered: events.length,
+    delivered: delivered.length,
     distinct: first.size,
     missing: sent ? sent.map(positionOf).filter((p) => !first.has(p)) : [],
     unexpected: sentPositions ? [...first.keys()].filter((p) => !sentPositions.has(p)) : [],

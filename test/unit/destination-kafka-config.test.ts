@@ -127,7 +127,7 @@ describe('records', () => {
     const log = new ChangeLog();
     log.tx((t) => t.insert(users, { id: 1n, name: 'a' }).update(users, { id: 1n, name: 'b' }).truncate(users));
     const batch = toEncodedBatch(log.batch(), (f) => getCodec(f));
-    const records = recordsOf(batch, 'avro', getCodec('avro').contentType, parseTopicTemplate('cdc.{table}', 'f'));
+    const records = recordsOf(batch, { codec: getCodec('avro'), topic: parseTopicTemplate('cdc.{table}', 'f'), tombstones: true });
     expect(records.map((r) => [r.topic, r.key, r.broadcast, r.headers.op, r.headers.seq])).toEqual([
       ['cdc.users', '{"id":"1"}', false, 'insert', '0'],
       ['cdc.users', '{"id":"1"}', false, 'update', '1'],
@@ -135,8 +135,31 @@ describe('records', () => {
     ]);
     expect(records[0]!.headers).toMatchObject({ table: 'public.users', 'content-type': getCodec('avro').contentType });
     expect(records[0]!.headers.idempotency_key).not.toBe(records[1]!.headers.idempotency_key);
-    expect(getCodec('avro').decodeMessage(records[1]!.value, users).after).toEqual({ id: 1n, name: 'b' });
+    expect(getCodec('avro').decodeMessage(records[1]!.value!, users).after).toEqual({ id: 1n, name: 'b' });
     expect(records[0]!.timestamp).toBe(String(batch.changes[0]!.commitTimeMicros / 1000n));
+  });
+
+  test('a key change: delete and tombstone of the old key, then the update under the new key; a delete is followed by its tombstone', () => {
+    const log = new ChangeLog();
+    log.tx((t) =>
+      t
+        .insert(users, { id: 1n, name: 'a' })
+        .update(users, { id: 2n, name: 'a' }, { before: { id: 1n } })
+        .delete(users, { id: 2n }),
+    );
+    const batch = toEncodedBatch(log.batch(), (f) => getCodec(f));
+    const records = recordsOf(batch, { codec: getCodec('json'), topic: parseTopicTemplate('cdc.{table}', 'f'), tombstones: true });
+    expect(records.map((r) => [r.key, r.headers.op, r.value === null ? null : getCodec('json').decodeMessage(r.value, users).op])).toEqual([
+      ['{"id":"1"}', 'insert', 'insert'],
+      ['{"id":"1"}', 'delete', 'delete'],
+      ['{"id":"1"}', 'tombstone', null],
+      ['{"id":"2"}', 'update', 'update'],
+      ['{"id":"2"}', 'delete', 'delete'],
+      ['{"id":"2"}', 'tombstone', null],
+    ]);
+    expect(new Set(records.map((r) => r.headers.idempotency_key)).size).toBe(6);
+    const off = recordsOf(batch, { codec: getCodec('json'), topic: parseTopicTemplate('cdc.{table}', 'f'), tombstones: false });
+    expect(off.map((r) => r.headers.op)).toEqual(['insert', 'delete', 'update', 'delete']);
   });
 
   test('requests are cut by size, a record larger than the limit alone', () => {

@@ -1,4 +1,4 @@
-import { groupByTable, tableKey } from '../../core/change';
+import { groupByTable } from '../../core/change';
 import { DuctError } from '../../core/errors';
 import type { Logger } from '../../core/log';
 import { formatLsn } from '../../core/lsn';
@@ -7,7 +7,9 @@ import { withRetry } from '../../core/retry';
 import type { Codec } from '../../wire/codec';
 import { getCodec } from '../../wire/registry';
 import type { Destination, EncodedBatch } from '../destination';
-import { batchIdempotencyKey, idempotencyKey, qualifiedName, rowKeyText } from '../idempotency';
+import { batchIdempotencyKey, idempotencyKey, qualifiedName } from '../idempotency';
+import { eventsOf } from '../keyChanges';
+import { AVRO_SCHEMA_HEADER, avroSchemaJson } from '../schemaCarrier';
 import { deliverInLanes } from '../lanes';
 import type { DestinationContext } from '../registry';
 import { TransportError, WebhookClient } from './client';
@@ -25,7 +27,11 @@ import { scrubHeaderValues } from './headers';
  *   (`Content-Type` names it), headers = the `headers` option, `<idempotency_header>: <key>` (see
  *   src/destinations/idempotency.ts) and `X-Ductstream-Op`, `-Table`, `-Lsn`, `-Commit-Lsn`, `-Seq`.
  *   Changes of one row are sent one after another in commit order; with `parallelism` > 1, up to
- *   that many rows' lanes send concurrently; a truncate waits for everything before it.
+ *   that many rows' lanes send concurrently; a truncate waits for everything before it. An update
+ *   that changes the primary key is preceded by a delete of the old key (`X-Ductstream-Op: delete`,
+ *   sent in the old key's lane), so key-based consumers drop the old row. With `format=avro`, the
+ *   writer schema (JSON) travels in the `ductstream-avro-schema` header (percent-encoded when the
+ *   table's names are not ASCII).
  * - `mode=batch`: one request per table per batch, body = the table's changes as one file of the
  *   format (json lines for json), `X-Ductstream-Count` and `-First-Lsn`/`-Last-Lsn` headers, and an
  *   idempotency key of the table and the batch's first and last positions.
@@ -83,20 +89,20 @@ export class HttpDestination implements Destination {
     const codec = getCodec(this.ctx.wireFormat);
     if (this.config.mode === 'batch') return this.writeFiles(client, batch, codec);
     const bodies = batch.messages(codec.format);
-    const items = batch.changes.map((change, i) => ({ change, i, rowKey: rowKeyText(change, batch.schemas.get(tableKey(change.table))!) }));
+    // A key change is sent as a delete of the old key (in that key's lane), then the update.
+    const items = eventsOf(batch, false);
     const contentType = codec.contentType;
     const idempotencyHeader = this.config.idempotencyHeader;
     await deliverInLanes(
       items,
       { parallelism: this.ctx.parallelism, laneKey: (it) => `${qualifiedName(it.change)}\n${it.rowKey}`, isBarrier: (it) => it.change.op === 'truncate' },
       async (lane, stopped) => {
-        for (const { change, i, rowKey } of lane) {
+        for (const { kind, change, index, rowKey, schema } of lane) {
           if (stopped()) return;
-          const schema = batch.schemas.get(tableKey(change.table))!;
           const table = qualifiedName(change);
           await this.send(
             client,
-            bodies[i]!,
+            kind === 'change' ? bodies[index]! : codec.encodeMessage(change, schema),
             [
               'Content-Type',
               contentType,
@@ -112,6 +118,7 @@ export class HttpDestination implements Destination {
               formatCommitLsn(change.commitLsn),
               'X-Ductstream-Seq',
               String(change.seq),
+              ...(codec.format === 'avro' ? [AVRO_SCHEMA_HEADER, headerSafe(avroSchemaJson(schema))] : []),
             ],
             stopped,
           );

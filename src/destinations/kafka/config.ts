@@ -27,6 +27,8 @@ export const KAFKA_DEFAULTS = {
   backoffBaseMs: 200,
   backoffMaxMs: 10_000,
   backoffFactor: 2,
+  /** A null-value record after every delete (and after the delete of a key change's old key). */
+  tombstones: true,
 };
 
 export interface KafkaConfig {
@@ -45,8 +47,12 @@ export interface KafkaConfig {
   requestTimeoutMs: number;
   maxRequestBytes: number;
   retry: RetryPolicy;
+  /** Write a tombstone (null value) for a deleted key after its delete record, for log compaction. */
+  tombstones: boolean;
+  /** Confluent-compatible schema registry: avro/proto values in its wire format (magic byte, schema id). */
+  schemaRegistryUrl?: string;
   /** Field paths for errors found when connecting, e.g. `destinations[0].options.brokers`. */
-  fields: { brokers: string; topic: string };
+  fields: { brokers: string; topic: string; schemaRegistryUrl: string };
 }
 
 const BROKER = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
@@ -91,6 +97,14 @@ export function parseKafkaConfig(kind: string, options: OptionMap, path: string)
   const requestTimeoutMs = r.durationMs('request_timeout', d.requestTimeoutMs, { minMs: 100 });
   const maxRequestBytes = r.int('max_request_bytes', d.maxRequestBytes, { min: 1024 });
   const retry = readRetryOptions(r, d);
+  const tombstones = r.bool('tombstones', d.tombstones);
+  const registry = r.raw('schema_registry_url');
+  if (registry !== undefined && !/^https?:\/\/[^\s/]+/.test(registry))
+    throw invalidArgument(
+      r.field('schema_registry_url'),
+      'is not an http(s) URL',
+      "set schema_registry_url to the registry's base URL, e.g. http://registry:8081",
+    );
   r.rejectUnknown();
   return {
     kind,
@@ -105,6 +119,8 @@ export function parseKafkaConfig(kind: string, options: OptionMap, path: string)
     requestTimeoutMs,
     maxRequestBytes,
     retry,
-    fields: { brokers: r.field('brokers'), topic: r.field('topic') },
+    tombstones,
+    ...(registry !== undefined ? { schemaRegistryUrl: registry.replace(/\/+$/, '') } : {}),
+    fields: { brokers: r.field('brokers'), topic: r.field('topic'), schemaRegistryUrl: r.field('schema_registry_url') },
   };
 }

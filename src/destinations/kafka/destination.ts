@@ -1,5 +1,6 @@
 import { logLevel, type LogEntry, type SASLOptions } from 'kafkajs';
-import { DuctError } from '../../core/errors';
+import type { TableSchema } from '../../core/change';
+import { DuctError, isDuctError } from '../../core/errors';
 import type { Logger } from '../../core/log';
 import { withRetry } from '../../core/retry';
 import { getCodec } from '../../wire/registry';
@@ -11,6 +12,8 @@ import { kafkaError } from './errors';
 import { KAFKA_ASCII_HEADERS, KAFKA_HEADERS, recordsOf } from './messages';
 import { RecordWrite, type ProducerOptions } from './producer';
 import { ProduceRequestEncoder } from './recordBatch';
+import { AVRO_SCHEMA_HEADER, SchemaCarrier } from '../schemaCarrier';
+import { topicFor } from './topics';
 
 /**
  * Produces each change as one Kafka record (see messages.ts for key, value and headers). Works
@@ -45,6 +48,7 @@ export class KafkaDestination implements Destination {
   private readonly log: Logger;
   private readonly producerOptions: ProducerOptions;
   private readonly encoder: ProduceRequestEncoder;
+  private readonly carrier: SchemaCarrier;
 
   constructor(
     readonly config: KafkaConfig,
@@ -53,13 +57,14 @@ export class KafkaDestination implements Destination {
     this.kind = config.kind;
     this.name = ctx.name;
     this.log = ctx.log.child({ destination: ctx.name, kind: config.kind });
+    this.carrier = new SchemaCarrier(ctx.wireFormat, config.schemaRegistryUrl, config.fields.schemaRegistryUrl);
     this.producerOptions = {
       acks: config.acks,
       timeoutMs: config.requestTimeoutMs,
       compression: config.compression === 'gzip' ? 'gzip' : 'none',
       maxRequestBytes: config.maxRequestBytes,
-      headerNames: KAFKA_HEADERS,
-      asciiHeaders: KAFKA_ASCII_HEADERS,
+      headerNames: this.carrier.usesSchemaHeader ? [...KAFKA_HEADERS, AVRO_SCHEMA_HEADER] : KAFKA_HEADERS,
+      asciiHeaders: this.carrier.usesSchemaHeader ? [...KAFKA_ASCII_HEADERS, false] : KAFKA_ASCII_HEADERS,
     };
     this.encoder = new ProduceRequestEncoder(this.producerOptions);
   }
@@ -93,8 +98,13 @@ export class KafkaDestination implements Destination {
   async write(batch: EncodedBatch): Promise<void> {
     if (batch.changes.length === 0) return;
     const cluster = this.requireCluster();
-    const format = this.ctx.wireFormat;
-    const records = recordsOf(batch, format, getCodec(format).contentType, this.config.topic);
+    const records = recordsOf(batch, {
+      codec: getCodec(this.ctx.wireFormat),
+      topic: this.config.topic,
+      tombstones: this.config.tombstones,
+      ...(this.carrier.usesSchemaHeader ? { extraHeader: (schema: TableSchema) => this.carrier.schemaHeader(schema) } : {}),
+      ...(this.carrier.framed ? { frame: await this.framers(batch) } : {}),
+    });
     const write = new RecordWrite(cluster, this.encoder, this.producerOptions, records);
     await withRetry(
       async () => {
@@ -107,6 +117,20 @@ export class KafkaDestination implements Destination {
       this.config.retry,
       { onRetry: (e, attempt, delayMs) => this.log.warn('produce failed; retrying', { attempt, delayMs, error: (e as Error).message }) },
     );
+  }
+
+  /** Registers each table's schema under `<topic>-value` (once per process) and frames values with its id. */
+  private async framers(batch: EncodedBatch): Promise<(topic: string, value: Uint8Array) => Uint8Array> {
+    const byTopic = new Map<string, (v: Uint8Array) => Uint8Array>();
+    for (const schema of batch.schemas.values()) {
+      const topic = topicFor(this.config.topic, schema);
+      try {
+        byTopic.set(topic, await this.carrier.framer(`${topic}-value`, schema));
+      } catch (e) {
+        throw isDuctError(e) ? e : this.wrap(e, `registering the schema of ${topic}`);
+      }
+    }
+    return (topic, value) => byTopic.get(topic)!(value);
   }
 
   async close(): Promise<void> {

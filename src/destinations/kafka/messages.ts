@@ -1,16 +1,19 @@
-import { tableKey, type Change, type TableSchema } from '../../core/change';
+import type { Change, TableSchema } from '../../core/change';
 import { formatLsn } from '../../core/lsn';
 import { formatCommitLsn } from '../../wire/envelope';
-import type { WireFormat } from '../../wire/codec';
+import type { Codec } from '../../wire/codec';
 import type { EncodedBatch } from '../destination';
-import { idempotencyKey, qualifiedName, rowKeyText } from '../idempotency';
+import { idempotencyKey, qualifiedName, tombstoneIdempotencyKey } from '../idempotency';
+import { eventsOf } from '../keyChanges';
 import { utf8Length, uvarintSize, type EncodableRecord } from './recordBatch';
 import { topicFor, type TopicTemplate } from './topics';
 
 /**
  * One Kafka record per change:
  * - key: the row's primary key (`rowKeyText`, a JSON object), so one row's changes share a partition
- *   and stay in commit order; a truncate is written to every partition of its topic instead;
+ *   and stay in commit order; a truncate is written to every partition of its topic instead; an
+ *   update that changes the key is preceded by a delete of the old key and, with `tombstones`, a
+ *   tombstone (null value, header `op=tombstone`, empty `content-type`) for it, as is every delete;
  * - value: the change in the destination's wire format (`batch.messages(format)`);
  * - headers: `op`, `table` (`schema.table`), `lsn` (the change's WAL position), `commit_lsn`, `seq`,
  *   `idempotency_key` (see src/destinations/idempotency.ts) and `content-type` (the format's MIME type);
@@ -28,7 +31,8 @@ export class OutgoingRecord implements EncodableRecord {
   constructor(
     readonly topic: string,
     readonly key: string,
-    readonly value: Uint8Array,
+    /** Null for a tombstone. */
+    readonly value: Uint8Array | null,
     /** Values of `KAFKA_HEADERS`, in that order. */
     readonly headerValues: readonly string[],
     readonly timestampMs: number,
@@ -51,41 +55,56 @@ export class OutgoingRecord implements EncodableRecord {
   }
 }
 
-export function recordsOf(batch: EncodedBatch, format: WireFormat, contentType: string, topic: TopicTemplate): OutgoingRecord[] {
-  const values = batch.messages(format);
-  const changes = batch.changes;
-  const out = new Array<OutgoingRecord>(changes.length);
-  // Changes of one table share its topic, name and schema; changes of one transaction its commit time.
+export interface RecordOptions {
+  codec: Codec;
+  topic: TopicTemplate;
+  /** Null-value records after deletes (see {@link eventsOf}). */
+  tombstones: boolean;
+  /** A last header value per record (the Avro schema, see `SchemaCarrier`), by table. */
+  extraHeader?: (schema: TableSchema) => string;
+  /** Frames values (Confluent wire format), by topic. */
+  frame?: (topic: string, value: Uint8Array) => Uint8Array;
+}
+
+/**
+ * The records of a batch (see {@link eventsOf}): one per change; before an update that moves a row
+ * to another key, a delete of the old key (and a tombstone), each keyed by its own key.
+ */
+export function recordsOf(batch: EncodedBatch, o: RecordOptions): OutgoingRecord[] {
+  const values = batch.messages(o.codec.format);
+  const contentType = o.codec.contentType;
+  const events = eventsOf(batch, o.tombstones);
+  const out = new Array<OutgoingRecord>(events.length);
+  // Changes of one table share its topic and name; changes of one transaction its commit time.
   let lastTable: Change['table'] | undefined;
   let name = '';
   let t = '';
-  let schema: TableSchema | undefined;
   let lastMicros = -1n;
   let ms = 0;
-  for (let i = 0; i < changes.length; i++) {
-    const change = changes[i]!;
+  for (let i = 0; i < events.length; i++) {
+    const { kind, change, index, rowKey: key, schema } = events[i]!;
     if (change.table !== lastTable) {
       lastTable = change.table;
       name = qualifiedName(change);
-      t = topicFor(topic, change.table);
-      schema = batch.schemas.get(tableKey(change.table))!;
+      t = topicFor(o.topic, change.table);
     }
     if (change.commitTimeMicros !== lastMicros) {
       lastMicros = change.commitTimeMicros;
       ms = Number(lastMicros / 1000n);
     }
-    const key = rowKeyText(change, schema!);
-    const value = values[i]!;
+    let value = kind === 'change' ? values[index]! : kind === 'tombstone' ? null : o.codec.encodeMessage(change, schema);
+    if (value !== null && o.frame) value = o.frame(t, value);
     const headerValues = [
-      change.op,
+      kind === 'tombstone' ? 'tombstone' : change.op,
       name,
       formatLsn(change.lsn),
       formatCommitLsn(change.commitLsn),
       String(change.seq),
-      idempotencyKey(change, schema!, key, name),
-      contentType,
+      kind === 'tombstone' ? tombstoneIdempotencyKey(change, schema, key, name) : idempotencyKey(change, schema, key, name),
+      kind === 'tombstone' ? '' : contentType,
     ];
-    let size = 24 + HEADER_NAMES_SIZE + utf8Length(key) + value.byteLength;
+    if (o.extraHeader) headerValues.push(kind === 'tombstone' ? '' : o.extraHeader(schema));
+    let size = 24 + HEADER_NAMES_SIZE + utf8Length(key) + (value === null ? 0 : value.byteLength);
     for (const h of headerValues) size += 1 + utf8Length(h);
     out[i] = new OutgoingRecord(t, key, value, headerValues, ms, change.op === 'truncate', size);
   }

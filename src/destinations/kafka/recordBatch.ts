@@ -22,7 +22,8 @@ export type RecordCompression = 'none' | 'gzip';
 export interface EncodableRecord {
   /** The record key as text (written as its UTF-8 bytes). */
   key: string;
-  value: Uint8Array;
+  /** The value; null for a tombstone (log compaction then removes the key). */
+  value: Uint8Array | null;
   /** Header values, index-aligned with the encoder's header names. */
   headerValues: readonly string[];
   /** Record timestamp, milliseconds since the epoch (an integer). */
@@ -170,8 +171,9 @@ export class ProduceRequestEncoder {
   /** Size of a record's body (after its length); fills `lens` (key, header value byte lengths) when given. */
   private bodySize(r: EncodableRecord, offsetDelta: number, timestampDelta: number, lens: Int32Array | null, at: number): number {
     const keyLen = utf8Length(r.key);
-    const valueLen = r.value.byteLength;
-    let size = 1 + uvarintSize(timestampDelta * 2) + uvarintSize(offsetDelta * 2) + uvarintSize(keyLen * 2) + keyLen + uvarintSize(valueLen * 2) + valueLen;
+    const valueLen = r.value === null ? 0 : r.value.byteLength;
+    const valueSize = r.value === null ? 1 : uvarintSize(valueLen * 2) + valueLen;
+    let size = 1 + uvarintSize(timestampDelta * 2) + uvarintSize(offsetDelta * 2) + uvarintSize(keyLen * 2) + keyLen + valueSize;
     const hv = r.headerValues;
     size += uvarintSize(hv.length * 2) + this.namesSize;
     const ascii = this.ascii;
@@ -197,9 +199,13 @@ export class ProduceRequestEncoder {
       const keyLen = lens[at + 1]!;
       pos = writeUvarint(buf, pos, keyLen * 2);
       pos = writeText(buf, pos, r.key, keyLen);
-      pos = writeUvarint(buf, pos, r.value.byteLength * 2);
-      buf.set(r.value, pos);
-      pos += r.value.byteLength;
+      if (r.value === null) {
+        buf[pos++] = 1; // zigzag(-1): a null value
+      } else {
+        pos = writeUvarint(buf, pos, r.value.byteLength * 2);
+        buf.set(r.value, pos);
+        pos += r.value.byteLength;
+      }
       const hv = r.headerValues;
       pos = writeUvarint(buf, pos, hv.length * 2);
       for (let h = 0; h < hv.length; h++) {

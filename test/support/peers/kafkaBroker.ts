@@ -108,7 +108,8 @@ function parseRecords(buf: Buffer, topic: string): ConsumedRecord[] {
 function parseHeaders(text: string): Record<string, string> {
   const out: Record<string, string> = {};
   if (text === '') return out;
-  for (const pair of text.split(',')) {
+  // Values may hold commas (the Avro schema header is JSON): a pair starts where a name and `=` follow a comma.
+  for (const pair of text.split(/,(?=[A-Za-z_][A-Za-z0-9_.-]*=)/)) {
     const eq = pair.indexOf('=');
     if (eq > 0) out[pair.slice(0, eq)] = pair.slice(eq + 1);
   }

@@ -1,0 +1,87 @@
+import { tableKey, type Batch, type Change, type Row, type TableSchema } from '../core/change';
+import { rowKeyText } from './idempotency';
+import { keyIdOf } from './sql/row-key';
+
+/**
+ * What an event destination sends for a change:
+ * - `change`: the change itself, keyed by its row key (the new key for an update);
+ * - `old_key_delete`: before an update that moves a row to another key, a delete of the old key
+ *   (as Debezium does), so key-based and compacted consumers drop the old row;
+ * - `tombstone`: (Kafka, `tombstones=true`) a record with a null value for a deleted key, after its
+ *   delete, so log compaction removes the key.
+ */
+export type EventKind = 'change' | 'old_key_delete' | 'tombstone';
+
+export interface OutgoingEvent {
+  kind: EventKind;
+  /** The change to encode: the batch's own, or for `old_key_delete` the delete it implies. */
+  change: Change;
+  /** Index of the batch change this event comes from (its encoded message, for `change`). */
+  index: number;
+  /** The key the event is keyed by (partition, lane), as `rowKeyText`. */
+  rowKey: string;
+  schema: TableSchema;
+}
+
+/**
+ * The events of a batch in commit order (see {@link EventKind}). A key change of a DEFERRABLE key
+ * whose old key received, earlier in the same transaction, a row other than the one leaving it (a
+ * swap: 1 → 2 while 2 → 1) emits no delete for that key: the row moved in stays there.
+ */
+export function eventsOf(batch: Batch, tombstones: boolean): OutgoingEvent[] {
+  const out: OutgoingEvent[] = [];
+  const changes = batch.changes;
+  let schema: TableSchema | undefined;
+  let table: Change['table'] | undefined;
+  /** Per transaction and DEFERRABLE-key table: rows put at a key (by key text), their image. */
+  let movedIn: Map<string, Row> | undefined;
+  let xid = -1;
+  for (let i = 0; i < changes.length; i++) {
+    const c = changes[i]!;
+    if (c.table !== table) {
+      table = c.table;
+      schema = batch.schemas.get(tableKey(c.table))!;
+    }
+    const s = schema!;
+    const rowKey = rowKeyText(c, s);
+    if (c.xid !== xid) {
+      xid = c.xid;
+      movedIn = undefined;
+    }
+    if (c.op === 'update' && c.before !== null && s.primaryKey.length > 0) {
+      const del = oldKeyDeleteOf(c);
+      const oldKey = rowKeyText(del, s);
+      if (oldKey !== rowKey) {
+        const deferred = s.keyDeferrable === true;
+        const there = deferred ? movedIn?.get(`${tableKey(s)}\n${oldKey}`) : undefined;
+        if (!there || sameRow(s, there, c.before)) {
+          out.push({ kind: 'old_key_delete', change: del, index: i, rowKey: oldKey, schema: s });
+          if (tombstones) out.push({ kind: 'tombstone', change: del, index: i, rowKey: oldKey, schema: s });
+        }
+        if (deferred) {
+          movedIn ??= new Map();
+          movedIn.delete(`${tableKey(s)}\n${oldKey}`);
+          movedIn.set(`${tableKey(s)}\n${rowKey}`, c.after ?? {});
+        }
+      }
+    }
+    out.push({ kind: 'change', change: c, index: i, rowKey, schema: s });
+    if (c.op === 'delete' && tombstones && s.primaryKey.length > 0) out.push({ kind: 'tombstone', change: c, index: i, rowKey, schema: s });
+  }
+  return out;
+}
+
+/** The delete of an update's old key: same position, the old row (or key) as its image. */
+export function oldKeyDeleteOf(c: Change): Change {
+  return { ...c, op: 'delete', key: c.before ?? c.key, after: null, unchangedToast: [] };
+}
+
+/** True when `row` holds `old`'s value in every column both have. */
+function sameRow(schema: TableSchema, row: Row, old: Row): boolean {
+  for (const col of schema.columns) {
+    if (row[col.name] === undefined || old[col.name] === undefined) continue;
+    const id = keyIdOf([col.name]);
+    if (id(row) !== id(old)) return false;
+  }
+  return true;
+}
