@@ -209,6 +209,6 @@ export const API_REQUEST_CASES: ApiCase[] = [
     method: 'ListStreams',
     request: { streams: ['bad name!'] },
     code: status.INVALID_ARGUMENT,
-    field: 'streams[0]',
+    field: 'stream',
   },
 ];
