@@ -191,3 +191,47 @@ describe('bad requests through the API', () => {
     expect(rows).toEqual([{ id: 'corpus_existing', state: 'created' }]);
   });
 });
+
+describe('secrets through the API (items 13 and 14)', () => {
+  const hook = `https://hooks.slack.com/services/T0A1B2C3D/B0E4F5G6H/${CORPUS_SECRETS[4]!}`;
+  const flow = (id: string) => ({
+    ...corpusFlow(id, `127.0.0.1:${clusterPort()}`, source.name, dir),
+    destinations: [
+      { name: 'bus', type: 'kafka', options: { brokers: '127.0.0.1:9092', sasl_mechanism: 'plain', sasl_username: 'u', sasl_password: CORPUS_SECRETS[1]! } },
+      { name: 'hook', type: 'http', options: { url: hook, headers: `Authorization:Bearer ${CORPUS_SECRETS[2]!}` } },
+    ],
+  });
+  const stored = async (id: string) =>
+    (await apiState.query<{ definition: unknown }>(`SELECT to_jsonb(f) AS definition FROM ductstream.flows f WHERE id = $1`, [id]))[0]?.definition;
+  type Flow = { destinations: Array<{ options: Record<string, string> }> };
+
+  it('returns webhook URLs and secrets masked, restores them for the same hosts, refuses them for another host', async () => {
+    const api = clients.FlowService!;
+    const created = await api.call<Flow>('CreateFlow', { flow: flow('corpus_secrets') });
+    expectNoSecret(JSON.stringify(created));
+    expect(created.destinations[1]!.options.url).toBe('https://hooks.slack.com/services/T0A1B2C3D/B0E4F5G6H/****');
+    const before = JSON.stringify(await stored('corpus_secrets'));
+    expect(before).toContain(CORPUS_SECRETS[1]!);
+
+    const moved = JSON.parse(JSON.stringify(created)) as Flow;
+    moved.destinations[0]!.options.brokers = 'attacker.example:9092';
+    const err = await api.fail('UpdateFlow', { flow: moved });
+    expect({ code: err.code, field: err.metadata.get('ductstream-field')[0] }).toEqual({
+      code: status.INVALID_ARGUMENT,
+      field: 'destinations[0].options.sasl_password',
+    });
+    const hookMoved = JSON.parse(JSON.stringify(created)) as Flow;
+    hookMoved.destinations[1]!.options.url = 'https://attacker.example/in';
+    const err2 = await api.fail('UpdateFlow', { flow: hookMoved });
+    expect(err2.metadata.get('ductstream-field')[0]).toBe('destinations[1].options.headers');
+    expect(JSON.stringify(await stored('corpus_secrets'))).toBe(before);
+
+    const same = JSON.parse(JSON.stringify(created)) as Flow;
+    same.destinations[0]!.options.topic = 'orders';
+    await api.call('UpdateFlow', { flow: same });
+    const after = JSON.stringify(await stored('corpus_secrets'));
+    for (const s of [CORPUS_SECRETS[1]!, CORPUS_SECRETS[2]!, CORPUS_SECRETS[4]!]) expect(after).toContain(s);
+    expect(after).toContain('"topic":"orders"');
+    await api.call('DeleteFlow', { flow_id: 'corpus_secrets' });
+  });
+});
