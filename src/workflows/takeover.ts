@@ -17,7 +17,6 @@ interface DbosRecovery {
  * queue when it had none (a worker's runs). DBOS 5.3 has this on its executor only, not on `DBOS`.
  */
 async function recoverExecutor(executorId: string): Promise<number> {
-   
   const internal = require('@dbos-inc/dbos-sdk/internal/dbos-executor') as DbosRecovery;
   const exec = internal.DBOSExecutor.globalInstance;
   if (!exec) throw new Error('DBOS is not launched');
