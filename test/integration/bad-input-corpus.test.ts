@@ -146,8 +146,7 @@ function cliCases(prog: string, cases: CliCase[], run: (args: string[], env: Nod
   it.each(rows.map(([name, c], k) => [name, c, k] as const))('%s → exit 2 naming the flag', (_name, c, k) => {
     const r = results[k]!;
     const line = lastLine(r);
-    expect(r.code).toBe(c.exit ?? 2);
-    expect(line.startsWith(prog)).toBe(true);
+    expect({ code: r.code, prog: line.slice(0, prog.length) }).toEqual({ code: c.exit ?? 2, prog });
     expect(line.slice(line.indexOf(': ') + 2)).toMatch(c.names);
     expectNoSecret(r.stderr + r.stdout);
   });
