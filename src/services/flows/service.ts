@@ -69,10 +69,12 @@ export class FlowService {
     const updated = await this.deps.store.update(next);
     if (updated.state !== 'running' || definitionOf(updated) === definitionOf(stored)) return maskFlow(updated);
     if (!this.deps.runs) {
-      return maskFlow({ ...updated, state_reason: PENDING_UPDATE('a run of this flow in another process (ductstream-worker or a server)') });
+      return maskFlow({ ...updated, state_reason: PENDING_UPDATE('any run of this flow in another process (ductstream-worker or a server)') });
     }
     const effect = await this.deps.runs.awaitDefinition(updated.id, definitionDigest(updated), this.deps.updateWaitMs ?? UPDATE_WAIT_MS);
-    return maskFlow(effect.inEffect ? updated : { ...updated, state_reason: PENDING_UPDATE(`run ${effect.runId}`) });
+    // Read again: the run may have noted or cleared a `retrying:` reason meanwhile.
+    const now = (await this.deps.store.get(updated.id)) ?? updated;
+    return maskFlow(effect.inEffect ? now : { ...now, state_reason: PENDING_UPDATE(`run ${effect.runId}`) });
   }
 
   /** Deletes the flow; its run ends after the current batch. Checkpoint and slot stay. */
