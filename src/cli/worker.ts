@@ -1,33 +1,12 @@
 import { readFileSync } from 'node:fs';
-import { DBOS, type WorkflowHandle } from '@dbos-inc/dbos-sdk';
-import { openAppState } from '../app/state';
 import type { Flow } from '../core/flow';
 import { parseFlow } from '../config/flow';
-import { executorIdFor, readApiSecurity, readServiceEnv, systemDatabaseUrlFor } from '../config/env';
-import { DuctError } from '../core/errors';
-import { createLogger, type Logger } from '../core/log';
-import { isLsnText, parseLsn } from '../core/lsn';
+import { readServiceEnv } from '../config/env';
+import { createLogger } from '../core/log';
+import { isLsnText } from '../core/lsn';
 import '../destinations';
-import { setRunnerDeps } from '../pipeline/deps';
-import { checkFlowDestinations } from '../pipeline/destinations';
-import { parsePostgresSourceConfig } from '../source/postgres/config';
-import { connectClient, endQuietly } from '../source/postgres/connect';
-import { checkReplayStart } from '../source/postgres/replayStart';
-import type { WireFormat } from '../wire/codec';
-import { getCodec } from '../wire/registry';
-import { launchDbos, shutdownDbos } from '../workflows/dbos';
-import { activeRunOf } from '../workflows/flowQueue';
-import { flowRun, type FlowRunOptions, type FlowRunResult } from '../workflows/flowRun';
-import { newRunId } from '../workflows/runIds';
-import { ExecutorPresence } from '../workflows/executorPresence';
-import { RunTakeover } from '../workflows/takeover';
-import { releaseAllRuntimes, requestStop, setRunPolicy } from '../workflows/runtimes';
 import { EXIT_OK, reportFatal } from './exit';
 import { formatHelp, parseFlags, UsageError, type FlagSpec } from './flags';
-import { startProgressReporter } from './progressReporter';
-import { startStatusHttp, type StatusHttpServer } from '../http/server';
-import { startStatusRuntime, type StatusRuntime } from '../status';
-import { dbosWorkflowReader, RunHistory } from '../status/runHistory';
 
 const PROG = 'ductstream-worker';
 
@@ -36,13 +15,13 @@ const FLAGS: FlagSpec[] = [
   { name: 'flow-file', type: 'string', placeholder: 'PATH.json', help: 'create or update the flow from this JSON file, then run it' },
   { name: 'max-empty-reads', type: 'int', placeholder: 'N', min: 0, help: 'stop after N consecutive empty polls (0: run until stopped)' },
   { name: 'start-lsn', type: 'string', placeholder: 'X/Y', help: 'start at this LSN instead of the checkpoint (replay, if the slot retains WAL)' },
+  { name: 'metrics-listen', type: 'string', placeholder: 'HOST:PORT', help: 'serve Prometheus /metrics of this flow here (e.g. 127.0.0.1:9464)' },
   { name: 'mode', type: 'string', placeholder: 'stream|backfill', help: 'stream (default) or backfill' },
   { name: 'tables', type: 'string', placeholder: 'a.b,c.d', help: 'tables for -mode backfill' },
   { name: 'snapshot-workers', type: 'int', placeholder: 'N', min: 1, help: 'parallel backfill workers' },
   { name: 'partition-column', type: 'string', placeholder: 'COL', help: 'column to hash-partition backfilled tables by' },
   { name: 'partition-count', type: 'int', placeholder: 'N', min: 1, help: 'partitions per backfilled table' },
   { name: 'resolve-staging', type: 'bool', help: 'apply staged backfill data at the end of the run' },
-  { name: 'metrics-listen', type: 'string', placeholder: 'HOST:PORT', help: 'serve Prometheus /metrics of this flow here (e.g. 127.0.0.1:9464)' },
 ];
 
 const USAGE = `usage: ${PROG} -flow-id ID [-max-empty-reads N] [-start-lsn X/Y]
@@ -99,25 +78,6 @@ function readFlowFile(path: string, flowId: string | undefined, ctx: Parameters<
   return flow;
 }
 
-/**
- * Fails fast when the source or a destination does not answer: inside a run, such errors are
- * retried with backoff for minutes, which is right for a running flow but not for a start.
- */
-async function checkPeersReachable(flow: Flow, serviceWireFormat: WireFormat, log: Logger): Promise<void> {
-  await endQuietly(await connectClient(flow.source.options.dsn!, 'source.options.dsn', { connectTimeoutMs: 5000 }));
-  await checkFlowDestinations(flow, serviceWireFormat, log);
-}
-
-/** Waits for a run and every successor it hands over to; returns the last run's result. */
-async function followChain(first: WorkflowHandle<FlowRunResult>): Promise<FlowRunResult> {
-  let handle = first;
-  for (;;) {
-    const result = await handle.getResult();
-    if (!result.successorId) return result;
-    handle = DBOS.retrieveWorkflow<FlowRunResult>(result.successorId);
-  }
-}
-
 async function main(argv: string[]): Promise<number> {
   const args = parseArgs(argv);
   if (args === 'help') {
@@ -129,114 +89,23 @@ async function main(argv: string[]): Promise<number> {
   if (!env.postgresDsn && !args.flowFile) {
     throw new UsageError('-flow-id needs DUCTSTREAM_POSTGRES_DSN (where flows live); set it, or pass the flow with -flow-file');
   }
-  const state = await openAppState(env);
-  let stopProgress = (): void => undefined;
-  let status: StatusRuntime | undefined;
-  let metricsHttp: StatusHttpServer | undefined;
-  let presence: ExecutorPresence | undefined;
-  try {
-    const ctx = { serviceWireFormat: env.wireFormat, enforceWireFormat: env.wireEnforce };
-    let flow: Flow | null;
-    if (args.flowFile) {
-      // Validate everything and reach the source before storing anything.
-      const fromFile = readFlowFile(args.flowFile, args.flowId, ctx);
-      await checkPeersReachable(fromFile, env.wireFormat, log);
-      if (args.startLsn)
-        await checkReplayStart(parsePostgresSourceConfig(fromFile.source.options, 'source.options'), parseLsn(args.startLsn), 'flag -start-lsn');
-      const { flow: stored, created } = await state.flows.upsert(fromFile);
-      process.stderr.write(`${PROG}: flow "${stored.id}" ${created ? 'created' : 'updated'} from ${args.flowFile}\n`);
-      flow = stored;
-    } else {
-      flow = await state.flows.get(args.flowId!);
-      if (!flow) throw new DuctError('not_found', `flow "${args.flowId}" does not exist`, { hint: 'create it with the API (CreateFlow) or pass -flow-file' });
-      parseFlow(flow, ctx);
-      await checkPeersReachable(flow, env.wireFormat, log);
-      if (args.startLsn) await checkReplayStart(parsePostgresSourceConfig(flow.source.options, 'source.options'), parseLsn(args.startLsn), 'flag -start-lsn');
-    }
-    const flowId = flow.id;
-    if (flow.state === 'paused') {
-      process.stderr.write(`${PROG}: flow "${flowId}" is paused; resume it (ResumeFlow) to run it\n`);
-      return EXIT_OK;
-    }
-
-    setRunnerDeps({
-      env,
-      flows: state.flows,
-      checkpoints: state.checkpoints,
-      codecFor: getCodec,
-      log,
-    });
-    const systemDatabaseUrl = systemDatabaseUrlFor(env, flow.source.options.dsn!);
-    setRunPolicy(flowId, { maxEmptyReads: args.maxEmptyReads });
-    const executorId = executorIdFor(`worker-${flowId}`);
-    await launchDbos({ env, executorId, systemDatabaseUrl, log });
-    status = startStatusRuntime({
-      state,
-      runs: new RunHistory(dbosWorkflowReader(DBOS)),
-      executor: executorId,
-      log: log.child({ component: 'status' }),
-      intervalMs: env.ops.statusIntervalMs,
-      only: new Set([flowId]),
-      sample: args.metricsListen !== undefined,
-    });
-    if (args.metricsListen !== undefined) {
-      metricsHttp = await startStatusHttp({ listen: args.metricsListen, tokens: readApiSecurity().tokens, log });
-      process.stderr.write(`${PROG}: serving /metrics on http://${metricsHttp.address}\n`);
-    }
-    presence = new ExecutorPresence({ systemDatabaseUrl, app: env.dbosApp, executorId, log });
-    await presence.start();
-
-    let signals = 0;
-    const onSignal = (sig: string): void => {
-      signals++;
-      if (signals > 1) {
-        process.stderr.write(`${PROG}: second ${sig}, exiting now\n`);
-        process.exit(130);
-      }
-      process.stderr.write(`${PROG}: ${sig} received, stopping after the current batch (again to exit now)\n`);
-      requestStop();
-    };
-    process.on('SIGINT', () => onSignal('SIGINT'));
-    process.on('SIGTERM', () => onSignal('SIGTERM'));
-    stopProgress = startProgressReporter(flowId, log);
-
-    // A run interrupted by a crash is recovered by DBOS at launch (same executor ID): finish it first.
-    let last: FlowRunResult | undefined;
-    const interrupted = await activeRunOf(flowId);
-    if (interrupted) {
-      // Interrupted under another executor ID (e.g. a new container hostname): take it over once that one is gone.
-      const owner = (await DBOS.getWorkflowStatus(interrupted))?.executorId;
-      if (owner && owner !== executorId) {
-        const takeover = new RunTakeover({ presence, executorId, appVersion: env.appVersion, afterMs: env.runner.takeoverAfterMs, log });
-        if (!(await takeover.takeOverWhenGone(owner))) log.info('the flow is being run by another live process; following its run', { executor: owner });
-      }
-      log.info('resuming an interrupted run', { run: interrupted });
-      last = await followChain(DBOS.retrieveWorkflow<FlowRunResult>(interrupted));
-    }
-    if (!last || last.end === 'empty' || last.end === 'bounded') {
-      if (flow.state !== 'running') await state.flows.setState(flowId, 'running');
-      const opts: FlowRunOptions = {
-        maxEmptyReads: args.maxEmptyReads,
-        startLsn: args.startLsn,
-        maxStepsPerRun: env.runner.stepsPerRun,
-        onBound: 'successor',
-        chainIndex: 0,
-      };
-      const handle = await DBOS.startWorkflow(flowRun, { workflowID: newRunId(flowId) })(flowId, opts);
-      last = await followChain(handle);
-    }
-    stopProgress();
-    process.stderr.write(`${PROG}: flow "${flowId}" run ended (${last.end}): ${last.rows} rows in ${last.batches} batches, checkpoint ${last.checkpointLsn}\n`);
-    return EXIT_OK;
-  } finally {
-    stopProgress();
-    await metricsHttp?.close();
-    await releaseAllRuntimes();
-    await status?.stop();
-    await shutdownDbos();
-    await presence?.stop();
-    await state.close();
-  }
+  const ctx = { serviceWireFormat: env.wireFormat, enforceWireFormat: env.wireEnforce };
+  // A bad flow file is refused before any database is touched (no migration, no connection).
+  const fromFile = args.flowFile ? readFlowFile(args.flowFile, args.flowId, ctx) : undefined;
+  // The run's modules (DBOS, the state stores, drivers) load only now: bad input is refused in well under a second.
+  const { runWorkerFlow } = await import('./workerRun');
+  return runWorkerFlow({
+    prog: PROG,
+    env,
+    log,
+    ctx,
+    fromFile,
+    flowFile: args.flowFile,
+    flowId: args.flowId,
+    maxEmptyReads: args.maxEmptyReads,
+    startLsn: args.startLsn,
+    metricsListen: args.metricsListen,
+  });
 }
 
 main(process.argv.slice(2)).then(

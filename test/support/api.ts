@@ -3,7 +3,6 @@
  * listens on a free port (DUCTSTREAM_GRPC_LISTEN=127.0.0.1:0) and prints the bound address.
  */
 import { credentials, loadPackageDefinition, Metadata, type ChannelCredentials, type Client, type ServiceError } from '@grpc/grpc-js';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadApiProtos } from '../../src/api/protos';
 import { REPO_ROOT, spawnBin, type SpawnedProcess } from './worker';
@@ -21,11 +20,12 @@ export interface ApiServerProcess {
 
 /**
  * Starts the server and resolves once it serves (its "serving gRPC on HOST:PORT" line). Its data
- * directory (DUCTSTREAM_DATA_DIR, where flows created through the API may put files) is the system
- * temp directory unless `env` says otherwise, so tests keep their DuckDB files in mkdtemp dirs.
+ * directory (DUCTSTREAM_DATA_DIR, where flows created through the API may put files) is `/` unless
+ * `env` says otherwise: tests that are not about that confinement keep DuckDB files in mkdtemp dirs
+ * and use the examples' `./data/...` paths (api-security and the bad-input corpus set their own).
  */
 export async function startApiServer(env: NodeJS.ProcessEnv): Promise<ApiServerProcess> {
-  const proc = spawnBin(SERVER_BIN, [], { DUCTSTREAM_GRPC_LISTEN: '127.0.0.1:0', DUCTSTREAM_DATA_DIR: tmpdir(), ...env });
+  const proc = spawnBin(SERVER_BIN, [], { DUCTSTREAM_GRPC_LISTEN: '127.0.0.1:0', DUCTSTREAM_DATA_DIR: '/', ...env });
   await proc.waitForStderr(/serving gRPC on \S+/, 60_000);
   const address = /serving gRPC on (\S+)/.exec(proc.output().stderr)![1]!;
   const exited = async (ms: number) => {

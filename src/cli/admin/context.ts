@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
-import { openAppState, type AppState } from '../../app/state';
+import type { AppState } from '../../app/state';
 import { readServiceEnv, type ServiceEnv } from '../../config/env';
-import { StreamService } from '../../services/streams';
+import type { StreamService } from '../../services/streams';
 import { UsageError } from '../flags';
 import type { AdminIo } from './command';
 
@@ -26,6 +26,8 @@ export class AdminContext {
     if (this.state) return this.state;
     const env = this.serviceEnv();
     if (!env.postgresDsn) throw new UsageError(`DUCTSTREAM_POSTGRES_DSN is required ${why}; set it to the database where flows live`);
+    // Loaded on demand (knex, pg): bad flags are refused without loading them.
+    const { openAppState } = await import('../../app/state');
     this.state = await openAppState(env);
     return this.state;
   }
@@ -36,6 +38,7 @@ export class AdminContext {
    */
   async streamService(dsn: string | undefined): Promise<StreamService> {
     if (this.streams) return this.streams;
+    const { StreamService } = await import('../../services/streams');
     if (dsn !== undefined) {
       if (!/^postgres(ql)?:\/\//i.test(dsn)) throw new UsageError('flag -dsn: is not a postgres:// URL; use postgres://user:pass@host:5432/db');
       this.streams = new StreamService({ dsn, poolMax: 2 });

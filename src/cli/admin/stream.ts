@@ -1,4 +1,4 @@
-import { parseIdList, validateAck, validatePull, validateReplay, validateStreamName } from '../../services/streams';
+import { parseIdList, validateAck, validatePull, validateReplay, validateStreamName } from '../../services/streams/validate';
 import { EXIT_OK } from '../exit';
 import { UsageError, type FlagSpec, type FlagValues } from '../flags';
 import type { Command, Subcommand } from './command';
