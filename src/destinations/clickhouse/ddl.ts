@@ -2,9 +2,9 @@ import type { ColumnDef, QualifiedName } from '../sql/dialect';
 import { APPEND_LSN_COLUMN, APPEND_SEQ_COLUMN, type TableLayout } from '../sql/layout';
 import type { ClickhouseApplyMode } from './config';
 import { ROW_DELETED_COLUMN, VERSION_COLUMN } from './rows';
-import { clickhouseTypes, columnType, qualifiedName } from './types';
+import { columnType, qualifiedName, quoteIdent, quoteString } from './types';
 
-const q = clickhouseTypes.quoteIdent;
+const q = quoteIdent;
 
 export function createDatabase(name: string): string {
   return `CREATE DATABASE IF NOT EXISTS ${q(name)}`;
@@ -45,12 +45,12 @@ export function createTable(layout: TableLayout, columns: ColumnDef[], mode: Cli
 
 /** Column names of a table, in order, as `column_name`. */
 export function listColumns(t: QualifiedName): string {
-  const s = clickhouseTypes.quoteString;
+  const s = quoteString;
   return `SELECT name AS column_name FROM system.columns WHERE database = ${s(t.schema)} AND table = ${s(t.name)} ORDER BY position`;
 }
 
 /** Sorting key columns of a table (its key), as `column_name`. */
 export function listSortingKey(t: QualifiedName): string {
-  const s = clickhouseTypes.quoteString;
+  const s = quoteString;
   return `SELECT name AS column_name FROM system.columns WHERE database = ${s(t.schema)} AND table = ${s(t.name)} AND is_in_sorting_key ORDER BY position`;
 }

@@ -5,7 +5,7 @@ import type { PlannedRow } from '../sql/plan';
 import type { ClickhouseConnection } from './client';
 import { ROW_DELETED_COLUMN, VERSION_COLUMN, type FillLookup } from './rows';
 import { escapeBytes, fieldEncoder, literalEncoder, TSV_NULL, unescapeField } from './tsv';
-import { clickhouseTypes, qualifiedName } from './types';
+import { qualifiedName, quoteIdent } from './types';
 
 /**
  * Which destination row a fill reads, per key:
@@ -29,7 +29,7 @@ export function fillColumns(layout: TableLayout, row: PlannedRow): string[] {
 export async function readFill(conn: ClickhouseConnection, layout: TableLayout, rows: PlannedRow[], scope: FillScope): Promise<FillLookup> {
   const wanted = rows.filter((r) => fillColumns(layout, r).length > 0);
   if (wanted.length === 0 || layout.key.length === 0) return () => undefined;
-  const q = clickhouseTypes.quoteIdent;
+  const q = quoteIdent;
   const keyCols = layout.key.map((k) => layout.columns.find((c) => c.name === k)!);
   const fillNames = [...new Set(wanted.flatMap((r) => fillColumns(layout, r)))];
   const fillCols = fillNames.map((n) => layout.columns.find((c) => c.name === n)!);

@@ -5,13 +5,13 @@ import type { ClickhouseConnection } from './client';
 import { META_COLUMNS } from './config';
 import { createDatabase } from './ddl';
 import { escapeText, timestampText } from './tsv';
-import { clickhouseTypes, qualifiedName } from './types';
+import { qualifiedName, quoteIdent, quoteString } from './types';
 
 /** Where the meta table lives in ClickHouse. */
 export const CLICKHOUSE_META_TABLE: QualifiedName = { schema: 'ductstream_meta', name: '__metadata' };
 
-const q = clickhouseTypes.quoteIdent;
-const s = clickhouseTypes.quoteString;
+const q = quoteIdent;
+const s = quoteString;
 
 const TYPES: Record<(typeof META_COLUMNS)[number], string> = {
   flow_id: 'String',

@@ -7,10 +7,10 @@ import type { TablePlan } from '../sql/plan';
 import { fillColumns, readFill } from './fill';
 import { metaLiteral, TsvRows } from './rows';
 import { ClickhouseTables, keylessChangeError, LONG_QUERY } from './tables';
-import { clickhouseTypes, qualifiedName } from './types';
+import { qualifiedName, quoteIdent, quoteString } from './types';
 
-const q = clickhouseTypes.quoteIdent;
-const s = clickhouseTypes.quoteString;
+const q = quoteIdent;
+const s = quoteString;
 
 /**
  * `apply_mode=mutations` (as the usage guide promises: "apply changes using ClickHouse mutations"),

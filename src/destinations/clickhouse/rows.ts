@@ -4,7 +4,7 @@ import { metaColumn, type MetaColumn, type TableLayout } from '../sql/layout';
 import type { PlannedRow } from '../sql/plan';
 import { TEXT, type LogicalType } from '../sql/types';
 import { conversionError, fieldEncoder, timestampText, TSV_NULL, type FieldEncoder } from './tsv';
-import { clickhouseTypeName, clickhouseTypes, columnType } from './types';
+import { clickhouseTypeName, columnType, quoteIdent, quoteString } from './types';
 
 /** Engine columns of versioned tables: `ReplacingMergeTree(__ds_version, __ds_row_deleted)`. */
 export const VERSION_COLUMN = '__ds_version';
@@ -50,8 +50,8 @@ export class TsvRows {
    */
   variantInsert(table: string): string | undefined {
     if (!this.types.some((t) => t.startsWith('Variant('))) return undefined;
-    const q = clickhouseTypes.quoteIdent;
-    const s = clickhouseTypes.quoteString;
+    const q = quoteIdent;
+    const s = quoteString;
     const structure = this.columns.map((c, i) => `${q(c)} ${this.types[i]!.startsWith('Variant(') ? 'Nullable(String)' : this.types[i]!}`).join(', ');
     const exprs = this.columns.map((c, i) => {
       const t = this.types[i]!;

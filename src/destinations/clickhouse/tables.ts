@@ -11,12 +11,12 @@ import { createDatabase, createTable, isVersioned, listColumns, listSortingKey }
 import type { ClickhouseMeta } from './meta';
 import type { TsvRows } from './rows';
 import { literalEncoder } from './tsv';
-import { clickhouseTypes, qualifiedName } from './types';
+import { qualifiedName, quoteIdent } from './types';
 
 /** Settings of statements that carry key lists (far longer than the default 256 KiB query size). */
 export const LONG_QUERY = { max_query_size: '268435456' } as const;
 
-const q = clickhouseTypes.quoteIdent;
+const q = quoteIdent;
 
 /**
  * What both ClickHouse apply strategies share: table DDL, the meta table, staging resolution and

@@ -64,8 +64,10 @@ export function columnType(type: string, source: Pick<Column, 'nullable'> | unde
   return `Nullable(${type})`;
 }
 
-const quoteIdent = (name: string): string => '`' + name.replace(/\\/g, '\\\\').replace(/`/g, '\\`') + '`';
-const quoteString = (value: string): string => "'" + value.replace(/\\/g, '\\\\').replace(/'/g, "\\'") + "'";
+/** A ClickHouse identifier in backquotes. */
+export const quoteIdent = (name: string): string => '`' + name.replace(/\\/g, '\\\\').replace(/`/g, '\\`') + '`';
+/** A ClickHouse string literal. */
+export const quoteString = (value: string): string => "'" + value.replace(/\\/g, '\\\\').replace(/'/g, "\\'") + "'";
 
 /** ClickHouse types and syntax (identifiers in backquotes, strings with backslash escapes). */
 export const clickhouseTypes: SqlTypes & SqlSyntax = {

@@ -6,9 +6,9 @@ import type { TablePlan } from '../sql/plan';
 import { fillColumns, readFill, type FillScope } from './fill';
 import { metaLiteral, ROW_DELETED_COLUMN, TsvRows, VERSION_COLUMN, versionOf } from './rows';
 import { ClickhouseTables, keylessChangeError } from './tables';
-import { clickhouseTypes, qualifiedName } from './types';
+import { qualifiedName, quoteIdent, quoteString } from './types';
 
-const q = clickhouseTypes.quoteIdent;
+const q = quoteIdent;
 
 /**
  * The default ClickHouse apply (`apply_mode=versioned`), capability `versioned_append`: nothing is
@@ -86,6 +86,6 @@ function truncateRows(layout: TableLayout, c: Change): string {
     const keys = layout.key.map(q).join(', ');
     return `INSERT INTO ${t} (${keys}, ${q(VERSION_COLUMN)}, ${q(ROW_DELETED_COLUMN)}) SELECT ${keys}, ${version}, 1 FROM ${t} FINAL WHERE ${before}`;
   }
-  const replace = [`${version} AS ${q(VERSION_COLUMN)}`, ...layout.meta.map((m) => `${metaLiteral(m, c, true, clickhouseTypes.quoteString)} AS ${q(m.name)}`)];
+  const replace = [`${version} AS ${q(VERSION_COLUMN)}`, ...layout.meta.map((m) => `${metaLiteral(m, c, true, quoteString)} AS ${q(m.name)}`)];
   return `INSERT INTO ${t} SELECT * REPLACE (${replace.join(', ')}) FROM ${t} FINAL WHERE ${before}`;
 }

@@ -34,8 +34,8 @@ function canonOf(v: unknown, column: CanonColumn): Canon {
     const element: CanonColumn = { ...column, pgType: column.pgType.replace(/_([^._]+)$/, '$1'), valueKind: column.elementKind ?? 'text' };
     return v.map((e) => canonOf(e, element));
   }
-  if (column.valueKind === 'bytes') return String(v).toLowerCase();
-  if (column.valueKind === 'float') return canonicalValue(floatOf(String(v)), column);
+  if (column.valueKind === 'bytes' && typeof v === 'string') return v.toLowerCase();
+  if (column.valueKind === 'float' && typeof v === 'string') return canonicalValue(floatOf(v), column);
   if (typeof v === 'boolean' || typeof v === 'number' || typeof v === 'string') return canonicalValue(v, column);
   return `unexpected value ${JSON.stringify(v)}`;
 }

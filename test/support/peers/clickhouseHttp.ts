@@ -125,7 +125,7 @@ function settingLiteral(v: string): string {
 if (require.main === module) {
   const [dir, port] = process.argv.slice(2);
   if (!dir) throw new Error('usage: clickhouseHttp.ts <dataDir> [port]');
-  serveClickhouse(dir, Number(port ?? 0)).then((s) => {
+  void serveClickhouse(dir, Number(port ?? 0)).then((s) => {
     process.stdout.write(`listening ${s.port}\n`);
     const stop = (): void => void s.close().then(() => process.exit(0));
     process.on('SIGTERM', stop);

@@ -36,7 +36,7 @@ function spawnServer(dir: string, port: number): Promise<{ child: ChildProcess; 
     let out = '';
     let err = '';
     const timer = setTimeout(() => reject(new Error(`clickhouse test server did not start: ${err}`)), 60_000);
-    child.stdout!.on('data', (d: Buffer) => {
+    child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
       const m = /listening (\d+)/.exec(out);
       if (m) {
@@ -44,7 +44,7 @@ function spawnServer(dir: string, port: number): Promise<{ child: ChildProcess; 
         resolve({ child, port: Number(m[1]) });
       }
     });
-    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     child.once('exit', (code) => {
       clearTimeout(timer);
       reject(new Error(`clickhouse test server exited with ${code}: ${err}`));
@@ -62,14 +62,15 @@ function stopChild(child: ChildProcess | undefined): Promise<void> {
 
 export async function startClickhouseServer(): Promise<ClickhouseServer> {
   const dir = mkdtempSync(join(tmpdir(), 'ductstream-clickhouse-'));
-  let { child, port } = await spawnServer(join(dir, 'data'), 0);
+  const started = await spawnServer(join(dir, 'data'), 0);
+  const port = started.port;
   const url = `http://127.0.0.1:${port}`;
   const client = createClient({
     url,
     clickhouse_settings: { output_format_json_quote_64bit_integers: 1, output_format_json_quote_decimals: 1 },
     log: { level: ClickHouseLogLevel.OFF },
   });
-  let current: ChildProcess | undefined = child;
+  let current: ChildProcess | undefined = started.child;
   return {
     dsn: `http://default:@127.0.0.1:${port}/default`,
     port,
@@ -82,8 +83,7 @@ export async function startClickhouseServer(): Promise<ClickhouseServer> {
       current = undefined;
     },
     async start() {
-      ({ child } = await spawnServer(join(dir, 'data'), port));
-      current = child;
+      current = (await spawnServer(join(dir, 'data'), port)).child;
     },
     async dispose() {
       await client.close();
