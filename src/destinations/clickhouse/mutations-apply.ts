@@ -52,14 +52,16 @@ export class MutationsApply extends ClickhouseTables {
     } else {
       const fill = await readFill(this.conn, layout, plan.rows, { kind: 'current' });
       const filled = plan.rows.map((r) => fill(r));
-      if (plan.rows.length > 0)
-        await this.mutate(
+      if (plan.rows.length > 0) {
+        const keyIn = this.keyIn(
           layout,
-          `ALTER TABLE ${t} DELETE WHERE ${this.keyIn(
-            layout,
-            plan.rows.map((r) => r.values),
-          )}`,
+          plan.rows.map((r) => r.values),
         );
+        // A batch of inserts replaces nothing unless a replay wrote its rows before: a cheap read
+        // saves the mutation then.
+        const replaces = !plan.onlyInserts || (await this.conn.rows(`SELECT 1 AS x FROM ${t} WHERE ${keyIn} LIMIT 1`)).length > 0;
+        if (replaces) await this.mutate(layout, `ALTER TABLE ${t} DELETE WHERE ${keyIn}`);
+      }
       plan.rows.forEach((r, i) => {
         if (r.action === 'delete') return;
         if (r.action === 'soft_delete') {

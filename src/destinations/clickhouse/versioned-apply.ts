@@ -86,6 +86,7 @@ function truncateRows(layout: TableLayout, c: Change): string {
     const keys = layout.key.map(q).join(', ');
     return `INSERT INTO ${t} (${keys}, ${q(VERSION_COLUMN)}, ${q(ROW_DELETED_COLUMN)}) SELECT ${keys}, ${version}, 1 FROM ${t} FINAL WHERE ${before}`;
   }
-  const replace = [`${version} AS ${q(VERSION_COLUMN)}`, ...layout.meta.map((m) => `${metaLiteral(m, c, true, quoteString)} AS ${q(m.name)}`)];
-  return `INSERT INTO ${t} SELECT * REPLACE (${replace.join(', ')}) FROM ${t} FINAL WHERE ${before}`;
+  const cols = [...layout.columns.map((col) => col.name), ...layout.meta.map((m) => m.name), VERSION_COLUMN, ROW_DELETED_COLUMN];
+  const exprs = [...layout.columns.map((col) => q(col.name)), ...layout.meta.map((m) => metaLiteral(m, c, true, quoteString)), version, '0'];
+  return `INSERT INTO ${t} (${cols.map(q).join(', ')}) SELECT ${exprs.join(', ')} FROM ${t} FINAL WHERE ${before}`;
 }

@@ -74,6 +74,9 @@ export function clickhouseSubject(applyMode: 'versioned' | 'mutations' = 'versio
   return {
     type: 'clickhouse',
     label: `clickhouse (apply_mode=${applyMode})`,
+    applies: applyMode === 'versioned' ? 'versioned_append' : 'in_place',
+    // Every write of the crash scenario runs a synchronous mutation (~1.5 s each on chdb).
+    crashTimeoutMs: applyMode === 'mutations' ? 300_000 : undefined,
     async start() {
       server = await startClickhouseServer();
     },
