@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 
-const SERVER_FILE = join(__dirname, 'clickhouseHttp.ts');
+/** The server program beside this file: `.ts` under jest and tsx, `.js` in dist/. */
+const SERVER_FILE = join(__dirname, `clickhouseHttp${__filename.endsWith('.ts') ? '.ts' : '.js'}`);
 
 export interface ClickhouseServer {
   /** `http://default:@127.0.0.1:PORT/default`: the destination's `dsn`. */
