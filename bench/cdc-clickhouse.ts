@@ -123,7 +123,9 @@ async function main(): Promise<void> {
     await shutdownDbos();
     await state.close();
     const [check] = await clickhouse.rows<{ n: string }>(`SELECT count() AS n FROM bench_versioned.items FINAL`);
-    process.stdout.write(`\nbench/cdc-clickhouse: ${fmt(ROWS)} rows, 5 columns, batch_size ${BATCH_SIZE}, checkpoints in Postgres (versioned table holds ${check?.n} rows with FINAL)\n`);
+    process.stdout.write(
+      `\nbench/cdc-clickhouse: ${fmt(ROWS)} rows, 5 columns, batch_size ${BATCH_SIZE}, checkpoints in Postgres (versioned table holds ${check?.n} rows with FINAL)\n`,
+    );
     printTable(
       [
         'phase',

@@ -1,10 +1,11 @@
-import type { TableRef } from '../../core/change';
+import type { Change, TableRef } from '../../core/change';
 import type { ApplyCapability } from '../destination';
 import type { ColumnDef } from './dialect';
 import type { TableLayout } from './layout';
 import type { Watermark, WatermarkKey } from './meta-table';
 import type { BatchResolution } from './options';
 import type { TablePlan } from './plan';
+import type { KeyId } from './row-key';
 
 export type { ApplyCapability };
 
@@ -45,6 +46,12 @@ export interface ApplyStrategy {
   ensureTable(layout: TableLayout, columns: ColumnDef[]): Promise<string[]>;
   /** Creates the meta table when missing; returns the committed watermarks of `flowId` by `watermarkMapKey`. */
   readWatermarks(flowId: string): Promise<Map<string, Watermark>>;
+  /**
+   * Which keys touched by `changes` the destination holds, when planning needs it (key changes of a
+   * DEFERRABLE key: a swap and a move look alike in the stream). Optional: without it such
+   * plans assume none is held.
+   */
+  heldKeys?(layout: TableLayout, changes: readonly Change[]): Promise<ReadonlySet<KeyId> | undefined>;
   /** Applies the work of one batch (tables in batch order) and moves their watermarks. */
   apply(work: TableWork[]): Promise<void>;
   /**

@@ -1,8 +1,12 @@
-import type { TableRef } from '../../core/change';
+import type { Change, TableRef } from '../../core/change';
+import type { SourceRowReader } from '../../core/sourceRows';
 import type { Logger } from '../../core/log';
 import type { ApplyStrategy, TableWork } from './apply-strategy';
 import { type ColumnDef, type QualifiedName, type SqlDialect } from './dialect';
 import { withTables } from './errors';
+import { heldKeys } from './held-keys';
+import type { KeyId } from './row-key';
+import { completeFromSource } from './source-fill';
 import { FastScript, fastRows, runApply } from './fast-apply';
 import { stagingName, targetName, type TableLayout } from './layout';
 import { buildLoadData, type LoadTable } from './load-table';
@@ -15,6 +19,8 @@ import { applyStatements, type WriteRows } from './statements';
 
 export interface TransactionalApplyConfig {
   session: SqlSession;
+  /** Reads the source's current rows, to complete unchanged TOAST values the destination lacks. */
+  sourceRows?: SourceRowReader;
   dialect: SqlDialect;
   options: WarehouseOptions;
   flowId: string;
@@ -47,6 +53,10 @@ export class TransactionalApply implements ApplyStrategy {
     return parseWatermarkRows(await session.query(selectWatermarks(d, flowId)));
   }
 
+  heldKeys(layout: TableLayout, changes: readonly Change[]): Promise<ReadonlySet<KeyId> | undefined> {
+    return heldKeys(this.cfg.session, this.cfg.dialect, layout, changes);
+  }
+
   async apply(work: TableWork[]): Promise<void> {
     const { dialect: d } = this.cfg;
     const used = new Set<LoadSlot>();
@@ -56,9 +66,16 @@ export class TransactionalApply implements ApplyStrategy {
     const fast = new FastScript(d.beginTransaction);
     let blame: TableLayout[] = [];
     try {
-      for (const { layout, plan, watermark } of work) {
+      for (const { layout, plan: planned, watermark } of work) {
         blame = [layout];
-        const load = await this.load(layout, plan, used);
+        let plan = planned;
+        let load = await this.load(layout, plan, used);
+        const completed = await completeFromSource(this.cfg.session, d, layout, plan, load, this.cfg.sourceRows, this.cfg.log);
+        if (completed !== plan) {
+          await this.cfg.session.execute(d.deleteAll(load.table));
+          plan = completed;
+          load = await this.load(layout, plan, used);
+        }
         const statements = this.statements(layout, plan, load, 'upsert');
         script.push(...statements);
         const rows = fastRows(d, this.cfg.session, layout, plan);

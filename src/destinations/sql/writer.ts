@@ -2,14 +2,13 @@ import { groupByTable, tableKey, type Batch, type Change, type TableRef } from '
 import { DuctError, invalidArgument } from '../../core/errors';
 import type { Logger } from '../../core/log';
 import type { ApplyStrategy, TableWork } from './apply-strategy';
-import type { SqlDialect, SqlTypes } from './dialect';
+import type { SqlTypes } from './dialect';
 import { withTables } from './errors';
 import { layoutSignature, stagingName, tableLayout, targetName, type TableLayout } from './layout';
 import { isApplied, watermarkMapKey, type Watermark } from './meta-table';
 import type { BatchResolution, WarehouseOptions } from './options';
 import { planTable } from './plan';
-import type { SqlSession } from './session';
-import { TransactionalApply } from './transactional-apply';
+import { TransactionalApply, type TransactionalApplyConfig } from './transactional-apply';
 
 export interface WarehouseWriterConfig {
   /** How planned batches reach the tables (and what that guarantees). */
@@ -60,7 +59,7 @@ export class WarehouseWriter {
   constructor(private readonly cfg: WarehouseWriterConfig) {}
 
   /** A writer with the transactional strategy over a SQL session (DuckDB, Snowflake). */
-  static transactional(c: { session: SqlSession; dialect: SqlDialect; options: WarehouseOptions; flowId: string; log: Logger }): WarehouseWriter {
+  static transactional(c: TransactionalApplyConfig): WarehouseWriter {
     return new WarehouseWriter({ apply: new TransactionalApply(c), types: c.dialect, options: c.options, flowId: c.flowId, log: c.log });
   }
 
@@ -94,7 +93,7 @@ export class WarehouseWriter {
       const last = fresh[fresh.length - 1]!;
       work.push({
         layout,
-        plan: planTable(layout, fresh),
+        plan: planTable(layout, fresh, await this.cfg.apply.heldKeys?.(layout, fresh)),
         watermark: o.metaTableEnabled
           ? {
               key: { flowId: this.cfg.flowId, source: schema, target: name },
