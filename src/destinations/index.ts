@@ -6,6 +6,7 @@ export { registerDestinationKind, getDestinationKind, destinationKinds } from '.
 export type { DestinationKind, DestinationContext } from './registry';
 
 import { registerDestinationKind } from './registry';
+import { clickhouseDestinationKind } from './clickhouse';
 import { duckdbDestinationKind } from './duckdb';
 import { pgstreamDestinationKind } from './pgstream';
 import { bufstreamDestinationKind, kafkaDestinationKind } from './kafka';
@@ -13,6 +14,7 @@ import { httpDestinationKind } from './http';
 import { s3DestinationKind } from './s3';
 
 registerDestinationKind(duckdbDestinationKind);
+registerDestinationKind(clickhouseDestinationKind);
 registerDestinationKind(pgstreamDestinationKind);
 registerDestinationKind(kafkaDestinationKind);
 registerDestinationKind(bufstreamDestinationKind);
