@@ -37,7 +37,14 @@ export function spawnBin(bin: string, args: string[], env: NodeJS.ProcessEnv): S
       }
     }
   });
-  const exited = new Promise<ProcessResult>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, stdout, stderr })));
+  // 'exit' can come before the last output is read: wait for the pipes to close too (bounded, in case a
+  // grandchild still holds them).
+  const closed = new Promise<void>((resolve) => child.on('close', () => resolve()));
+  const exited = new Promise<ProcessResult>((resolve) =>
+    child.on('exit', (code, signal) => {
+      void Promise.race([closed, new Promise((r) => setTimeout(r, 2000))]).then(() => resolve({ code, signal, stdout, stderr }));
+    }),
+  );
   return {
     child,
     output: () => ({ stdout, stderr }),
