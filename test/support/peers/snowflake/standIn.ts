@@ -62,16 +62,16 @@ export class SnowflakeStandIn {
     const setup = await db.connect();
     for (const m of STAND_IN_MACROS) await setup.run(m);
     setup.closeSync();
-    let self: SnowflakeStandIn | undefined;
+    const holder: { self?: SnowflakeStandIn } = {};
     const server = createServer((req, res) => {
-      void self!.handle(req, res);
+      void holder.self!.handle(req, res);
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : 0;
     const opts = { account: 'standin', user: 'ductstream', password: 'stand-in-secret', ...options };
-    self = new SnowflakeStandIn(server, db, dir, port, opts);
-    return self;
+    holder.self = new SnowflakeStandIn(server, db, dir, port, opts);
+    return holder.self;
   }
 
   /** A destination `dsn` reaching this stand-in, for `database`/`schema` (password auth unless `auth` is `none`). */
@@ -147,12 +147,13 @@ export class SnowflakeStandIn {
   }
 
   private async login(body: unknown): Promise<unknown> {
-    const data = ((body as { data?: Record<string, unknown> }).data ?? {}) as Record<string, unknown>;
-    if (String(data.LOGIN_NAME ?? '').toLowerCase() !== this.opts.user.toLowerCase()) {
+    const data = (body as { data?: Record<string, unknown> }).data ?? {};
+    const text = (v: unknown): string => (typeof v === 'string' ? v : '');
+    if (text(data.LOGIN_NAME).toLowerCase() !== this.opts.user.toLowerCase()) {
       return errorAnswer('390100', 'Incorrect username or password was specified.');
     }
     if (data.AUTHENTICATOR === 'SNOWFLAKE_JWT') {
-      if (!this.publicKey || !verifyJwt(String(data.TOKEN ?? ''), this.publicKey)) return errorAnswer('390144', 'JWT token is invalid.');
+      if (!this.publicKey || !verifyJwt(text(data.TOKEN), this.publicKey)) return errorAnswer('390144', 'JWT token is invalid.');
     } else if (data.PASSWORD !== this.opts.password) {
       return errorAnswer('390100', 'Incorrect username or password was specified.');
     }
@@ -245,7 +246,7 @@ function bindValues(bindings: QueryBody['bindings']): DuckDBValue[] {
     .sort((a, b) => Number(a) - Number(b))
     .map((k) => {
       const v = bindings[k]!.value;
-      return v === null || v === undefined ? null : String(v);
+      return v === null || v === undefined ? null : typeof v === 'string' ? v : JSON.stringify(v);
     });
 }
 
