@@ -61,7 +61,7 @@ async function main(): Promise<void> {
   const handle = await openDuckdb(join(dir, 'bench.duckdb'), 'dsn');
   try {
     const spent: Record<Part, number> = { load: 0, executeScript: 0, execute: 0, query: 0, executeCounting: 0 };
-    const writer = new WarehouseWriter({
+    const writer = WarehouseWriter.transactional({
       session: timed(handle.session, spent),
       dialect: duckdbDialect,
       options: parseDuckdbConfig({ dsn: join(dir, 'bench.duckdb') }, 'destinations[0].options'),

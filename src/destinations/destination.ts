@@ -13,15 +13,17 @@ export interface EncodedBatch extends Batch {
 }
 
 /**
- * A destination of a flow: one implementation per kind (duckdb, kafka, s3, http, pgstream, ...).
+ * A destination of a flow: one implementation per kind (duckdb, clickhouse, kafka, s3, http, pgstream, ...).
+ * Every destination is an {@link EventDestination} or a {@link TableDestination}, which say what
+ * "written" means for it; this base contract holds for both.
  *
  * Contract:
  * - `open()` is idempotent: it connects and creates whatever must exist (tables, topics, buckets
  *   are checked); it fails with a DuctError naming the option when the peer is unreachable or refuses.
  * - `write(batch)` is durable when it resolves: after that, a crash loses none of the batch. It is
  *   safe to call twice with the same batch, or with an older batch after a newer one (a replay after a
- *   crash between write and checkpoint): the effect is as if each change were applied once, and an older
- *   change never overwrites a newer one. Changes to one row are applied in commit order.
+ *   crash between write and checkpoint); what a replay leaves behind is the capability's business.
+ *   Changes to one row are delivered in commit order.
  *   Errors are DuctErrors classified for retry (`never` stops the flow with the error's reason).
  * - `close()` releases connections; safe to call twice and after a failed `open()`.
  *
@@ -33,6 +35,40 @@ export interface Destination {
   open(): Promise<void>;
   write(batch: EncodedBatch): Promise<void>;
   close(): Promise<void>;
+}
+
+/**
+ * Event destinations (Kafka, Bufstream, HTTP, S3, pgstream): each change is delivered as an event,
+ * at least once. A replay delivers events again, each with the same identity (idempotency key =
+ * hash(table, primary key, commit LSN + seq), or the stream position where the peer has no key of
+ * its own); consumers deduplicate by it. pgstream deduplicates itself (one event per position).
+ */
+export interface EventDestination extends Destination {
+  readonly delivery: 'at_least_once';
+}
+
+/**
+ * How a table destination makes a batch visible (see `ApplyStrategy` in src/destinations/sql):
+ * - `transactional`: data and watermark commit together; visible and durable when `write` resolves,
+ *   nothing of a failed write visible (DuckDB, Snowflake);
+ * - `versioned_append`: rows are appended with the change's stream position as version; readers take
+ *   the latest version per key (ClickHouse `ReplacingMergeTree` read with `FINAL`);
+ * - `staged`: stage → load → merge, visible when the merge commits;
+ * - `eventually_visible`: durable when `write` resolves, visible after the destination's own load (Snowpipe).
+ */
+export type ApplyCapability = 'transactional' | 'versioned_append' | 'staged' | 'eventually_visible';
+
+/**
+ * Table destinations (DuckDB, ClickHouse, Snowflake, Snowpipe): destination == source. The rows a
+ * reader sees (as `applies` says to read them) are the source's rows after the last written change:
+ * a replayed or older batch has no effect, never a duplicate or a regression.
+ */
+export interface TableDestination extends Destination {
+  readonly applies: ApplyCapability;
+}
+
+export function isTableDestination(d: Destination): d is TableDestination {
+  return typeof (d as Partial<TableDestination>).applies === 'string';
 }
 
 /** Optional capability: the destination can stage backfill loads and resolve them into the targets. */

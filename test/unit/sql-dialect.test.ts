@@ -46,7 +46,7 @@ async function run(dialect: SqlDialect): Promise<{ rows: unknown[]; statements: 
   const h = await openDuckdb(':memory:', 'd.dsn');
   handles.push(h);
   const statements: string[] = [];
-  const writer = new WarehouseWriter({
+  const writer = WarehouseWriter.transactional({
     session: recording(h.session, statements),
     dialect,
     options: readWarehouseOptions(new OptionReader({}, 'd'), 'd'),

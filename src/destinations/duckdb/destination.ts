@@ -1,7 +1,7 @@
 import type { TableRef } from '../../core/change';
 import { DuctError } from '../../core/errors';
 import type { Logger } from '../../core/log';
-import type { Destination, EncodedBatch, Staged } from '../destination';
+import type { EncodedBatch, Staged, TableDestination } from '../destination';
 import type { DestinationContext } from '../registry';
 import type { BatchResolution } from '../sql/options';
 import { WarehouseWriter, type WriteSummary } from '../sql/writer';
@@ -13,7 +13,7 @@ import { duckdbDialect } from './dialect';
  * Writes changes into a DuckDB database file as typed rows (see {@link WarehouseWriter} for the
  * apply semantics).
  *
- * Contract (beyond `Destination`'s):
+ * Contract (beyond `TableDestination`'s; applies `transactional`):
  * - `open()` opens or creates the file; tables are created on first sight of a table in a batch.
  * - `write(batch)` applies the whole batch in one DuckDB transaction together with the per-table
  *   watermarks of the meta table `ductstream_meta.__metadata`; it is durable when it resolves
@@ -23,7 +23,8 @@ import { duckdbDialect } from './dialect';
  * - With `table` set, the destination writes one source table; a second one is refused.
  * - `batch_mode=staging` writes into staging tables; `resolveStaging` moves them into the targets.
  */
-export class DuckdbDestination implements Destination, Staged {
+export class DuckdbDestination implements TableDestination, Staged {
+  readonly applies = 'transactional' as const;
   readonly kind = 'duckdb';
   readonly name: string;
   private handle: DuckdbHandle | undefined;
@@ -48,7 +49,7 @@ export class DuckdbDestination implements Destination, Staged {
   async open(): Promise<void> {
     if (this.handle) return;
     this.handle = await openDuckdb(this.config.dsn, this.config.dsnField);
-    this.writer = new WarehouseWriter({
+    this.writer = WarehouseWriter.transactional({
       session: this.handle.session,
       dialect: duckdbDialect,
       options: this.config,

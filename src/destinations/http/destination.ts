@@ -6,7 +6,7 @@ import { formatCommitLsn } from '../../wire/envelope';
 import { withRetry } from '../../core/retry';
 import type { Codec } from '../../wire/codec';
 import { getCodec } from '../../wire/registry';
-import type { Destination, EncodedBatch } from '../destination';
+import type { EncodedBatch, EventDestination } from '../destination';
 import { batchIdempotencyKey, idempotencyKey, qualifiedName, rowKeyText } from '../idempotency';
 import { deliverInLanes } from '../lanes';
 import type { DestinationContext } from '../registry';
@@ -18,7 +18,7 @@ import { scrubHeaderValues } from './headers';
 /**
  * Pushes changes to a webhook endpoint.
  *
- * Contract (beyond `Destination`'s):
+ * Contract (beyond `EventDestination`'s: at-least-once, deduplicated by idempotency key):
  * - `open()` checks that the endpoint accepts TCP connections; otherwise it fails with a DuctError
  *   naming the destination and `url` (retry `backoff`).
  * - `mode=change` (default): one request per change, body = the change in the wire format
@@ -37,7 +37,8 @@ import { scrubHeaderValues } from './headers';
  *   keeps its class (`backoff`), so the runner may retry the batch later.
  * - Header values never appear in errors or logs (peer answers are scrubbed of them).
  */
-export class HttpDestination implements Destination {
+export class HttpDestination implements EventDestination {
+  readonly delivery = 'at_least_once' as const;
   readonly kind = 'http';
   readonly name: string;
   private client?: WebhookClient;

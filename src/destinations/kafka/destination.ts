@@ -3,7 +3,7 @@ import { DuctError } from '../../core/errors';
 import type { Logger } from '../../core/log';
 import { withRetry } from '../../core/retry';
 import { getCodec } from '../../wire/registry';
-import type { Destination, EncodedBatch } from '../destination';
+import type { EncodedBatch, EventDestination } from '../destination';
 import type { DestinationContext } from '../registry';
 import { ProducerCluster } from './cluster';
 import type { KafkaConfig } from './config';
@@ -18,7 +18,7 @@ import { ProduceRequestEncoder } from './recordBatch';
  * and metadata are kafkajs's (cluster.ts); the records of a write are encoded here (recordBatch.ts)
  * into as few produce requests as possible (producer.ts).
  *
- * Contract (beyond `Destination`'s):
+ * Contract (beyond `EventDestination`'s: at-least-once, deduplicated by idempotency key):
  * - `open()` connects to the seed brokers and loads metadata; an unreachable cluster fails with a
  *   DuctError naming the destination and `brokers` (retry `backoff`). Topics are created by the
  *   broker on first use (`auto.create.topics.enable`); none is created or deleted here.
@@ -38,7 +38,8 @@ import { ProduceRequestEncoder } from './recordBatch';
  *   retriable, after reloading metadata; a permanent refusal (authorization, record too large,
  *   invalid topic) fails at once with retry `never`, which stops the flow with that reason.
  */
-export class KafkaDestination implements Destination {
+export class KafkaDestination implements EventDestination {
+  readonly delivery = 'at_least_once' as const;
   readonly kind: string;
   readonly name: string;
   private cluster?: ProducerCluster;

@@ -5,7 +5,7 @@ import { appendEvents, registerStream, trimAckedEvents } from '../../services/st
 import { ensureStreamSchema } from '../../services/streams/schema';
 import { connectError, isConnectionLoss } from '../../source/postgres/errors';
 import type { WireFormat } from '../../wire/codec';
-import type { Destination, EncodedBatch } from '../destination';
+import type { EncodedBatch, EventDestination } from '../destination';
 import type { DestinationContext } from '../registry';
 import { streamNameOf, type PgstreamConfig } from './config';
 import { eventRowsOf } from './events';
@@ -14,7 +14,7 @@ import { eventRowsOf } from './events';
  * Writes every change as one event of a Postgres-backed stream (tables in schema
  * `ductstream_stream` of `dsn`, see src/services/streams/schema.ts), for consumer groups to pull.
  *
- * Contract (beyond `Destination`'s):
+ * Contract (beyond `EventDestination`'s: at-least-once; the stream stores each position once, so a replay adds nothing):
  * - `open()` creates the stream tables when missing and registers the stream with the resolved
  *   wire format; it fails naming `dsn` when the database cannot be reached or refuses.
  * - `write(batch)` appends the batch's changes in one transaction (durable on COMMIT). Each event is
@@ -25,7 +25,8 @@ import { eventRowsOf } from './events';
  * - Errors: lost connections and lock timeouts are `transient`; a full disk or too many
  *   connections `backoff`; anything else `never` (the flow stops with the reason).
  */
-export class PgstreamDestination implements Destination {
+export class PgstreamDestination implements EventDestination {
+  readonly delivery = 'at_least_once' as const;
   readonly kind = 'pgstream';
   readonly name: string;
   readonly stream: string;

@@ -5,7 +5,7 @@ import type { Logger } from '../../core/log';
 import { withRetry } from '../../core/retry';
 import type { Codec } from '../../wire/codec';
 import { getCodec } from '../../wire/registry';
-import type { Destination, EncodedBatch } from '../destination';
+import type { EncodedBatch, EventDestination } from '../destination';
 import { deliverInLanes } from '../lanes';
 import type { DestinationContext } from '../registry';
 import type { S3Config } from './config';
@@ -16,7 +16,7 @@ import { objectKeyFor, positionText } from './objectKeys';
  * Writes each batch as one object per table in the destination's wire format (json lines, parquet,
  * avro container, arrow IPC stream, length-delimited proto), under the key layout of objectKeys.ts.
  *
- * Contract (beyond `Destination`'s):
+ * Contract (beyond `EventDestination`'s: at-least-once; readers deduplicate by (commit_lsn, seq)):
  * - `open()` checks the bucket (HeadBucket): a missing bucket or refused credentials fail with
  *   retry `never`, an unreachable endpoint with `backoff`; the error names the destination and option.
  * - `write(batch)` resolves when every object is stored (a successful PutObject is durable). Objects
@@ -28,7 +28,8 @@ import { objectKeyFor, positionText } from './objectKeys';
  * - Object metadata: `ductstream-format`, `ductstream-count`, `ductstream-first`, `ductstream-last`
  *   (stream positions as in the key), `ductstream-flow`.
  */
-export class S3Destination implements Destination {
+export class S3Destination implements EventDestination {
+  readonly delivery = 'at_least_once' as const;
   readonly kind = 's3';
   readonly name: string;
   private client?: S3Client;

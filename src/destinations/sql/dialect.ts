@@ -1,6 +1,6 @@
 import type { LogicalType } from './types';
 
-/** A schema-qualified table name in the destination. */
+/** A schema-qualified table name in the destination (ClickHouse: database.table). */
 export interface QualifiedName {
   schema: string;
   name: string;
@@ -13,37 +13,46 @@ export interface ColumnDef {
   type: string;
 }
 
-/**
- * What differs between warehouses in the shared SQL layer. The layer builds every statement from
- * these pieces; a new warehouse (Snowflake, ClickHouse) supplies one object and its `SqlSession`,
- * and touches no shared file. Functions return SQL text; none of them runs anything.
+/*
+ * What differs between warehouses, in three parts (issue #12):
+ *
+ * - {@link SqlTypes}: how a logical column type is named (and how wide a DECIMAL may be);
+ * - {@link SqlSyntax} + {@link SqlDdl}: quoting, literals and the DDL that creates, lists and drops tables;
+ * - an apply strategy (`apply-strategy.ts`): how a planned batch reaches the tables, and what that
+ *   guarantees (`ApplyCapability`). The transactional strategy (`transactional-apply.ts`, DuckDB and
+ *   Snowflake) needs {@link SqlDml}: the statements it runs between BEGIN and COMMIT. Other
+ *   strategies (ClickHouse's versioned append and mutations) bring their own statements.
+ *
+ * Planning (net effect per key, key moves, unchanged TOAST, deletes, soft deletes, append mode:
+ * `plan.ts`) and table layout (metadata columns, type mappings: `layout.ts`) are shared by every
+ * strategy. Functions here return SQL text; none of them runs anything.
  */
-export interface SqlDialect {
+
+/** How logical types are named in the destination. */
+export interface SqlTypes {
   readonly name: string;
   /** Largest DECIMAL precision stored exactly; wider numerics are kept as exact text. */
   readonly maxDecimalPrecision: number;
-  /**
-   * True when a plain INSERT of a row whose primary key exists fails (the constraint is enforced),
-   * so batches of new rows may be applied with INSERT, falling back to {@link upsert} on failure.
-   * Leave unset where keys are not enforced (Snowflake): every row then goes through upsert.
-   */
-  readonly insertFailsOnDuplicateKey?: boolean;
-  /** Where the watermark table lives (`meta_table_enabled`). */
-  readonly metaTable: QualifiedName;
-  /** Statements that open, commit and roll back a transaction. */
-  readonly beginTransaction: string;
-  readonly commit: string;
-  readonly rollback: string;
+  /** The destination type name of a logical type, e.g. `DECIMAL(30,10)`, `TIMESTAMPTZ`, `INTEGER[]`. */
+  typeName(type: LogicalType): string;
+}
+
+/** Identifiers, literals and the few expressions every statement builder needs. */
+export interface SqlSyntax {
   quoteIdent(name: string): string;
   /** A string literal. */
   quoteString(value: string): string;
-  /** The destination type name of a logical type, e.g. `DECIMAL(30,10)`, `TIMESTAMPTZ`, `INTEGER[]`. */
-  typeName(type: LogicalType): string;
   /** The current time as a timestamptz expression (metadata `synced_at`). */
   readonly currentTimestamp: string;
   /** `a` equals `b`, NULLs equal to each other. */
   nullSafeEquals(a: string, b: string): string;
   cast(expr: string, type: string): string;
+}
+
+/** Table DDL and catalog queries. Every CREATE is idempotent (`IF NOT EXISTS`). */
+export interface SqlDdl {
+  /** Where the watermark table lives (`meta_table_enabled`). */
+  readonly metaTable: QualifiedName;
   createSchema(schema: string): string;
   /** CREATE TABLE IF NOT EXISTS, with a primary key constraint when `primaryKey` is not empty. */
   createTable(table: QualifiedName, columns: ColumnDef[], primaryKey: string[]): string;
@@ -53,6 +62,24 @@ export interface SqlDialect {
    */
   createLoadTable(name: string, columns: ColumnDef[]): { table: QualifiedName; sql: string };
   dropTable(table: QualifiedName): string;
+  /** A query returning one row per column of `table`, in order, with the column name as `column_name`. */
+  listColumns(table: QualifiedName): string;
+  /** A query returning one row per primary key column of `table`, in key order, as `column_name`. */
+  listPrimaryKey(table: QualifiedName): string;
+}
+
+/** The row statements of the transactional apply strategy: set-based, from a load table, inside one transaction. */
+export interface SqlDml {
+  /**
+   * True when a plain INSERT of a row whose primary key exists fails (the constraint is enforced),
+   * so batches of new rows may be applied with INSERT, falling back to {@link upsert} on failure.
+   * Leave unset where keys are not enforced (Snowflake): every row then goes through upsert.
+   */
+  readonly insertFailsOnDuplicateKey?: boolean;
+  /** Statements that open, commit and roll back a transaction. */
+  readonly beginTransaction: string;
+  readonly commit: string;
+  readonly rollback: string;
   /** Removes every row of `table`, inside a transaction. */
   deleteAll(table: QualifiedName): string;
   /**
@@ -73,12 +100,14 @@ export interface SqlDialect {
    * a delete removes only one of them.
    */
   deleteOne(table: QualifiedName, source: QualifiedName, where: string): string;
-  /** A query returning one row per column of `table`, in order, with the column name as `column_name`. */
-  listColumns(table: QualifiedName): string;
-  /** A query returning one row per primary key column of `table`, in key order, as `column_name`. */
-  listPrimaryKey(table: QualifiedName): string;
 }
 
-export function qualified(d: SqlDialect, t: QualifiedName): string {
+/**
+ * Everything the transactional apply strategy needs from a warehouse: a new warehouse of that kind
+ * (Snowflake) supplies one such object and its `SqlSession`, and touches no shared file.
+ */
+export interface SqlDialect extends SqlTypes, SqlSyntax, SqlDdl, SqlDml {}
+
+export function qualified(d: Pick<SqlSyntax, 'quoteIdent'>, t: QualifiedName): string {
   return `${d.quoteIdent(t.schema)}.${d.quoteIdent(t.name)}`;
 }

@@ -1,6 +1,6 @@
 import type { Column, TableRef, TableSchema } from '../../core/change';
 import { DuctError, invalidArgument } from '../../core/errors';
-import type { QualifiedName, SqlDialect } from './dialect';
+import type { QualifiedName, SqlTypes } from './dialect';
 import type { WarehouseOptions, WriteMode } from './options';
 import { mappedType } from './type-mappings';
 import { BLOB, logicalTypeOf, TEXT, type LogicalType } from './types';
@@ -86,7 +86,7 @@ function metaColumns(o: WarehouseOptions): MetaColumn[] {
  * The layout of `schema` in the destination under options `o`. `table` is the target or staging
  * name. Throws a DuctError when a metadata column would collide with a source column.
  */
-export function tableLayout(schema: TableSchema, table: QualifiedName, o: WarehouseOptions, dialect: SqlDialect): TableLayout {
+export function tableLayout(schema: TableSchema, table: QualifiedName, o: WarehouseOptions, dialect: SqlTypes): TableLayout {
   const columns = schema.columns.map((c): DataColumn => {
     const override = mappedType(c, o.typeMappings);
     if (override !== undefined) {

@@ -1,5 +1,5 @@
 import type { Value } from '../../core/change';
-import type { ColumnDef, QualifiedName, SqlDialect } from './dialect';
+import type { ColumnDef, QualifiedName, SqlTypes } from './dialect';
 import { metaColumn, type DataColumn, type TableLayout } from './layout';
 import type { PlannedRow, TablePlan } from './plan';
 import type { LoadColumn } from './session';
@@ -45,7 +45,7 @@ export interface LoadTable extends LoadData {
  * load types, the fill columns when some row keeps unchanged TOAST values, and the per-row
  * metadata values the layout's metadata columns need.
  */
-export function buildLoadData(dialect: SqlDialect, layout: TableLayout, plan: TablePlan): LoadData {
+export function buildLoadData(dialect: SqlTypes, layout: TableLayout, plan: TablePlan): LoadData {
   const rows = plan.rows;
   const cols: LoadColumn[] = [];
   const add = (colName: string, type: LogicalType, get: (r: PlannedRow, i: number) => Value): void => {

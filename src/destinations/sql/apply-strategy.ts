@@ -1,0 +1,55 @@
+import type { TableRef } from '../../core/change';
+import type { ApplyCapability } from '../destination';
+import type { ColumnDef } from './dialect';
+import type { TableLayout } from './layout';
+import type { Watermark, WatermarkKey } from './meta-table';
+import type { BatchResolution } from './options';
+import type { TablePlan } from './plan';
+
+export type { ApplyCapability };
+
+/** Where one table's watermark moves when its work is applied. */
+export interface WatermarkMove {
+  key: WatermarkKey;
+  to: Watermark;
+  /** Commit time of the last change (stored beside the watermark, for people). */
+  commitTimeMicros: bigint;
+  /** True when the meta table already holds a row for `key`. */
+  existed: boolean;
+}
+
+/** One destination table's part of a batch: its layout and its planned net changes (past the watermark). */
+export interface TableWork {
+  layout: TableLayout;
+  plan: TablePlan;
+  /** Undefined when `meta_table_enabled` is false. */
+  watermark: WatermarkMove | undefined;
+}
+
+/**
+ * How planned batches reach a destination's tables. The shared {@link WarehouseWriter} groups a
+ * batch by table, lays tables out, skips changes at or before the watermark and plans the rest
+ * (`plan.ts`); a strategy applies the plans and moves the watermarks, with the guarantees of its
+ * {@link ApplyCapability}. Calls come one at a time (the writer serializes them).
+ *
+ * Errors are DuctErrors classified where thrown; a strategy prefixes them with the table(s) they
+ * concern (`withTables`).
+ */
+export interface ApplyStrategy {
+  readonly capability: ApplyCapability;
+  /**
+   * Creates the destination table of `layout` when missing, with `columns` (data and metadata
+   * columns, in order) and whatever columns the strategy itself needs (e.g. a version), then returns
+   * the names of the columns the table has. Idempotent.
+   */
+  ensureTable(layout: TableLayout, columns: ColumnDef[]): Promise<string[]>;
+  /** Creates the meta table when missing; returns the committed watermarks of `flowId` by `watermarkMapKey`. */
+  readWatermarks(flowId: string): Promise<Map<string, Watermark>>;
+  /** Applies the work of one batch (tables in batch order) and moves their watermarks. */
+  apply(work: TableWork[]): Promise<void>;
+  /**
+   * Moves staged rows of `tables` into their targets and drops the staging tables; with
+   * `watermarks` (meta table enabled), the staged watermark moves to the target when later.
+   */
+  resolveStaging(tables: TableRef[], mode: Exclude<BatchResolution, 'none'>, watermarks: Map<string, Watermark> | undefined, flowId: string): Promise<void>;
+}

@@ -1,0 +1,177 @@
+import type { TableRef } from '../../core/change';
+import type { Logger } from '../../core/log';
+import type { ApplyStrategy, TableWork } from './apply-strategy';
+import { type ColumnDef, type QualifiedName, type SqlDialect } from './dialect';
+import { withTables } from './errors';
+import { FastScript, fastRows, runApply } from './fast-apply';
+import { stagingName, targetName, type TableLayout } from './layout';
+import { buildLoadData, type LoadTable } from './load-table';
+import { createMetaTableStatements, parseWatermarkRows, selectWatermarks, updateWatermark, upsertWatermark, type Watermark } from './meta-table';
+import type { BatchResolution, WarehouseOptions } from './options';
+import type { TablePlan } from './plan';
+import type { SqlSession } from './session';
+import { resolveStatements } from './staging';
+import { applyStatements, type WriteRows } from './statements';
+
+export interface TransactionalApplyConfig {
+  session: SqlSession;
+  dialect: SqlDialect;
+  options: WarehouseOptions;
+  flowId: string;
+  log: Logger;
+}
+
+/**
+ * The `transactional` apply strategy (DuckDB, Snowflake): each table's net changes are loaded
+ * into a session-private load table outside any transaction, then one script applies them all
+ * set-based and moves the watermarks between BEGIN and COMMIT. Atomic and durable when `apply`
+ * resolves; on failure it rolls back and nothing of the batch is visible.
+ */
+export class TransactionalApply implements ApplyStrategy {
+  readonly capability = 'transactional' as const;
+  /** Reusable load tables by column signature. */
+  private readonly loadTables = new Map<string, LoadSlot[]>();
+  private loadTableCount = 0;
+
+  constructor(private readonly cfg: TransactionalApplyConfig) {}
+
+  async ensureTable(layout: TableLayout, columns: ColumnDef[]): Promise<string[]> {
+    const { session, dialect: d } = this.cfg;
+    await session.executeScript([d.createSchema(layout.target.schema), d.createTable(layout.target, columns, layout.constraintKey)]);
+    return (await session.query(d.listColumns(layout.target))).map((r) => String(r.column_name));
+  }
+
+  async readWatermarks(flowId: string): Promise<Map<string, Watermark>> {
+    const { session, dialect: d } = this.cfg;
+    await session.executeScript(createMetaTableStatements(d));
+    return parseWatermarkRows(await session.query(selectWatermarks(d, flowId)));
+  }
+
+  async apply(work: TableWork[]): Promise<void> {
+    const { dialect: d } = this.cfg;
+    const used = new Set<LoadSlot>();
+    /** Every row written by upsert: always right. */
+    const script: string[] = [d.beginTransaction];
+    /** The same with plain INSERTs and UPDATEs where plans allow (see `runApply`). */
+    const fast = new FastScript(d.beginTransaction);
+    let blame: TableLayout[] = [];
+    try {
+      for (const { layout, plan, watermark } of work) {
+        blame = [layout];
+        const load = await this.load(layout, plan, used);
+        const statements = this.statements(layout, plan, load, 'upsert');
+        script.push(...statements);
+        const rows = fastRows(d, this.cfg.session, layout, plan);
+        if (rows === 'upsert') fast.add(statements);
+        else if (rows === 'insert') fast.add(this.statements(layout, plan, load, rows), true);
+        else {
+          const update = this.statements(layout, plan, load, rows);
+          // The UPDATE is the statement before the load table is emptied.
+          fast.add(update.slice(0, -2));
+          fast.count(update.at(-2)!, plan.rows.length);
+          fast.add(update.slice(-1));
+        }
+        if (watermark) {
+          const w = watermark;
+          const moveTo = w.existed ? updateWatermark(d, w.key, w.to, w.commitTimeMicros) : upsertWatermark(d, w.key, w.to, w.commitTimeMicros);
+          script.push(moveTo);
+          fast.add([moveTo]);
+        }
+      }
+      if (script.length === 1) return;
+      script.push(d.commit);
+      fast.add([d.commit]);
+      blame = work.map((w) => w.layout);
+      await runApply(this.cfg.session, d, fast, script, (e) => {
+        this.cfg.log.debug('the fast apply did not fit the destination; applying the batch with upserts', {
+          flow: this.cfg.flowId,
+          error: e instanceof Error ? e.message : String(e),
+        });
+      });
+    } catch (e) {
+      await this.cfg.session.execute(d.rollback).catch(() => undefined);
+      throw withTables(blame, e);
+    }
+    for (const slot of used) slot.dirty = false;
+  }
+
+  /**
+   * Moves staged rows of `tables` into their targets and drops the staging tables, in one
+   * transaction (see {@link resolveStatements}).
+   */
+  async resolveStaging(
+    tables: TableRef[],
+    mode: Exclude<BatchResolution, 'none'>,
+    watermarks: Map<string, Watermark> | undefined,
+    flowId: string,
+  ): Promise<void> {
+    const { session, dialect: d, options: o } = this.cfg;
+    const script: string[] = [d.beginTransaction];
+    for (const source of tables) {
+      const staging = stagingName(source, o);
+      const target = targetName(source, o);
+      const columns = (await session.query(d.listColumns(staging))).map((r) => String(r.column_name));
+      const key = (await session.query(d.listPrimaryKey(target))).map((r) => String(r.column_name));
+      const meta = watermarks ? { flowId, watermarks } : undefined;
+      script.push(...resolveStatements(d, { source, staging, target, columns, key }, mode, meta));
+    }
+    if (script.length === 1) return;
+    script.push(d.commit);
+    try {
+      await session.executeScript(script);
+    } catch (e) {
+      await session.execute(d.rollback).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  /** The statements that apply a loaded plan and then empty its load table. */
+  private statements(layout: TableLayout, plan: TablePlan, load: LoadTable, rows: WriteRows): string[] {
+    const d = this.cfg.dialect;
+    const statements = applyStatements(d, layout, plan, load, rows);
+    if (load.rowCount > 0) statements.push(d.deleteAll(load.table));
+    return statements;
+  }
+
+  /** Loads a plan into a free load table (none when it has no rows). */
+  private async load(layout: TableLayout, plan: TablePlan, used: Set<LoadSlot>): Promise<LoadTable> {
+    const { session, dialect: d } = this.cfg;
+    const data = buildLoadData(d, layout, plan);
+    if (data.rowCount === 0) return { ...data, table: { schema: '', name: '' } };
+    let slots = this.loadTables.get(data.signature);
+    if (!slots) this.loadTables.set(data.signature, (slots = []));
+    let slot = slots.find((s) => !used.has(s));
+    if (!slot) {
+      const name = `__ds_load_${this.loadTableCount++}`;
+      const created = d.createLoadTable(name, data.defs);
+      await session.execute(created.sql);
+      slots.push((slot = { name, table: created.table, dirty: false, loaded: 0 }));
+    } else if (slot.loaded >= LOAD_TABLE_RECREATE_ROWS) {
+      // Emptying a table does not give its storage back (DuckDB keeps the row groups of deleted
+      // rows, and scans them): replaced now and then, a load table stays small however long the
+      // flow runs.
+      await session.execute(d.createLoadTable(slot.name, data.defs).sql);
+      slot.dirty = false;
+      slot.loaded = 0;
+    }
+    used.add(slot);
+    if (slot.dirty) await session.execute(d.deleteAll(slot.table));
+    slot.dirty = true;
+    slot.loaded += data.rowCount;
+    await session.load(slot.table, data.columns, data.rowCount);
+    return { ...data, table: slot.table };
+  }
+}
+
+/** A reusable load table (see `SqlDdl.createLoadTable`). */
+interface LoadSlot {
+  name: string;
+  table: QualifiedName;
+  /** May hold rows of a failed batch: emptied before its next load. */
+  dirty: boolean;
+  /** Rows appended since it was (re)created. */
+  loaded: number;
+}
+
+/** Rows a load table takes before it is replaced by an empty one (its storage grows until then). */
+const LOAD_TABLE_RECREATE_ROWS = 200_000;
