@@ -11,6 +11,7 @@ import { pgstreamDestinationKind } from './pgstream';
 import { bufstreamDestinationKind, kafkaDestinationKind } from './kafka';
 import { httpDestinationKind } from './http';
 import { s3DestinationKind } from './s3';
+import { snowflakeDestinationKind } from './snowflake';
 
 registerDestinationKind(duckdbDestinationKind);
 registerDestinationKind(pgstreamDestinationKind);
@@ -18,3 +19,4 @@ registerDestinationKind(kafkaDestinationKind);
 registerDestinationKind(bufstreamDestinationKind);
 registerDestinationKind(httpDestinationKind);
 registerDestinationKind(s3DestinationKind);
+registerDestinationKind(snowflakeDestinationKind);

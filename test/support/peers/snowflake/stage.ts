@@ -35,7 +35,7 @@ export interface CopyCommand {
   purge: boolean;
 }
 
-const COPY = /^\s*COPY\s+INTO\s+((?:"(?:[^"]|"")*"|[\w$]+)(?:\.(?:"(?:[^"]|"")*"|[\w$]+))*)\s+FROM\s+@([^\s/]+)((?:\/[^\s]*)?)([\s\S]*)$/i;
+const COPY = /^\s*COPY\s+INTO\s+((?:"(?:[^"]|"")*"|[\w$]+)(?:\.(?:"(?:[^"]|"")*"|[\w$]+))*)(?:\s*\([^)]*\))?\s+FROM\s+@([^\s/]+)((?:\/[^\s]*)?)([\s\S]*)$/i;
 
 export function parseCopy(sql: string): CopyCommand | undefined {
   const m = COPY.exec(sql);

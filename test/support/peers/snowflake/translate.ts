@@ -69,6 +69,7 @@ function mapCode(sql: string, fn: (code: string) => string): string {
 export function translate(sql: string): string {
   return mapCode(sql, (code) => {
     let c = code;
+    c = c.replace(/\bDATA_RETENTION_TIME_IN_DAYS\s*=\s*\d+/gi, '');
     c = c.replace(/\bCREATE\s+(OR\s+REPLACE\s+)?TRANSIENT\s+TABLE\b/gi, (_m, r: string | undefined) => `CREATE ${r ?? ''}TABLE`);
     for (const [re, to] of TYPE_RULES) c = c.replace(re, to);
     for (const [re, to] of FUNCTION_RULES) c = c.replace(re, to);
