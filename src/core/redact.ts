@@ -5,7 +5,8 @@
  */
 
 const URL_PASSWORD = /([a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]*):([^@/\s]*)@/gi;
-const KV_PASSWORD = /(\b(?:password|passwd|pwd|secret|token|api_key|apikey|secret_access_key|access_key_secret|private_key_passphrase|passphrase)\s*=\s*)('[^']*'|"[^"]*"|[^\s&;,]+)/gi;
+const KV_PASSWORD =
+  /(\b(?:password|passwd|pwd|secret|token|api_key|apikey|secret_access_key|access_key_secret|private_key_passphrase|passphrase)\s*=\s*)('[^']*'|"[^"]*"|[^\s&;,]+)/gi;
 const AUTH_HEADER = /((?:authorization|proxy-authorization|x-api-key|api-key|cookie)\s*:\s*)([^,\n]+)/gi;
 
 export const MASK = '****';

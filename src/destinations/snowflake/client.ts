@@ -27,7 +27,7 @@ let sdk: Promise<Sdk> | undefined;
 
 async function loadSdk(): Promise<Sdk> {
   sdk ??= import('snowflake-sdk').then((m) => {
-    const s = ((m as { default?: Sdk }).default ?? m) as Sdk;
+    const s = (m as { default?: Sdk }).default ?? m;
     s.configure({ logLevel: 'OFF' });
     return s;
   });
@@ -59,9 +59,12 @@ export async function connectSnowflake(c: SnowflakeConnectionConfig, log: Logger
   }
   let conn: SdkConnection;
   try {
-    conn = s.createConnection(options as Parameters<Sdk['createConnection']>[0]);
+    conn = s.createConnection(options);
   } catch (e) {
-    throw new DuctError('invalid_argument', `${c.field}: the driver refuses the connection settings (${(e as Error).message})`, { field: c.field, retry: 'never' });
+    throw new DuctError('invalid_argument', `${c.field}: the driver refuses the connection settings (${(e as Error).message})`, {
+      field: c.field,
+      retry: 'never',
+    });
   }
   await new Promise<void>((resolve, reject) => {
     conn.connect((err) => (err ? reject(classifySnowflakeError(err, `cannot log in to Snowflake account ${c.account} (${c.field})`)) : resolve()));
@@ -86,7 +89,9 @@ class SdkClient implements SnowflakeClient {
 
   async put(localPath: string, stage: string, path: string): Promise<void> {
     const target = path === '' ? `@${stage}` : `@${stage}/${path}`;
-    const rows = await this.execute(`PUT 'file://${localPath}' '${target.replace(/'/g, "\\'")}' AUTO_COMPRESS = FALSE SOURCE_COMPRESSION = AUTO_DETECT OVERWRITE = TRUE`);
+    const rows = await this.execute(
+      `PUT 'file://${localPath}' '${target.replace(/'/g, "\\'")}' AUTO_COMPRESS = FALSE SOURCE_COMPRESSION = AUTO_DETECT OVERWRITE = TRUE`,
+    );
     for (const r of rows) this.stats.uploadedBytes += Number(r.targetSize ?? r.sourceSize ?? 0);
   }
 
@@ -104,7 +109,7 @@ class SdkClient implements SnowflakeClient {
     return new Promise((resolve, reject) => {
       this.conn.execute({
         sqlText: sql,
-        binds: binds as never,
+        binds: binds,
         fetchAsString: [...AS_STRING] as never,
         complete: (err, _stmt, rows) => {
           if (err) reject(classifySnowflakeError(err, `Snowflake statement failed: ${sql.slice(0, 120)}`));

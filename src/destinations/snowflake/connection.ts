@@ -50,7 +50,10 @@ export function readSnowflakeConnection(r: OptionReader): SnowflakeConnectionCon
   const account = decodeURIComponent(url.hostname);
   if (username === '') throw invalidArgument(field, 'has no user', DSN_FIX);
   if (account === '') throw invalidArgument(field, 'has no account', DSN_FIX);
-  const path = url.pathname.split('/').filter((p) => p !== '').map(decodeURIComponent);
+  const path = url.pathname
+    .split('/')
+    .filter((p) => p !== '')
+    .map(decodeURIComponent);
   if (path.length === 0 || path.length > 2) throw invalidArgument(field, 'must name a database (and optionally a schema) as its path', DSN_FIX);
   for (const key of url.searchParams.keys()) {
     if (!(DSN_PARAMS as readonly string[]).includes(key)) throw invalidArgument(field, `has unknown parameter "${key}"`, `use only: ${DSN_PARAMS.join(', ')}`);
@@ -58,9 +61,11 @@ export function readSnowflakeConnection(r: OptionReader): SnowflakeConnectionCon
   const param = (k: (typeof DSN_PARAMS)[number]): string | undefined => url.searchParams.get(k) ?? undefined;
   const portText = param('port');
   const port = portText === undefined ? undefined : Number(portText);
-  if (port !== undefined && (!Number.isInteger(port) || port < 1 || port > 65535)) throw invalidArgument(field, `port "${portText}" is not a TCP port`, 'use e.g. port=443');
+  if (port !== undefined && (!Number.isInteger(port) || port < 1 || port > 65535))
+    throw invalidArgument(field, `port "${portText}" is not a TCP port`, 'use e.g. port=443');
   const protocol = param('protocol');
-  if (protocol !== undefined && protocol !== 'https' && protocol !== 'http') throw invalidArgument(field, `protocol "${protocol}" is not allowed`, 'use protocol=https (or http)');
+  if (protocol !== undefined && protocol !== 'https' && protocol !== 'http')
+    throw invalidArgument(field, `protocol "${protocol}" is not allowed`, 'use protocol=https (or http)');
   const authenticator = param('authenticator');
   if (authenticator !== undefined && !['snowflake', 'snowflake_jwt'].includes(authenticator.toLowerCase())) {
     throw invalidArgument(field, `authenticator "${authenticator}" is not supported`, 'use a password, or key-pair auth with private_key_path');
@@ -75,7 +80,8 @@ export function readSnowflakeConnection(r: OptionReader): SnowflakeConnectionCon
   if (authenticator?.toLowerCase() === 'snowflake_jwt' && keyPath === undefined) {
     throw invalidArgument(field, 'asks for SNOWFLAKE_JWT but no private key is given', 'set private_key_path');
   }
-  if (keyPath === undefined && password === undefined) throw invalidArgument(field, 'has no password and no private key', 'give user:password@, or set private_key_path for key-pair auth');
+  if (keyPath === undefined && password === undefined)
+    throw invalidArgument(field, 'has no password and no private key', 'give user:password@, or set private_key_path for key-pair auth');
   return {
     account,
     username,
@@ -98,7 +104,11 @@ function readPrivateKey(path: string, field: string, passphrase: string | undefi
   try {
     pem = readFileSync(path, 'utf8');
   } catch (e) {
-    throw invalidArgument(field, `cannot read the private key file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, 'give the path of a readable PEM file');
+    throw invalidArgument(
+      field,
+      `cannot read the private key file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+      'give the path of a readable PEM file',
+    );
   }
   const encrypted = /ENCRYPTED/.test(pem);
   if (encrypted && passphrase === undefined) throw invalidArgument(passField, 'is required: the private key is encrypted', 'set private_key_passphrase');

@@ -87,7 +87,8 @@ export class SnowflakeDestination implements TableDestination, Staged {
   }
 
   private requireWriter(): WarehouseWriter {
-    if (!this.writer) throw new DuctError('failed_precondition', `snowflake destination "${this.name}" is not open`, { retry: 'never', hint: 'call open() first' });
+    if (!this.writer)
+      throw new DuctError('failed_precondition', `snowflake destination "${this.name}" is not open`, { retry: 'never', hint: 'call open() first' });
     return this.writer;
   }
 }

@@ -70,9 +70,9 @@ export function fromText(expr: string, t: LogicalType): string {
 
 export const snowflakeTypes: SqlTypes = { name: 'snowflake', maxDecimalPrecision: 38, typeName: snowflakeTypeName };
 
-const quoteIdent = (name: string): string => `"${name.replace(/"/g, '""')}"`;
+export const quoteIdent = (name: string): string => `"${name.replace(/"/g, '""')}"`;
 /** Snowflake string literals treat `\` as an escape: both it and `'` are doubled/escaped. */
-const quoteString = (value: string): string => `'${value.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
+export const quoteString = (value: string): string => `'${value.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
 
 export const snowflakeSyntax: SqlSyntax = {
   quoteIdent,

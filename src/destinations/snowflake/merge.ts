@@ -1,10 +1,10 @@
 import { DuctError } from '../../core/errors';
 import { qualified, type QualifiedName } from '../sql/dialect';
 import { APPEND_LSN_COLUMN, APPEND_SEQ_COLUMN, type DataColumn, type MetaColumn, type TableLayout } from '../sql/layout';
-import { fromText, snowflakeSyntax as sx, snowflakeTypeName } from './dialect';
+import { fromText, quoteIdent, snowflakeSyntax as sx, snowflakeTypeName } from './dialect';
 import { RAW, type RawRows } from './raw';
 
-const q = sx.quoteIdent;
+const q = quoteIdent;
 const r = (name: string): string => `r.${q(name)}`;
 const LSN = 'NUMBER(20,0)';
 
@@ -27,12 +27,19 @@ export function applyStatements(layout: TableLayout, raw: QualifiedName, rows: R
   if (layout.key.length === 0) {
     const other = [...rows.actions].find((a) => a !== 'insert');
     if (other !== undefined) {
-      throw new DuctError('failed_precondition', `cannot apply ${other.replace('_one', '')}s to ${layout.target.schema}.${layout.target.name}: the source table has no primary key`, {
-        retry: 'never',
-        hint: 'add a primary key to the source table, or set write_mode=append (Snowflake cannot delete one of several identical rows)',
-      });
+      throw new DuctError(
+        'failed_precondition',
+        `cannot apply ${other.replace('_one', '')}s to ${layout.target.schema}.${layout.target.name}: the source table has no primary key`,
+        {
+          retry: 'never',
+          hint: 'add a primary key to the source table, or set write_mode=append (Snowflake cannot delete one of several identical rows)',
+        },
+      );
     }
-    return [...out, `INSERT INTO ${qualified(sx, layout.target)} (${insertColumns(layout).join(', ')}) SELECT ${valueExprs(layout, false).join(', ')} FROM ${qualified(sx, raw)} AS r ORDER BY ${ord()}`];
+    return [
+      ...out,
+      `INSERT INTO ${qualified(sx, layout.target)} (${insertColumns(layout).join(', ')}) SELECT ${valueExprs(layout, false).join(', ')} FROM ${qualified(sx, raw)} AS r ORDER BY ${ord()}`,
+    ];
   }
   return [...out, mergeStatement(layout, raw, rows)];
 }

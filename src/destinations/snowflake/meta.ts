@@ -3,11 +3,11 @@ import { epochMicrosToTimestamp } from '../../core/time';
 import { qualified, type QualifiedName } from '../sql/dialect';
 import type { TableLayout } from '../sql/layout';
 import type { WatermarkMove } from '../sql/apply-strategy';
-import { snowflakeSyntax as sx } from './dialect';
+import { quoteIdent, quoteString, snowflakeSyntax as sx } from './dialect';
 import { RAW } from './raw';
 
-const q = sx.quoteIdent;
-const s = sx.quoteString;
+const q = quoteIdent;
+const s = quoteString;
 
 /**
  * The meta table `meta_schema.meta_table` (usage.md: "create/update meta_schema.meta_table"): one

@@ -1,4 +1,5 @@
 import type { Row } from '../../core/change';
+import { epochMicrosToTimestamp } from '../../core/time';
 import type { ColumnDef } from '../sql/dialect';
 import type { TableLayout } from '../sql/layout';
 import type { TablePlan } from '../sql/plan';
@@ -89,6 +90,5 @@ function keyJson(layout: TableLayout, keyIndex: number[], converters: ReturnType
 }
 
 function epochMicrosText(micros: bigint): string {
-  const s = new Date(Number(micros / 1000n)).toISOString().slice(0, 19).replace('T', ' ');
-  return `${s}.${String(((micros % 1_000_000n) + 1_000_000n) % 1_000_000n).padStart(6, '0')} +00:00`;
+  return epochMicrosToTimestamp(micros, false) + '+00:00';
 }

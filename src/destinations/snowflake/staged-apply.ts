@@ -79,7 +79,14 @@ export class SnowflakeStagedApply implements ApplyStrategy {
         if (rows.rows.length > 0) {
           if (this.dirty.has(raw.name)) await this.client.execute(`TRUNCATE TABLE ${qualified(d, raw)}`);
           this.dirty.add(raw.name);
-          this.loads[await loadRaw(this.client, raw, rawColumns(layout).map((c) => c.name), rows.rows)]++;
+          this.loads[
+            await loadRaw(
+              this.client,
+              raw,
+              rawColumns(layout).map((c) => c.name),
+              rows.rows,
+            )
+          ]++;
         }
         script.push(...applyStatements(layout, raw, rows, plan.truncate !== null));
         if (watermark && layout.key.length > 0 && rows.rows.length > 0) {
@@ -104,7 +111,12 @@ export class SnowflakeStagedApply implements ApplyStrategy {
    * INSERT without one; replace: the target's rows become the staged rows), moves the staged
    * watermark to the target when later, commits, then drops the staging tables (DDL commits).
    */
-  async resolveStaging(tables: TableRef[], mode: Exclude<BatchResolution, 'none'>, watermarks: Map<string, Watermark> | undefined, flowId: string): Promise<void> {
+  async resolveStaging(
+    tables: TableRef[],
+    mode: Exclude<BatchResolution, 'none'>,
+    watermarks: Map<string, Watermark> | undefined,
+    flowId: string,
+  ): Promise<void> {
     const d = this.dialect;
     const o = this.config;
     const script: string[] = [];
@@ -123,7 +135,8 @@ export class SnowflakeStagedApply implements ApplyStrategy {
       if (watermarks && staged) {
         const current = watermarks.get(watermarkMapKey(source, target));
         const later = !current || current.commitLsn < staged.commitLsn || (current.commitLsn === staged.commitLsn && current.seq < staged.seq);
-        if (later) script.push(mergeWatermark(d.metaTable, { key: { flowId, source, target }, to: staged, commitTimeMicros: 0n, existed: current !== undefined }));
+        if (later)
+          script.push(mergeWatermark(d.metaTable, { key: { flowId, source, target }, to: staged, commitTimeMicros: 0n, existed: current !== undefined }));
         script.push(deleteWatermark(d, { flowId, source, target: staging }));
       }
       drops.push(d.dropTable(staging));

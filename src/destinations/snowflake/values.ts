@@ -48,7 +48,7 @@ function scalar(t: LogicalType): (v: Exclude<Value, null>) => string {
         const micros = typeof v === 'bigint' ? v : parseTimestampMicros(String(v));
         if (micros === undefined) throw new Error(`"${String(v)}" is not a timestamp`);
         if (typeof micros === 'string') return micros;
-        return epochMicrosToTimestamp(micros, false).replace('T', ' ') + (utc ? ' +00:00' : '');
+        return epochMicrosToTimestamp(micros, false) + (utc ? '+00:00' : '');
       };
     }
     default:

@@ -62,7 +62,17 @@ export function parseSnowpipeConfig(options: OptionMap, path: string): SnowpipeC
   const { ref, label } = stageReference(stageOption, schema, table, r.field('stage'));
   // Metadata and append options apply to the files' columns; the warehouse reader validates their names.
   const shared = readWarehouseOptions(r, path);
-  r.accept('type_mappings', 'type_mappings_file', 'soft_delete', 'write_mode', 'batch_mode', 'batch_resolution', 'staging_schema', 'staging_table', 'staging_suffix');
+  r.accept(
+    'type_mappings',
+    'type_mappings_file',
+    'soft_delete',
+    'write_mode',
+    'batch_mode',
+    'batch_resolution',
+    'staging_schema',
+    'staging_table',
+    'staging_suffix',
+  );
   const config: SnowpipeConfig = {
     path,
     connection,
@@ -93,7 +103,11 @@ function quoted(part: string): string {
 function stageReference(stage: string | undefined, schema: string | undefined, table: string | undefined, field: string): { ref: string; label: string } {
   if (stage === undefined) {
     if (schema === undefined || table === undefined) {
-      throw invalidArgument(field, 'is required unless schema and table are set (then the table stage @%schema.table is used)', 'set stage to an internal stage name, or set schema and table');
+      throw invalidArgument(
+        field,
+        'is required unless schema and table are set (then the table stage @%schema.table is used)',
+        'set stage to an internal stage name, or set schema and table',
+      );
     }
     return { ref: `${quoted(schema)}.%${quoted(table)}`, label: `@%${schema}.${table}` };
   }

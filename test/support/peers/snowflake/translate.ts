@@ -17,6 +17,8 @@ const TYPE_RULES: [RegExp, string][] = [
   [/\bTIMESTAMP_NTZ\b/gi, 'TIMESTAMP'],
   [/\bTIME\s*\(\s*\d+\s*\)/gi, 'TIME'],
   [/\bVARIANT\b/gi, 'JSON'],
+  // Snowflake's FLOAT is 64-bit (DuckDB's FLOAT is 32-bit).
+  [/\bFLOAT\b/gi, 'DOUBLE'],
   [/\bBINARY\b/gi, 'BLOB'],
   // `ARRAY` as a column type or cast target (never ARRAY_... functions).
   [/\bARRAY\b(?!_|\s*\()/gi, 'JSON'],
