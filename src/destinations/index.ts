@@ -12,6 +12,7 @@ import { bufstreamDestinationKind, kafkaDestinationKind } from './kafka';
 import { httpDestinationKind } from './http';
 import { s3DestinationKind } from './s3';
 import { snowflakeDestinationKind } from './snowflake';
+import { snowpipeDestinationKind } from './snowpipe';
 
 registerDestinationKind(duckdbDestinationKind);
 registerDestinationKind(pgstreamDestinationKind);
@@ -20,3 +21,4 @@ registerDestinationKind(bufstreamDestinationKind);
 registerDestinationKind(httpDestinationKind);
 registerDestinationKind(s3DestinationKind);
 registerDestinationKind(snowflakeDestinationKind);
+registerDestinationKind(snowpipeDestinationKind);

@@ -38,7 +38,7 @@ export function applyStatements(layout: TableLayout, raw: QualifiedName, rows: R
     }
     return [
       ...out,
-      `INSERT INTO ${qualified(sx, layout.target)} (${insertColumns(layout).join(', ')}) SELECT ${valueExprs(layout, false).join(', ')} FROM ${qualified(sx, raw)} AS r ORDER BY ${ord()}`,
+      `INSERT INTO ${qualified(sx, layout.target)} (${insertColumns(layout).join(', ')}) SELECT ${valueExprs(layout, undefined).join(', ')} FROM ${qualified(sx, raw)} AS r ORDER BY ${ord()}`,
     ];
   }
   return [...out, mergeStatement(layout, raw, rows)];
@@ -63,10 +63,10 @@ function typed(c: DataColumn, expr: string): string {
 }
 
 /** Data values of the source rows: from the raw row, or (kept columns) from the current row `f`. */
-function dataExprs(layout: TableLayout, keeps: boolean): string[] {
+function dataExprs(layout: TableLayout, kept: Set<number> | undefined): string[] {
   return layout.columns.map((c, i) => {
     const value = typed(c, r(c.name));
-    return keeps ? `CASE WHEN CONTAINS(COALESCE(${r(RAW.keep)}, ''), ',${i},') THEN f.${q(c.name)} ELSE ${value} END` : value;
+    return kept?.has(i) ? `CASE WHEN CONTAINS(COALESCE(${r(RAW.keep)}, ''), ',${i},') THEN f.${q(c.name)} ELSE ${value} END` : value;
   });
 }
 
@@ -95,8 +95,8 @@ function insertColumns(layout: TableLayout): string[] {
   return [...layout.columns.map((c) => q(c.name)), ...layout.meta.map((m) => q(m.name))];
 }
 
-function valueExprs(layout: TableLayout, keeps: boolean): string[] {
-  return [...dataExprs(layout, keeps), ...layout.meta.map((m) => metaExpr(m, 'r.'))];
+function valueExprs(layout: TableLayout, kept: Set<number> | undefined): string[] {
+  return [...dataExprs(layout, kept), ...layout.meta.map((m) => metaExpr(m, 'r.'))];
 }
 
 /** LEFT JOIN of the row each raw row keeps columns from (its old key), as `f`. */
@@ -112,7 +112,7 @@ function mergeStatement(layout: TableLayout, raw: QualifiedName, rows: RawRows):
   const target = qualified(sx, layout.target);
   const keys = new Set(layout.key);
   const fixed = [RAW.action, RAW.op, RAW.lsn, RAW.seq, RAW.ord, RAW.deleted, RAW.commitTime].map((n) => r(n));
-  const data = dataExprs(layout, rows.keeps).map((e, i) => `${e} AS ${q(layout.columns[i]!.name)}`);
+  const data = dataExprs(layout, rows.keeps ? rows.kept : undefined).map((e, i) => `${e} AS ${q(layout.columns[i]!.name)}`);
   const partition = layout.key.map((k) => r(k)).join(', ');
   const source =
     `SELECT ${[...fixed, ...data].join(', ')} FROM ${qualified(sx, raw)} AS r` +
@@ -146,7 +146,7 @@ function appendStatement(layout: TableLayout, raw: QualifiedName, rows: RawRows)
     const latest = `(SELECT * FROM ${target} AS x QUALIFY ROW_NUMBER() OVER (PARTITION BY ${partition} ORDER BY x.${q(APPEND_LSN_COLUMN)} DESC, x.${q(APPEND_SEQ_COLUMN)} DESC) = 1)`;
     join = keepJoin(layout, latest);
   }
-  return `INSERT INTO ${target} (${insertColumns(layout).join(', ')}) SELECT ${valueExprs(layout, rows.keeps && join !== '').join(', ')} FROM ${qualified(sx, raw)} AS r${join} ORDER BY ${ord()}`;
+  return `INSERT INTO ${target} (${insertColumns(layout).join(', ')}) SELECT ${valueExprs(layout, join !== '' ? rows.kept : undefined).join(', ')} FROM ${qualified(sx, raw)} AS r${join} ORDER BY ${ord()}`;
 }
 
 function truncateStatement(layout: TableLayout): string {

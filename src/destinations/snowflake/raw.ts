@@ -30,6 +30,8 @@ export interface RawRows {
   rows: (string | null)[][];
   /** True when some row keeps a column from the destination (the MERGE then joins the target). */
   keeps: boolean;
+  /** Indexes (into `layout.columns`) of the columns some row keeps. */
+  kept: Set<number>;
   /** Actions present. */
   actions: Set<string>;
 }
@@ -50,11 +52,15 @@ export function rawRows(layout: TableLayout, plan: TablePlan): RawRows {
   const rows: (string | null)[][] = [];
   const actions = new Set<string>();
   let keeps = false;
+  const kept = new Set<number>();
   plan.rows.forEach((r, ord) => {
     actions.add(r.action);
     const c = r.change;
     const keep = r.fill.length > 0 && r.fillFrom ? `,${r.fill.map((f) => index.get(f)).join(',')},` : null;
-    if (keep) keeps = true;
+    if (keep) {
+      keeps = true;
+      for (const f of r.fill) kept.add(index.get(f)!);
+    }
     const row: (string | null)[] = [
       r.action,
       c.op,
@@ -70,7 +76,7 @@ export function rawRows(layout: TableLayout, plan: TablePlan): RawRows {
     for (let i = 0; i < layout.columns.length; i++) row.push(convert(layout, i, converters, r.values[layout.columns[i]!.name]));
     rows.push(row);
   });
-  return { rows, keeps, actions };
+  return { rows, keeps, kept, actions };
 }
 
 function convert(layout: TableLayout, i: number, converters: ReturnType<typeof textConverter>[], v: Row[string] | undefined): string | null {

@@ -1,7 +1,7 @@
 import { OptionReader, type OptionMap } from '../../config/options';
 import { invalidArgument } from '../../core/errors';
 import { readSnowflakeConnection, type SnowflakeConnectionConfig } from '../snowflake/connection';
-import { readWarehouseOptions, type MetaColumnOptions } from '../sql/options';
+import { readWarehouseOptions, type WarehouseOptions } from '../sql/options';
 
 export type SnowpipeFormat = 'parquet' | 'avro' | 'json';
 
@@ -35,10 +35,16 @@ export interface SnowpipeConfig {
   /** Run COPY INTO schema.table after each upload (false when `auto_ingest` is set). */
   copyOnWrite: boolean;
   autoIngest: boolean;
-  /** Files carry the change metadata (op, lsn, seq, commit time) columns besides the row. */
+  /** Keep a per-table watermark in `DUCTSTREAM_META.__METADATA_WATERMARKS`: changes at or before it are not uploaded again. */
   metaTableEnabled: boolean;
-  meta: MetaColumnOptions;
-  appendMode: boolean;
+  /**
+   * The shared table options as they apply to files: `writeMode` is always `append` (Snowpipe
+   * appends); `meta` (`meta_enabled`, `append_mode`) adds the metadata columns; type mappings name
+   * the target table's column types when it is created for COPY.
+   */
+  tableOptions: WarehouseOptions;
+  /** `append_mode` or `meta_enabled`: files carry the operation and position columns. */
+  withMetadata: boolean;
 }
 
 /** Parses a snowpipe destination's options; `path` is their field path. */
@@ -60,8 +66,9 @@ export function parseSnowpipeConfig(options: OptionMap, path: string): SnowpipeC
   }
   const stageOption = r.optionalString('stage');
   const { ref, label } = stageReference(stageOption, schema, table, r.field('stage'));
-  // Metadata and append options apply to the files' columns; the warehouse reader validates their names.
+  // Metadata, append and type-mapping options apply to the files' columns; the warehouse reader validates them.
   const shared = readWarehouseOptions(r, path);
+  const metaTableEnabled = r.bool('meta_table_enabled', d.meta_table_enabled);
   r.accept(
     'type_mappings',
     'type_mappings_file',
@@ -85,9 +92,9 @@ export function parseSnowpipeConfig(options: OptionMap, path: string): SnowpipeC
     fileFormat: r.optionalString('file_format'),
     copyOnWrite,
     autoIngest,
-    metaTableEnabled: r.bool('meta_table_enabled', d.meta_table_enabled),
-    meta: shared.meta,
-    appendMode: shared.writeMode === 'append',
+    metaTableEnabled,
+    tableOptions: { ...shared, schema, table, writeMode: 'append', softDelete: false, metaTableEnabled: false },
+    withMetadata: shared.writeMode === 'append' || shared.meta.enabled,
   };
   r.rejectUnknown();
   return config;

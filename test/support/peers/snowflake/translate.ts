@@ -71,6 +71,8 @@ function mapCode(sql: string, fn: (code: string) => string): string {
 export function translate(sql: string): string {
   return mapCode(sql, (code) => {
     let c = code;
+    // Snowflake records primary keys but does not enforce them (and DuckDB's MERGE is slow on indexed tables).
+    c = c.replace(/,\s*PRIMARY\s+KEY\s*\([^)]*\)/gi, '');
     c = c.replace(/\bDATA_RETENTION_TIME_IN_DAYS\s*=\s*\d+/gi, '');
     c = c.replace(/\bCREATE\s+(OR\s+REPLACE\s+)?TRANSIENT\s+TABLE\b/gi, (_m, r: string | undefined) => `CREATE ${r ?? ''}TABLE`);
     for (const [re, to] of TYPE_RULES) c = c.replace(re, to);
@@ -82,4 +84,15 @@ export function translate(sql: string): string {
 /** Statements the stand-in accepts and ignores (session settings, warehouse use). */
 export function isIgnored(sql: string): boolean {
   return /^\s*(ALTER\s+SESSION|USE\s+(WAREHOUSE|ROLE)|CREATE\s+(OR\s+REPLACE\s+)?STAGE|CREATE\s+STAGE)\b/i.test(sql);
+}
+
+/** Replaces `?` placeholders (outside literals and quoted identifiers) with text literals, in order. */
+export function inlineBinds(sql: string, values: (string | null)[]): string {
+  let n = 0;
+  return mapCode(sql, (code) =>
+    code.replace(/\?/g, () => {
+      const v = values[n++];
+      return v === null || v === undefined ? 'NULL' : `'${v.replace(/'/g, "''")}'`;
+    }),
+  );
 }
