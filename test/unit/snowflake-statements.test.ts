@@ -33,8 +33,12 @@ describe('snowflake statements (pinned to Snowflake syntax)', () => {
     expect(snowflakeTypeName({ kind: 'json' })).toBe('VARIANT');
     expect(snowflakeTypeName({ kind: 'list', element: { kind: 'integer' } })).toBe('ARRAY');
     expect(snowflakeTypeName({ kind: 'boolean' })).toBe('BOOLEAN');
-    const wide = tableLayout(table('public.n', { id: 'int4', big: 'numeric(50,5)', ok: 'numeric(38,2)' }, { primaryKey: ['id'] }), { schema: 'p', name: 'n' },
-      readWarehouseOptions(new OptionReader({ type_mappings: '{"int4":"NUMBER(10,0)"}' }, 'o'), 'o'), snowflakeTypes);
+    const wide = tableLayout(
+      table('public.n', { id: 'int4', big: 'numeric(50,5)', ok: 'numeric(38,2)' }, { primaryKey: ['id'] }),
+      { schema: 'p', name: 'n' },
+      readWarehouseOptions(new OptionReader({ type_mappings: '{"int4":"NUMBER(10,0)"}' }, 'o'), 'o'),
+      snowflakeTypes,
+    );
     expect(wide.columns.map((c) => c.ddlType)).toEqual(['NUMBER(10,0)', 'VARCHAR', 'NUMBER(38,2)']);
     expect(fromText('r."pic"', { kind: 'blob' })).toBe(`TO_BINARY(r."pic", 'HEX')`);
     expect(fromText('r."doc"', { kind: 'json' })).toBe('PARSE_JSON(r."doc")');
@@ -43,9 +47,13 @@ describe('snowflake statements (pinned to Snowflake syntax)', () => {
   it('creates a TRANSIENT raw table of VARCHAR columns and the meta tables', () => {
     const ddl = snowflakeDdl('DUCTSTREAM_META', '__METADATA');
     const raw = ddl.createLoadTable('__ds_raw_x', rawColumns(layoutOf()));
-    expect(raw.sql).toMatch(/^CREATE OR REPLACE TRANSIENT TABLE "DUCTSTREAM_META"\."__ds_raw_x" \("__ds_action" VARCHAR, .*"pic" VARCHAR\) DATA_RETENTION_TIME_IN_DAYS = 0$/);
+    expect(raw.sql).toMatch(
+      /^CREATE OR REPLACE TRANSIENT TABLE "DUCTSTREAM_META"\."__ds_raw_x" \("__ds_action" VARCHAR, .*"pic" VARCHAR\) DATA_RETENTION_TIME_IN_DAYS = 0$/,
+    );
     expect(ddl.metaTable).toEqual({ schema: 'DUCTSTREAM_META', name: '__METADATA_WATERMARKS' });
-    expect(addKeyColumns({ table: { schema: 'M', name: 'T' }, pkPrefix: 'pk_' }, layoutOf())).toEqual(['ALTER TABLE "M"."T" ADD COLUMN IF NOT EXISTS "pk_id" VARCHAR']);
+    expect(addKeyColumns({ table: { schema: 'M', name: 'T' }, pkPrefix: 'pk_' }, layoutOf())).toEqual([
+      'ALTER TABLE "M"."T" ADD COLUMN IF NOT EXISTS "pk_id" VARCHAR',
+    ]);
   });
 
   it('applies a table with one MERGE that keeps the latest change per key (QUALIFY), deletes, moves keys and keeps unchanged TOAST', () => {
@@ -84,10 +92,17 @@ describe('snowflake statements (pinned to Snowflake syntax)', () => {
   it('merges the meta table and the watermark in Snowflake MERGE syntax', () => {
     const layout = layoutOf();
     const meta = mergeKeyMeta({ table: { schema: 'DUCTSTREAM_META', name: '__METADATA' }, pkPrefix: 'pk_' }, 'flow-1', users, layout, RAWT);
-    expect(meta).toMatch(/^MERGE INTO "DUCTSTREAM_META"\."__METADATA" AS m USING \(SELECT 'flow-1' AS "flow_id", 'public' AS "source_schema", 'users' AS "source_table", r\."__ds_key_json" AS "key_json", r\."id" AS "pk_id", /);
+    expect(meta).toMatch(
+      /^MERGE INTO "DUCTSTREAM_META"\."__METADATA" AS m USING \(SELECT 'flow-1' AS "flow_id", 'public' AS "source_schema", 'users' AS "source_table", r\."__ds_key_json" AS "key_json", r\."id" AS "pk_id", /,
+    );
     expect(meta).toContain('QUALIFY ROW_NUMBER() OVER (PARTITION BY r."__ds_key_json" ORDER BY');
-    expect(meta).toContain('WHEN MATCHED THEN UPDATE SET "synced_at" = CURRENT_TIMESTAMP(), "is_deleted" = s."is_deleted", "lsn" = s."lsn", "operation" = s."operation"');
-    const wm = mergeWatermark({ schema: 'M', name: 'W' }, { key: { flowId: "it's", source: users, target: { schema: 'p', name: 'u' } }, to: { commitLsn: 42n, seq: 3 }, commitTimeMicros: 0n, existed: true });
+    expect(meta).toContain(
+      'WHEN MATCHED THEN UPDATE SET "synced_at" = CURRENT_TIMESTAMP(), "is_deleted" = s."is_deleted", "lsn" = s."lsn", "operation" = s."operation"',
+    );
+    const wm = mergeWatermark(
+      { schema: 'M', name: 'W' },
+      { key: { flowId: "it's", source: users, target: { schema: 'p', name: 'u' } }, to: { commitLsn: 42n, seq: 3 }, commitTimeMicros: 0n, existed: true },
+    );
     expect(wm).toBe(
       `MERGE INTO "M"."W" AS m USING (SELECT 'it''s' AS "flow_id", 'public' AS "source_schema", 'users' AS "source_table", 'p' AS "target_schema", 'u' AS "target_table", ` +
         `CAST(42 AS NUMBER(20,0)) AS "commit_lsn", 3 AS "seq", CAST('1970-01-01T00:00:00Z' AS TIMESTAMP_TZ(6)) AS "commit_time") AS s ` +
@@ -117,6 +132,8 @@ describe('snowflake statements (pinned to Snowflake syntax)', () => {
     const log2 = new ChangeLog('f');
     log2.tx((x) => x.insert(users, { id: 1n, name: 'a', doc: null, pic: null }).delete(users, { id: 1n }));
     const [insert] = applyStatements(append, RAWT, rawRows(append, planTable(append, log2.batch().changes)), false);
-    expect(insert).toMatch(/^INSERT INTO "public"\."users" \("id", "name", "doc", "pic", "__ds_op", "__ds_lsn", "__ds_seq", "__ds_commit_time"\) SELECT .* FROM "DUCTSTREAM_META"\."__ds_raw_x" AS r ORDER BY CAST\(r\."__ds_ord" AS NUMBER\(38,0\)\)$/);
+    expect(insert).toMatch(
+      /^INSERT INTO "public"\."users" \("id", "name", "doc", "pic", "__ds_op", "__ds_lsn", "__ds_seq", "__ds_commit_time"\) SELECT .* FROM "DUCTSTREAM_META"\."__ds_raw_x" AS r ORDER BY CAST\(r\."__ds_ord" AS NUMBER\(38,0\)\)$/,
+    );
   });
 });

@@ -75,7 +75,7 @@ export function readSnowflakeConnection(r: OptionReader): SnowflakeConnectionCon
   const keyPath = keyPathOption ?? param('private_key_path');
   const keyField = keyPathOption !== undefined ? r.field('private_key_path') : `${field} (private_key_path)`;
   const passphrase = passOption ?? param('private_key_passphrase');
-  const passField = passOption !== undefined ? r.field('private_key_passphrase') : `${field} (private_key_passphrase)`;
+  const passField = passOption !== undefined || keyPathOption !== undefined ? r.field('private_key_passphrase') : `${field} (private_key_passphrase)`;
   const password = url.password === '' ? undefined : decodeURIComponent(url.password);
   if (authenticator?.toLowerCase() === 'snowflake_jwt' && keyPath === undefined) {
     throw invalidArgument(field, 'asks for SNOWFLAKE_JWT but no private key is given', 'set private_key_path');

@@ -92,7 +92,12 @@ export class SnowpipeDestination implements TableDestination {
         const last = changes[changes.length - 1]!;
         const to = { commitLsn: last.commitLsn, seq: last.seq };
         await client.execute(
-          mergeWatermark(this.dialect.metaTable, { key: { flowId: this.ctx.flowId, source: schema, target }, to, commitTimeMicros: last.commitTimeMicros, existed: wm !== undefined }),
+          mergeWatermark(this.dialect.metaTable, {
+            key: { flowId: this.ctx.flowId, source: schema, target },
+            to,
+            commitTimeMicros: last.commitTimeMicros,
+            existed: wm !== undefined,
+          }),
         );
         watermarks.set(wmKey, to);
       }
@@ -130,9 +135,18 @@ export class SnowpipeDestination implements TableDestination {
     const signature = layoutSignature(layout);
     if (this.ensured.has(signature)) return;
     const d = this.dialect;
-    const types = new Map<string, string>([...layout.columns.map((col) => [col.name, col.ddlType] as const), ...layout.meta.map((m) => [m.name, d.typeName(m.type)] as const)]);
+    const types = new Map<string, string>([
+      ...layout.columns.map((col) => [col.name, col.ddlType] as const),
+      ...layout.meta.map((m) => [m.name, d.typeName(m.type)] as const),
+    ]);
     await client.execute(d.createSchema(layout.target.schema));
-    await client.execute(d.createTable(layout.target, columns.map((name) => ({ name, type: types.get(name)! })), []));
+    await client.execute(
+      d.createTable(
+        layout.target,
+        columns.map((name) => ({ name, type: types.get(name)! })),
+        [],
+      ),
+    );
     this.ensured.add(signature);
   }
 
@@ -146,7 +160,8 @@ export class SnowpipeDestination implements TableDestination {
   }
 
   private requireClient(): SnowflakeClient {
-    if (!this.client) throw new DuctError('failed_precondition', `snowpipe destination "${this.name}" is not open`, { retry: 'never', hint: 'call open() first' });
+    if (!this.client)
+      throw new DuctError('failed_precondition', `snowpipe destination "${this.name}" is not open`, { retry: 'never', hint: 'call open() first' });
     return this.client;
   }
 }

@@ -69,7 +69,15 @@ export function fileRecords(layout: TableLayout, changes: Change[], withMetadata
 export async function encodeFile(format: SnowpipeFormat, columns: string[], records: Record<string, string | null>[], name: string): Promise<Buffer> {
   if (format === 'json') return Buffer.from(records.map((r) => JSON.stringify(r)).join('\n') + '\n', 'utf8');
   if (format === 'parquet') {
-    const vectors = Object.fromEntries(columns.map((c) => [c, vectorFromArray(records.map((r) => r[c] ?? null), new Utf8())]));
+    const vectors = Object.fromEntries(
+      columns.map((c) => [
+        c,
+        vectorFromArray(
+          records.map((r) => r[c] ?? null),
+          new Utf8(),
+        ),
+      ]),
+    );
     const ipc = tableToIPC(new Table(vectors), 'stream');
     const pq = await import('parquet-wasm');
     const props = new pq.WriterPropertiesBuilder().setCompression(pq.Compression.SNAPPY).setCreatedBy('ductstream').build();
@@ -84,5 +92,9 @@ export async function encodeFile(format: SnowpipeFormat, columns: string[], reco
   const { writeContainer } = await import('../../wire/avroContainer');
   // A sync marker derived from the name keeps the bytes identical on replay.
   const sync = createHash('md5').update(name).digest();
-  return writeContainer(JSON.stringify(type.schema()), sync, records.map((r) => type.toBuffer(r)));
+  return writeContainer(
+    JSON.stringify(type.schema()),
+    sync,
+    records.map((r) => type.toBuffer(r)),
+  );
 }
