@@ -86,6 +86,8 @@ export interface ConformanceSubject {
    * digits, `_`); `format` is the wire format to put in the options (undefined for typed-row kinds).
    */
   target(scenario: string, format: WireFormat | undefined): Promise<ConformanceTarget>;
+  /** Time the crash scenario may take (default 120 s): a subject behind a slow stand-in needs more. */
+  crashTimeoutMs?: number;
   /** Rows in the large-batch scenario (default 10,000). */
   largeBatchRows?: number;
   /** Scenarios that do not apply, with the reason (shown as a skipped test). */

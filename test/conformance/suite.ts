@@ -89,7 +89,7 @@ export function conformanceSuite(subject: ConformanceSubject): void {
       'crash between write and checkpoint (worker, kill -9)',
       'crash between write and checkpoint (worker, kill -9)',
       () => crashScenario(subject),
-      120_000,
+      subject.crashTimeoutMs ?? 120_000,
     );
   });
 }

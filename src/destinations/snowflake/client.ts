@@ -1,3 +1,4 @@
+import { prepareSnowflakeDriverEnv } from '../../config/env';
 import { DuctError } from '../../core/errors';
 import type { Logger } from '../../core/log';
 import type { SnowflakeConnectionConfig } from './connection';
@@ -26,6 +27,7 @@ type SdkConnection = ReturnType<Sdk['createConnection']>;
 let sdk: Promise<Sdk> | undefined;
 
 async function loadSdk(): Promise<Sdk> {
+  prepareSnowflakeDriverEnv();
   sdk ??= import('snowflake-sdk').then((m) => {
     const s = (m as { default?: Sdk }).default ?? m;
     s.configure({ logLevel: 'OFF' });
