@@ -54,9 +54,12 @@ export interface EventDestination extends Destination {
  * - `versioned_append`: rows are appended with the change's stream position as version; readers take
  *   the latest version per key (ClickHouse `ReplacingMergeTree` read with `FINAL`);
  * - `staged`: stage → load → merge, visible when the merge commits;
- * - `eventually_visible`: durable when `write` resolves, visible after the destination's own load (Snowpipe).
+ * - `eventually_visible`: durable when `write` resolves, visible after the destination's own load (Snowpipe);
+ * - `in_place`: rows are deleted and rewritten by synchronous statements outside a transaction
+ *   (ClickHouse `apply_mode=mutations`): visible and durable when `write` resolves; a failed write
+ *   may leave part of the batch applied, and its retry completes it (every statement is idempotent).
  */
-export type ApplyCapability = 'transactional' | 'versioned_append' | 'staged' | 'eventually_visible';
+export type ApplyCapability = 'transactional' | 'versioned_append' | 'staged' | 'eventually_visible' | 'in_place';
 
 /**
  * Table destinations (DuckDB, ClickHouse, Snowflake, Snowpipe): destination == source. The rows a

@@ -6,6 +6,7 @@ export { registerDestinationKind, getDestinationKind, destinationKinds } from '.
 export type { DestinationKind, DestinationContext } from './registry';
 
 import { registerDestinationKind } from './registry';
+import { clickhouseDestinationKind } from './clickhouse';
 import { duckdbDestinationKind } from './duckdb';
 import { pgstreamDestinationKind } from './pgstream';
 import { bufstreamDestinationKind, kafkaDestinationKind } from './kafka';
@@ -15,6 +16,7 @@ import { snowflakeDestinationKind } from './snowflake';
 import { snowpipeDestinationKind } from './snowpipe';
 
 registerDestinationKind(duckdbDestinationKind);
+registerDestinationKind(clickhouseDestinationKind);
 registerDestinationKind(pgstreamDestinationKind);
 registerDestinationKind(kafkaDestinationKind);
 registerDestinationKind(bufstreamDestinationKind);

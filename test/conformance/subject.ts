@@ -17,6 +17,7 @@
  * (canonical.ts), so a reader may return whatever exact representation its store holds.
  */
 import type { TableSchema } from '../../src/core/change';
+import type { ApplyCapability } from '../../src/destinations/destination';
 import type { ChangeEnvelope, WireFormat } from '../../src/wire/codec';
 import type { CanonicalRow } from './canonical';
 
@@ -70,6 +71,12 @@ export interface ConformanceTarget {
 export interface ConformanceSubject {
   /** Destination type as in flow JSON, e.g. `kafka`. */
   type: string;
+  /**
+   * Table destinations: how the destination declares it applies (`TableDestination.applies`); the
+   * suite then also runs the table scenarios (table-scenarios.ts) for that capability. Event
+   * destinations leave it unset and must declare at-least-once delivery.
+   */
+  applies?: ApplyCapability;
   /** Name in test titles when it differs from `type`, e.g. `kafka (avro)`. */
   label?: string;
   /**
@@ -86,7 +93,7 @@ export interface ConformanceSubject {
    * digits, `_`); `format` is the wire format to put in the options (undefined for typed-row kinds).
    */
   target(scenario: string, format: WireFormat | undefined): Promise<ConformanceTarget>;
-  /** Time the crash scenario may take (default 120 s): a subject behind a slow stand-in needs more. */
+  /** Time the crash scenario may take (default 120 s): a destination that applies slowly by design needs more. */
   crashTimeoutMs?: number;
   /** Rows in the large-batch scenario (default 10,000). */
   largeBatchRows?: number;

@@ -4,7 +4,7 @@
  */
 import '../../src/destinations';
 import { silentLogger } from '../../src/core/log';
-import type { Destination } from '../../src/destinations/destination';
+import type { Destination, EventDestination } from '../../src/destinations/destination';
 import { getDestinationKind } from '../../src/destinations/registry';
 import { toEncodedBatch } from '../../src/pipeline/encodedBatch';
 import { envelopeOf } from '../../src/wire/envelope';
@@ -16,6 +16,7 @@ import { crashScenario } from './crash';
 import { materialize } from './materialize';
 import { SCENARIO_LIST, type Scenario } from './scenarios';
 import type { ConformanceSubject, ConformanceTarget, ScenarioName } from './subject';
+import { tableScenarios } from './table-scenarios';
 
 /** Opens the subject's destination on `target` through its kind, as the runner does. */
 export async function openDestination(subject: ConformanceSubject, target: ConformanceTarget, flowId: string, parallelism: number): Promise<Destination> {
@@ -82,6 +83,26 @@ export function conformanceSuite(subject: ConformanceSubject): void {
         const title = format && formats.length > 1 ? `${scenario.name} (${format})` : scenario.name;
         testOrSkip(subject, scenario.name, title, () => runScenario(subject, scenario, format), 60_000);
       }
+    }
+
+    if (subject.applies) {
+      describe(`table destination (${subject.applies})`, () => {
+        tableScenarios({
+          subject,
+          open: (options, flowId) => openDestination(subject, { options, read: () => Promise.reject(new Error('unused')) }, flowId, 1),
+        });
+      });
+    } else {
+      test('declares at-least-once delivery (consumers dedup by idempotency key)', async () => {
+        const target = await subject.target('declares', subject.formats?.[0]);
+        try {
+          const dest = await openDestination(subject, target, 'conf-declares', 1);
+          await dest.close();
+          expect((dest as Partial<EventDestination>).delivery).toBe('at_least_once');
+        } finally {
+          await target.dispose?.();
+        }
+      });
     }
 
     testOrSkip(

@@ -96,12 +96,13 @@ export function tableLayout(schema: TableSchema, table: QualifiedName, o: Wareho
     return { name: c.name, source: c, load, ddlType: dialect.typeName(load), cast: false };
   });
   const meta = metaColumns(o);
-  const names = new Set(columns.map((c) => c.name.toLowerCase()));
+  const names = new Map(columns.map((c) => [c.name.toLowerCase(), c.name]));
   for (const m of meta) {
-    if (names.has(m.name.toLowerCase())) {
+    const source = names.get(m.name.toLowerCase());
+    if (source !== undefined) {
       throw invalidArgument(
         `${o.path}.${m.option}`,
-        `metadata column "${m.name}" collides with a column of ${schema.schema}.${schema.name}`,
+        `metadata column "${m.name}" collides with source column "${source}" of ${schema.schema}.${schema.name}`,
         `set ${m.option} to a name the source table does not use`,
       );
     }

@@ -77,6 +77,7 @@ export function duckdbSubject(): ConformanceSubject {
   let dir = '';
   return {
     type: 'duckdb',
+    applies: 'transactional',
     async start() {
       dir = mkdtempSync(join(tmpdir(), 'ductstream-conf-duckdb-'));
     },

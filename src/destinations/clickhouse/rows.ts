@@ -1,0 +1,138 @@
+import type { Change } from '../../core/change';
+import type { Lsn } from '../../core/lsn';
+import { metaColumn, type MetaColumn, type TableLayout } from '../sql/layout';
+import type { PlannedRow } from '../sql/plan';
+import { TEXT, type LogicalType } from '../sql/types';
+import { conversionError, fieldEncoder, timestampText, TSV_NULL, type FieldEncoder } from './tsv';
+import { clickhouseTypeName, columnType, quoteIdent, quoteString } from './types';
+
+/** Engine columns of versioned tables: `ReplacingMergeTree(__ds_version, __ds_row_deleted)`. */
+export const VERSION_COLUMN = '__ds_version';
+export const ROW_DELETED_COLUMN = '__ds_row_deleted';
+
+/** A stream position as one UInt128: commit LSN in the high 64 bits, seq in the low ones. */
+export function versionOf(p: { commitLsn: Lsn; seq: number }): bigint {
+  return (p.commitLsn << 64n) | BigInt(p.seq);
+}
+
+/** Destination values (TSV fields as ClickHouse wrote them) of rows this batch fills from, by column. */
+export type FillLookup = (row: PlannedRow) => Map<string, string> | undefined;
+
+/** The columns of one table's insert, in order, and how each row's field is made. */
+export class TsvRows {
+  readonly columns: string[];
+  private readonly encoders: FieldEncoder[];
+  private readonly lines: string[] = [];
+
+  /** ClickHouse type of each column, in order. */
+  private readonly types: string[];
+
+  constructor(
+    private readonly layout: TableLayout,
+    /** Append the engine columns (versioned tables). */
+    private readonly versioned: boolean,
+  ) {
+    this.columns = [...layout.columns.map((c) => c.name), ...layout.meta.map((m) => m.name)];
+    this.encoders = layout.columns.map((c) => fieldEncoder(c.load));
+    const keyed = layout.mode === 'target' ? new Set(layout.key) : new Set<string>();
+    this.types = [...layout.columns.map((c) => columnType(c.ddlType, c.source, keyed.has(c.name))), ...layout.meta.map((m) => clickhouseTypeName(m.type))];
+    if (versioned) {
+      this.columns.push(VERSION_COLUMN, ROW_DELETED_COLUMN);
+      this.types.push('UInt128', 'UInt8');
+    }
+  }
+
+  /**
+   * The INSERT of the rows added, or undefined when a plain `INSERT … FORMAT TabSeparated` with the
+   * rows as data does: ClickHouse cannot parse every `Variant` from text (a nullable array of
+   * decimals), so a table with such a column is written with `INSERT … SELECT … FROM format(…)`,
+   * its text CAST to the array type (NULL stays NULL).
+   */
+  variantInsert(table: string): string | undefined {
+    if (!this.types.some((t) => t.startsWith('Variant('))) return undefined;
+    const q = quoteIdent;
+    const s = quoteString;
+    const structure = this.columns.map((c, i) => `${q(c)} ${this.types[i]!.startsWith('Variant(') ? 'Nullable(String)' : this.types[i]!}`).join(', ');
+    const exprs = this.columns.map((c, i) => {
+      const t = this.types[i]!;
+      if (!t.startsWith('Variant(')) return q(c);
+      const inner = t.slice('Variant('.length, -1);
+      return `if(isNull(${q(c)}), NULL, CAST(${q(c)} AS ${inner}))::${t}`;
+    });
+    return `INSERT INTO ${table} (${this.columns.map(q).join(', ')}) SELECT ${exprs.join(', ')} FROM format(TabSeparated, ${s(structure)}, ${s(this.text())})`;
+  }
+
+  get rowCount(): number {
+    return this.lines.length;
+  }
+
+  /** The TSV text of every row added (each ending in a newline). */
+  text(): string {
+    return this.lines.length === 0 ? '' : this.lines.join('\n') + '\n';
+  }
+
+  /**
+   * Adds a row: data values from `values`, then from `filled` (destination fields) for the
+   * columns in `fill`; metadata from `change` and `deleted`; `rowDeleted` marks a versioned delete.
+   */
+  add(
+    row: { values: PlannedRow['values']; fill: string[]; change: Change; deleted: boolean },
+    filled: Map<string, string> | undefined,
+    rowDeleted: boolean,
+  ): void {
+    const fields: string[] = [];
+    const cols = this.layout.columns;
+    for (let i = 0; i < cols.length; i++) {
+      const c = cols[i]!;
+      const v = row.values[c.name];
+      if (v === undefined && row.fill.includes(c.name)) {
+        fields.push(filled?.get(c.name) ?? TSV_NULL);
+        continue;
+      }
+      try {
+        fields.push(this.encoders[i]!(v ?? null));
+      } catch (e) {
+        throw conversionError(c.name, c.load, e);
+      }
+    }
+    for (const m of this.layout.meta) fields.push(metaField(m, row.change, row.deleted));
+    if (this.versioned) fields.push(versionOf(row.change).toString(), rowDeleted ? '1' : '0');
+    this.lines.push(fields.join('\t'));
+  }
+}
+
+const encodeText = fieldEncoder(TEXT);
+const encodeBigint = fieldEncoder({ kind: 'bigint' });
+
+/** The value of a metadata column for a row whose last change is `c`. */
+export function metaField(m: MetaColumn, c: Change, deleted: boolean): string {
+  switch (m.role) {
+    case 'op':
+      return encodeText(c.op);
+    case 'synced_at':
+      return timestampText(BigInt(Date.now()) * 1000n);
+    case 'deleted':
+      return deleted ? 'true' : 'false';
+    case 'watermark':
+      return m.type.kind === 'lsn' ? c.commitLsn.toString() : timestampText(c.commitTimeMicros);
+    case 'lsn':
+      return c.commitLsn.toString();
+    case 'seq':
+      return encodeBigint(BigInt(c.seq));
+    case 'commit_time':
+      return timestampText(c.commitTimeMicros);
+  }
+}
+
+/** The ClickHouse expression of a metadata column's value for change `c` (INSERT … SELECT). */
+export function metaLiteral(m: MetaColumn, c: Change, deleted: boolean, quote: (s: string) => string): string {
+  const text = metaField(m, c, deleted);
+  const type: LogicalType = m.type;
+  if (type.kind === 'boolean' || type.kind === 'lsn' || type.kind === 'bigint') return text;
+  return quote(text);
+}
+
+/** True when the layout has a soft-delete flag column. */
+export function hasDeletedFlag(layout: TableLayout): boolean {
+  return metaColumn(layout, 'deleted') !== undefined;
+}

@@ -1,0 +1,4 @@
+import { conformanceSuite } from './suite';
+import { clickhouseSubject } from './readers/clickhouse';
+
+conformanceSuite(clickhouseSubject('mutations'));
