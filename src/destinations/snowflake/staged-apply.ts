@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { TableRef } from '../../core/change';
+import { DuctError } from '../../core/errors';
 import type { Logger } from '../../core/log';
 import type { ApplyStrategy, TableWork } from '../sql/apply-strategy';
 import { qualified, type ColumnDef, type QualifiedName, type SqlDialect } from '../sql/dialect';
@@ -73,7 +74,7 @@ export class SnowflakeStagedApply implements ApplyStrategy {
         try {
           rows = rawRows(layout, plan);
         } catch (e) {
-          throw new Error(`cannot stage the batch: ${(e as Error).message}`);
+          throw new DuctError('destination_failed', `cannot stage the batch: ${(e as Error).message}`, { retry: 'never', cause: e });
         }
         const raw = await this.rawTable(layout);
         if (rows.rows.length > 0) {

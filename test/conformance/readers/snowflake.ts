@@ -41,6 +41,7 @@ export function snowflakeSubject(): ConformanceSubject {
   return {
     type: 'snowflake',
     label: 'snowflake (stand-in, real snowflake-sdk)',
+    applies: 'staged',
     // The stand-in's MERGE on DuckDB costs ~0.2 ms a row and each worker start imports the sdk.
     crashTimeoutMs: 400_000,
     async start() {
