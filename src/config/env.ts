@@ -284,3 +284,12 @@ export function systemDatabaseUrlFor(env: ServiceEnv, sourceDsn: string): string
     );
   }
 }
+
+/**
+ * Before snowflake-sdk is imported: turn off its cloud platform detection, which on import probes
+ * the AWS/Azure/GCP metadata endpoints and STS for its telemetry (over 10 s of login delay and of
+ * delayed process exit where those endpoints do not answer). A value the user set is kept.
+ */
+export function prepareSnowflakeDriverEnv(): void {
+  process.env.SNOWFLAKE_DISABLE_PLATFORM_DETECTION ??= 'true';
+}

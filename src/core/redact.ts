@@ -8,7 +8,7 @@
 
 /** `scheme://user:password@`: the password runs to the last `@` before the path (an unencoded `@` stays inside). */
 const URL_PASSWORD = /([a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]*):([^/\s]*)@/gi;
-const SECRET_NAME = '(?:[a-z_]*password|passwd|pwd|[a-z_]*secret|[a-z_]*token|api_?key|secret_access_key|access_key_secret|sig|signature)';
+const SECRET_NAME = '(?:[a-z_]*password|passwd|pwd|[a-z_]*passphrase|[a-z_]*secret|[a-z_]*token|api_?key|secret_access_key|access_key_secret|sig|signature)';
 const KV_PASSWORD = new RegExp(`(\\b${SECRET_NAME}\\s*=\\s*)('[^']*'|"[^"]*"|[^\\s&;,]+)`, 'gi');
 /** The same names as JSON members: `"sasl_password": "..."`. */
 const JSON_SECRET = new RegExp(`("${SECRET_NAME}"\\s*:\\s*)"(?:[^"\\\\]|\\\\.)*"`, 'gi');

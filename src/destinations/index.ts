@@ -12,6 +12,8 @@ import { pgstreamDestinationKind } from './pgstream';
 import { bufstreamDestinationKind, kafkaDestinationKind } from './kafka';
 import { httpDestinationKind } from './http';
 import { s3DestinationKind } from './s3';
+import { snowflakeDestinationKind } from './snowflake';
+import { snowpipeDestinationKind } from './snowpipe';
 
 registerDestinationKind(duckdbDestinationKind);
 registerDestinationKind(clickhouseDestinationKind);
@@ -20,3 +22,5 @@ registerDestinationKind(kafkaDestinationKind);
 registerDestinationKind(bufstreamDestinationKind);
 registerDestinationKind(httpDestinationKind);
 registerDestinationKind(s3DestinationKind);
+registerDestinationKind(snowflakeDestinationKind);
+registerDestinationKind(snowpipeDestinationKind);

@@ -26,7 +26,7 @@ import type { ConformanceSubject } from '../subject';
 const INFINITE_MICROS = (1n << 63n) - 1n;
 
 /** A DuckDB value as the canonical form of `column` (see canonical.ts). */
-function canonOfDuck(v: DuckDBValue, column: CanonColumn): Canon {
+export function canonOfDuck(v: DuckDBValue, column: CanonColumn): Canon {
   if (v === null || v === undefined) return null;
   if (v instanceof DuckDBListValue) {
     const element: CanonColumn = { ...column, pgType: column.pgType.replace(/_([^._]+)$/, '$1'), valueKind: column.elementKind ?? 'text' };

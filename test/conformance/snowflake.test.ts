@@ -1,0 +1,4 @@
+import { conformanceSuite } from './suite';
+import { snowflakeSubject } from './readers/snowflake';
+
+conformanceSuite(snowflakeSubject());
