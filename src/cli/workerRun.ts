@@ -152,7 +152,13 @@ export async function runWorkerFlow(input: WorkerRunInput): Promise<number> {
       last = await followChain(DBOS.retrieveWorkflow<FlowRunResult>(interrupted));
     }
     if (!last || last.end === 'empty' || last.end === 'bounded') {
-      if (flow.state !== 'running') await state.flows.setState(flowId, 'running');
+      // A server's schedule or supervisor runs every `running` flow that has no active run. Mark the
+      // flow running only once this worker's run exists, so no server can start a second one in between;
+      // a stopped flow is the exception (a run would end at once on seeing `stopped`).
+      const markRunning = async (): Promise<void> => {
+        if (flow.state !== 'running') await state.flows.setState(flowId, 'running');
+      };
+      if (flow.state === 'stopped') await markRunning();
       const opts: FlowRunOptions = {
         maxEmptyReads: args.maxEmptyReads,
         startLsn: args.startLsn,
@@ -161,6 +167,7 @@ export async function runWorkerFlow(input: WorkerRunInput): Promise<number> {
         chainIndex: 0,
       };
       const handle = await DBOS.startWorkflow(flowRun, { workflowID: newRunId(flowId) })(flowId, opts);
+      if (flow.state !== 'stopped') await markRunning();
       last = await followChain(handle);
     }
     stopProgress();

@@ -17,7 +17,9 @@ export interface ScheduleContext {
 
 /** Step: the running flows that have no active run anywhere (a worker's, a queued or a streaming one). */
 export async function flowsToRun(): Promise<string[]> {
-  const [running, active] = await Promise.all([runnerDeps().flows.listByState('running'), flowsWithActiveRuns()]);
+  // In this order: a worker creates its run before it marks the flow running (see workerRun.ts).
+  const running = await runnerDeps().flows.listByState('running');
+  const active = await flowsWithActiveRuns();
   return running.map((f) => f.id).filter((id) => !active.has(id));
 }
 

@@ -29,7 +29,9 @@ export function startRunSupervisor(o: {
     await o.takeover.tick();
     if (!o.enqueueIdle || stopped) return;
     try {
-      const [running, active] = await Promise.all([o.store.listByState('running'), flowsWithActiveRuns()]);
+      // In this order: a worker creates its run before it marks the flow running (see workerRun.ts).
+      const running = await o.store.listByState('running');
+      const active = await flowsWithActiveRuns();
       for (const f of running) {
         if (stopped) return;
         if (!active.has(f.id)) await o.runs.enqueue(f.id, 'stream');
