@@ -76,6 +76,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     setRunnerDeps({
       env,
+      ...(state.ddl ? { ddl: state.ddl } : {}),
       flows: state.flows,
       checkpoints: state.checkpoints,
       codecFor: getCodec,

@@ -143,6 +143,7 @@ async function main(argv: string[]): Promise<number> {
 
     setRunnerDeps({
       env,
+      ...(state.ddl ? { ddl: state.ddl } : {}),
       flows: state.flows,
       checkpoints: state.checkpoints,
       codecFor: getCodec,

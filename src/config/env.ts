@@ -26,6 +26,19 @@ export interface ServiceEnv {
   appVersion: string;
   /** Bounds of the runner's units of work. */
   runner: RunnerLimits;
+  /** DDL governance (DUCTSTREAM_DDL_GATE, _AUTO_APPROVE, _AUTO_APPLY). */
+  ddl: DdlGovernance;
+}
+
+/**
+ * What happens when a source table's schema changes. Gate off: compatible changes are applied to
+ * the destinations at once (incompatible ones stop the table as if gated). Gate on: the table stops
+ * at the change until it is approved and applied; auto-approve and auto-apply skip those waits.
+ */
+export interface DdlGovernance {
+  gate: boolean;
+  autoApprove: boolean;
+  autoApply: boolean;
 }
 
 export interface RunnerLimits {
@@ -135,6 +148,11 @@ export function readServiceEnv(env: NodeJS.ProcessEnv = process.env): ServiceEnv
       stepMaxMs: positiveInt(env, 'DUCTSTREAM_STEP_MAX_MS', ENV_DEFAULTS.runner.stepMaxMs),
       maxWriteRows: positiveInt(env, 'DUCTSTREAM_MAX_WRITE_ROWS', ENV_DEFAULTS.runner.maxWriteRows),
       stepsPerRun: positiveInt(env, 'DUCTSTREAM_STEPS_PER_RUN', ENV_DEFAULTS.runner.stepsPerRun),
+    },
+    ddl: {
+      gate: bool(env, 'DUCTSTREAM_DDL_GATE', false),
+      autoApprove: bool(env, 'DUCTSTREAM_DDL_AUTO_APPROVE', false),
+      autoApply: bool(env, 'DUCTSTREAM_DDL_AUTO_APPLY', false),
     },
   };
 }

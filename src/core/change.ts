@@ -25,6 +25,8 @@ export interface Column {
   valueKind: ValueKind;
   /** For arrays, the element's value kind. */
   elementKind?: ValueKind;
+  /** `pg_attribute.attnum` when the catalog knew the column: identifies it across a rename. */
+  attnum?: number;
 }
 
 export type ReplicaIdentity = 'default' | 'full' | 'index' | 'nothing';

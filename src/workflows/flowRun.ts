@@ -2,6 +2,7 @@ import { DBOS, Error as DBOSErrors } from '@dbos-inc/dbos-sdk';
 import { DuctError, retryClassOf } from '../core/errors';
 import { parseLsn } from '../core/lsn';
 import type { StopReason } from '../pipeline/flowRuntime';
+import { ddlApproval, ddlWorkflowId } from './ddlApproval';
 import { commitCheckpoint, deliverBatch, finishRun, markFlowFailed, prepareSource } from './steps';
 
 export interface FlowRunOptions {
@@ -69,6 +70,7 @@ async function flowRunBody(flowId: string, opts: FlowRunOptions): Promise<FlowRu
       const r = await DBOS.runStep(() => deliverBatch(flowId, from, before, opts.maxEmptyReads), { name: 'deliverBatch', ...STEP_RETRY });
       rows += r.rows;
       batches += r.batches;
+      for (const id of r.ddlEvents ?? []) await DBOS.startWorkflow(ddlApproval, { workflowID: ddlWorkflowId(id) })(id);
       if (parseLsn(r.checkpointLsn) > parseLsn(lsnText)) {
         const target = r.checkpointLsn;
         lsnText = await DBOS.runStep(() => commitCheckpoint(flowId, target), { name: 'commitCheckpoint', ...STEP_RETRY });

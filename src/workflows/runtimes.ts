@@ -23,6 +23,11 @@ export async function runtimeFor(flowId: string): Promise<FlowRuntime> {
   return rt;
 }
 
+/** The flow's runtime when a run of it executes in this process. */
+export function runtimeIfHere(flowId: string): FlowRuntime | undefined {
+  return runtimes.get(flowId);
+}
+
 /** Whether a run of the flow is executing in this process right now (between prepareSource and its end). */
 export function runsHere(flowId: string): boolean {
   return runtimes.has(flowId);

@@ -1,7 +1,8 @@
 import type { TableRef } from '../../core/change';
 import { DuctError } from '../../core/errors';
 import type { Logger } from '../../core/log';
-import type { Destination, EncodedBatch, Staged } from '../destination';
+import type { SchemaChange } from '../../core/schemaChange';
+import type { Destination, EncodedBatch, SchemaEvolving, Staged } from '../destination';
 import type { DestinationContext } from '../registry';
 import type { BatchResolution } from '../sql/options';
 import { WarehouseWriter, type WriteSummary } from '../sql/writer';
@@ -22,8 +23,10 @@ import { duckdbDialect } from './dialect';
  *   missing key `never`, conflicts `transient`, I/O (disk, lock) `backoff`.
  * - With `table` set, the destination writes one source table; a second one is refused.
  * - `batch_mode=staging` writes into staging tables; `resolveStaging` moves them into the targets.
+ * - `applySchemaChange` alters the table to a new source shape (add/rename/retype columns; dropped
+ *   columns kept unless `ddl_drop_columns=true`), idempotently, between writes.
  */
-export class DuckdbDestination implements Destination, Staged {
+export class DuckdbDestination implements Destination, Staged, SchemaEvolving {
   readonly kind = 'duckdb';
   readonly name: string;
   private handle: DuckdbHandle | undefined;
@@ -73,6 +76,10 @@ export class DuckdbDestination implements Destination, Staged {
 
   async resolveStaging(tables: TableRef[], mode: BatchResolution = this.config.batchResolution): Promise<void> {
     await this.serially(() => this.requireWriter().resolveStaging(tables, mode));
+  }
+
+  async applySchemaChange(change: SchemaChange): Promise<void> {
+    await this.serially(() => this.requireWriter().applySchemaChange(change));
   }
 
   async close(): Promise<void> {

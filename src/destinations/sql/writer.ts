@@ -20,6 +20,8 @@ import type { SqlSession } from './session';
 import { resolveStatements } from './staging';
 import { applyStatements, type WriteRows } from './statements';
 import { FastScript, fastRows, runApply } from './fast-apply';
+import type { SchemaChange } from '../../core/schemaChange';
+import { ansiAlterSyntax, evolutionStatements, type AlterSyntax } from './schema-evolution';
 
 export interface WarehouseWriterConfig {
   session: SqlSession;
@@ -179,6 +181,23 @@ export class WarehouseWriter {
       throw e;
     } finally {
       for (const source of tables) this.ensured.delete(qualified(d, stagingName(source, o)));
+    }
+  }
+
+  /**
+   * Makes the destination table(s) of a source table follow a schema change (see
+   * {@link evolutionStatements}): the target, and the staging table in staging mode. Idempotent.
+   */
+  async applySchemaChange(change: SchemaChange, syntax: AlterSyntax = ansiAlterSyntax(this.cfg.dialect)): Promise<void> {
+    const { session, dialect: d, options: o } = this.cfg;
+    const names = o.batchMode === 'staging' ? [targetName(change.table, o), stagingName(change.table, o)] : [targetName(change.table, o)];
+    for (const name of names) {
+      const existing = new Set((await session.query(d.listColumns(name))).map((r) => String(r.column_name)));
+      this.ensured.delete(qualified(d, name));
+      if (existing.size === 0) continue; // created with the new shape on its first write
+      const layout = change.after ? tableLayout(change.after, name, o, d) : null;
+      const statements = evolutionStatements(d, syntax, { change, table: name, layout, existing, dropColumns: o.dropColumns });
+      if (statements.length > 0) await session.executeScript(statements);
     }
   }
 
