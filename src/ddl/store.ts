@@ -208,7 +208,9 @@ export class DdlStore {
 
   /** Events of the flow that are not applied yet (they hold their table), oldest first. */
   async unapplied(flowId: string): Promise<DdlEvent[]> {
-    const r = await this.pool.query<EventRow>(`SELECT ${EVENT_COLUMNS} FROM ductstream.ddl_events WHERE flow_id = $1 AND status <> 'applied' ORDER BY id`, [flowId]);
+    const r = await this.pool.query<EventRow>(`SELECT ${EVENT_COLUMNS} FROM ductstream.ddl_events WHERE flow_id = $1 AND status <> 'applied' ORDER BY id`, [
+      flowId,
+    ]);
     return r.rows.map(toEvent);
   }
 
@@ -260,8 +262,6 @@ async function upsertBaseline(c: PoolClient, flowId: string, table: TableRef, sc
 
 /** The change an event describes, as destinations apply it. */
 export function schemaChangeOf(e: DdlEvent): SchemaChange {
-  const before: TableSchema | null = e.oldColumns
-    ? { ...e.table, relationId: 0, columns: e.oldColumns, primaryKey: [], replicaIdentity: 'default' }
-    : null;
+  const before: TableSchema | null = e.oldColumns ? { ...e.table, relationId: 0, columns: e.oldColumns, primaryKey: [], replicaIdentity: 'default' } : null;
   return { table: e.table, before, after: e.newSchema, changes: e.changes };
 }

@@ -126,7 +126,20 @@ export class SchemaTracker {
     const base = this.baselines.get(tableKey(table));
     const status: DdlStatus = this.governance.gate && !this.governance.autoApprove ? 'pending' : 'applied';
     const events = await this.store.announce(
-      [{ flowId: this.flowId, lsn, table, kind: 'drop_table', ddl: null, before: base?.schema ?? null, after: null, changes: [{ kind: 'drop_table' }], status, actor: 'auto' }],
+      [
+        {
+          flowId: this.flowId,
+          lsn,
+          table,
+          kind: 'drop_table',
+          ddl: null,
+          before: base?.schema ?? null,
+          after: null,
+          changes: [{ kind: 'drop_table' }],
+          status,
+          actor: 'auto',
+        },
+      ],
       { flowId: this.flowId, table, schema: null, at },
     );
     this.baselines.delete(tableKey(table));

@@ -4,18 +4,13 @@ import { schemaChangeOf, type DdlStatus, type DdlStore } from '../ddl/store';
 import { runnerDeps } from '../pipeline/deps';
 import { applyToDestinations } from '../pipeline/ddlStage';
 import { openFlowDestinations } from '../pipeline/destinations';
+import { DDL_APPROVAL_WORKFLOW, DDL_TOPIC } from './ddlIds';
 import { runtimeIfHere } from './runtimes';
 
-export const DDL_APPROVAL_WORKFLOW = 'ddlApproval';
-/** The DBOS topic of approve/reject/apply wake-ups (the event's row in ddl_events holds the decision). */
-export const DDL_TOPIC = 'ddl';
+export { ddlWorkflowId } from './ddlIds';
+
 /** How long the workflow waits for a wake-up before it reads the event again (a missed message costs this much). */
 const WAIT_SECONDS = 30;
-
-/** The approval workflow of event `id`: one per event, so starting it twice is harmless. */
-export function ddlWorkflowId(id: number): string {
-  return `ddl-${id}`;
-}
 
 function store(): DdlStore {
   const s = runnerDeps().ddl;

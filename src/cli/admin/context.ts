@@ -1,7 +1,10 @@
 import { hostname } from 'node:os';
 import { openAppState, type AppState } from '../../app/state';
 import { readServiceEnv, type ServiceEnv } from '../../config/env';
+import { DBOSClient } from '@dbos-inc/dbos-sdk';
+import { DdlService } from '../../services/ddl/service';
 import { StreamService } from '../../services/streams';
+import { DDL_TOPIC, ddlWorkflowId } from '../../workflows/ddlIds';
 import { UsageError } from '../flags';
 import type { AdminIo } from './command';
 
@@ -13,6 +16,7 @@ export class AdminContext {
   private state?: AppState;
   private streams?: StreamService;
   private env?: ServiceEnv;
+  private dbos?: Promise<DBOSClient>;
 
   constructor(readonly io: AdminIo) {}
 
@@ -46,6 +50,28 @@ export class AdminContext {
     return this.streams;
   }
 
+  /** DDL governance on the state database; decisions wake the event's approval workflow through DBOS. */
+  async ddlService(): Promise<DdlService> {
+    const state = await this.appState('to find DDL events');
+    return new DdlService(state.ddl!, async (id, action) => {
+      const client = await this.dbosClient();
+      if (client) await client.send(ddlWorkflowId(id), action, DDL_TOPIC);
+    });
+  }
+
+  /** A DBOS client on the system database (undefined when it cannot be reached: workflows poll anyway). */
+  async dbosClient(): Promise<DBOSClient | undefined> {
+    const env = this.serviceEnv();
+    if (!env.dbosSystemDatabaseUrl) return undefined;
+    this.dbos ??= DBOSClient.create({ systemDatabaseUrl: env.dbosSystemDatabaseUrl, applicationName: env.dbosApp });
+    return this.dbos.catch(() => undefined);
+  }
+
+  /** Who runs this command, recorded as the actor of DDL decisions. */
+  actor(): string {
+    return `${this.io.env.USER ?? 'admin'}@${hostname()}`;
+  }
+
   /** Who this process is, recorded on the deliveries it leases. */
   consumerId(): string {
     return `${'ductstream-admin'}@${hostname()}:${process.pid}`;
@@ -60,6 +86,8 @@ export class AdminContext {
   }
 
   async close(): Promise<void> {
+    const dbos = await this.dbos?.catch(() => undefined);
+    await dbos?.destroy().catch(() => undefined);
     await this.streams?.close();
     await this.state?.close();
   }
