@@ -97,6 +97,8 @@ async function main(argv: string[]): Promise<number> {
       validation: { serviceWireFormat: env.wireFormat, enforceWireFormat: env.wireEnforce },
       runs,
       startRunKind,
+      checkpoints: state.checkpoints,
+      ...(state.ddl ? { ddl: state.ddl } : {}),
     });
     api = await startApiServer({ bind, ctx: { env, state, flows, log }, log });
     if (runs && !env.dbosSchedule) stopSupervisor = startRunSupervisor({ store: state.flows, runs, intervalMs: SUPERVISOR_INTERVAL_MS, log });

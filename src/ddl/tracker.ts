@@ -49,8 +49,13 @@ export class SchemaTracker {
     private readonly log: Logger,
   ) {}
 
-  /** Reads baselines and unapplied events; the stream (re)opens at `from`. */
-  async load(from: Lsn): Promise<void> {
+  /**
+   * Reads baselines and unapplied events; the stream (re)opens at `from`. Returns the ids of events
+   * that wait for a decision or an apply (their approval workflows are started again: harmless when
+   * they run, needed when a crash came between announcing an event and starting its workflow).
+   */
+  async load(from: Lsn): Promise<number[]> {
+    const waiting: number[] = [];
     this.baselines = await this.store.baselines(this.flowId);
     this.held.clear();
     this.approved = [];
@@ -60,7 +65,9 @@ export class SchemaTracker {
         continue;
       }
       this.hold(e, from);
+      if (e.status !== 'rejected') waiting.push(e.id);
     }
+    return waiting;
   }
 
   /** Events approved earlier (ungated) whose apply did not complete: apply them before writing. */

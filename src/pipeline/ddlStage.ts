@@ -20,6 +20,8 @@ const RELEASE_CHECK_MS = 1000;
 export class DdlStage {
   private readonly tracker: SchemaTracker;
   private lastReleaseCheck = 0;
+  /** Events found waiting when the stream opened: their approval workflows are (re)started. */
+  private recovered: number[] = [];
 
   constructor(
     private readonly flowId: string,
@@ -47,7 +49,7 @@ export class DdlStage {
 
   /** The stream (re)opens at `from`. */
   async open(from: Lsn): Promise<void> {
-    await this.tracker.load(from);
+    this.recovered = await this.tracker.load(from);
     this.lastReleaseCheck = Date.now();
   }
 
@@ -68,8 +70,17 @@ export class DdlStage {
   async process(batch: Batch, checkpointBefore: Lsn, destinations: Destination[]): Promise<{ batch: Batch; waiting: number[] }> {
     const t = await this.tracker.track(batch, checkpointBefore);
     for (const a of t.apply) await this.applyEvent(a.eventId, a.change, destinations);
-    const waiting = t.announced.filter((e) => e.status === 'pending' || (e.status === 'approved' && !t.apply.some((a) => a.eventId === e.id))).map((e) => e.id);
+    const waiting = this.takeRecovered().concat(
+      t.announced.filter((e) => e.status === 'pending' || (e.status === 'approved' && !t.apply.some((a) => a.eventId === e.id))).map((e) => e.id),
+    );
     return { batch: t.batch, waiting };
+  }
+
+  /** Waiting events found when the stream opened, once. */
+  takeRecovered(): number[] {
+    const out = this.recovered;
+    this.recovered = [];
+    return out;
   }
 
   /** The highest checkpoint allowed while tables are held. */

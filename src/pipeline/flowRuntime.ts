@@ -88,7 +88,7 @@ export class FlowRuntime {
       let batches = 0;
       let checkpoint = from > this.position ? from : this.position;
       let empty = false;
-      const ddlEvents: number[] = [];
+      const ddlEvents: number[] = this.ddl?.takeRecovered() ?? [];
       while (!shouldStop()) {
         let batch = await this.reader!.next();
         if (!batch) throw new DuctError('source_failed', 'the replication stream ended unexpectedly', { retry: 'transient' });
