@@ -1,8 +1,9 @@
 import { DBOS } from '@dbos-inc/dbos-sdk';
+import { isLoopbackBind, serverCredentialsFor } from '../api/credentials';
 import { parseListenAddress } from '../api/listen';
 import { startApiServer, type ApiServer } from '../api/server';
 import { openAppState, type AppState } from '../app/state';
-import { executorIdFor, readServiceEnv, type ServiceEnv } from '../config/env';
+import { executorIdFor, readApiSecurity, readServiceEnv, type ServiceEnv } from '../config/env';
 import { describeError } from '../core/errors';
 import { createLogger, type Logger } from '../core/log';
 import '../destinations';
@@ -34,6 +35,13 @@ DBOS application that executes the queued and scheduled flow runs. Configured by
   DUCTSTREAM_DBOS_QUEUE     DBOS queue of flow runs                              (ductstream)
   DUCTSTREAM_DBOS_SCHEDULE  6-field cron, e.g. "*/10 * * * * *": each firing runs every running
                             flow until an empty read; unset: running flows stream continuously
+  DUCTSTREAM_API_TOKEN      bearer token(s), comma-separated: calls need "authorization: Bearer <token>"
+                            (health and reflection stay open); unset: no authentication
+  DUCTSTREAM_GRPC_TLS_CERT  PEM certificate chain and key: serve TLS instead of plaintext
+  DUCTSTREAM_GRPC_TLS_KEY
+  DUCTSTREAM_GRPC_TLS_CLIENT_CA  PEM CA: require client certificates signed by it (mutual TLS)
+  DUCTSTREAM_DATA_DIR       file options of flows (duckdb dsn, type_mappings_file, ...) must be
+                            inside this directory                                     (./data)
   DBOS__VMID                executor ID (default server@<hostname>); distinct per process
 SIGINT/SIGTERM: stop serving, end runs after their current batch, exit.`;
 
@@ -68,7 +76,16 @@ async function main(argv: string[]): Promise<number> {
   const env = readServiceEnv();
   requireStateDsn(env);
   const bind = parseListenAddress(env.grpcListen);
+  const security = readApiSecurity();
+  const { credentials, tls } = serverCredentialsFor(security);
   const log = createLogger({ component: 'server' });
+  if (!isLoopbackBind(bind)) {
+    if (security.tokens.length === 0)
+      log.warn(
+        `serving without authentication on ${bind}: anyone who reaches this port can create flows and read streams; set DUCTSTREAM_API_TOKEN (and DUCTSTREAM_GRPC_TLS_CERT/_KEY), or listen on 127.0.0.1`,
+      );
+    else if (tls === 'none') log.warn(`bearer tokens travel in plaintext on ${bind}: set DUCTSTREAM_GRPC_TLS_CERT and DUCTSTREAM_GRPC_TLS_KEY`);
+  }
   const state: AppState = await openAppState(env);
   let api: ApiServer | undefined;
   let stopSupervisor = (): void => undefined;
@@ -94,13 +111,13 @@ async function main(argv: string[]): Promise<number> {
     }
     const flows = new FlowService({
       store: state.flows,
-      validation: { serviceWireFormat: env.wireFormat, enforceWireFormat: env.wireEnforce },
+      validation: { serviceWireFormat: env.wireFormat, enforceWireFormat: env.wireEnforce, fileRoot: security.dataDir },
       runs,
       startRunKind,
       checkpoints: state.checkpoints,
       ...(state.ddl ? { ddl: state.ddl } : {}),
     });
-    api = await startApiServer({ bind, ctx: { env, state, flows, log }, log });
+    api = await startApiServer({ bind, ctx: { env, state, flows, log }, log, credentials, tokens: security.tokens });
     if (runs && !env.dbosSchedule) stopSupervisor = startRunSupervisor({ store: state.flows, runs, intervalMs: SUPERVISOR_INTERVAL_MS, log });
     api.setServing(true);
     log.info(`serving gRPC on ${api.address}`, {
@@ -109,6 +126,9 @@ async function main(argv: string[]): Promise<number> {
       schedule: env.dbosSchedule ?? 'none (running flows stream continuously)',
       wire_format: env.wireFormat,
       wire_enforce: env.wireEnforce,
+      auth: security.tokens.length > 0 ? `bearer token (${security.tokens.length} accepted)` : 'none',
+      tls,
+      data_dir: security.dataDir,
     });
 
     const signal = await new Promise<string>((resolve) => {

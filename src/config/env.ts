@@ -1,5 +1,5 @@
 import { homedir, hostname } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { invalidArgument } from '../core/errors';
 import { isWireFormat, WIRE_FORMATS, type WireFormat } from '../wire/codec';
 
@@ -41,6 +41,19 @@ export interface DdlGovernance {
   autoApply: boolean;
 }
 
+/** How the API server protects itself; see readApiSecurity. */
+export interface ApiSecurity {
+  /** Accepted bearer tokens (DUCTSTREAM_API_TOKEN, comma-separated); empty: no authentication. */
+  tokens: string[];
+  /** PEM files of the server's TLS certificate chain and key; unset: plaintext. */
+  tlsCertPath?: string;
+  tlsKeyPath?: string;
+  /** PEM file of the CA that client certificates must chain to (mutual TLS); unset: no client certificates. */
+  tlsClientCaPath?: string;
+  /** Absolute directory that file options of flows created through the API must stay inside (DUCTSTREAM_DATA_DIR, default ./data). */
+  dataDir: string;
+}
+
 export interface RunnerLimits {
   /** One deliverBatch step returns after this many rows (DUCTSTREAM_STEP_MAX_ROWS) ... */
   stepMaxRows: number;
@@ -60,7 +73,44 @@ export const ENV_DEFAULTS = {
   checkpointPath: join(homedir(), '.ductstream', 'checkpoints.db'),
   appVersion: '1',
   runner: { stepMaxRows: 50_000, stepMaxMs: 2_000, maxWriteRows: 10_000, stepsPerRun: 500 },
+  dataDir: './data',
 };
+
+/**
+ * The API server's security settings: DUCTSTREAM_API_TOKEN, DUCTSTREAM_GRPC_TLS_CERT/_KEY/_CLIENT_CA,
+ * DUCTSTREAM_DATA_DIR. Read by the server only (the worker and the admin CLI need none of them);
+ * a combination that cannot work is bad input naming the variable.
+ */
+export function readApiSecurity(env: NodeJS.ProcessEnv = process.env): ApiSecurity {
+  const rawTokens = env.DUCTSTREAM_API_TOKEN;
+  const tokens = (rawTokens ?? '')
+    .split(',')
+    .map((t) => t.trim())
+    .filter((t) => t !== '');
+  if (rawTokens !== undefined && rawTokens.trim() !== '' && tokens.length === 0)
+    throw invalidArgument('DUCTSTREAM_API_TOKEN', 'holds no token', 'set one token, or several separated by commas');
+  if (tokens.some((t) => t.length < 16 || /[\s]/.test(t)))
+    throw invalidArgument(
+      'DUCTSTREAM_API_TOKEN',
+      'a token is shorter than 16 characters or contains a space',
+      'use long random tokens, e.g. openssl rand -hex 32',
+    );
+  const file = (name: string): string | undefined => env[name]?.trim() || undefined;
+  const tlsCertPath = file('DUCTSTREAM_GRPC_TLS_CERT');
+  const tlsKeyPath = file('DUCTSTREAM_GRPC_TLS_KEY');
+  const tlsClientCaPath = file('DUCTSTREAM_GRPC_TLS_CLIENT_CA');
+  if (tlsCertPath && !tlsKeyPath)
+    throw invalidArgument('DUCTSTREAM_GRPC_TLS_KEY', 'is required with DUCTSTREAM_GRPC_TLS_CERT', "set it to the PEM file of the certificate's private key");
+  if (tlsKeyPath && !tlsCertPath)
+    throw invalidArgument('DUCTSTREAM_GRPC_TLS_CERT', 'is required with DUCTSTREAM_GRPC_TLS_KEY', 'set it to the PEM file of the certificate chain');
+  if (tlsClientCaPath && !tlsCertPath)
+    throw invalidArgument(
+      'DUCTSTREAM_GRPC_TLS_CLIENT_CA',
+      'needs TLS: set DUCTSTREAM_GRPC_TLS_CERT and DUCTSTREAM_GRPC_TLS_KEY too',
+      'mutual TLS runs over TLS',
+    );
+  return { tokens, tlsCertPath, tlsKeyPath, tlsClientCaPath, dataDir: resolve(env.DUCTSTREAM_DATA_DIR?.trim() || ENV_DEFAULTS.dataDir) };
+}
 
 function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const v = env[name]?.trim();

@@ -1,3 +1,4 @@
+import type { LocalPathOption } from '../config/localPaths';
 import type { OptionMap } from '../config/options';
 import { invalidArgument } from '../core/errors';
 import type { Logger } from '../core/log';
@@ -27,6 +28,12 @@ export interface DestinationKind<C = unknown> {
   /** Whether this kind sends encoded payloads (and so uses a wire format), or writes typed rows. */
   readonly usesWireFormat: boolean;
   create(config: C, ctx: DestinationContext): Promise<Destination>;
+  /**
+   * The options naming files on the machine that runs the flow (read or written when the
+   * destination opens). Flows created through the API must keep them inside DUCTSTREAM_DATA_DIR
+   * (src/config/localPaths.ts). Omitted: the kind touches no local file.
+   */
+  localPaths?(options: OptionMap): LocalPathOption[];
 }
 
 const kinds = new Map<string, DestinationKind>();

@@ -59,7 +59,7 @@ export async function loadRelationCatalog(query: CatalogQuery, rel: RelationMess
     if (a.pk_pos !== null) pk.push([a.pk_pos, a.attname]);
   }
   pk.sort((x, y) => x[0] - y[0]);
-  const byOrd: RelationCatalogInfo['types'] = new Array(rel.columns.length).fill(undefined);
+  const byOrd: RelationCatalogInfo['types'] = new Array<RelationCatalogInfo['types'][number]>(rel.columns.length).fill(undefined);
   for (const t of types) {
     if (t.typname === null || t.formatted === null) continue;
     const pgType = t.nspname === 'pg_catalog' || t.nspname === null ? t.typname : `${t.nspname}.${t.typname}`;
