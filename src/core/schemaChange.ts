@@ -83,7 +83,12 @@ export function diffTableSchemas(before: TableSchema, after: TableSchema): Colum
     byName.set(c.name, c);
   }
   for (const col of after.columns) {
-    const old = (col.attnum !== undefined ? byAttnum.get(col.attnum) : undefined) ?? byName.get(col.name);
+    const sameName = byName.get(col.name);
+    // Both sides know attnums: only the attnum identifies a column (a name dropped and re-added is a new column).
+    const old =
+      col.attnum !== undefined && sameName?.attnum !== undefined
+        ? byAttnum.get(col.attnum)
+        : (sameName ?? (col.attnum !== undefined ? byAttnum.get(col.attnum) : undefined));
     if (!old || matched.has(old)) {
       out.push({ kind: 'add_column', column: col });
       continue;

@@ -52,7 +52,9 @@ export function evolutionStatements(d: SqlDialect, syntax: AlterSyntax, input: E
     if (!c) throw new DuctError('internal', `column "${name}" of ${tableKey(change.table)} is not in its new layout`, { retry: 'never' });
     return c.ddlType;
   };
-  for (const c of change.changes) {
+  // Drops first, so a column dropped and re-added under its name ends up present.
+  const ordered = [...change.changes].sort((a, b) => Number(b.kind === 'drop_column') - Number(a.kind === 'drop_column'));
+  for (const c of ordered) {
     switch (c.kind) {
       case 'add_column':
         if (!existing.has(c.column.name)) out.push(syntax.addColumn(t, c.column.name, ddlTypeOf(c.column.name)));
