@@ -41,6 +41,8 @@ export class SchemaTracker {
   private readonly held = new Map<string, HeldTable>();
   /** Approved, not yet applied events of an ungated flow: applied before the next write. */
   private approved: DdlEvent[] = [];
+  /** DDL text captured by the event trigger per table, attached to the table's next announced change (kept in memory). */
+  private readonly ddlText = new Map<string, string>();
 
   constructor(
     private readonly flowId: string,
@@ -64,8 +66,8 @@ export class SchemaTracker {
         this.approved.push(e);
         continue;
       }
-      this.hold(e, from);
       if (e.status !== 'rejected') waiting.push(e.id);
+      if (e.kind !== 'drop_table') this.hold(e, from); // a dropped table has nothing to hold back
     }
     return waiting;
   }
@@ -100,6 +102,12 @@ export class SchemaTracker {
   async track(batch: Batch, checkpoint: Lsn): Promise<TrackedBatch> {
     const announced: DdlEvent[] = [];
     const apply: TrackedBatch['apply'] = [];
+    for (const d of batch.ddl ?? []) {
+      const key = tableKey(d.table);
+      if (d.tag === 'DROP TABLE') {
+        if (this.baselines.has(key)) announced.push(...(await this.tableDropped(d.table, d.lsn, d.ddl)));
+      } else this.ddlText.set(key, d.ddl);
+    }
     const first = firstPositionByTable(batch.changes);
     for (const [key, schema] of batch.schemas) {
       if (this.held.has(key)) continue;
@@ -128,7 +136,7 @@ export class SchemaTracker {
   }
 
   /** Records a dropped table (no longer published) and forgets its baseline. */
-  async tableDropped(table: TableRef, lsn: Lsn): Promise<DdlEvent[]> {
+  async tableDropped(table: TableRef, lsn: Lsn, ddl: string | null = null): Promise<DdlEvent[]> {
     const at = { lsn, seq: 0 };
     const base = this.baselines.get(tableKey(table));
     const status: DdlStatus = this.governance.gate && !this.governance.autoApprove ? 'pending' : 'applied';
@@ -139,7 +147,7 @@ export class SchemaTracker {
           lsn,
           table,
           kind: 'drop_table',
-          ddl: null,
+          ddl,
           before: base?.schema ?? null,
           after: null,
           changes: [{ kind: 'drop_table' }],
@@ -150,6 +158,7 @@ export class SchemaTracker {
       { flowId: this.flowId, table, schema: null, at },
     );
     this.baselines.delete(tableKey(table));
+    this.log.info('schema change detected', { table: tableKey(table), kind: 'drop_table', lsn: formatLsn(lsn), status, event: events[0]?.id });
     return events;
   }
 
@@ -159,12 +168,32 @@ export class SchemaTracker {
     const compatible = changes.every(isCompatible);
     const status: DdlStatus = (!g.gate && compatible) || (g.gate && g.autoApprove) ? 'approved' : 'pending';
     const events = await this.store.announce(
-      [{ flowId: this.flowId, lsn, table, kind: kindOf(changes), ddl: null, before, after: next, changes, status, actor: status === 'approved' ? 'auto' : '' }],
+      [
+        {
+          flowId: this.flowId,
+          lsn,
+          table,
+          kind: kindOf(changes),
+          ddl: this.takeDdlText(table),
+          before,
+          after: next,
+          changes,
+          status,
+          actor: status === 'approved' ? 'auto' : '',
+        },
+      ],
       { flowId: this.flowId, table, schema: next, at },
     );
     this.baselines.set(tableKey(table), { table, schema: next, position: at });
     this.log.info('schema change detected', { table: tableKey(table), kind: kindOf(changes), lsn: formatLsn(lsn), status, event: events[0]?.id });
     return events;
+  }
+
+  private takeDdlText(table: TableRef): string | null {
+    const key = tableKey(table);
+    const text = this.ddlText.get(key) ?? null;
+    this.ddlText.delete(key);
+    return text;
   }
 
   private route(e: DdlEvent, checkpoint: Lsn, apply: TrackedBatch['apply'], change: SchemaChange): void {

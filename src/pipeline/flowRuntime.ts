@@ -94,7 +94,7 @@ export class FlowRuntime {
         if (!batch) throw new DuctError('source_failed', 'the replication stream ended unexpectedly', { retry: 'transient' });
         const before = checkpoint;
         if (batch.checkpointLsn > checkpoint) checkpoint = batch.checkpointLsn;
-        if (this.ddl && batch.changes.length > 0) {
+        if (this.ddl && (batch.changes.length > 0 || batch.ddl)) {
           const staged = await this.ddl.process(batch, before, this.destinations);
           ddlEvents.push(...staged.waiting);
           if (staged.batch.changes.length === 0) {

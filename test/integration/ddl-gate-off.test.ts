@@ -8,11 +8,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { adminJson } from '../support/admin';
+import { adminJson, runAdmin } from '../support/admin';
 import { queryDuckDbFile } from '../support/duckdbFile';
 import { testFlow, writeFlowFile } from '../support/flows';
 import { createTestDatabase, type TestDatabase } from '../support/pg';
-import { runWorker } from '../support/worker';
+import { runWorker, spawnBin, WORKER_BIN } from '../support/worker';
 
 let source: TestDatabase;
 let state: TestDatabase;
@@ -62,6 +62,7 @@ beforeAll(async () => {
   duck = join(dir, 'keep.duckdb');
   dropDuck = join(dir, 'drop.duckdb');
   await source.query('CREATE TABLE public.items (id int PRIMARY KEY, qty int, note text, old text)');
+  await source.query('CREATE TABLE public.gone (id int PRIMARY KEY)');
   const flowFile = writeFlowFile(
     dir,
     testFlow({
@@ -69,7 +70,7 @@ beforeAll(async () => {
       sourceDsn: source.dsn,
       slot: 'evolve_slot',
       publication: 'evolve_pub',
-      tables: ['public.items'],
+      tables: ['public.items', 'public.gone'],
       destinations: [
         { name: 'keep', type: 'duckdb', options: { dsn: duck } },
         { name: 'drop', type: 'duckdb', options: { dsn: dropDuck, ddl_drop_columns: 'true' } },
@@ -79,6 +80,7 @@ beforeAll(async () => {
   const r = await runWorker(['-flow-file', flowFile, '-max-empty-reads', '1'], env());
   expect(r.code).toBe(0);
   await source.query(`INSERT INTO public.items SELECT g, g, 'n' || g, 'o' || g FROM generate_series(1, 50) g`);
+  await source.query(`INSERT INTO public.gone VALUES (1)`);
   await run();
   await compare(['id', 'qty', 'note', 'old']);
 });
@@ -143,5 +145,31 @@ describe('DDL gate off', () => {
       COMMIT`);
     await run();
     await compare(['id', 'qty', 'label', 'price', 'tag']);
+  });
+
+  it('with the event trigger installed, events carry the DDL text and a DROP TABLE is known at its LSN', async () => {
+    const bad = await runAdmin(['ddl', 'install-trigger'], env());
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('flag -flow-id: is required');
+    const r = await runAdmin(['ddl', 'install-trigger', '-flow-id', 'evolve'], env());
+    expect(r.code).toBe(0);
+    // While the worker streams, so the DROP reaches it in the stream (not at its next start).
+    const w = spawnBin(WORKER_BIN, ['-flow-id', 'evolve'], env());
+    await w.waitForStderr(/replication started/);
+    await source.query('ALTER TABLE public.items ADD COLUMN shipped boolean');
+    await source.query(`UPDATE public.items SET shipped = id % 2 = 0 WHERE id <= 20`);
+    await source.query('DROP TABLE public.gone');
+    await w.waitForStderr(/schema change detected.*drop_table/);
+    w.child.kill('SIGINT');
+    expect((await w.exited).code).toBe(0);
+    await run();
+    await compare(['id', 'qty', 'label', 'price', 'tag', 'shipped']);
+    const all = await adminJson<Array<{ table: string; kind: string; ddl: string; status: string }>>(['ddl', 'list', '-flow-id', 'evolve'], env());
+    expect(all.find((e) => e.kind === 'add_column' && e.ddl.includes('shipped'))).toMatchObject({
+      ddl: 'ALTER TABLE public.items ADD COLUMN shipped boolean',
+      status: 'applied',
+    });
+    expect(all.find((e) => e.kind === 'drop_table')).toMatchObject({ table: 'public.gone', ddl: 'DROP TABLE public.gone', status: 'applied' });
+    expect(all.filter((e) => e.kind === 'drop_table')).toHaveLength(1);
   });
 });

@@ -14,6 +14,7 @@ import { RelationLoader } from '../schema/relationLoader';
 import { sameTableSchema, type RelationState } from '../schema/relationState';
 import { TypeRegistry } from '../types/resolver';
 import { ChangeAssembler } from './assembler';
+import { DDL_MESSAGE_PREFIX } from '../../../ddl/trigger';
 import { ReplicationConnection } from './replicationConnection';
 import { readSlot } from './slotInfo';
 
@@ -257,8 +258,11 @@ export class ReplicationSession {
           if (dataStart > this.receivedLsn) this.receivedLsn = dataStart;
           this.assembler.onTruncate(m, dataStart);
           break;
+        case 'message':
+          if (m.prefix === DDL_MESSAGE_PREFIX) this.assembler.onDdlMessage(m);
+          break;
         default:
-          break; // origin and logical messages carry nothing for destinations
+          break; // origin messages carry nothing for destinations
       }
     } else if (kind === KEEPALIVE) {
       const walEnd = buf.readBigUInt64BE(start + 1);
