@@ -37,7 +37,9 @@ afterAll(async () => {
 });
 
 async function statusOf(id: number): Promise<{ status: string; actor: string; reason: string }> {
-  const [r] = await state.query<{ status: string; actor: string; reason: string }>('SELECT status, actor, reason FROM ductstream.ddl_events WHERE id = $1', [id]);
+  const [r] = await state.query<{ status: string; actor: string; reason: string }>('SELECT status, actor, reason FROM ductstream.ddl_events WHERE id = $1', [
+    id,
+  ]);
   return r!;
 }
 

@@ -66,9 +66,9 @@ export class FlowService {
   }
 
   /**
-   * Deletes the flow, its checkpoint, DDL events and source-state record; with `dropSlot` /
-   * `dropPublication` also its slot (else it holds WAL forever) and publication (refused while
-   * another flow uses it). The flow is stopped first, so its run ends after the current batch and
+   * Deletes the flow, its checkpoint and DDL events; with `dropSlot` / `dropPublication` also its
+   * source-state record, its slot (else it holds WAL forever) and publication (refused while
+   * another flow uses it). A plain delete does not contact the source. The flow is stopped first, so its run ends after the current batch and
    * releases the slot; a slot still streamed after a while fails the call and deletes nothing.
    */
   async delete(flowId: string, o: Partial<TeardownOptions> = {}): Promise<TeardownResult | null> {
@@ -81,8 +81,6 @@ export class FlowService {
       if (flow.state === 'running') await this.deps.store.setState(flowId, 'stopped');
       await this.deps.runs?.cancelQueued(flowId);
       result = await teardownSource(flow, opts);
-    } else {
-      result = await teardownSource(flow, opts).catch(() => null); // the state record only: best effort
     }
     if (!(await this.deps.store.delete(flowId))) throw notFound(flowId);
     await this.deps.runs?.cancelQueued(flowId);
