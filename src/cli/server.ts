@@ -16,6 +16,8 @@ import { FLOW_RUN_WORKFLOW } from '../workflows/flowRun';
 import { releaseAllRuntimes, requestStop } from '../workflows/runtimes';
 import { applyServiceSchedules } from '../workflows/schedule';
 import { startRunSupervisor } from '../workflows/supervisor';
+import { ExecutorPresence } from '../workflows/executorPresence';
+import { RunTakeover } from '../workflows/takeover';
 import { EXIT_OK, reportFatal } from './exit';
 import { formatHelp, parseFlags, UsageError } from './flags';
 
@@ -42,7 +44,9 @@ DBOS application that executes the queued and scheduled flow runs. Configured by
   DUCTSTREAM_GRPC_TLS_CLIENT_CA  PEM CA: require client certificates signed by it (mutual TLS)
   DUCTSTREAM_DATA_DIR       file options of flows (duckdb dsn, type_mappings_file, ...) must be
                             inside this directory                                     (./data)
-  DBOS__VMID                executor ID (default server@<hostname>); distinct per process
+  DBOS__VMID                executor ID (default server@<hostname>); distinct per process.
+                            Runs of an executor gone for DUCTSTREAM_TAKEOVER_AFTER seconds (15)
+                            are taken over by a live server
 SIGINT/SIGTERM: stop serving, end runs after their current batch, exit.`;
 
 /** How often (ms) a server without a schedule checks that every running flow has a run. */
@@ -89,6 +93,7 @@ async function main(argv: string[]): Promise<number> {
   const state: AppState = await openAppState(env);
   let api: ApiServer | undefined;
   let stopSupervisor = (): void => undefined;
+  let presence: ExecutorPresence | undefined;
   const executorId = executorIdFor('server');
   try {
     setRunnerDeps({
@@ -105,9 +110,11 @@ async function main(argv: string[]): Promise<number> {
     if (env.dbosEnabled) {
       // Interrupted runs of this executor are recovered inside launch, so dependencies come first.
       await launchDbos({ env, executorId, systemDatabaseUrl: env.dbosSystemDatabaseUrl!, log, listenQueues: [env.dbosQueue] });
+      presence = new ExecutorPresence({ systemDatabaseUrl: env.dbosSystemDatabaseUrl!, app: env.dbosApp, executorId, log });
+      await presence.start();
       await registerFlowQueue(env.dbosQueue);
       await applyServiceSchedules(env.dbosSchedule, { queueName: env.dbosQueue, maxStepsPerRun });
-      runs = new DbosFlowRuns({ queueName: env.dbosQueue, maxStepsPerRun, restartKind: startRunKind }, state.flows, log);
+      runs = new DbosFlowRuns({ queueName: env.dbosQueue, maxStepsPerRun }, log);
     }
     const flows = new FlowService({
       store: state.flows,
@@ -118,7 +125,10 @@ async function main(argv: string[]): Promise<number> {
       ...(state.ddl ? { ddl: state.ddl } : {}),
     });
     api = await startApiServer({ bind, ctx: { env, state, flows, log }, log, credentials, tokens: security.tokens });
-    if (runs && !env.dbosSchedule) stopSupervisor = startRunSupervisor({ store: state.flows, runs, intervalMs: SUPERVISOR_INTERVAL_MS, log });
+    if (runs && presence) {
+      const takeover = new RunTakeover({ presence, executorId, appVersion: env.appVersion, afterMs: env.runner.takeoverAfterMs, log });
+      stopSupervisor = startRunSupervisor({ store: state.flows, runs, intervalMs: SUPERVISOR_INTERVAL_MS, log, takeover, enqueueIdle: !env.dbosSchedule });
+    }
     api.setServing(true);
     log.info(`serving gRPC on ${api.address}`, {
       executor: env.dbosEnabled ? executorId : 'none (DUCTSTREAM_DBOS_ENABLED=false)',
@@ -155,6 +165,7 @@ async function main(argv: string[]): Promise<number> {
     await api?.shutdown(1000);
     await releaseAllRuntimes();
     if (env.dbosEnabled) await shutdownDbos();
+    await presence?.stop();
     await state.close().catch((e: unknown) => log.warn('closing the state database failed', { error: describeError(e) }));
   }
 }

@@ -63,6 +63,18 @@ export interface RunnerLimits {
   maxWriteRows: number;
   /** deliverBatch steps per workflow before the run ends or continues in a successor (DUCTSTREAM_STEPS_PER_RUN). */
   stepsPerRun: number;
+  /**
+   * Attempts of a step on transient errors before the flow is marked failed (DUCTSTREAM_STEP_MAX_ATTEMPTS);
+   * 0, the default, retries without end while the flow shows `retrying: <reason>`.
+   */
+  stepMaxAttempts: number;
+  /** Cap of the delay between two attempts of a step, in ms (DUCTSTREAM_RETRY_MAX_BACKOFF, in seconds). */
+  retryMaxBackoffMs: number;
+  /**
+   * A server takes over the runs of an executor (another server or a worker) that has been gone
+   * this long, in ms (DUCTSTREAM_TAKEOVER_AFTER, in seconds).
+   */
+  takeoverAfterMs: number;
 }
 
 export const ENV_DEFAULTS = {
@@ -72,7 +84,15 @@ export const ENV_DEFAULTS = {
   dbosQueue: 'ductstream',
   checkpointPath: join(homedir(), '.ductstream', 'checkpoints.db'),
   appVersion: '1',
-  runner: { stepMaxRows: 50_000, stepMaxMs: 2_000, maxWriteRows: 10_000, stepsPerRun: 500 },
+  runner: {
+    stepMaxRows: 50_000,
+    stepMaxMs: 2_000,
+    maxWriteRows: 10_000,
+    stepsPerRun: 500,
+    stepMaxAttempts: 0,
+    retryMaxBackoffMs: 30_000,
+    takeoverAfterMs: 15_000,
+  },
   dataDir: './data',
 };
 
@@ -117,6 +137,21 @@ function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): nu
   if (v === undefined || v === '') return fallback;
   if (!/^\d+$/.test(v) || Number(v) < 1) throw invalidArgument(name, `"${v}" is not a positive whole number`, `use e.g. ${fallback}`);
   return Number(v);
+}
+
+function nonNegativeInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const v = env[name]?.trim();
+  if (v === undefined || v === '') return fallback;
+  if (!/^\d{1,9}$/.test(v)) throw invalidArgument(name, `"${v}" is not a whole number`, `use e.g. ${fallback}`);
+  return Number(v);
+}
+
+/** A duration in whole seconds, returned in ms. */
+function seconds(env: NodeJS.ProcessEnv, name: string, fallbackMs: number): number {
+  const v = env[name]?.trim();
+  if (v === undefined || v === '') return fallbackMs;
+  if (!/^\d{1,6}$/.test(v) || Number(v) < 1) throw invalidArgument(name, `"${v}" is not a number of seconds`, `use 1 to 999999, e.g. ${fallbackMs / 1000}`);
+  return Number(v) * 1000;
 }
 
 function bool(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
@@ -198,6 +233,9 @@ export function readServiceEnv(env: NodeJS.ProcessEnv = process.env): ServiceEnv
       stepMaxMs: positiveInt(env, 'DUCTSTREAM_STEP_MAX_MS', ENV_DEFAULTS.runner.stepMaxMs),
       maxWriteRows: positiveInt(env, 'DUCTSTREAM_MAX_WRITE_ROWS', ENV_DEFAULTS.runner.maxWriteRows),
       stepsPerRun: positiveInt(env, 'DUCTSTREAM_STEPS_PER_RUN', ENV_DEFAULTS.runner.stepsPerRun),
+      stepMaxAttempts: nonNegativeInt(env, 'DUCTSTREAM_STEP_MAX_ATTEMPTS', ENV_DEFAULTS.runner.stepMaxAttempts),
+      retryMaxBackoffMs: seconds(env, 'DUCTSTREAM_RETRY_MAX_BACKOFF', ENV_DEFAULTS.runner.retryMaxBackoffMs),
+      takeoverAfterMs: seconds(env, 'DUCTSTREAM_TAKEOVER_AFTER', ENV_DEFAULTS.runner.takeoverAfterMs),
     },
     ddl: {
       gate: bool(env, 'DUCTSTREAM_DDL_GATE', false),

@@ -2,6 +2,7 @@ import type { LocalPathOption } from '../config/localPaths';
 import type { OptionMap } from '../config/options';
 import { invalidArgument } from '../core/errors';
 import type { Logger } from '../core/log';
+import type { SourceRowReader } from '../core/sourceRows';
 import type { WireFormat } from '../wire/codec';
 import type { Destination } from './destination';
 
@@ -15,6 +16,11 @@ export interface DestinationContext {
   /** Max concurrent writes the destination may use within one batch (flow.parallelism). */
   parallelism: number;
   log: Logger;
+  /**
+   * Opens a reader of the flow's source rows by key (the caller closes it): for values a change does
+   * not carry. Absent where no source is at hand (tests, tools).
+   */
+  sourceRows?: () => SourceRowReader;
 }
 
 /**

@@ -1,4 +1,5 @@
 import { DuctError } from '../core/errors';
+import type { Flow } from '../core/flow';
 import { runnerDeps } from '../pipeline/deps';
 import { FlowRuntime } from '../pipeline/flowRuntime';
 
@@ -28,9 +29,9 @@ export function runtimeIfHere(flowId: string): FlowRuntime | undefined {
   return runtimes.get(flowId);
 }
 
-/** Whether a run of the flow is executing in this process right now (between prepareSource and its end). */
-export function runsHere(flowId: string): boolean {
-  return runtimes.has(flowId);
+/** The flow definition the runtime of `flowId` in this process executes, if there is one. */
+export function runtimeFlowOf(flowId: string): Flow | undefined {
+  return runtimes.get(flowId)?.flow;
 }
 
 export async function releaseRuntime(flowId: string): Promise<void> {
@@ -46,10 +47,6 @@ export async function releaseAllRuntimes(): Promise<void> {
 export function requestStop(flowId?: string): void {
   if (flowId === undefined) stopAll = true;
   else stopRequests.add(flowId);
-}
-
-export function clearStop(flowId: string): void {
-  stopRequests.delete(flowId);
 }
 
 export function stopRequested(flowId: string): boolean {

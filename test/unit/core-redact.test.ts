@@ -41,7 +41,9 @@ describe('secrets that used to leak (issue 10, item 14)', () => {
     expect(redactSecrets('https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX')).toBe(
       'https://hooks.slack.com/services/T00000000/B00000000/****',
     );
-    expect(redactSecrets('https://fn.azurewebsites.net/api/hook?code=Zm9vYmFy%3D%3D&clientId=a')).toBe('https://fn.azurewebsites.net/api/hook?code=****&clientId=a');
+    expect(redactSecrets('https://fn.azurewebsites.net/api/hook?code=Zm9vYmFy%3D%3D&clientId=a')).toBe(
+      'https://fn.azurewebsites.net/api/hook?code=****&clientId=a',
+    );
     expect(redactSecrets('https://q.blob.core.windows.net/c?sv=2022&sig=abc%2Bdef&se=1')).toBe('https://q.blob.core.windows.net/c?sv=2022&sig=****&se=1');
     expect(redactSecrets('https://h.example/hook?token=t0k3n&x=1')).toBe('https://h.example/hook?token=****&x=1');
     expect(redactSecrets('https://discord.com/api/webhooks/123456/4bC9dE2fG7hJ1kL3mN5pQ7rS9tU1vW3xY5zA7')).toBe('https://discord.com/api/webhooks/123456/****');
@@ -55,6 +57,7 @@ describe('secrets that used to leak (issue 10, item 14)', () => {
   });
 
   it('is idempotent', () => {
-    for (const t of ['postgres://a:****@h/x', 'https://hooks.slack.com/services/T1/B2/****', 'x?code=****', 'sslpassword=****']) expect(redactSecrets(t)).toBe(t);
+    for (const t of ['postgres://a:****@h/x', 'https://hooks.slack.com/services/T1/B2/****', 'x?code=****', 'sslpassword=****'])
+      expect(redactSecrets(t)).toBe(t);
   });
 });

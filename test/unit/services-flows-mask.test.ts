@@ -87,7 +87,12 @@ describe('keepMaskedSecrets when the endpoint moves (issue 10, item 13)', () => 
   });
 
   it('refuses a masked DSN password when the DSN names another host, in the URL or its query, or changed otherwise', () => {
-    for (const dsn of ['postgres://u:****@h:5432/otherdb', 'postgres://u:****@evil:5432/db', 'postgres://u:****@h:5432/db?host=evil', 'host=evil user=u password=****']) {
+    for (const dsn of [
+      'postgres://u:****@h:5432/otherdb',
+      'postgres://u:****@evil:5432/db',
+      'postgres://u:****@h:5432/db?host=evil',
+      'host=evil user=u password=****',
+    ]) {
       const next = maskFlow(stored);
       next.source.options.dsn = dsn;
       expect(invalid(() => keepMaskedSecrets(next, stored)).field).toBe('source.options.dsn');

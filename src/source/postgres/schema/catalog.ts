@@ -10,6 +10,8 @@ export interface RelationCatalogInfo {
   attnums?: Map<string, number>;
   /** Primary key column names in key order; empty when none. */
   primaryKey: string[];
+  /** True when the primary key constraint is DEFERRABLE (rows may share a key inside a transaction). */
+  keyDeferrable?: boolean;
   /** Per Relation column (same order): `pg_type.typname` (schema-qualified outside pg_catalog) and `format_type`. */
   types: Array<{ pgType: string; formattedType: string } | undefined>;
 }
@@ -19,6 +21,7 @@ interface AttributeRow {
   attnum: number;
   attnotnull: boolean;
   pk_pos: number | null;
+  pk_deferrable: boolean | null;
 }
 
 interface TypeRow {
@@ -37,7 +40,9 @@ export async function loadRelationCatalog(query: CatalogQuery, rel: RelationMess
   const attrs = await query<AttributeRow>(
     `SELECT a.attname::text AS attname, a.attnum::int AS attnum, a.attnotnull,
             (SELECT array_position(i.indkey::int2[], a.attnum) FROM pg_catalog.pg_index i
-              WHERE i.indrelid = a.attrelid AND i.indisprimary) AS pk_pos
+              WHERE i.indrelid = a.attrelid AND i.indisprimary) AS pk_pos,
+            (SELECT c.condeferrable FROM pg_catalog.pg_constraint c
+              WHERE c.conrelid = a.attrelid AND c.contype = 'p') AS pk_deferrable
        FROM pg_catalog.pg_attribute a
       WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped`,
     [rel.relationId],
@@ -65,5 +70,6 @@ export async function loadRelationCatalog(query: CatalogQuery, rel: RelationMess
     const pgType = t.nspname === 'pg_catalog' || t.nspname === null ? t.typname : `${t.nspname}.${t.typname}`;
     byOrd[t.ord - 1] = { pgType, formattedType: t.formatted };
   }
-  return { found: attrs.length > 0, notNull, attnums, primaryKey: pk.map(([, n]) => n), types: byOrd };
+  const keyDeferrable = attrs.some((a) => a.pk_deferrable === true);
+  return { found: attrs.length > 0, notNull, attnums, primaryKey: pk.map(([, n]) => n), keyDeferrable, types: byOrd };
 }
