@@ -109,6 +109,7 @@ export const ENV_DEFAULTS = {
   httpListen: '127.0.0.1:8081',
   statusIntervalSeconds: 5,
   dataDir: './data',
+  ddl: { gate: false, autoApprove: false, autoApply: false },
 };
 
 function otlpEndpoint(env: NodeJS.ProcessEnv, name: string): string | undefined {
@@ -273,9 +274,9 @@ export function readServiceEnv(env: NodeJS.ProcessEnv = process.env): ServiceEnv
     },
     ops: readOpsEnv(env),
     ddl: {
-      gate: bool(env, 'DUCTSTREAM_DDL_GATE', false),
-      autoApprove: bool(env, 'DUCTSTREAM_DDL_AUTO_APPROVE', false),
-      autoApply: bool(env, 'DUCTSTREAM_DDL_AUTO_APPLY', false),
+      gate: bool(env, 'DUCTSTREAM_DDL_GATE', ENV_DEFAULTS.ddl.gate),
+      autoApprove: bool(env, 'DUCTSTREAM_DDL_AUTO_APPROVE', ENV_DEFAULTS.ddl.autoApprove),
+      autoApply: bool(env, 'DUCTSTREAM_DDL_AUTO_APPLY', ENV_DEFAULTS.ddl.autoApply),
     },
   };
 }
