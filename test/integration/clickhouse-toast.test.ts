@@ -25,12 +25,12 @@ async function run(): Promise<void> {
   expect(r.code).toBe(0);
 }
 
-interface DocRow {
+type DocRow = {
   id: string;
   v: string;
   len: string | null;
   md5: string | null;
-}
+};
 
 async function sourceDocs(): Promise<DocRow[]> {
   return source.query<DocRow>(`SELECT id::text AS id, v, length(big)::text AS len, md5(big) AS md5 FROM public.docs ORDER BY id`);
