@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { invalidArgument } from '../core/errors';
 import { isWireFormat, WIRE_FORMATS, type WireFormat } from '../wire/codec';
 
-/** Every DUCTSTREAM_* environment variable of the usage guide, parsed once into typed values. */
+/** Every DUCTSTREAM_* environment variable (docs/usage.md, "Environment"), parsed once into typed values. */
 export interface ServiceEnv {
   /** Where flows, checkpoints and other state live (`ductstream` schema). */
   postgresDsn?: string;

@@ -9,7 +9,7 @@ export type BatchMode = 'target' | 'staging';
 export type BatchResolution = 'none' | 'append' | 'replace';
 export type WatermarkSource = 'timestamp' | 'lsn';
 
-/** Names of the metadata columns a destination table may carry (see README, "Destination Metadata"). */
+/** Names of the metadata columns a destination table may carry (docs/usage.md, "Table destinations: options they share"). */
 export interface MetaColumnOptions {
   /** `meta_enabled`: add synced-at, deleted, watermark and op columns to every table. */
   enabled: boolean;
