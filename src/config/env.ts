@@ -122,6 +122,7 @@ export const ENV_DEFAULTS = {
   dbosLogLevel: 'warn' as LogLevel,
   logLevel: 'info' as LogLevel,
   dataDir: './data',
+  ddl: { gate: false, autoApprove: false, autoApply: false },
 };
 
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
@@ -300,9 +301,9 @@ export function readServiceEnv(env: NodeJS.ProcessEnv = process.env): ServiceEnv
     },
     ops: readOpsEnv(env),
     ddl: {
-      gate: bool(env, 'DUCTSTREAM_DDL_GATE', false),
-      autoApprove: bool(env, 'DUCTSTREAM_DDL_AUTO_APPROVE', false),
-      autoApply: bool(env, 'DUCTSTREAM_DDL_AUTO_APPLY', false),
+      gate: bool(env, 'DUCTSTREAM_DDL_GATE', ENV_DEFAULTS.ddl.gate),
+      autoApprove: bool(env, 'DUCTSTREAM_DDL_AUTO_APPROVE', ENV_DEFAULTS.ddl.autoApprove),
+      autoApply: bool(env, 'DUCTSTREAM_DDL_AUTO_APPLY', ENV_DEFAULTS.ddl.autoApply),
     },
   };
 }

@@ -201,7 +201,11 @@ export class SchemaTracker {
     else this.hold(e, checkpoint);
   }
 
-  private hold(e: DdlEvent, checkpoint: Lsn): void {
+  /**
+   * Holds the event's table from the event's LSN on (an apply that failed: the table stops, the
+   * flow's other tables go on); `checkpoint` is where a reread must start to see its changes again.
+   */
+  hold(e: DdlEvent, checkpoint: Lsn): void {
     const key = tableKey(e.table);
     const h = this.held.get(key);
     if (h) {
@@ -213,7 +217,8 @@ export class SchemaTracker {
     this.log.info('table held until its schema change is applied', { table: key, event: e.id, status: e.status, from: formatLsn(e.lsn) });
   }
 
-  private withoutHeld(batch: Batch): Batch {
+  /** The batch without the changes of held tables (from each hold's LSN on). */
+  withoutHeld(batch: Batch): Batch {
     if (this.held.size === 0) return batch;
     const changes = batch.changes.filter((c) => {
       const h = this.held.get(tableKey(c.table));

@@ -5,7 +5,7 @@ import type { Logger } from '../core/log';
 import type { Lsn } from '../core/lsn';
 import type { SchemaChange } from '../core/schemaChange';
 import { isSchemaEvolving, type Destination } from '../destinations/destination';
-import { schemaChangeOf, type DdlStore } from '../ddl/store';
+import { schemaChangeOf, type DdlEvent, type DdlStore } from '../ddl/store';
 import { SchemaTracker } from '../ddl/tracker';
 
 /** How often a flow with held tables looks whether their events were applied. */
@@ -53,12 +53,8 @@ export class DdlStage {
     this.lastReleaseCheck = Date.now();
   }
 
-  /**
-   * Before reading: applies approved changes whose apply did not finish (ungated), and returns
-   * true when a held table was released, so the stream must reopen at the checkpoint.
-   */
-  async beforeRead(destinations: Destination[]): Promise<boolean> {
-    for (const e of this.tracker.takeApproved()) await this.applyEvent(e.id, schemaChangeOf(e), destinations);
+  /** Before reading from an open stream: true when a held table was released, so the stream must reopen at the checkpoint. */
+  async releasedAny(): Promise<boolean> {
     if (this.tracker.heldTables.size === 0 || Date.now() - this.lastReleaseCheck < RELEASE_CHECK_MS) return false;
     this.lastReleaseCheck = Date.now();
     const released = await this.tracker.releasedAny();
@@ -66,14 +62,30 @@ export class DdlStage {
     return released;
   }
 
+  /**
+   * Right after the stream (re)opens at `at`, before reading: applies the changes approved earlier
+   * (gate off) whose apply did not finish, e.g. a crash between recording and applying them. One
+   * that fails holds its table (see {@link process}).
+   */
+  async applyApproved(destinations: Destination[], at: Lsn): Promise<void> {
+    for (const e of this.tracker.takeApproved()) {
+      if (!(await this.applyEvent(e, schemaChangeOf(e), destinations, at))) this.recovered.push(e.id);
+    }
+  }
+
   /** Runs a batch through the stage; returns what to write and the events that wait for a decision. */
   async process(batch: Batch, checkpointBefore: Lsn, destinations: Destination[]): Promise<{ batch: Batch; waiting: number[] }> {
     const t = await this.tracker.track(batch, checkpointBefore);
-    for (const a of t.apply) await this.applyEvent(a.eventId, a.change, destinations);
+    const failed: number[] = [];
+    for (const a of t.apply) {
+      const e = t.announced.find((x) => x.id === a.eventId)!;
+      if (!(await this.applyEvent(e, a.change, destinations, checkpointBefore))) failed.push(e.id);
+    }
     const waiting = this.takeRecovered().concat(
       t.announced.filter((e) => e.status === 'pending' || (e.status === 'approved' && !t.apply.some((a) => a.eventId === e.id))).map((e) => e.id),
+      failed,
     );
-    return { batch: t.batch, waiting };
+    return { batch: failed.length > 0 ? this.tracker.withoutHeld(t.batch) : t.batch, waiting };
   }
 
   /** Waiting events found when the stream opened, once. */
@@ -88,15 +100,32 @@ export class DdlStage {
     return this.tracker.checkpointBound();
   }
 
-  private async applyEvent(id: number, change: SchemaChange, destinations: Destination[]): Promise<void> {
+  /**
+   * Applies an approved change (gate off) and marks it applied. A change a destination refuses for
+   * good (a `never` error: e.g. a type it cannot alter) is marked failed with the reason and holds
+   * its table from the change's LSN (`checkpoint`: where a reread starts): the flow's other tables go
+   * on, and `ddl apply` (after fixing the destination) or `ddl reject` decides. Returns false then.
+   * Errors that may pass (the destination is away) are thrown: the step retries, the event stays
+   * approved and is applied when the stream reopens.
+   */
+  private async applyEvent(e: DdlEvent, change: SchemaChange, destinations: Destination[], checkpoint: Lsn): Promise<boolean> {
     try {
       await applyToDestinations(change, destinations);
-    } catch (e) {
-      await this.store.transition(id, ['approved'], 'failed', 'auto', describeError(e));
-      throw e;
+    } catch (err) {
+      if (!(err instanceof DuctError) || err.retry !== 'never') throw err;
+      const reason = describeError(err);
+      await this.store.transition(e.id, ['approved'], 'failed', 'auto', reason);
+      this.tracker.hold(e, checkpoint);
+      this.log.warn('a schema change could not be applied; its table is held until the event is applied or rejected', {
+        event: e.id,
+        table: tableKey(change.table),
+        error: reason,
+      });
+      return false;
     }
-    await this.store.transition(id, ['approved'], 'applied', 'auto');
-    this.log.info('schema change applied', { event: id, table: tableKey(change.table), kinds: change.changes.map((c) => c.kind).join(',') });
+    await this.store.transition(e.id, ['approved'], 'applied', 'auto');
+    this.log.info('schema change applied', { event: e.id, table: tableKey(change.table), kinds: change.changes.map((c) => c.kind).join(',') });
+    return true;
   }
 }
 
@@ -107,7 +136,15 @@ export async function applyToDestinations(change: SchemaChange, destinations: De
     try {
       await d.applySchemaChange(change);
     } catch (e) {
-      if (e instanceof DuctError) throw e;
+      if (e instanceof DuctError) {
+        const message = e.message.startsWith('destination "') ? e.message : `destination "${d.name}": ${e.message}`;
+        throw new DuctError(e.code, message, {
+          retry: e.retry,
+          ...(e.hint !== undefined ? { hint: e.hint } : {}),
+          ...(e.field ? { field: e.field } : {}),
+          cause: e,
+        });
+      }
       throw new DuctError('destination_failed', `destination "${d.name}": applying the schema change of ${tableKey(change.table)}: ${describeError(e)}`, {
         retry: 'transient',
         cause: e,

@@ -95,7 +95,7 @@ export class FlowRuntime {
   /** Reads and delivers batches from `from` until the step's bounds, an empty poll, or a stop request. */
   async deliver(from: Lsn, shouldStop: () => boolean): Promise<DeliverResult> {
     try {
-      if (this.ddl && this.source && (await this.ddl.beforeRead(this.destinations))) await this.closeStream();
+      if (this.ddl && this.source && (await this.ddl.releasedAny())) await this.closeStream();
       await this.ensureOpen(from);
       const started = Date.now();
       const p = progressOf(this.flow.id);
@@ -226,6 +226,7 @@ export class FlowRuntime {
     this.position = from;
     this.returned = from;
     await this.ddl?.open(from);
+    await this.ddl?.applyApproved(this.destinations, from);
     // Re-acknowledge the durable checkpoint so the new connection's status updates start from it.
     const durable = await this.deps.checkpoints.get(this.flow.id, this.slot);
     if (durable !== null) await source.ack(durable);

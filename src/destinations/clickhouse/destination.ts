@@ -1,4 +1,5 @@
 import { DuctError } from '../../core/errors';
+import type { SourceRowReader } from '../../core/sourceRows';
 import type { ApplyCapability } from '../destination';
 import type { DestinationContext } from '../registry';
 import { WarehouseDestination } from '../sql/warehouse-destination';
@@ -7,7 +8,7 @@ import { ClickhouseConnection } from './client';
 import type { ClickhouseConfig } from './config';
 import { ClickhouseMeta } from './meta';
 import { MutationsApply } from './mutations-apply';
-import type { ClickhouseTables } from './tables';
+import type { ClickhouseTables, FillSource } from './tables';
 import { clickhouseTypes } from './types';
 import { VersionedApply } from './versioned-apply';
 
@@ -27,11 +28,14 @@ import { VersionedApply } from './versioned-apply';
  *   rows written again past it carry the same versions (versioned) or replace the same keys
  *   (mutations): no effect. Each request is retried while the server is away (about a minute),
  *   then the error goes to the flow's step retries. Bad data or SQL is `never`.
+ * - Unchanged TOAST values of a row ClickHouse does not hold are read from the source's current
+ *   row by key (`completeFillFromSource`), never written as NULL.
  * - `batch_mode=staging` writes staging tables; `resolveStaging` moves them into the targets.
  */
 export class ClickhouseDestination extends WarehouseDestination<ClickhouseConfig> {
   readonly applies: ApplyCapability;
   private conn: ClickhouseConnection | undefined;
+  private sourceRows: SourceRowReader | undefined;
 
   constructor(config: ClickhouseConfig, ctx: DestinationContext) {
     super('clickhouse', config, ctx);
@@ -53,14 +57,19 @@ export class ClickhouseDestination extends WarehouseDestination<ClickhouseConfig
       });
     }
     const meta = new ClickhouseMeta(conn, c.metaEngine, c.metaOrderBy);
+    this.sourceRows = this.ctx.sourceRows?.();
+    const source: FillSource = { rows: this.sourceRows, log: this.log };
     const apply: ClickhouseTables =
-      c.applyMode === 'mutations' ? new MutationsApply(conn, c, meta, 'mutations') : new VersionedApply(conn, c, meta, 'versioned');
+      c.applyMode === 'mutations' ? new MutationsApply(conn, c, meta, 'mutations', source) : new VersionedApply(conn, c, meta, 'versioned', source);
     return new WarehouseWriter({ apply, types: clickhouseTypes, options: c, flowId: this.ctx.flowId, log: this.log });
   }
 
   protected async disconnect(): Promise<void> {
     const conn = this.conn;
+    const sourceRows = this.sourceRows;
     this.conn = undefined;
+    this.sourceRows = undefined;
+    await sourceRows?.close().catch(() => undefined);
     await conn?.close();
   }
 }
