@@ -85,3 +85,13 @@ export async function writeItems(db: Client, phase: 'insert' | 'update', rows: n
     else await db.query(`UPDATE items SET qty = qty + 1, updated_at = now() WHERE id BETWEEN ${lo} AND ${hi}`);
   }
 }
+
+/** The process's peak resident set so far, in MB (what every bench prints). */
+export function maxRssMb(): number {
+  return process.resourceUsage().maxRSS / 1024;
+}
+
+/** One line with the peak and current RSS of this process. */
+export function rssLine(): string {
+  return `process RSS: peak ${fmt(maxRssMb())} MB, now ${fmt(process.memoryUsage().rss / 1024 / 1024)} MB\n`;
+}
