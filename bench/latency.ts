@@ -25,7 +25,7 @@ import { launchDbos, shutdownDbos } from '../src/workflows/dbos';
 import { flowRun } from '../src/workflows/flowRun';
 import { requestStop } from '../src/workflows/runtimes';
 import { startKafkaBroker, type KafkaBroker } from '../test/support/peers/kafkaBroker';
-import { arg, fmt, percentile, printTable, rssLine, startBenchCluster } from './support';
+import { arg, fmt, percentile, printTable, startBenchCluster } from './support';
 import { sinkOf, startRawTail, timeDestinationKind, type LatencySink } from './timing';
 
 const RATES = arg('rates', '100,1000,10000').split(',').map(Number);
@@ -144,7 +144,6 @@ async function main(): Promise<void> {
         .join(' ')} on ${os.cpus().length} CPUs\n`,
     );
     printTable(['destination', 'rows/s', 'rows', 'p50 ms', 'p99 ms', 'max ms', 'raw p50 ms', 'raw p99 ms', 'raw max ms'], results);
-    process.stdout.write(rssLine());
   } finally {
     peer?.stop();
     await broker?.stop();

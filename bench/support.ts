@@ -45,11 +45,13 @@ export async function startBenchCluster(): Promise<BenchCluster> {
   };
 }
 
+/** Prints a markdown table, then this process's RSS (every bench reports its memory). */
 export function printTable(headers: string[], rows: Array<Array<string>>): void {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => '| ' + cells.map((c, i) => c.padStart(widths[i]!)).join(' | ') + ' |';
   process.stdout.write(line(headers) + '\n' + '|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|\n');
   for (const r of rows) process.stdout.write(line(r) + '\n');
+  process.stdout.write(rssLine());
 }
 
 /** CPU time of this process so far, in microseconds: its main (JS) thread and all other threads (DuckDB, libuv pool, V8 helpers). Linux only (zeros elsewhere). */
