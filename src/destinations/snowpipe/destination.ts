@@ -17,6 +17,8 @@ import { mergeWatermark } from '../snowflake/meta';
 import type { SnowpipeConfig } from './config';
 import { encodeFile, fileName, filePath, fileRecords } from './files';
 import { completeRowImages } from './rowImages';
+import { Serial } from '../../core/serial';
+import { requireOpen } from '../requireOpen';
 
 /**
  * Bulk-loads batches into Snowflake through a stage: per table and batch one file (`format`) is
@@ -43,7 +45,7 @@ export class SnowpipeDestination implements TableDestination {
   private readonly ensured = new Set<string>();
   private readonly log: Logger;
   private readonly dir = join(tmpdir(), `ductstream-snowpipe-${process.pid}`);
-  private tail: Promise<unknown> = Promise.resolve();
+  private readonly serial = new Serial();
   /** Files uploaded and loaded by this destination (tests, benchmarks). */
   readonly stats = { files: 0, copies: 0 };
 
@@ -62,13 +64,11 @@ export class SnowpipeDestination implements TableDestination {
   }
 
   write(batch: EncodedBatch): Promise<void> {
-    const run = this.tail.then(() => this.writeBatch(batch));
-    this.tail = run.catch(() => undefined);
-    return run;
+    return this.serial.run(() => this.writeBatch(batch));
   }
 
   async close(): Promise<void> {
-    await this.tail;
+    await this.serial.idle();
     const c = this.client;
     const sourceRows = this.sourceRows;
     this.client = undefined;
@@ -170,8 +170,6 @@ export class SnowpipeDestination implements TableDestination {
   }
 
   private requireClient(): SnowflakeClient {
-    if (!this.client)
-      throw new DuctError('failed_precondition', `snowpipe destination "${this.name}" is not open`, { retry: 'never', hint: 'call open() first' });
-    return this.client;
+    return requireOpen(this.client, this.kind, this.name);
   }
 }
