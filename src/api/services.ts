@@ -1,4 +1,6 @@
+import { ddlServiceRegistration } from './ddlRegistration';
 import { flowServiceRegistration } from './flows/registration';
+import { publicationServiceRegistration } from './publicationRegistration';
 import type { ApiServiceRegistration } from './registration';
 import { streamServiceRegistration } from './streamRegistration';
 
@@ -8,4 +10,9 @@ import { streamServiceRegistration } from './streamRegistration';
  * (`{ service: 'ductstream.v1.XService', implement: (ctx) => ({ Method: unary(...) }) }`) beside
  * its handlers, and add it to this list.
  */
-export const API_SERVICES: readonly ApiServiceRegistration[] = [flowServiceRegistration, streamServiceRegistration];
+export const API_SERVICES: readonly ApiServiceRegistration[] = [
+  flowServiceRegistration,
+  streamServiceRegistration,
+  ddlServiceRegistration,
+  publicationServiceRegistration,
+];

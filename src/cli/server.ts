@@ -106,6 +106,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     setRunnerDeps({
       env,
+      ...(state.ddl ? { ddl: state.ddl } : {}),
       flows: state.flows,
       checkpoints: state.checkpoints,
       codecFor: getCodec,
@@ -128,6 +129,8 @@ async function main(argv: string[]): Promise<number> {
       validation: { serviceWireFormat: env.wireFormat, enforceWireFormat: env.wireEnforce, fileRoot: security.dataDir },
       runs,
       startRunKind,
+      checkpoints: state.checkpoints,
+      ...(state.ddl ? { ddl: state.ddl } : {}),
     });
     status = startStatusRuntime({
       state,

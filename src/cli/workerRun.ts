@@ -99,6 +99,7 @@ export async function runWorkerFlow(input: WorkerRunInput): Promise<number> {
 
     setRunnerDeps({
       env,
+      ...(state.ddl ? { ddl: state.ddl } : {}),
       flows: state.flows,
       checkpoints: state.checkpoints,
       codecFor: getCodec,

@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { invalidArgument } from '../core/errors';
 import { isWireFormat, WIRE_FORMATS, type WireFormat } from '../wire/codec';
 
-/** Every DUCTSTREAM_* environment variable of the usage guide, parsed once into typed values. */
+/** Every DUCTSTREAM_* environment variable (docs/usage.md, "Environment"), parsed once into typed values. */
 export interface ServiceEnv {
   /** Where flows, checkpoints and other state live (`ductstream` schema). */
   postgresDsn?: string;
@@ -28,6 +28,8 @@ export interface ServiceEnv {
   runner: RunnerLimits;
   /** Operations view: the status page and /metrics listener, its token, sampling, OTLP export. */
   ops: OpsEnv;
+  /** DDL governance (DUCTSTREAM_DDL_GATE, _AUTO_APPROVE, _AUTO_APPLY). */
+  ddl: DdlGovernance;
 }
 
 export interface OpsEnv {
@@ -39,6 +41,17 @@ export interface OpsEnv {
   otlpTracesEndpoint?: string;
   /** DBOS__OTLP_LOGS_ENDPOINT: OTLP/HTTP endpoint for DBOS's log records. */
   otlpLogsEndpoint?: string;
+}
+
+/**
+ * What happens when a source table's schema changes. Gate off: compatible changes are applied to
+ * the destinations at once (incompatible ones stop the table as if gated). Gate on: the table stops
+ * at the change until it is approved and applied; auto-approve and auto-apply skip those waits.
+ */
+export interface DdlGovernance {
+  gate: boolean;
+  autoApprove: boolean;
+  autoApply: boolean;
 }
 
 /** How the API server protects itself; see readApiSecurity. */
@@ -96,6 +109,7 @@ export const ENV_DEFAULTS = {
   httpListen: '127.0.0.1:8081',
   statusIntervalSeconds: 5,
   dataDir: './data',
+  ddl: { gate: false, autoApprove: false, autoApply: false },
 };
 
 function otlpEndpoint(env: NodeJS.ProcessEnv, name: string): string | undefined {
@@ -259,6 +273,11 @@ export function readServiceEnv(env: NodeJS.ProcessEnv = process.env): ServiceEnv
       takeoverAfterMs: seconds(env, 'DUCTSTREAM_TAKEOVER_AFTER', ENV_DEFAULTS.runner.takeoverAfterMs),
     },
     ops: readOpsEnv(env),
+    ddl: {
+      gate: bool(env, 'DUCTSTREAM_DDL_GATE', ENV_DEFAULTS.ddl.gate),
+      autoApprove: bool(env, 'DUCTSTREAM_DDL_AUTO_APPROVE', ENV_DEFAULTS.ddl.autoApprove),
+      autoApply: bool(env, 'DUCTSTREAM_DDL_AUTO_APPLY', ENV_DEFAULTS.ddl.autoApply),
+    },
   };
 }
 

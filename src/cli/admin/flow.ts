@@ -9,6 +9,7 @@ import { EXIT_OK } from '../exit';
 import type { FlagValues } from '../flags';
 import type { Command, Subcommand } from './command';
 import type { AdminContext } from './context';
+import { flowDelete } from './flowDelete';
 
 const P = 'ductstream-admin flow';
 
@@ -123,7 +124,8 @@ servers' replication slots and the DBOS system database; no server needs to run.
 
 export const flowCommand: Command = {
   name: 'flow',
-  summary: 'flow status',
-  description: 'Shows the status of flows: the same model as GetFlowStatus/ListFlowStatus and the status page.',
-  subcommands: [status],
+  summary: 'flow status; delete flows (tearing down their slot and publication)',
+  description:
+    'Shows the status of flows (the same model as GetFlowStatus/ListFlowStatus and the status page) and deletes flows. Create, start and stop flows with ductstream-worker or the gRPC API.',
+  subcommands: [status, flowDelete],
 };

@@ -1,6 +1,7 @@
 import type { TableRef } from '../../core/change';
 import { DuctError } from '../../core/errors';
 import type { Logger } from '../../core/log';
+import type { SourceRowReader } from '../../core/sourceRows';
 import type { ApplyCapability, EncodedBatch, Staged, TableDestination } from '../destination';
 import type { DestinationContext } from '../registry';
 import type { BatchResolution } from '../sql/options';
@@ -9,7 +10,7 @@ import { ClickhouseConnection } from './client';
 import type { ClickhouseConfig } from './config';
 import { ClickhouseMeta } from './meta';
 import { MutationsApply } from './mutations-apply';
-import type { ClickhouseTables } from './tables';
+import type { ClickhouseTables, FillSource } from './tables';
 import { clickhouseTypes } from './types';
 import { VersionedApply } from './versioned-apply';
 
@@ -29,6 +30,8 @@ import { VersionedApply } from './versioned-apply';
  *   rows written again past it carry the same versions (versioned) or replace the same keys
  *   (mutations): no effect. Each request is retried while the server is away (about a minute),
  *   then the error goes to the flow's step retries. Bad data or SQL is `never`.
+ * - Unchanged TOAST values of a row ClickHouse does not hold are read from the source's current
+ *   row by key (`completeFillFromSource`), never written as NULL.
  * - `batch_mode=staging` writes staging tables; `resolveStaging` moves them into the targets.
  */
 export class ClickhouseDestination implements TableDestination, Staged {
@@ -37,6 +40,7 @@ export class ClickhouseDestination implements TableDestination, Staged {
   readonly applies: ApplyCapability;
   private conn: ClickhouseConnection | undefined;
   private writer: WarehouseWriter | undefined;
+  private sourceRows: SourceRowReader | undefined;
   private readonly log: Logger;
   /** Writes and resolutions run one at a time, in call order. */
   private tail: Promise<unknown> = Promise.resolve();
@@ -70,8 +74,10 @@ export class ClickhouseDestination implements TableDestination, Staged {
       });
     }
     const meta = new ClickhouseMeta(conn, c.metaEngine, c.metaOrderBy);
+    this.sourceRows = this.ctx.sourceRows?.();
+    const source: FillSource = { rows: this.sourceRows, log: this.log };
     const apply: ClickhouseTables =
-      c.applyMode === 'mutations' ? new MutationsApply(conn, c, meta, 'mutations') : new VersionedApply(conn, c, meta, 'versioned');
+      c.applyMode === 'mutations' ? new MutationsApply(conn, c, meta, 'mutations', source) : new VersionedApply(conn, c, meta, 'versioned', source);
     this.conn = conn;
     this.writer = new WarehouseWriter({ apply, types: clickhouseTypes, options: c, flowId: this.ctx.flowId, log: this.log });
   }
@@ -97,8 +103,11 @@ export class ClickhouseDestination implements TableDestination, Staged {
   async close(): Promise<void> {
     await this.tail;
     const conn = this.conn;
+    const sourceRows = this.sourceRows;
     this.conn = undefined;
     this.writer = undefined;
+    this.sourceRows = undefined;
+    await sourceRows?.close().catch(() => undefined);
     await conn?.close();
   }
 

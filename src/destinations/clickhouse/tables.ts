@@ -1,17 +1,28 @@
 import type { Change, Row, TableRef, Value } from '../../core/change';
 import { DuctError } from '../../core/errors';
+import type { Logger } from '../../core/log';
+import type { SourceRowReader } from '../../core/sourceRows';
 import type { ApplyCapability, ApplyStrategy, TableWork } from '../sql/apply-strategy';
 import type { ColumnDef } from '../sql/dialect';
 import { stagingName, targetName, type TableLayout } from '../sql/layout';
 import { laterWatermark, watermarkMapKey, type Watermark } from '../sql/meta-table';
 import type { BatchResolution, WarehouseOptions } from '../sql/options';
+import type { PlannedRow } from '../sql/plan';
 import type { ClickhouseConnection } from './client';
 import type { ClickhouseApplyMode } from './config';
 import { createDatabase, createTable, isVersioned, listColumns, listSortingKey } from './ddl';
+import { readFill, type FillScope } from './fill';
 import type { ClickhouseMeta } from './meta';
+import { completeFillFromSource, type CompletedFill } from './source-fill';
 import type { TsvRows } from './rows';
 import { literalEncoder } from './tsv';
 import { qualifiedName, quoteIdent } from './types';
+
+/** Where values ClickHouse lacks come from: the source's current rows (absent when no source is at hand). */
+export interface FillSource {
+  rows: SourceRowReader | undefined;
+  log: Logger;
+}
 
 /** Settings of statements that carry key lists (far longer than the default 256 KiB query size). */
 export const LONG_QUERY = { max_query_size: '268435456' } as const;
@@ -30,7 +41,14 @@ export abstract class ClickhouseTables implements ApplyStrategy {
     protected readonly options: WarehouseOptions,
     protected readonly meta: ClickhouseMeta,
     private readonly mode: ClickhouseApplyMode,
+    private readonly source: FillSource,
   ) {}
+
+  /** The destination values `rows` keep (see `readFill`), completed from the source for rows ClickHouse lacks. */
+  protected async fillFor(layout: TableLayout, rows: PlannedRow[], scope: FillScope): Promise<CompletedFill> {
+    const fill = await readFill(this.conn, layout, rows, scope);
+    return completeFillFromSource(layout, rows, fill, this.source.rows, this.source.log);
+  }
 
   abstract apply(work: TableWork[]): Promise<void>;
 

@@ -1,8 +1,9 @@
 import type { TableRef } from '../../core/change';
 import { DuctError } from '../../core/errors';
 import type { Logger } from '../../core/log';
+import type { SchemaChange } from '../../core/schemaChange';
 import type { SourceRowReader } from '../../core/sourceRows';
-import type { EncodedBatch, Staged, TableDestination } from '../destination';
+import type { EncodedBatch, SchemaEvolving, Staged, TableDestination } from '../destination';
 import type { DestinationContext } from '../registry';
 import type { BatchResolution } from '../sql/options';
 import { WarehouseWriter, type WriteSummary } from '../sql/writer';
@@ -23,8 +24,10 @@ import { duckdbDialect } from './dialect';
  *   missing key `never`, conflicts `transient`, I/O (disk, lock) `backoff`.
  * - With `table` set, the destination writes one source table; a second one is refused.
  * - `batch_mode=staging` writes into staging tables; `resolveStaging` moves them into the targets.
+ * - `applySchemaChange` alters the table to a new source shape (add/rename/retype columns; dropped
+ *   columns kept unless `ddl_drop_columns=true`), idempotently, between writes.
  */
-export class DuckdbDestination implements TableDestination, Staged {
+export class DuckdbDestination implements TableDestination, Staged, SchemaEvolving {
   readonly applies = 'transactional' as const;
   readonly kind = 'duckdb';
   readonly name: string;
@@ -78,6 +81,10 @@ export class DuckdbDestination implements TableDestination, Staged {
 
   async resolveStaging(tables: TableRef[], mode: BatchResolution = this.config.batchResolution): Promise<void> {
     await this.serially(() => this.requireWriter().resolveStaging(tables, mode));
+  }
+
+  async applySchemaChange(change: SchemaChange): Promise<void> {
+    await this.serially(() => this.requireWriter().applySchemaChange(change));
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,7 @@
 import { groupByTable, tableKey, type Batch, type Change, type TableRef } from '../../core/change';
 import { DuctError, invalidArgument } from '../../core/errors';
 import type { Logger } from '../../core/log';
+import type { SchemaChange } from '../../core/schemaChange';
 import type { ApplyStrategy, TableWork } from './apply-strategy';
 import type { SqlTypes } from './dialect';
 import { withTables } from './errors';
@@ -122,6 +123,27 @@ export class WarehouseWriter {
       await this.cfg.apply.resolveStaging(tables, mode, watermarks, this.cfg.flowId);
     } finally {
       for (const source of tables) this.ensured.delete(nameKey(stagingName(source, o)));
+    }
+  }
+
+  /**
+   * Makes the destination table(s) of a source table follow a schema change through the strategy's
+   * `evolveTable` (see `schema-evolution.ts`): the target, and the staging table in staging mode.
+   * Idempotent. A strategy without `evolveTable` refuses with a `never` error naming the destination.
+   */
+  async applySchemaChange(change: SchemaChange): Promise<void> {
+    const { types, options: o, apply } = this.cfg;
+    if (!apply.evolveTable) {
+      throw new DuctError('failed_precondition', `${o.path}: this destination cannot follow schema changes (${tableKey(change.table)})`, {
+        retry: 'never',
+        hint: 'reject the change (`ductstream-admin ddl reject`) and alter the destination table by hand, or recreate it',
+      });
+    }
+    const names = o.batchMode === 'staging' ? [targetName(change.table, o), stagingName(change.table, o)] : [targetName(change.table, o)];
+    for (const name of names) {
+      const layout = change.after ? tableLayout(change.after, name, o, types) : null;
+      this.ensured.delete(nameKey(name));
+      await apply.evolveTable({ change, table: name, layout, dropColumns: o.dropColumns });
     }
   }
 

@@ -15,6 +15,7 @@ import { sameTableSchema, type RelationState } from '../schema/relationState';
 import { TypeRegistry } from '../types/resolver';
 import { ChangeAssembler } from './assembler';
 import { Heartbeat } from './heartbeat';
+import { DDL_MESSAGE_PREFIX } from '../../../ddl/trigger';
 import { ReplicationConnection } from './replicationConnection';
 import { readSlot } from './slotInfo';
 
@@ -294,6 +295,7 @@ export class ReplicationSession {
         case 'message':
           // A non-transactional message (e.g. a heartbeat) outside a transaction is a safe position, like a keepalive.
           if (!m.transactional) this.assembler.onKeepalive(m.lsn);
+          if (m.prefix === DDL_MESSAGE_PREFIX) this.assembler.onDdlMessage(m);
           break;
         default:
           break; // origin messages carry nothing for destinations
