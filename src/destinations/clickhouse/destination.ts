@@ -1,8 +1,9 @@
 import type { TableRef } from '../../core/change';
+import type { SchemaChange } from '../../core/schemaChange';
 import { DuctError } from '../../core/errors';
 import type { Logger } from '../../core/log';
 import type { SourceRowReader } from '../../core/sourceRows';
-import type { ApplyCapability, EncodedBatch, Staged, TableDestination } from '../destination';
+import type { ApplyCapability, EncodedBatch, SchemaEvolving, Staged, TableDestination } from '../destination';
 import type { DestinationContext } from '../registry';
 import type { BatchResolution } from '../sql/options';
 import { WarehouseWriter, type WriteSummary } from '../sql/writer';
@@ -33,8 +34,10 @@ import { VersionedApply } from './versioned-apply';
  * - Unchanged TOAST values of a row ClickHouse does not hold are read from the source's current
  *   row by key (`completeFillFromSource`), never written as NULL.
  * - `batch_mode=staging` writes staging tables; `resolveStaging` moves them into the targets.
+ * - `applySchemaChange` alters the tables of a source table to its new shape (see
+ *   `evolveClickhouseTable`), between writes, idempotently.
  */
-export class ClickhouseDestination implements TableDestination, Staged {
+export class ClickhouseDestination implements TableDestination, Staged, SchemaEvolving {
   readonly kind = 'clickhouse';
   readonly name: string;
   readonly applies: ApplyCapability;
@@ -98,6 +101,10 @@ export class ClickhouseDestination implements TableDestination, Staged {
 
   async resolveStaging(tables: TableRef[], mode: BatchResolution = this.config.batchResolution): Promise<void> {
     await this.serially(() => this.requireWriter().resolveStaging(tables, mode));
+  }
+
+  async applySchemaChange(change: SchemaChange): Promise<void> {
+    await this.serially(() => this.requireWriter().applySchemaChange(change));
   }
 
   async close(): Promise<void> {

@@ -1,7 +1,8 @@
 import type { TableRef } from '../../core/change';
+import type { SchemaChange } from '../../core/schemaChange';
 import { DuctError } from '../../core/errors';
 import type { Logger } from '../../core/log';
-import type { EncodedBatch, Staged, TableDestination } from '../destination';
+import type { EncodedBatch, SchemaEvolving, Staged, TableDestination } from '../destination';
 import type { DestinationContext } from '../registry';
 import type { BatchResolution } from '../sql/options';
 import { WarehouseWriter, type WriteSummary } from '../sql/writer';
@@ -22,8 +23,10 @@ import { SnowflakeStagedApply } from './staged-apply';
  *   written again, or an older one, is skipped by the watermarks (`meta_table_enabled`).
  * - With `table` set the destination writes one source table; `batch_mode=staging` writes staging
  *   tables that `resolveStaging` moves into the targets.
+ * - `applySchemaChange` alters the tables to a source table's new shape between writes (see
+ *   `SnowflakeStagedApply.evolveTable`), idempotently.
  */
-export class SnowflakeDestination implements TableDestination, Staged {
+export class SnowflakeDestination implements TableDestination, Staged, SchemaEvolving {
   readonly kind = 'snowflake';
   readonly applies = 'staged' as const;
   readonly name: string;
@@ -63,6 +66,10 @@ export class SnowflakeDestination implements TableDestination, Staged {
 
   async resolveStaging(tables: TableRef[], mode: BatchResolution = this.config.batchResolution): Promise<void> {
     await this.serially(() => this.requireWriter().resolveStaging(tables, mode));
+  }
+
+  async applySchemaChange(change: SchemaChange): Promise<void> {
+    await this.serially(() => this.requireWriter().applySchemaChange(change));
   }
 
   /** Statements sent and bytes uploaded so far (benchmarks). */

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { groupByTable, type TableSchema } from '../../core/change';
 import { DuctError } from '../../core/errors';
 import type { Logger } from '../../core/log';
-import type { EncodedBatch, TableDestination } from '../destination';
+import type { EncodedBatch, SchemaEvolving, TableDestination } from '../destination';
+import type { SchemaChange } from '../../core/schemaChange';
 import type { DestinationContext } from '../registry';
 import { qualified, type SqlDialect } from '../sql/dialect';
 import { withTables } from '../sql/errors';
@@ -15,6 +16,7 @@ import { snowflakeDialect, snowflakeTypes } from '../snowflake/dialect';
 import { mergeWatermark } from '../snowflake/meta';
 import type { SnowpipeConfig } from './config';
 import { encodeFile, fileName, filePath, fileRecords } from './files';
+import { checkSnowpipeSchemaChange } from './schemaChange';
 
 /**
  * Bulk-loads batches into Snowflake through a stage: per table and batch one file (`format`) is
@@ -28,8 +30,10 @@ import { encodeFile, fileName, filePath, fileRecords } from './files';
  * A replayed batch has the same file name and bytes, so COPY's load history skips it; with
  * `meta_table_enabled` changes at or before the table's watermark are not uploaded again either.
  * A batch cut differently on replay can append a change twice: dedupe by (`__ds_lsn`, `__ds_seq`).
+ * `applySchemaChange` alters nothing: it refuses a change that COPY would lose (see
+ * {@link checkSnowpipeSchemaChange}).
  */
-export class SnowpipeDestination implements TableDestination {
+export class SnowpipeDestination implements TableDestination, SchemaEvolving {
   readonly kind = 'snowpipe';
   readonly applies = 'eventually_visible' as const;
   readonly name: string;
@@ -58,6 +62,12 @@ export class SnowpipeDestination implements TableDestination {
 
   write(batch: EncodedBatch): Promise<void> {
     const run = this.tail.then(() => this.writeBatch(batch));
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  applySchemaChange(change: SchemaChange): Promise<void> {
+    const run = this.tail.then(() => checkSnowpipeSchemaChange(this.requireClient(), this.dialect, this.config, this.name, change));
     this.tail = run.catch(() => undefined);
     return run;
   }
