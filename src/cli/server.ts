@@ -56,9 +56,6 @@ DBOS application that executes the queued and scheduled flow runs. Configured by
   DBOS__OTLP_TRACES_ENDPOINT, DBOS__OTLP_LOGS_ENDPOINT  OTLP/HTTP export of DBOS traces and logs
 SIGINT/SIGTERM: stop serving, end runs after their current batch, exit.`;
 
-/** How often (ms) a server without a schedule checks that every running flow has a run. */
-const SUPERVISOR_INTERVAL_MS = (Number(process.env.DUCTSTREAM_SUPERVISOR_INTERVAL) || 5) * 1000;
-
 function requireStateDsn(env: ServiceEnv): string {
   if (!env.postgresDsn)
     throw new UsageError(
@@ -151,7 +148,14 @@ async function main(argv: string[]): Promise<number> {
     api = await startApiServer({ bind, ctx: { env, state, flows, status: status.sampler, log }, log, credentials, tokens: security.tokens });
     if (runs && presence) {
       const takeover = new RunTakeover({ presence, executorId, appVersion: env.appVersion, afterMs: env.runner.takeoverAfterMs, log });
-      stopSupervisor = startRunSupervisor({ store: state.flows, runs, intervalMs: SUPERVISOR_INTERVAL_MS, log, takeover, enqueueIdle: !env.dbosSchedule });
+      stopSupervisor = startRunSupervisor({
+        store: state.flows,
+        runs,
+        intervalMs: env.ops.supervisorIntervalMs,
+        log,
+        takeover,
+        enqueueIdle: !env.dbosSchedule,
+      });
     }
     api.setServing(true);
     log.info(`serving the status page and /metrics on http://${statusHttp.address}`);

@@ -1,6 +1,7 @@
 import { homedir, hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { invalidArgument } from '../core/errors';
+import type { LogLevel } from '../core/log';
 import { isWireFormat, WIRE_FORMATS, type WireFormat } from '../wire/codec';
 
 /** Every DUCTSTREAM_* environment variable (docs/usage.md, "Environment"), parsed once into typed values. */
@@ -41,6 +42,14 @@ export interface OpsEnv {
   otlpTracesEndpoint?: string;
   /** DBOS__OTLP_LOGS_ENDPOINT: OTLP/HTTP endpoint for DBOS's log records. */
   otlpLogsEndpoint?: string;
+  /** DUCTSTREAM_PROGRESS_INTERVAL (seconds): the worker's progress lines. */
+  progressIntervalMs: number;
+  /** DUCTSTREAM_SUPERVISOR_INTERVAL (seconds): how often a server checks every running flow has a run. */
+  supervisorIntervalMs: number;
+  /** DUCTSTREAM_DBOS_LOG_LEVEL: DBOS's own info lines are logged only at `info` or `debug` (default `warn`). */
+  dbosLogLevel: LogLevel;
+  /** DUCTSTREAM_LOG_LEVEL, checked at start; loggers made before the environment is read use {@link logLevelFromEnv}. */
+  logLevel: LogLevel;
 }
 
 /**
@@ -108,9 +117,23 @@ export const ENV_DEFAULTS = {
   },
   httpListen: '127.0.0.1:8081',
   statusIntervalSeconds: 5,
+  progressIntervalSeconds: 5,
+  supervisorIntervalSeconds: 5,
+  dbosLogLevel: 'warn' as LogLevel,
+  logLevel: 'info' as LogLevel,
   dataDir: './data',
   ddl: { gate: false, autoApprove: false, autoApply: false },
 };
+
+const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+
+function logLevel(env: NodeJS.ProcessEnv, name: string, fallback: LogLevel): LogLevel {
+  const v = env[name]?.trim().toLowerCase();
+  if (!v) return fallback;
+  const level = LOG_LEVELS.find((l) => l === v);
+  if (!level) throw invalidArgument(name, `"${v}" is not a log level`, `use one of: ${LOG_LEVELS.join(', ')}`);
+  return level;
+}
 
 function otlpEndpoint(env: NodeJS.ProcessEnv, name: string): string | undefined {
   const v = env[name]?.trim();
@@ -128,6 +151,10 @@ function readOpsEnv(env: NodeJS.ProcessEnv): OpsEnv {
     statusIntervalMs: positiveInt(env, 'DUCTSTREAM_STATUS_INTERVAL', ENV_DEFAULTS.statusIntervalSeconds) * 1000,
     otlpTracesEndpoint: otlpEndpoint(env, 'DBOS__OTLP_TRACES_ENDPOINT'),
     otlpLogsEndpoint: otlpEndpoint(env, 'DBOS__OTLP_LOGS_ENDPOINT'),
+    progressIntervalMs: progressIntervalMs(env),
+    supervisorIntervalMs: positiveInt(env, 'DUCTSTREAM_SUPERVISOR_INTERVAL', ENV_DEFAULTS.supervisorIntervalSeconds) * 1000,
+    dbosLogLevel: logLevel(env, 'DUCTSTREAM_DBOS_LOG_LEVEL', ENV_DEFAULTS.dbosLogLevel),
+    logLevel: logLevel(env, 'DUCTSTREAM_LOG_LEVEL', ENV_DEFAULTS.logLevel),
   };
 }
 
@@ -311,4 +338,48 @@ export function systemDatabaseUrlFor(env: ServiceEnv, sourceDsn: string): string
  */
 export function prepareSnowflakeDriverEnv(): void {
   process.env.SNOWFLAKE_DISABLE_PLATFORM_DETECTION ??= 'true';
+}
+
+/*
+ * Settings read where no ServiceEnv is at hand (loggers, the exit path, tooling, connector
+ * defaults). This file is the only one that reads process.env: everything else asks here.
+ */
+
+/** The process's environment, for code that hands it on (the admin CLI's context, child processes). */
+export function processEnvironment(): NodeJS.ProcessEnv {
+  return process.env;
+}
+
+/** DUCTSTREAM_LOG_LEVEL for a logger; an unknown value means `info` here (readServiceEnv refuses it). */
+export function logLevelFromEnv(env: NodeJS.ProcessEnv = process.env): LogLevel {
+  try {
+    return logLevel(env, 'DUCTSTREAM_LOG_LEVEL', ENV_DEFAULTS.logLevel);
+  } catch {
+    return ENV_DEFAULTS.logLevel;
+  }
+}
+
+/** DUCTSTREAM_DEBUG: any value prints the (redacted) stack of a fatal error. */
+export function debugStacksEnabled(env: NodeJS.ProcessEnv = process.env): boolean {
+  return (env.DUCTSTREAM_DEBUG ?? '') !== '';
+}
+
+/** DUCTSTREAM_PROGRESS_INTERVAL (seconds, default 5) in ms: the worker's progress lines. */
+export function progressIntervalMs(env: NodeJS.ProcessEnv = process.env): number {
+  return positiveInt(env, 'DUCTSTREAM_PROGRESS_INTERVAL', ENV_DEFAULTS.progressIntervalSeconds) * 1000;
+}
+
+/** DUCTSTREAM_PROTO_DIR: the proto root when the server cannot find `proto/` above its code. */
+export function protoDirFromEnv(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return env.DUCTSTREAM_PROTO_DIR?.trim() || undefined;
+}
+
+/** The default `region` of s3 destinations: AWS_REGION, else AWS_DEFAULT_REGION (as the AWS tools read them). */
+export function awsRegionFromEnv(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return env.AWS_REGION?.trim() || env.AWS_DEFAULT_REGION?.trim() || undefined;
+}
+
+/** DUCTSTREAM_PG_BIN: where the demo and the tests find PostgreSQL's server binaries. */
+export function postgresBinDirFromEnv(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return env.DUCTSTREAM_PG_BIN?.trim() || undefined;
 }

@@ -1,3 +1,4 @@
+import { logLevelFromEnv } from '../config/env';
 import { redactSecrets } from './redact';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -19,7 +20,7 @@ function render(v: unknown): string {
   return JSON.stringify(v);
 }
 
-export function createLogger(base: Record<string, unknown> = {}, level: LogLevel = (process.env.DUCTSTREAM_LOG_LEVEL as LogLevel) || 'info'): Logger {
+export function createLogger(base: Record<string, unknown> = {}, level: LogLevel = logLevelFromEnv()): Logger {
   const min = ORDER[level] ?? ORDER.info;
   const emit = (lvl: LogLevel, msg: string, fields?: Record<string, unknown>): void => {
     if (ORDER[lvl] < min) return;

@@ -1,13 +1,13 @@
 import { DBOS, type DLogger } from '@dbos-inc/dbos-sdk';
 import type { ServiceEnv } from '../config/env';
 import { DuctError, describeError } from '../core/errors';
-import type { Logger } from '../core/log';
+import type { Logger, LogLevel } from '../core/log';
 import { redactSecrets } from '../core/redact';
 
 /** Routes DBOS's own log lines through our logger (stderr, secrets redacted), below `info` by default. */
-function dbosLogger(log: Logger): DLogger {
+function dbosLogger(log: Logger, level: LogLevel): DLogger {
   const text = (v: unknown): string => (typeof v === 'string' ? v : v instanceof Error ? v.message : JSON.stringify(v));
-  const quiet = (process.env.DUCTSTREAM_DBOS_LOG_LEVEL ?? 'warn') !== 'debug' && (process.env.DUCTSTREAM_DBOS_LOG_LEVEL ?? 'warn') !== 'info';
+  const quiet = level !== 'debug' && level !== 'info';
   return {
     debug: () => undefined,
     info: (e) => (quiet ? undefined : log.info(redactSecrets(text(e)))),
@@ -46,7 +46,7 @@ export async function launchDbos(o: LaunchOptions): Promise<void> {
     executorID: o.executorId,
     applicationVersion: o.env.appVersion,
     listenQueues: o.listenQueues ?? [],
-    ...(otlpLogsEndpoint ? {} : { logger: dbosLogger(o.log.child({ component: 'dbos' })) }),
+    ...(otlpLogsEndpoint ? {} : { logger: dbosLogger(o.log.child({ component: 'dbos' }), o.env.ops.dbosLogLevel) }),
     ...(otlp
       ? {
           enableOTLP: true,

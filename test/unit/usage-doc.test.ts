@@ -39,6 +39,11 @@ describe('docs/usage.md', () => {
     expect([...names].filter((n) => !documented(n))).toEqual([]);
   });
 
+  test('no source file outside src/config/env.ts reads process.env', () => {
+    const readers = tsFiles('src').filter((f) => f !== join('src', 'config', 'env.ts') && /process\.env\b/.test(read(f)));
+    expect(readers).toEqual([]);
+  });
+
   test('lists every flag, command and subcommand of the programs in src/cli', () => {
     const cli = tsFiles('src/cli').map(read).join('\n');
     const flags = new Set(matches(cli, /\bname:\s*'([a-z][a-z0-9-]*)',\s*type:\s*'(?:string|int|bool)'/g));

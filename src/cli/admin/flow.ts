@@ -1,3 +1,4 @@
+import { formatBytes as bytes } from '../../core/bytes';
 import { DBOSClient } from '@dbos-inc/dbos-sdk';
 import { DuctError } from '../../core/errors';
 import { probeNow, StatusCollector } from '../../status/collector';
@@ -13,17 +14,6 @@ import type { AdminContext } from './context';
 import { flowDelete } from './flowDelete';
 
 const P = 'ductstream-admin flow';
-
-function bytes(n: number): string {
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let v = n;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return `${u === 0 ? v : v.toFixed(1)} ${units[u]}`;
-}
 
 const stateOf = (s: FlowStatus) => (s.state === 'running' && s.reason.startsWith('retrying:') ? 'retrying' : s.state);
 

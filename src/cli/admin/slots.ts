@@ -1,3 +1,4 @@
+import { formatBytes as bytes } from '../../core/bytes';
 import { DuctError } from '../../core/errors';
 import { listSlots, type SlotView } from '../../services/teardown/slots';
 import { EXIT_OK } from '../exit';
@@ -5,13 +6,6 @@ import { UsageError } from '../flags';
 import type { Command, Subcommand } from './command';
 
 const JSON_FLAG = { name: 'json', type: 'bool' as const, help: 'print JSON (for scripts)' };
-
-function bytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} kB`;
-  if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(1)} MB`;
-  return `${(n / 1024 ** 3).toFixed(1)} GB`;
-}
 
 function slotLine(s: SlotView): string {
   const flow = s.flows.length ? s.flows.join(',') : '(none: orphan)';

@@ -1,7 +1,5 @@
 import type { Change } from '../../core/change';
 import { DuctError, isDuctError } from '../../core/errors';
-import type { TableWork } from '../sql/apply-strategy';
-import { withTables } from '../sql/errors';
 import type { TableLayout } from '../sql/layout';
 import type { TablePlan } from '../sql/plan';
 import { fillColumns } from './fill';
@@ -27,19 +25,7 @@ const s = quoteString;
 export class MutationsApply extends ClickhouseTables {
   readonly capability = 'in_place' as const;
 
-  async apply(work: TableWork[]): Promise<void> {
-    for (const { layout, plan } of work) {
-      try {
-        await this.applyTable(layout, plan);
-      } catch (e) {
-        throw withTables([layout], e);
-      }
-    }
-    const moves = work.flatMap((w) => (w.watermark ? [w.watermark] : []));
-    if (moves.length > 0) await this.meta.write(moves);
-  }
-
-  private async applyTable(layout: TableLayout, plan: TablePlan): Promise<void> {
+  protected async applyTable(layout: TableLayout, plan: TablePlan): Promise<void> {
     const t = qualifiedName(layout.target);
     const rows = new TsvRows(layout, false);
     if (plan.truncate) await this.truncate(layout, plan.truncate);

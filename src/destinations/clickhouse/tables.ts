@@ -4,10 +4,11 @@ import type { Logger } from '../../core/log';
 import type { SourceRowReader } from '../../core/sourceRows';
 import type { ApplyCapability, ApplyStrategy, EvolveTable, TableWork } from '../sql/apply-strategy';
 import type { ColumnDef } from '../sql/dialect';
+import { withTables } from '../sql/errors';
 import { stagingName, targetName, type TableLayout } from '../sql/layout';
 import { laterWatermark, watermarkMapKey, type Watermark } from '../sql/meta-table';
 import type { BatchResolution, WarehouseOptions } from '../sql/options';
-import type { PlannedRow } from '../sql/plan';
+import type { PlannedRow, TablePlan } from '../sql/plan';
 import type { ClickhouseConnection } from './client';
 import type { ClickhouseApplyMode } from './config';
 import { createDatabase, createTable, isVersioned, listColumns, listSortingKey } from './ddl';
@@ -32,7 +33,8 @@ const q = quoteIdent;
 
 /**
  * What both ClickHouse apply strategies share: table DDL, the meta table, staging resolution and
- * key lists. Subclasses apply the planned rows (`apply`) and say what that guarantees (`capability`).
+ * key lists, and the order of an apply (rows, then watermarks). Subclasses apply a table's planned rows
+ * (`applyTable`) and say what that guarantees (`capability`).
  */
 export abstract class ClickhouseTables implements ApplyStrategy {
   abstract readonly capability: ApplyCapability;
@@ -51,7 +53,24 @@ export abstract class ClickhouseTables implements ApplyStrategy {
     return completeFillFromSource(layout, rows, fill, this.source.rows, this.source.log);
   }
 
-  abstract apply(work: TableWork[]): Promise<void>;
+  /**
+   * Applies each table's plan in turn ({@link applyTable}), then inserts the watermarks of the tables
+   * that moved: a watermark is written only after its rows. A failure names the table it came from.
+   */
+  async apply(work: TableWork[]): Promise<void> {
+    for (const { layout, plan } of work) {
+      try {
+        await this.applyTable(layout, plan);
+      } catch (e) {
+        throw withTables([layout], e);
+      }
+    }
+    const moves = work.flatMap((w) => (w.watermark ? [w.watermark] : []));
+    if (moves.length > 0) await this.meta.write(moves);
+  }
+
+  /** Applies one table's planned rows as the subclass's capability says. */
+  protected abstract applyTable(layout: TableLayout, plan: TablePlan): Promise<void>;
 
   async ensureTable(layout: TableLayout, columns: ColumnDef[]): Promise<string[]> {
     await this.conn.command(createDatabase(layout.target.schema));

@@ -1,6 +1,4 @@
 import type { Change } from '../../core/change';
-import type { TableWork } from '../sql/apply-strategy';
-import { withTables } from '../sql/errors';
 import type { TableLayout } from '../sql/layout';
 import type { TablePlan } from '../sql/plan';
 import { fillColumns, type FillScope } from './fill';
@@ -24,19 +22,7 @@ const q = quoteIdent;
 export class VersionedApply extends ClickhouseTables {
   readonly capability = 'versioned_append' as const;
 
-  async apply(work: TableWork[]): Promise<void> {
-    for (const { layout, plan } of work) {
-      try {
-        await this.applyTable(layout, plan);
-      } catch (e) {
-        throw withTables([layout], e);
-      }
-    }
-    const moves = work.flatMap((w) => (w.watermark ? [w.watermark] : []));
-    if (moves.length > 0) await this.meta.write(moves);
-  }
-
-  private async applyTable(layout: TableLayout, plan: TablePlan): Promise<void> {
+  protected async applyTable(layout: TableLayout, plan: TablePlan): Promise<void> {
     const versioned = this.versioned(layout);
     const rows = new TsvRows(layout, versioned);
     const first = firstChange(plan);

@@ -17,6 +17,7 @@ import { TransportError, WebhookClient } from './client';
 import { displayUrl, type HttpConfig } from './config';
 import { responseError, transportFailure, WebhookError, type WebhookErrorContext } from './errors';
 import { scrubHeaderValues } from './headers';
+import { requireOpen } from '../requireOpen';
 
 /**
  * Pushes changes to a webhook endpoint.
@@ -205,8 +206,7 @@ export class HttpDestination implements EventDestination {
   }
 
   private requireClient(): WebhookClient {
-    if (!this.client) throw new DuctError('failed_precondition', `http destination "${this.name}" is not open`, { retry: 'never', hint: 'call open() first' });
-    return this.client;
+    return requireOpen(this.client, this.kind, this.name);
   }
 }
 
