@@ -22,6 +22,7 @@ import { releaseAllRuntimes, requestStop, setRunPolicy } from '../workflows/runt
 import { startProgressReporter } from './progressReporter';
 import { startStatusHttp, type StatusHttpServer } from '../http/server';
 import { startStatusRuntime, type StatusRuntime } from '../status';
+import { DdlStatusExtension } from '../status/ddl';
 import { dbosWorkflowReader, RunHistory } from '../status/runHistory';
 import { EXIT_OK } from './exit';
 
@@ -107,6 +108,7 @@ export async function runWorkerFlow(input: WorkerRunInput): Promise<number> {
       executor: executorId,
       log: log.child({ component: 'status' }),
       intervalMs: env.ops.statusIntervalMs,
+      extensions: state.ddl ? [new DdlStatusExtension(state.ddl)] : [],
       only: new Set([flowId]),
       sample: input.metricsListen !== undefined,
     });
