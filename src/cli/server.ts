@@ -4,15 +4,15 @@ import { parseListenAddress } from '../api/listen';
 import { startApiServer, type ApiServer } from '../api/server';
 import { startStatusHttp, type StatusHttpServer } from '../http/server';
 import { startStatusRuntime, type StatusRuntime } from '../status';
+import { DdlStatusExtension } from '../status/ddl';
 import { dbosWorkflowReader, RunHistory } from '../status/runHistory';
 import { openAppState, type AppState } from '../app/state';
 import { executorIdFor, readApiSecurity, readServiceEnv, type ServiceEnv } from '../config/env';
 import { describeError } from '../core/errors';
 import { createLogger, type Logger } from '../core/log';
 import '../destinations';
-import { setRunnerDeps } from '../pipeline/deps';
+import { installRunnerDeps } from '../pipeline/deps';
 import { FlowService } from '../services/flows/service';
-import { getCodec } from '../wire/registry';
 import { launchDbos, shutdownDbos } from '../workflows/dbos';
 import { DbosFlowRuns, registerFlowQueue } from '../workflows/flowQueue';
 import { FLOW_RUN_WORKFLOW } from '../workflows/flowRun';
@@ -101,14 +101,7 @@ async function main(argv: string[]): Promise<number> {
   let presence: ExecutorPresence | undefined;
   const executorId = executorIdFor('server');
   try {
-    setRunnerDeps({
-      env,
-      ...(state.ddl ? { ddl: state.ddl } : {}),
-      flows: state.flows,
-      checkpoints: state.checkpoints,
-      codecFor: getCodec,
-      log,
-    });
+    installRunnerDeps(env, state, log);
     const maxStepsPerRun = env.runner.stepsPerRun;
     const startRunKind = env.dbosSchedule ? 'once' : 'stream';
     let runs: DbosFlowRuns | null = null;
@@ -135,6 +128,7 @@ async function main(argv: string[]): Promise<number> {
       executor: executorId,
       log: log.child({ component: 'status' }),
       intervalMs: env.ops.statusIntervalMs,
+      extensions: state.ddl ? [new DdlStatusExtension(state.ddl)] : [],
     });
     statusHttp = await startStatusHttp({
       listen: env.ops.httpListen,

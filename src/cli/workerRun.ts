@@ -6,13 +6,12 @@ import { executorIdFor, readApiSecurity, systemDatabaseUrlFor, type ServiceEnv }
 import { DuctError } from '../core/errors';
 import type { Logger } from '../core/log';
 import { parseLsn } from '../core/lsn';
-import { setRunnerDeps } from '../pipeline/deps';
+import { installRunnerDeps } from '../pipeline/deps';
 import { checkFlowDestinations } from '../pipeline/destinations';
 import { parsePostgresSourceConfig } from '../source/postgres/config';
 import { connectClient, endQuietly } from '../source/postgres/connect';
 import { checkReplayStart } from '../source/postgres/replayStart';
 import type { WireFormat } from '../wire/codec';
-import { getCodec } from '../wire/registry';
 import { launchDbos, shutdownDbos } from '../workflows/dbos';
 import { activeRunOf } from '../workflows/flowQueue';
 import { flowRun, type FlowRunOptions, type FlowRunResult } from '../workflows/flowRun';
@@ -23,6 +22,7 @@ import { releaseAllRuntimes, requestStop, setRunPolicy } from '../workflows/runt
 import { startProgressReporter } from './progressReporter';
 import { startStatusHttp, type StatusHttpServer } from '../http/server';
 import { startStatusRuntime, type StatusRuntime } from '../status';
+import { DdlStatusExtension } from '../status/ddl';
 import { dbosWorkflowReader, RunHistory } from '../status/runHistory';
 import { EXIT_OK } from './exit';
 
@@ -97,14 +97,7 @@ export async function runWorkerFlow(input: WorkerRunInput): Promise<number> {
       return EXIT_OK;
     }
 
-    setRunnerDeps({
-      env,
-      ...(state.ddl ? { ddl: state.ddl } : {}),
-      flows: state.flows,
-      checkpoints: state.checkpoints,
-      codecFor: getCodec,
-      log,
-    });
+    installRunnerDeps(env, state, log);
     const systemDatabaseUrl = systemDatabaseUrlFor(env, flow.source.options.dsn!);
     setRunPolicy(flowId, { maxEmptyReads: args.maxEmptyReads });
     const executorId = executorIdFor(`worker-${flowId}`);
@@ -115,6 +108,7 @@ export async function runWorkerFlow(input: WorkerRunInput): Promise<number> {
       executor: executorId,
       log: log.child({ component: 'status' }),
       intervalMs: env.ops.statusIntervalMs,
+      extensions: state.ddl ? [new DdlStatusExtension(state.ddl)] : [],
       only: new Set([flowId]),
       sample: input.metricsListen !== undefined,
     });

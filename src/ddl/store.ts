@@ -214,6 +214,17 @@ export class DdlStore {
     return r.rows.map(toEvent);
   }
 
+  /** Events not applied yet of every flow (or of `flowIds`), oldest first: what the operations view shows. */
+  async open(flowIds?: readonly string[]): Promise<DdlEvent[]> {
+    const r = flowIds
+      ? await this.pool.query<EventRow>(
+          `SELECT ${EVENT_COLUMNS} FROM ductstream.ddl_events WHERE status <> 'applied' AND flow_id = ANY($1::text[]) ORDER BY id`,
+          [flowIds],
+        )
+      : await this.pool.query<EventRow>(`SELECT ${EVENT_COLUMNS} FROM ductstream.ddl_events WHERE status <> 'applied' ORDER BY id`);
+    return r.rows.map(toEvent);
+  }
+
   /** Moves the event from one of `from` to `to`; null when it was in none of them. */
   async transition(id: number, from: readonly DdlStatus[], to: DdlStatus, actor: string, reason = ''): Promise<DdlEvent | null> {
     const r = await this.pool.query<EventRow>(

@@ -5,6 +5,8 @@ import { tableLayout } from '../../src/destinations/sql/layout';
 import { readWarehouseOptions } from '../../src/destinations/sql/options';
 import { OptionReader } from '../../src/config/options';
 import { duckdbDialect } from '../../src/destinations/duckdb/dialect';
+import { snowflakeSyntax, snowflakeTypes } from '../../src/destinations/snowflake/dialect';
+import { snowflakeAlterSyntax } from '../../src/destinations/snowflake/evolve';
 
 function col(name: string, pgType: string, attnum: number, typmod = -1): Column {
   const kinds: Record<string, Column['valueKind']> = { int4: 'int', int8: 'bigint', text: 'text', varchar: 'text', numeric: 'numeric' };
@@ -63,7 +65,7 @@ describe('compatibility', () => {
   });
 });
 
-describe('evolutionStatements (DuckDB)', () => {
+describe('evolutionStatements (DuckDB, Snowflake)', () => {
   const options = (o: Record<string, string>) => readWarehouseOptions(new OptionReader(o, 'destinations[0].options'), 'destinations[0].options');
   const next = table([col('id', 'int4', 1), col('qty', 'int8', 2), col('label', 'text', 3), col('price', 'numeric', 5)]);
   const change = { table: next, before: base, after: next, changes: diffTableSchemas(base, table(next.columns)) };
@@ -114,5 +116,22 @@ describe('evolutionStatements (DuckDB)', () => {
         dropColumns: false,
       }),
     ).toThrow(/primary key changed/);
+  });
+
+  it("uses Snowflake's ALTER TABLE forms (SET DATA TYPE)", () => {
+    const layout = tableLayout(next, target, options({}), snowflakeTypes);
+    const sql = evolutionStatements(snowflakeSyntax, snowflakeAlterSyntax, {
+      change,
+      table: target,
+      layout,
+      existing: new Set(['id', 'qty', 'note', 'old']),
+      dropColumns: true,
+    });
+    expect(sql).toEqual([
+      'ALTER TABLE "public"."items" DROP COLUMN "old"',
+      'ALTER TABLE "public"."items" ALTER COLUMN "qty" SET DATA TYPE NUMBER(38,0)',
+      'ALTER TABLE "public"."items" RENAME COLUMN "note" TO "label"',
+      'ALTER TABLE "public"."items" ADD COLUMN "price" VARCHAR', // unconstrained numeric: exact text,
+    ]);
   });
 });

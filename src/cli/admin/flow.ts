@@ -6,11 +6,13 @@ import { flowStatusJson } from '../../status/json';
 import type { FlowStatus } from '../../status/model';
 import { RunHistory, type WorkflowReader } from '../../status/runHistory';
 import { statsStoreFor } from '../../status';
+import { DdlStatusExtension } from '../../status/ddl';
 import { EXIT_OK } from '../exit';
 import type { FlagValues } from '../flags';
 import type { Command, Subcommand } from './command';
 import type { AdminContext } from './context';
 import { flowDelete } from './flowDelete';
+import { JSON_FLAG } from './commonFlags';
 
 const P = 'ductstream-admin flow';
 
@@ -53,6 +55,7 @@ function oneText(s: FlowStatus): string {
     `heartbeat       ${s.heartbeatLsn ?? '-'}${s.heartbeatAt ? ` at ${s.heartbeatAt.toISOString()}` : ''}`,
     ...(slot?.error ? [`slot error      ${slot.error}`] : []),
     ...s.alarms.map((a) => `ALARM ${a.kind}: ${a.message}`),
+    ...s.pendingDdl.map((d) => `ddl event ${d.id} ${d.table} ${d.status}: ${d.ddl}`),
     `runs`,
     ...s.runs.flatMap((r) => [
       `  ${r.runId} ${r.status} ${r.createdAt.toISOString()}${r.error ? ` ${r.error}` : ''}`,
@@ -70,7 +73,8 @@ async function collector(ctx: AdminContext): Promise<{ c: StatusCollector; close
     client = await DBOSClient.create({ systemDatabaseUrl: env.dbosSystemDatabaseUrl, applicationName: env.dbosApp }).catch(() => undefined);
   }
   const runs = client ? new RunHistory(client as unknown as WorkflowReader) : null;
-  const c = new StatusCollector({ flows: state.flows, checkpoints: state.checkpoints, stats: statsStoreFor(state), runs, slots: probeNow });
+  const extensions = state.ddl ? [new DdlStatusExtension(state.ddl)] : [];
+  const c = new StatusCollector({ flows: state.flows, checkpoints: state.checkpoints, stats: statsStoreFor(state), runs, slots: probeNow, extensions });
   return { c, close: async () => void (await client?.destroy()) };
 }
 
@@ -82,10 +86,7 @@ const status: Subcommand = {
 Without -flow-id: one line per flow. With it: the flow's full status, with its recent runs and
 their steps (DBOS records). Reads the state database (DUCTSTREAM_POSTGRES_DSN), the source
 servers' replication slots and the DBOS system database; no server needs to run.`,
-  flags: [
-    { name: 'flow-id', type: 'string', placeholder: 'ID', help: 'one flow (default: all)' },
-    { name: 'json', type: 'bool', help: 'print one JSON document (for scripts)' },
-  ],
+  flags: [{ name: 'flow-id', type: 'string', placeholder: 'ID', help: 'one flow (default: all)' }, JSON_FLAG],
   fieldFlags: { flow_id: 'flow-id' },
   async run(v: FlagValues, ctx) {
     const flowId = v['flow-id'] as string | undefined;

@@ -2,7 +2,7 @@ import type { Change, Row, TableRef, Value } from '../../core/change';
 import { DuctError } from '../../core/errors';
 import type { Logger } from '../../core/log';
 import type { SourceRowReader } from '../../core/sourceRows';
-import type { ApplyCapability, ApplyStrategy, TableWork } from '../sql/apply-strategy';
+import type { ApplyCapability, ApplyStrategy, EvolveTable, TableWork } from '../sql/apply-strategy';
 import type { ColumnDef } from '../sql/dialect';
 import { withTables } from '../sql/errors';
 import { stagingName, targetName, type TableLayout } from '../sql/layout';
@@ -12,6 +12,7 @@ import type { PlannedRow, TablePlan } from '../sql/plan';
 import type { ClickhouseConnection } from './client';
 import type { ClickhouseApplyMode } from './config';
 import { createDatabase, createTable, isVersioned, listColumns, listSortingKey } from './ddl';
+import { evolveClickhouseTable } from './evolve';
 import { readFill, type FillScope } from './fill';
 import type { ClickhouseMeta } from './meta';
 import { completeFillFromSource, type CompletedFill } from './source-fill';
@@ -75,6 +76,11 @@ export abstract class ClickhouseTables implements ApplyStrategy {
     await this.conn.command(createDatabase(layout.target.schema));
     await this.conn.command(createTable(layout, columns, this.mode));
     return (await this.conn.rows(listColumns(layout.target))).map((r) => String(r.column_name));
+  }
+
+  /** The `evolution` of a table: see {@link evolveClickhouseTable}. */
+  async evolveTable(input: EvolveTable): Promise<void> {
+    await evolveClickhouseTable(this.conn, input);
   }
 
   async readWatermarks(flowId: string): Promise<Map<string, Watermark>> {

@@ -1,6 +1,4 @@
-import type { SchemaChange } from '../../core/schemaChange';
 import type { SourceRowReader } from '../../core/sourceRows';
-import type { SchemaEvolving } from '../destination';
 import type { DestinationContext } from '../registry';
 import { requireOpen } from '../requireOpen';
 import { WarehouseDestination } from '../sql/warehouse-destination';
@@ -25,17 +23,13 @@ import { duckdbDialect } from './dialect';
  * - `applySchemaChange` alters the table to a new source shape (add/rename/retype columns; dropped
  *   columns kept unless `ddl_drop_columns=true`), idempotently, between writes.
  */
-export class DuckdbDestination extends WarehouseDestination<DuckdbConfig> implements SchemaEvolving {
+export class DuckdbDestination extends WarehouseDestination<DuckdbConfig> {
   readonly applies = 'transactional' as const;
   private handle: DuckdbHandle | undefined;
   private sourceRows: SourceRowReader | undefined;
 
   constructor(config: DuckdbConfig, ctx: DestinationContext) {
     super('duckdb', config, ctx);
-  }
-
-  async applySchemaChange(change: SchemaChange): Promise<void> {
-    await this.serially(() => this.requireWriter().applySchemaChange(change));
   }
 
   /** The open connection, for reading the database back (tests and tools). */

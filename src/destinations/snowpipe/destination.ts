@@ -4,8 +4,9 @@ import { join } from 'node:path';
 import { groupByTable, type TableSchema } from '../../core/change';
 import { DuctError } from '../../core/errors';
 import type { Logger } from '../../core/log';
+import type { SchemaChange } from '../../core/schemaChange';
 import type { SourceRowReader } from '../../core/sourceRows';
-import type { EncodedBatch, TableDestination } from '../destination';
+import type { EncodedBatch, SchemaEvolving, TableDestination } from '../destination';
 import type { DestinationContext } from '../registry';
 import { qualified, type SqlDialect } from '../sql/dialect';
 import { withTables } from '../sql/errors';
@@ -16,6 +17,7 @@ import { snowflakeDialect, snowflakeTypes } from '../snowflake/dialect';
 import { mergeWatermark } from '../snowflake/meta';
 import type { SnowpipeConfig } from './config';
 import { encodeFile, fileName, filePath, fileRecords } from './files';
+import { checkSnowpipeSchemaChange } from './schemaChange';
 import { completeRowImages } from './rowImages';
 import { Serial } from '../../core/serial';
 import { requireOpen } from '../requireOpen';
@@ -32,9 +34,11 @@ import { requireOpen } from '../requireOpen';
  * A replayed batch has the same file name and bytes, so COPY's load history skips it; with
  * `meta_table_enabled` changes at or before the table's watermark are not uploaded again either.
  * A batch cut differently on replay can append a change twice: dedupe by (`__ds_lsn`, `__ds_seq`).
+ * `applySchemaChange` alters nothing: it refuses a change that COPY would lose (see
+ * {@link checkSnowpipeSchemaChange}).
  * Unchanged TOAST values are completed (`completeRowImages`): a file never holds NULL for them.
  */
-export class SnowpipeDestination implements TableDestination {
+export class SnowpipeDestination implements TableDestination, SchemaEvolving {
   readonly kind = 'snowpipe';
   readonly applies = 'eventually_visible' as const;
   readonly name: string;
@@ -65,6 +69,10 @@ export class SnowpipeDestination implements TableDestination {
 
   write(batch: EncodedBatch): Promise<void> {
     return this.serial.run(() => this.writeBatch(batch));
+  }
+
+  applySchemaChange(change: SchemaChange): Promise<void> {
+    return this.serial.run(() => checkSnowpipeSchemaChange(this.requireClient(), this.dialect, this.config, this.name, change));
   }
 
   async close(): Promise<void> {

@@ -1,7 +1,7 @@
 import { tableKey } from '../../core/change';
 import { DuctError } from '../../core/errors';
 import type { SchemaChange } from '../../core/schemaChange';
-import { qualified, type QualifiedName, type SqlDialect } from './dialect';
+import { qualified, type QualifiedName, type SqlSyntax } from './dialect';
 import type { TableLayout } from './layout';
 
 /**
@@ -12,7 +12,8 @@ import type { TableLayout } from './layout';
  *
  * Policy: added columns are added (nullable); renamed columns are renamed; retyped columns get the
  * new type (widening; a narrowing was approved by a person); dropped columns are kept and receive
- * NULL in new rows, unless `dropColumns` (`ddl_drop_columns=true`). A new primary key cannot be
+ * NULL in new rows (made nullable first where the destination needs it: `keepDroppedColumn`),
+ * unless `dropColumns` (`ddl_drop_columns=true`). A new primary key cannot be
  * changed in place: a `never` error says to recreate the table.
  */
 export interface AlterSyntax {
@@ -20,9 +21,14 @@ export interface AlterSyntax {
   renameColumn(table: string, from: string, to: string): string;
   retypeColumn(table: string, column: string, type: string): string;
   dropColumn(table: string, column: string): string;
+  /**
+   * Optional: the statement that lets a column dropped at the source, and kept here, receive NULL
+   * in new rows (ClickHouse: `MODIFY COLUMN c Nullable(T)`); undefined when it already can.
+   */
+  keepDroppedColumn?(table: string, column: string): string | undefined;
 }
 
-export function ansiAlterSyntax(d: SqlDialect): AlterSyntax {
+export function ansiAlterSyntax(d: Pick<SqlSyntax, 'quoteIdent'>): AlterSyntax {
   const q = (n: string) => d.quoteIdent(n);
   return {
     addColumn: (t, c, type) => `ALTER TABLE ${t} ADD COLUMN ${q(c)} ${type}`,
@@ -42,7 +48,7 @@ export interface EvolutionInput {
   dropColumns: boolean;
 }
 
-export function evolutionStatements(d: SqlDialect, syntax: AlterSyntax, input: EvolutionInput): string[] {
+export function evolutionStatements(d: Pick<SqlSyntax, 'quoteIdent'>, syntax: AlterSyntax, input: EvolutionInput): string[] {
   const { change, layout, dropColumns } = input;
   const existing = new Set(input.existing);
   const t = qualified(d, input.table);
@@ -77,6 +83,9 @@ export function evolutionStatements(d: SqlDialect, syntax: AlterSyntax, input: E
         if (dropColumns && existing.has(c.column.name)) {
           out.push(syntax.dropColumn(t, c.column.name));
           existing.delete(c.column.name);
+        } else if (existing.has(c.column.name)) {
+          const keep = syntax.keepDroppedColumn?.(t, c.column.name);
+          if (keep !== undefined) out.push(keep);
         }
         break;
       case 'key_change':

@@ -1,7 +1,8 @@
 import type { TableRef } from '../../core/change';
 import type { Logger } from '../../core/log';
 import { Serial } from '../../core/serial';
-import type { ApplyCapability, EncodedBatch, Staged, TableDestination } from '../destination';
+import type { SchemaChange } from '../../core/schemaChange';
+import type { ApplyCapability, EncodedBatch, SchemaEvolving, Staged, TableDestination } from '../destination';
 import type { DestinationContext } from '../registry';
 import { requireOpen } from '../requireOpen';
 import type { BatchResolution, WarehouseOptions } from './options';
@@ -19,8 +20,10 @@ import type { WarehouseWriter, WriteSummary } from './writer';
  *   call order on the one connection; a failed one does not block the next.
  * - `close()` waits for queued work to settle, then disconnects; safe to call twice and after a
  *   failed `open()`. Using the destination when it is not open is `failed_precondition`, never retried.
+ * - `applySchemaChange` runs in that same order, between writes: the writer alters the tables of a
+ *   source table to its new shape through the apply strategy's `evolveTable`, idempotently.
  */
-export abstract class WarehouseDestination<C extends WarehouseOptions> implements TableDestination, Staged {
+export abstract class WarehouseDestination<C extends WarehouseOptions> implements TableDestination, Staged, SchemaEvolving {
   abstract readonly applies: ApplyCapability;
   readonly name: string;
   protected readonly log: Logger;
@@ -67,6 +70,10 @@ export abstract class WarehouseDestination<C extends WarehouseOptions> implement
 
   async resolveStaging(tables: TableRef[], mode: BatchResolution = this.config.batchResolution): Promise<void> {
     await this.serially(() => this.requireWriter().resolveStaging(tables, mode));
+  }
+
+  async applySchemaChange(change: SchemaChange): Promise<void> {
+    await this.serially(() => this.requireWriter().applySchemaChange(change));
   }
 
   async close(): Promise<void> {
