@@ -14,6 +14,7 @@ let source: TestDatabase;
 let state: TestDatabase;
 let dir: string;
 const duck = (): string => join(dir, 'keys.duckdb');
+const splitDuck = (): string => join(dir, 'split.duckdb');
 
 const env = (): NodeJS.ProcessEnv => ({ DUCTSTREAM_POSTGRES_DSN: state.dsn });
 
@@ -27,8 +28,8 @@ async function run(): Promise<void> {
 async function sourceTable(name: string): Promise<unknown[]> {
   return source.query(`SELECT id::text AS id, v, length(big)::text AS len, md5(big) AS md5 FROM public.${name} ORDER BY id`);
 }
-async function destinationTable(name: string): Promise<unknown[]> {
-  return queryDuckDbFile(duck(), `SELECT id::VARCHAR AS id, v, length(big)::VARCHAR AS len, md5(big) AS md5 FROM public.${name} ORDER BY id`);
+async function destinationTable(name: string, file = duck()): Promise<unknown[]> {
+  return queryDuckDbFile(file, `SELECT id::VARCHAR AS id, v, length(big)::VARCHAR AS len, md5(big) AS md5 FROM public.${name} ORDER BY id`);
 }
 
 beforeAll(async () => {
@@ -78,6 +79,49 @@ describe('DuckDB: primary key changes inside one batch (DEFERRABLE key)', () => 
     const expected = await sourceTable('swaps');
     expect(expected).toHaveLength(8);
     expect(await destinationTable('swaps')).toEqual(expected);
+  }, 120_000);
+});
+
+describe('DuckDB: a key swap split across two destination writes (DEFERRABLE key)', () => {
+  // Writes of at most 3 changes: a transaction's changes reach DuckDB in several writes, so one
+  // swap's two updates land in different writes (three back-to-back swaps cover every offset).
+  const splitEnv = (): NodeJS.ProcessEnv => ({ ...env(), DUCTSTREAM_MAX_WRITE_ROWS: '3' });
+  async function runSplit(args: string[]): Promise<void> {
+    const r = await runWorker([...args, '-max-empty-reads', '1'], splitEnv());
+    if (r.code !== 0) console.log(r.stderr);
+    expect(r.code).toBe(0);
+  }
+
+  it('swaps and a cycle inside a transaction larger than batch_size end equal to the source', async () => {
+    await source.query(`CREATE TABLE public.splits (id int PRIMARY KEY DEFERRABLE INITIALLY IMMEDIATE, v text, big text)`);
+    await source.query(`ALTER TABLE public.splits REPLICA IDENTITY FULL`);
+    const flow = testFlow({
+      id: 'keysplit',
+      sourceDsn: source.dsn,
+      slot: 'keysplit_slot',
+      publication: 'keysplit_pub',
+      tables: ['public.splits'],
+      destinations: [{ name: 'warehouse', type: 'duckdb', options: { dsn: splitDuck() } }],
+      sourceOptions: { batch_size: '3' },
+    });
+    await runSplit(['-flow-file', writeFlowFile(dir, flow)]);
+    await source.query(`INSERT INTO public.splits SELECT g, 'v' || g, 'b' || g FROM generate_series(1, 9) g`);
+    await source.query(`INSERT INTO public.splits SELECT g, 'filler ' || g, 'f' || g FROM generate_series(20, 24) g`);
+    await runSplit(['-flow-id', 'keysplit']);
+    expect(await destinationTable('splits', splitDuck())).toEqual(await sourceTable('splits'));
+
+    await source.query(`BEGIN;
+      UPDATE public.splits SET v = v || '+' WHERE id BETWEEN 20 AND 24;
+      UPDATE public.splits SET id = CASE id WHEN 1 THEN 2 WHEN 2 THEN 1 END, v = v || '-swapped' WHERE id IN (1, 2);
+      UPDATE public.splits SET id = CASE id WHEN 3 THEN 4 WHEN 4 THEN 3 END WHERE id IN (3, 4);
+      UPDATE public.splits SET id = CASE id WHEN 5 THEN 6 WHEN 6 THEN 5 END, big = big || '-moved' WHERE id IN (5, 6);
+      UPDATE public.splits SET id = CASE id WHEN 7 THEN 8 WHEN 8 THEN 9 WHEN 9 THEN 7 END WHERE id IN (7, 8, 9);
+      UPDATE public.splits SET v = v || '+' WHERE id BETWEEN 20 AND 24;
+      COMMIT`);
+    await runSplit(['-flow-id', 'keysplit']);
+    const expected = await sourceTable('splits');
+    expect(expected).toHaveLength(14);
+    expect(await destinationTable('splits', splitDuck())).toEqual(expected);
   }, 120_000);
 });
 

@@ -5,8 +5,7 @@ import type { ColumnDef, QualifiedName } from './dialect';
 import type { TableLayout } from './layout';
 import type { Watermark, WatermarkKey } from './meta-table';
 import type { BatchResolution } from './options';
-import type { TablePlan } from './plan';
-import type { KeyId } from './row-key';
+import type { HeldKeys, TablePlan } from './plan';
 
 export type { ApplyCapability };
 
@@ -58,11 +57,12 @@ export interface ApplyStrategy {
   /** Creates the meta table when missing; returns the committed watermarks of `flowId` by `watermarkMapKey`. */
   readWatermarks(flowId: string): Promise<Map<string, Watermark>>;
   /**
-   * Which keys touched by `changes` the destination holds, when planning needs it (key changes of a
-   * DEFERRABLE key: a swap and a move look alike in the stream). Optional: without it such
-   * plans assume none is held.
+   * Which keys touched by `changes` the destination holds, and which continued changes' old rows
+   * it no longer holds ({@link HeldKeys}), when planning needs it (key changes of a DEFERRABLE key:
+   * a swap and a move look alike in the stream). Optional: without it such plans assume no key is
+   * held and every old row is the destination's.
    */
-  heldKeys?(layout: TableLayout, changes: readonly Change[]): Promise<ReadonlySet<KeyId> | undefined>;
+  heldKeys?(layout: TableLayout, changes: readonly Change[]): Promise<HeldKeys | undefined>;
   /** Applies the work of one batch (tables in batch order) and moves their watermarks. */
   apply(work: TableWork[]): Promise<void>;
   /**

@@ -26,10 +26,18 @@ interface KeySlot {
  * values; else the destination's own row when the others were moved in by key changes of the same
  * transaction (one statement updates each row once, so `SET id = CASE ...` swaps and cycles take
  * the row that was at K before the statement), else the oldest row put there. A row left at K by a
- * committed transaction means the destination's row had gone. Changes of one transaction split over
- * two writes cannot be folded this way (see the README, key changes).
+ * committed transaction means the destination's row had gone. A transaction split over two writes:
+ * `replaced` holds the changes (of the transaction this batch continues) whose full old row is not
+ * the destination's row at their old key — an earlier write of the transaction already moved that
+ * row away and another moved in (a swap cut between its two updates); such a change takes no
+ * destination row and writes its full image (old row, then new values) at its new key.
  */
-export function planDeferrable(layout: TableLayout, changes: Change[], held: ReadonlySet<KeyId> | undefined): TablePlan {
+export function planDeferrable(
+  layout: TableLayout,
+  changes: Change[],
+  held: ReadonlySet<KeyId> | undefined,
+  replaced: ReadonlySet<Change> = NO_CHANGES,
+): TablePlan {
   const slots = new Map<KeyId, KeySlot>();
   const idOf = keyIdOf(layout.key);
   let truncate: Change | null = null;
@@ -55,6 +63,7 @@ export function planDeferrable(layout: TableLayout, changes: Change[], held: Rea
       layout,
       slotAt(oldId, () => oldKey),
       c,
+      replaced.has(c),
     );
     if (c.op === 'delete') continue;
     const row = hasEvery(c.after!, layout) ? upsertRow(c.after!, NO_COLUMNS, null, c) : imageRow(mergeImage(layout, taken.image, c), c);
@@ -71,8 +80,13 @@ export function planDeferrable(layout: TableLayout, changes: Change[], held: Rea
   return { truncate, rows, last: changes.at(-1) ?? null, onlyInserts: false, onlyUpdates: false };
 }
 
-/** Takes the row a change at `s`'s key applies to (see {@link planDeferrable}); returns its image. */
-function takeRow(layout: TableLayout, s: KeySlot, c: Change): { image: Image; movedIn: boolean } {
+const NO_CHANGES: ReadonlySet<Change> = new Set();
+
+/**
+ * Takes the row a change at `s`'s key applies to (see {@link planDeferrable}); returns its image.
+ * `replaced`: the destination's row at the key is not the change's (never taken).
+ */
+function takeRow(layout: TableLayout, s: KeySlot, c: Change, replaced: boolean): { image: Image; movedIn: boolean } {
   const occ = s.occupants;
   if (!s.baseGone && occ.some((o) => o.row.change.xid !== c.xid)) s.baseGone = true;
   let pick = -1;
@@ -90,6 +104,8 @@ function takeRow(layout: TableLayout, s: KeySlot, c: Change): { image: Image; mo
     s.removed = new Tombstone(s.key, row, c);
     return { image: row, movedIn };
   }
+  // The change's row left this key in an earlier write; the row there now stays.
+  if (replaced && !s.baseGone) return { image: { values: {}, fill: NO_COLUMNS, fillFrom: null }, movedIn: false };
   if (!s.baseGone) {
     s.baseGone = true;
     s.removed = new Tombstone(s.key, null, c);

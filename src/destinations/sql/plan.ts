@@ -58,10 +58,10 @@ export interface TablePlan {
  * writes the new one; unchanged TOAST columns keep the destination's value (or an earlier value
  * of this batch), including across key changes.
  */
-export function planTable(layout: TableLayout, changes: Change[], held?: ReadonlySet<KeyId>): TablePlan {
+export function planTable(layout: TableLayout, changes: Change[], held?: ReadonlySet<KeyId>, replaced?: ReadonlySet<Change>): TablePlan {
   if (layout.mode === 'append') return planAppend(layout, changes);
   if (layout.key.length === 0) return planKeyless(layout, changes);
-  if (needsHeldKeys(layout, changes)) return planDeferrable(layout, changes, held);
+  if (needsHeldKeys(layout, changes)) return planDeferrable(layout, changes, held, replaced);
   return planTarget(layout, changes);
 }
 
@@ -71,6 +71,29 @@ export function planTable(layout: TableLayout, changes: Change[], held?: Readonl
  */
 export function needsHeldKeys(layout: TableLayout, changes: readonly Change[]): boolean {
   return layout.mode === 'target' && layout.key.length > 0 && layout.source.keyDeferrable === true && changes.some((c) => changesKey(layout, c));
+}
+
+/**
+ * What the destination holds before a batch, for {@link planTable} of a DEFERRABLE key (see
+ * held-keys.ts): `keys`, the keys touched by the batch that hold a row; `replaced`, changes of
+ * {@link continuedChanges} whose full old row is not the destination's row at their old key (an
+ * earlier write of their transaction already moved or changed that row).
+ */
+export interface HeldKeys {
+  keys: ReadonlySet<KeyId>;
+  replaced: ReadonlySet<Change>;
+}
+
+/**
+ * The updates and deletes carrying a full old row (REPLICA IDENTITY FULL) of the transaction a
+ * batch continues: when the batch's first change is not its transaction's first (`seq` > 0), an
+ * earlier write may have applied the start of that transaction, so the destination's row at such
+ * a change's old key can be another row than the change's. Empty otherwise.
+ */
+export function continuedChanges(layout: TableLayout, changes: readonly Change[]): Change[] {
+  const first = changes[0];
+  if (!first || first.seq === 0 || layout.source.replicaIdentity !== 'full') return [];
+  return changes.filter((c) => c.xid === first.xid && c.commitLsn === first.commitLsn && (c.op === 'update' || c.op === 'delete') && c.before !== null);
 }
 
 /** Every distinct key the changes touch (old and new), as key rows. */

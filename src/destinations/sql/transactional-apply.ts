@@ -5,14 +5,13 @@ import type { ApplyStrategy, EvolveTable, TableWork } from './apply-strategy';
 import { type ColumnDef, type QualifiedName, type SqlDialect } from './dialect';
 import { withTables } from './errors';
 import { heldKeys } from './held-keys';
-import type { KeyId } from './row-key';
 import { completeFromSource } from './source-fill';
 import { FastScript, fastRows, runApply } from './fast-apply';
 import { stagingName, targetName, type TableLayout } from './layout';
 import { buildLoadData, type LoadTable } from './load-table';
 import { createMetaTableStatements, parseWatermarkRows, selectWatermarks, updateWatermark, upsertWatermark, type Watermark } from './meta-table';
 import type { BatchResolution, WarehouseOptions } from './options';
-import type { TablePlan } from './plan';
+import type { HeldKeys, TablePlan } from './plan';
 import type { SqlSession } from './session';
 import { ansiAlterSyntax, evolutionStatements } from './schema-evolution';
 import { resolveStatements } from './staging';
@@ -62,7 +61,7 @@ export class TransactionalApply implements ApplyStrategy {
     return parseWatermarkRows(await session.query(selectWatermarks(d, flowId)));
   }
 
-  heldKeys(layout: TableLayout, changes: readonly Change[]): Promise<ReadonlySet<KeyId> | undefined> {
+  heldKeys(layout: TableLayout, changes: readonly Change[]): Promise<HeldKeys | undefined> {
     return heldKeys(this.cfg.session, this.cfg.dialect, layout, changes);
   }
 

@@ -116,7 +116,8 @@ export class WarehouseWriter {
           existed: wm !== undefined,
         }
       : undefined;
-    return { layout, plan: planTable(layout, fresh, await this.cfg.apply.heldKeys?.(layout, fresh)), watermark };
+    const held = await this.cfg.apply.heldKeys?.(layout, fresh);
+    return { layout, plan: planTable(layout, fresh, held?.keys, held?.replaced), watermark };
   }
 
   /** Moves staged rows of `tables` into their targets and drops the staging tables (`none` leaves them staged). */
