@@ -8,8 +8,10 @@ import { quoteIdent, quoteTable } from '../identifiers';
 export interface PublicationState {
   exists: boolean;
   allTables: boolean;
-  /** Tables listed in the publication (explicit members; every table for FOR ALL TABLES). */
+  /** Every table the publication publishes: listed, of a schema (`FOR TABLES IN SCHEMA`), or all. */
   tables: TableRef[];
+  /** The tables listed in it (explicit members, the only ones `ALTER PUBLICATION … DROP TABLE` can drop). */
+  listed: TableRef[];
 }
 
 export interface PublicationOutcome extends PublicationState {
@@ -22,13 +24,16 @@ type Field = 'publication_tables' | 'publication_schemas';
 
 export async function readPublication(query: CatalogQuery, name: string): Promise<PublicationState> {
   const pubs = await query<{ puballtables: boolean }>(`SELECT puballtables FROM pg_catalog.pg_publication WHERE pubname = $1`, [name]);
-  if (pubs.length === 0) return { exists: false, allTables: false, tables: [] };
+  if (pubs.length === 0) return { exists: false, allTables: false, tables: [], listed: [] };
   const allTables = pubs[0]!.puballtables;
-  const tables = allTables
-    ? await query<TableRef>(
-        `SELECT schemaname::text AS schema, tablename::text AS name FROM pg_catalog.pg_publication_tables WHERE pubname = $1 ORDER BY 1, 2`,
-        [name],
-      )
+  // pg_publication_tables: every table the publication publishes, whether listed, of a schema
+  // (`FOR TABLES IN SCHEMA`, PostgreSQL 15+) or all tables.
+  const tables = await query<TableRef>(
+    `SELECT schemaname::text AS schema, tablename::text AS name FROM pg_catalog.pg_publication_tables WHERE pubname = $1 ORDER BY 1, 2`,
+    [name],
+  );
+  const listed = allTables
+    ? tables
     : await query<TableRef>(
         `SELECT n.nspname::text AS schema, c.relname::text AS name
          FROM pg_catalog.pg_publication_rel pr
@@ -38,7 +43,8 @@ export async function readPublication(query: CatalogQuery, name: string): Promis
         WHERE p.pubname = $1 ORDER BY 1, 2`,
         [name],
       );
-  return { exists: true, allTables, tables: tables.map((t) => ({ schema: t.schema, name: t.name })) };
+  const plain = (ts: TableRef[]): TableRef[] => ts.map((t) => ({ schema: t.schema, name: t.name }));
+  return { exists: true, allTables, tables: plain(tables), listed: plain(listed) };
 }
 
 /**
@@ -167,7 +173,7 @@ export async function ensurePublication(
       const have = new Set(state.tables.map(tableKey));
       const want = new Set(tables.map(tableKey));
       added.push(...tables.filter((t) => !have.has(tableKey(t))));
-      if (config.syncPublicationMode === 'sync') dropped.push(...state.tables.filter((t) => !want.has(tableKey(t))));
+      if (config.syncPublicationMode === 'sync') dropped.push(...state.listed.filter((t) => !want.has(tableKey(t))));
       try {
         if (added.length > 0) await query(`ALTER PUBLICATION ${quoteIdent(name)} ADD TABLE ${tableList(added)}`);
         if (dropped.length > 0) await query(`ALTER PUBLICATION ${quoteIdent(name)} DROP TABLE ${tableList(dropped)}`);
