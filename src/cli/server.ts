@@ -11,9 +11,8 @@ import { executorIdFor, readApiSecurity, readServiceEnv, type ServiceEnv } from 
 import { describeError } from '../core/errors';
 import { createLogger, type Logger } from '../core/log';
 import '../destinations';
-import { setRunnerDeps } from '../pipeline/deps';
+import { installRunnerDeps } from '../pipeline/deps';
 import { FlowService } from '../services/flows/service';
-import { getCodec } from '../wire/registry';
 import { launchDbos, shutdownDbos } from '../workflows/dbos';
 import { DbosFlowRuns, registerFlowQueue } from '../workflows/flowQueue';
 import { FLOW_RUN_WORKFLOW } from '../workflows/flowRun';
@@ -102,14 +101,7 @@ async function main(argv: string[]): Promise<number> {
   let presence: ExecutorPresence | undefined;
   const executorId = executorIdFor('server');
   try {
-    setRunnerDeps({
-      env,
-      ...(state.ddl ? { ddl: state.ddl } : {}),
-      flows: state.flows,
-      checkpoints: state.checkpoints,
-      codecFor: getCodec,
-      log,
-    });
+    installRunnerDeps(env, state, log);
     const maxStepsPerRun = env.runner.stepsPerRun;
     const startRunKind = env.dbosSchedule ? 'once' : 'stream';
     let runs: DbosFlowRuns | null = null;

@@ -6,13 +6,12 @@ import { executorIdFor, readApiSecurity, systemDatabaseUrlFor, type ServiceEnv }
 import { DuctError } from '../core/errors';
 import type { Logger } from '../core/log';
 import { parseLsn } from '../core/lsn';
-import { setRunnerDeps } from '../pipeline/deps';
+import { installRunnerDeps } from '../pipeline/deps';
 import { checkFlowDestinations } from '../pipeline/destinations';
 import { parsePostgresSourceConfig } from '../source/postgres/config';
 import { connectClient, endQuietly } from '../source/postgres/connect';
 import { checkReplayStart } from '../source/postgres/replayStart';
 import type { WireFormat } from '../wire/codec';
-import { getCodec } from '../wire/registry';
 import { launchDbos, shutdownDbos } from '../workflows/dbos';
 import { activeRunOf } from '../workflows/flowQueue';
 import { flowRun, type FlowRunOptions, type FlowRunResult } from '../workflows/flowRun';
@@ -98,14 +97,7 @@ export async function runWorkerFlow(input: WorkerRunInput): Promise<number> {
       return EXIT_OK;
     }
 
-    setRunnerDeps({
-      env,
-      ...(state.ddl ? { ddl: state.ddl } : {}),
-      flows: state.flows,
-      checkpoints: state.checkpoints,
-      codecFor: getCodec,
-      log,
-    });
+    installRunnerDeps(env, state, log);
     const systemDatabaseUrl = systemDatabaseUrlFor(env, flow.source.options.dsn!);
     setRunPolicy(flowId, { maxEmptyReads: args.maxEmptyReads });
     const executorId = executorIdFor(`worker-${flowId}`);

@@ -20,6 +20,15 @@ function render(v: unknown): string {
   return JSON.stringify(v);
 }
 
+/** Where log records also go besides stderr (OTLP export, see src/status/otlpLogs.ts): the redacted message and fields. */
+export type LogSink = (level: LogLevel, message: string, fields: Record<string, string>) => void;
+let sink: LogSink | undefined;
+
+/** Sends every record of every logger also to `s` (undefined: stderr only). */
+export function setLogSink(s: LogSink | undefined): void {
+  sink = s;
+}
+
 export function createLogger(base: Record<string, unknown> = {}, level: LogLevel = logLevelFromEnv()): Logger {
   const min = ORDER[level] ?? ORDER.info;
   const emit = (lvl: LogLevel, msg: string, fields?: Record<string, unknown>): void => {
@@ -30,6 +39,11 @@ export function createLogger(base: Record<string, unknown> = {}, level: LogLevel
       .map(([k, v]) => `${k}=${render(v)}`)
       .join(' ');
     process.stderr.write(redactSecrets(`${new Date().toISOString()} ${lvl.toUpperCase().padEnd(5)} ${msg}${kv ? ' ' + kv : ''}`) + '\n');
+    if (sink) {
+      const attributes: Record<string, string> = {};
+      for (const [k, v] of Object.entries(all)) if (v !== undefined) attributes[k] = redactSecrets(typeof v === 'string' ? v : render(v));
+      sink(lvl, redactSecrets(msg), attributes);
+    }
   };
   return {
     debug: (m, f) => emit('debug', m, f),

@@ -4,6 +4,7 @@ import type { ServiceEnv } from '../config/env';
 import type { Logger } from '../core/log';
 import type { FlowStore } from '../services/flows/store';
 import type { Codec, WireFormat } from '../wire/codec';
+import { getCodec } from '../wire/registry';
 
 /**
  * What the data path needs from the process it runs in. Set once at start-up (worker or server)
@@ -28,4 +29,12 @@ export function setRunnerDeps(d: RunnerDeps): void {
 export function runnerDeps(): RunnerDeps {
   if (!current) throw new Error('runner dependencies are not set: call setRunnerDeps at start-up');
   return current;
+}
+
+/** The stores a process opened (its `AppState`) that the data path uses. */
+export type RunnerStores = Pick<RunnerDeps, 'flows' | 'checkpoints' | 'ddl'>;
+
+/** Sets the runner dependencies of a server or worker from its environment, stores and logger (codecs from the registry). */
+export function installRunnerDeps(env: ServiceEnv, stores: RunnerStores, log: Logger): void {
+  setRunnerDeps({ env, flows: stores.flows, checkpoints: stores.checkpoints, ...(stores.ddl ? { ddl: stores.ddl } : {}), codecFor: getCodec, log });
 }

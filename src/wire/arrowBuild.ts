@@ -92,6 +92,23 @@ export interface ColumnBuilder {
 
 type Convert<T> = (v: Value) => T;
 
+/** A column's Data: its type, length and validity, plus the buffers `parts` names (data, offsets, children). */
+function columnData(type: DataType, valid: Validity, parts: Record<string, unknown>): Data {
+  return makeData({ type, length: valid.length, nullCount: valid.nulls, nullBitmap: valid.bitmap(), ...parts } as never);
+}
+
+/** Value offsets of a variable-length column: one entry per row plus the leading 0. */
+function newOffsets(): Grow<Int32Array> {
+  const offsets = new Grow((n) => new Int32Array(n));
+  appendOffset(offsets, 0);
+  return offsets;
+}
+
+function appendOffset(offsets: Grow<Int32Array>, at: number): void {
+  offsets.reserve(1);
+  offsets.arr[offsets.len++] = at;
+}
+
 /**
  * Fixed-width builders, one class per typed-array kind: V8 then sees one array type per `push`
  * (a single shared class made every store megamorphic and cost ~2x).
@@ -117,8 +134,7 @@ function fixedKind<T extends number | bigint, A extends Int16Array | Int32Array 
       this.valid.push(ok);
     }
     finish(): Data {
-      const data = this.arr.subarray(0, this.len);
-      return makeData({ type: this.type, length: this.valid.length, nullCount: this.valid.nulls, nullBitmap: this.valid.bitmap(), data } as never);
+      return columnData(this.type, this.valid, { data: this.arr.subarray(0, this.len) });
     }
   };
 }
@@ -145,8 +161,7 @@ class BoolBuilder implements ColumnBuilder {
     this.valid.push(ok);
   }
   finish(): Data {
-    const data = this.bits.packed();
-    return makeData({ type: this.type, length: this.valid.length, nullCount: this.valid.nulls, nullBitmap: this.valid.bitmap(), data } as never);
+    return columnData(this.type, this.valid, { data: this.bits.packed() });
   }
 }
 
@@ -186,28 +201,19 @@ class DecimalBuilder implements ColumnBuilder {
     this.valid.push(ok);
   }
   finish(): Data {
-    return makeData({
-      type: this.type,
-      length: this.valid.length,
-      nullCount: this.valid.nulls,
-      nullBitmap: this.valid.bitmap(),
-      data: this.words.view(),
-    } as never);
+    return columnData(this.type, this.valid, { data: this.words.view() });
   }
 }
 
 /** Utf8 and Binary: offsets plus bytes. */
 class VarBuilder implements ColumnBuilder {
   private valid = new Validity();
-  private offsets = new Grow((n) => new Int32Array(n));
+  private offsets = newOffsets();
   private bytes = new Grow((n) => Buffer.allocUnsafe(n), 1024);
   constructor(
     readonly type: DataType,
     private readonly toBytes: (v: Value) => string | Buffer,
-  ) {
-    this.offsets.reserve(1);
-    this.offsets.arr[this.offsets.len++] = 0;
-  }
+  ) {}
   push(v: Value | undefined): void {
     const ok = v !== null && v !== undefined;
     if (ok) {
@@ -221,34 +227,23 @@ class VarBuilder implements ColumnBuilder {
         this.bytes.len += b.length;
       }
     }
-    this.offsets.reserve(1);
-    this.offsets.arr[this.offsets.len++] = this.bytes.len;
+    appendOffset(this.offsets, this.bytes.len);
     this.valid.push(ok);
   }
   finish(): Data {
-    return makeData({
-      type: this.type,
-      length: this.valid.length,
-      nullCount: this.valid.nulls,
-      nullBitmap: this.valid.bitmap(),
-      valueOffsets: this.offsets.view(),
-      data: this.bytes.view(),
-    } as never);
+    return columnData(this.type, this.valid, { valueOffsets: this.offsets.view(), data: this.bytes.view() });
   }
 }
 
 class ListBuilder implements ColumnBuilder {
   private valid = new Validity();
-  private offsets = new Grow((n) => new Int32Array(n));
+  private offsets = newOffsets();
   private count = 0;
   constructor(
     readonly type: DataType,
     private readonly child: ColumnBuilder,
     private readonly column: Column,
-  ) {
-    this.offsets.reserve(1);
-    this.offsets.arr[this.offsets.len++] = 0;
-  }
+  ) {}
   push(v: Value | undefined): void {
     const ok = v !== null && v !== undefined;
     if (ok) {
@@ -256,19 +251,11 @@ class ListBuilder implements ColumnBuilder {
       for (const e of v) this.child.push(e);
       this.count += v.length;
     }
-    this.offsets.reserve(1);
-    this.offsets.arr[this.offsets.len++] = this.count;
+    appendOffset(this.offsets, this.count);
     this.valid.push(ok);
   }
   finish(): Data {
-    return makeData({
-      type: this.type,
-      length: this.valid.length,
-      nullCount: this.valid.nulls,
-      nullBitmap: this.valid.bitmap(),
-      valueOffsets: this.offsets.view(),
-      child: this.child.finish(),
-    } as never);
+    return columnData(this.type, this.valid, { valueOffsets: this.offsets.view(), child: this.child.finish() });
   }
 }
 
@@ -326,12 +313,6 @@ export class StructBuilder {
     this.valid.push(row !== null);
   }
   finish(): Data {
-    return makeData({
-      type: this.type,
-      length: this.valid.length,
-      nullCount: this.valid.nulls,
-      nullBitmap: this.valid.bitmap(),
-      children: this.children.map((c) => c.finish()),
-    } as never);
+    return columnData(this.type, this.valid, { children: this.children.map((c) => c.finish()) });
   }
 }

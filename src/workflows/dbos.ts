@@ -3,6 +3,7 @@ import type { ServiceEnv } from '../config/env';
 import { DuctError, describeError } from '../core/errors';
 import type { Logger, LogLevel } from '../core/log';
 import { redactSecrets } from '../core/redact';
+import { startOtlpLogs, stopOtlpLogs } from '../status/otlpLogs';
 
 /** Routes DBOS's own log lines through our logger (stderr, secrets redacted), below `info` by default. */
 function dbosLogger(log: Logger, level: LogLevel): DLogger {
@@ -36,24 +37,19 @@ export interface LaunchOptions {
  * runs starts inside `launch`.
  */
 export async function launchDbos(o: LaunchOptions): Promise<void> {
-  // OTLP export (DBOS__OTLP_TRACES_ENDPOINT / _LOGS_ENDPOINT): DBOS's own spans per workflow and step, and
-  // its log records. DBOS exports logs only through its own logger, so ours is not installed then.
+  // OTLP export: DBOS's own spans per workflow and step (DBOS__OTLP_TRACES_ENDPOINT), and our log
+  // records (DBOS__OTLP_LOGS_ENDPOINT), DBOS's lines among them since they go through our logger:
+  // one severity-correct record per line, and DBOS does not capture stdout/stderr.
   const { otlpTracesEndpoint, otlpLogsEndpoint } = o.env.ops;
-  const otlp = otlpTracesEndpoint || otlpLogsEndpoint;
+  if (otlpLogsEndpoint) startOtlpLogs(otlpLogsEndpoint, o.env.dbosApp);
   DBOS.setConfig({
     name: o.env.dbosApp,
     systemDatabaseUrl: o.systemDatabaseUrl,
     executorID: o.executorId,
     applicationVersion: o.env.appVersion,
     listenQueues: o.listenQueues ?? [],
-    ...(otlpLogsEndpoint ? {} : { logger: dbosLogger(o.log.child({ component: 'dbos' }), o.env.ops.dbosLogLevel) }),
-    ...(otlp
-      ? {
-          enableOTLP: true,
-          otlpTracesEndpoints: otlpTracesEndpoint ? [otlpTracesEndpoint] : [],
-          otlpLogsEndpoints: otlpLogsEndpoint ? [otlpLogsEndpoint] : [],
-        }
-      : {}),
+    logger: dbosLogger(o.log.child({ component: 'dbos' }), o.env.ops.dbosLogLevel),
+    ...(otlpTracesEndpoint ? { enableOTLP: true, otlpTracesEndpoints: [otlpTracesEndpoint], otlpLogsEndpoints: [] } : {}),
   });
   try {
     await DBOS.launch();
@@ -68,4 +64,5 @@ export async function launchDbos(o: LaunchOptions): Promise<void> {
 
 export async function shutdownDbos(): Promise<void> {
   await DBOS.shutdown().catch(() => undefined);
+  await stopOtlpLogs();
 }

@@ -5,10 +5,10 @@ import { UsageError, type FlagSpec, type FlagValues } from '../flags';
 import type { Command, Subcommand } from './command';
 import type { AdminContext } from './context';
 import { installDdlTrigger } from './ddlTrigger';
+import { JSON_FLAG } from './commonFlags';
 
 const P = 'ductstream-admin ddl';
 const ID: FlagSpec = { name: 'id', type: 'string', placeholder: 'N', help: 'the DDL event id (from ddl list)' };
-const JSON_FLAG: FlagSpec = { name: 'json', type: 'bool', help: 'print JSON (for scripts)' };
 const FIELD_FLAGS: Record<string, string> = { id: 'id', status: 'status', flow_id: 'flow-id' };
 
 /** A wrong-state error about the event the user named is bad input too (exit 2). */

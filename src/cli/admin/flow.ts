@@ -12,6 +12,7 @@ import type { FlagValues } from '../flags';
 import type { Command, Subcommand } from './command';
 import type { AdminContext } from './context';
 import { flowDelete } from './flowDelete';
+import { JSON_FLAG } from './commonFlags';
 
 const P = 'ductstream-admin flow';
 
@@ -85,10 +86,7 @@ const status: Subcommand = {
 Without -flow-id: one line per flow. With it: the flow's full status, with its recent runs and
 their steps (DBOS records). Reads the state database (DUCTSTREAM_POSTGRES_DSN), the source
 servers' replication slots and the DBOS system database; no server needs to run.`,
-  flags: [
-    { name: 'flow-id', type: 'string', placeholder: 'ID', help: 'one flow (default: all)' },
-    { name: 'json', type: 'bool', help: 'print one JSON document (for scripts)' },
-  ],
+  flags: [{ name: 'flow-id', type: 'string', placeholder: 'ID', help: 'one flow (default: all)' }, JSON_FLAG],
   fieldFlags: { flow_id: 'flow-id' },
   async run(v: FlagValues, ctx) {
     const flowId = v['flow-id'] as string | undefined;

@@ -3,8 +3,7 @@ import { FlowService } from '../../services/flows/service';
 import { EXIT_OK } from '../exit';
 import { UsageError } from '../flags';
 import type { Subcommand } from './command';
-
-const JSON_FLAG = { name: 'json', type: 'bool' as const, help: 'print JSON (for scripts)' };
+import { JSON_FLAG } from './commonFlags';
 
 /** `flow delete`: removes a flow and its records, optionally its slot and publication. */
 export const flowDelete: Subcommand = {

@@ -9,8 +9,8 @@ import { publicationSync, setPublicationSyncStore } from '../../workflows/public
 import { EXIT_OK } from '../exit';
 import { UsageError, type FlagValues } from '../flags';
 import type { Command, Subcommand } from './command';
+import { JSON_FLAG } from './commonFlags';
 
-const JSON_FLAG = { name: 'json', type: 'bool' as const, help: 'print JSON (for scripts)' };
 const FLOW_ID = { name: 'flow-id', type: 'string' as const, placeholder: 'ID', help: 'the flow' };
 const FIELD_FLAGS = { flow_id: 'flow-id', schemas: 'schemas', tables: 'tables', mode: 'mode', snapshot: 'snapshot' };
 

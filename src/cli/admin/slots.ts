@@ -4,8 +4,7 @@ import { listSlots, type SlotView } from '../../services/teardown/slots';
 import { EXIT_OK } from '../exit';
 import { UsageError } from '../flags';
 import type { Command, Subcommand } from './command';
-
-const JSON_FLAG = { name: 'json', type: 'bool' as const, help: 'print JSON (for scripts)' };
+import { JSON_FLAG } from './commonFlags';
 
 function slotLine(s: SlotView): string {
   const flow = s.flows.length ? s.flows.join(',') : '(none: orphan)';

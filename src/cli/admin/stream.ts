@@ -3,6 +3,7 @@ import { EXIT_OK } from '../exit';
 import { UsageError, type FlagSpec, type FlagValues } from '../flags';
 import type { Command, Subcommand } from './command';
 import { ackJson, ackText, listJson, listText, pullJson, pullText, replayJson, replayText } from './streamOutput';
+import { JSON_FLAG } from './commonFlags';
 
 const P = 'ductstream-admin stream';
 
@@ -14,7 +15,6 @@ const STREAM: FlagSpec = {
 };
 const GROUP: FlagSpec = { name: 'group', type: 'string', placeholder: 'NAME', help: 'the consumer group' };
 const DSN: FlagSpec = { name: 'dsn', type: 'string', placeholder: 'URL', help: "the stream's database (default: found from the flow that writes the stream)" };
-const JSON_FLAG: FlagSpec = { name: 'json', type: 'bool', help: 'print one JSON document (for scripts)' };
 
 /** Service request fields → the flags that carry them. */
 const FIELD_FLAGS: Record<string, string> = {

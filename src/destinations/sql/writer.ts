@@ -1,4 +1,4 @@
-import { groupByTable, tableKey, type Batch, type Change, type TableRef } from '../../core/change';
+import { groupByTable, tableKey, type Batch, type Change, type TableRef, type TableSchema } from '../../core/change';
 import { DuctError, invalidArgument } from '../../core/errors';
 import type { Logger } from '../../core/log';
 import type { SchemaChange } from '../../core/schemaChange';
@@ -70,40 +70,13 @@ export class WarehouseWriter {
     this.checkFixedTable(groups);
     const summary: WriteSummary = { tables: 0, applied: 0, skipped: 0 };
     if (groups.size === 0) return summary;
-    const { types, options: o } = this.cfg;
     const watermarks = await this.readWatermarks();
     const work: TableWork[] = [];
     for (const [key, changes] of groups) {
       const schema = batch.schemas.get(key);
       if (!schema) throw new DuctError('internal', `batch has changes of ${key} but no schema for it`, { retry: 'never' });
-      const name = o.batchMode === 'staging' ? stagingName(schema, o) : targetName(schema, o);
-      const layout = tableLayout(schema, name, o, types);
-      try {
-        await this.ensureTable(layout);
-        if (o.batchMode === 'staging') await this.ensureTable(tableLayout(schema, targetName(schema, o), o, types));
-      } catch (e) {
-        throw withTables([layout], e);
-      }
-      const wmKey = watermarkMapKey(schema, name);
-      const wm = watermarks.get(wmKey);
-      const fresh = wm ? notApplied(wm, changes) : changes;
-      summary.skipped += changes.length - fresh.length;
-      if (fresh.length === 0) continue;
-      summary.tables++;
-      summary.applied += fresh.length;
-      const last = fresh[fresh.length - 1]!;
-      work.push({
-        layout,
-        plan: planTable(layout, fresh, await this.cfg.apply.heldKeys?.(layout, fresh)),
-        watermark: o.metaTableEnabled
-          ? {
-              key: { flowId: this.cfg.flowId, source: schema, target: name },
-              to: { commitLsn: last.commitLsn, seq: last.seq },
-              commitTimeMicros: last.commitTimeMicros,
-              existed: wm !== undefined,
-            }
-          : undefined,
-      });
+      const w = await this.tableWork(schema, changes, watermarks, summary);
+      if (w) work.push(w);
     }
     if (work.length === 0) return summary;
     await this.cfg.apply.apply(work);
@@ -111,6 +84,39 @@ export class WarehouseWriter {
     if (summary.skipped > 0)
       this.cfg.log.info('skipped changes already applied (replay)', { flow: this.cfg.flowId, skipped: summary.skipped, applied: summary.applied });
     return summary;
+  }
+
+  /**
+   * One table's part of a batch: its destination table made to exist, the changes at or before its
+   * watermark skipped (counted in `summary`), the rest planned with the watermark they move it to.
+   * Undefined when every change was applied before.
+   */
+  private async tableWork(schema: TableSchema, changes: Change[], watermarks: Map<string, Watermark>, summary: WriteSummary): Promise<TableWork | undefined> {
+    const { types, options: o } = this.cfg;
+    const name = o.batchMode === 'staging' ? stagingName(schema, o) : targetName(schema, o);
+    const layout = tableLayout(schema, name, o, types);
+    try {
+      await this.ensureTable(layout);
+      if (o.batchMode === 'staging') await this.ensureTable(tableLayout(schema, targetName(schema, o), o, types));
+    } catch (e) {
+      throw withTables([layout], e);
+    }
+    const wm = watermarks.get(watermarkMapKey(schema, name));
+    const fresh = wm ? notApplied(wm, changes) : changes;
+    summary.skipped += changes.length - fresh.length;
+    if (fresh.length === 0) return undefined;
+    summary.tables++;
+    summary.applied += fresh.length;
+    const last = fresh[fresh.length - 1]!;
+    const watermark: TableWork['watermark'] = o.metaTableEnabled
+      ? {
+          key: { flowId: this.cfg.flowId, source: schema, target: name },
+          to: { commitLsn: last.commitLsn, seq: last.seq },
+          commitTimeMicros: last.commitTimeMicros,
+          existed: wm !== undefined,
+        }
+      : undefined;
+    return { layout, plan: planTable(layout, fresh, await this.cfg.apply.heldKeys?.(layout, fresh)), watermark };
   }
 
   /** Moves staged rows of `tables` into their targets and drops the staging tables (`none` leaves them staged). */
