@@ -2,7 +2,7 @@ import { ddlServiceRegistration } from './ddlRegistration';
 import { flowServiceRegistration } from './flows/registration';
 import { publicationServiceRegistration } from './publicationRegistration';
 import type { ApiServiceRegistration } from './registration';
-import { streamServiceRegistration } from './streamRegistration';
+import { streamServiceRegistration } from './streams/registration';
 
 /**
  * Every gRPC service `./bin/ductstream` serves, besides reflection and grpc.health.v1 (always on).

@@ -9,6 +9,7 @@ import { parsePostgresSourceConfig, type PostgresSourceConfig } from '../source/
 import { preparePostgresSource } from '../source/postgres/prepare';
 import { currentFlushLsn } from '../source/postgres/walPosition';
 import { PostgresSource } from '../source/postgres/source';
+import type { Source } from '../source/source';
 import type { RunnerDeps } from './deps';
 import { BatchReader } from './batchReader';
 import { applyToDestinations, DdlStage } from './ddlStage';
@@ -42,7 +43,7 @@ export type StopReason = 'signal' | 'paused' | 'stopped' | 'deleted' | 'updated'
  * (the durable checkpoint), so a retried step re-reads what was not checkpointed.
  */
 export class FlowRuntime {
-  private source?: PostgresSource;
+  private source?: Source;
   private reader?: BatchReader;
   private destinations: Destination[] = [];
   /** Position the open stream has delivered up to; meaningful only while `source` is open. */

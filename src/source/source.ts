@@ -15,9 +15,23 @@ import type { Lsn } from '../core/lsn';
  *   only with a checkpoint that is already durable. The source also repeats the last acked position
  *   to the server every `status_interval`, so an idle slot keeps advancing and never holds WAL forever.
  * - `close()` ends the stream and releases the server connection; it is safe to call twice.
+ * - `stats()` is cheap (no I/O) and may be called at any time, also before `open` and after `close`.
  */
 export interface Source {
   open(from: Lsn): AsyncIterable<Batch>;
   ack(upTo: Lsn): Promise<void>;
   close(): Promise<void>;
+  stats(): SourceStats;
+}
+
+/** A source's progress numbers, for lag and progress output. */
+export interface SourceStats {
+  /** Highest position received from the server. */
+  receivedLsn: Lsn;
+  /** Last position acknowledged to the server. */
+  ackedLsn: Lsn;
+  /** The server's end of WAL as it last reported it (0 before its first report). */
+  serverWalEnd: Lsn;
+  /** True while the stream is open. */
+  streaming: boolean;
 }

@@ -1,4 +1,4 @@
-import { groupStartOf, instantOf, streamMessageOf, timestampOf } from '../../src/api/streamMessages';
+import { groupStartOf, instantOf, streamMessageOf, timestampOf } from '../../src/api/streams/messages';
 import { parseInstant } from '../../src/services/streams/validate';
 
 describe('stream message conversions', () => {

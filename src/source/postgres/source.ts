@@ -2,7 +2,7 @@ import type { Batch } from '../../core/change';
 import { DuctError } from '../../core/errors';
 import type { Logger } from '../../core/log';
 import type { Lsn } from '../../core/lsn';
-import type { Source } from '../source';
+import type { Source, SourceStats } from '../source';
 import type { PostgresSourceConfig } from './config';
 import { internalSchemasOf } from './internalSchemas';
 import { ReplicationSession, type StreamPositions } from './stream/session';
@@ -20,7 +20,7 @@ export interface PostgresSourceDeps {
 }
 
 /** Cheap progress numbers (no I/O): positions for lag output. */
-export interface PostgresSourceStats extends StreamPositions {
+export interface PostgresSourceStats extends StreamPositions, SourceStats {
   /** True while a replication session is open. */
   streaming: boolean;
 }

@@ -1,7 +1,7 @@
-import { StreamService } from '../services/streams';
-import type { ApiContext, ApiServiceRegistration } from './registration';
-import { ackResponseOf, groupStartOf, instantOf, pullResponseOf, streamInfoOf, type TimestampMessage } from './streamMessages';
-import { unary } from './unary';
+import { StreamService } from '../../services/streams';
+import type { ApiContext, ApiServiceRegistration } from '../registration';
+import { ackResponseOf, groupStartOf, instantOf, pullResponseOf, streamInfoOf, type TimestampMessage } from './messages';
+import { unary } from '../unary';
 
 interface PullRequestMessage {
   stream: string;

@@ -1,5 +1,5 @@
-import { invalidArgument } from '../core/errors';
-import type { AckResult, GroupStart, LocatedStreamInfo, PullResult, StreamMessage } from '../services/streams';
+import { invalidArgument } from '../../core/errors';
+import type { AckResult, GroupStart, LocatedStreamInfo, PullResult, StreamMessage } from '../../services/streams';
 
 /**
  * Conversions between ductstream.v1 stream messages (as @grpc/proto-loader gives them: proto field
