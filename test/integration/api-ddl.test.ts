@@ -3,7 +3,12 @@
  * real server binary: decisions land in ductstream.ddl_events (read back), bad input is
  * INVALID_ARGUMENT / NOT_FOUND / FAILED_PRECONDITION and changes nothing.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
+import { queryDuckDbFile } from '../support/duckdbFile';
+import { runWorker } from '../support/worker';
 import { flowClient, startApiServer, type ApiServerProcess, type FlowClient } from '../support/api';
 import { createTestDatabase, type TestDatabase } from '../support/pg';
 
@@ -98,5 +103,60 @@ describe('PublicationService and DeleteFlow', () => {
     expect(await source.query(`SELECT 1 FROM pg_replication_slots WHERE slot_name = 'api_pub_slot'`)).toEqual([]);
     expect(await source.query(`SELECT 1 FROM pg_publication WHERE pubname = 'api_pub'`)).toEqual([]);
     expect((await flows.fail('GetFlow', { flow_id: 'api-pub' })).code).toBe(status.NOT_FOUND);
+  });
+});
+
+describe('PublicationService.SyncPublication', () => {
+  it('adds a table through the publicationSync workflow on the server; its rows then reach the destination', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ductstream-api-pubsync-'));
+    const duck = join(dir, 'sync.duckdb');
+    try {
+      await source.query('CREATE TABLE public.s1 (id int PRIMARY KEY, v text)');
+      await source.query('CREATE TABLE public.s2 (id int PRIMARY KEY, v text)');
+      const flow = {
+        id: 'api-sync',
+        name: 'api sync',
+        source: {
+          name: 'pg',
+          type: 'postgres',
+          options: { dsn: source.dsn, slot: 'api_sync_slot', publication: 'api_sync_pub', publication_tables: 'public.s1', batch_timeout: '200ms' },
+        },
+        destinations: [{ name: 'w', type: 'duckdb', options: { dsn: duck } }],
+        wire_format: 'json',
+        parallelism: 1,
+      };
+      await flows.call('CreateFlow', { flow });
+      const env = { DUCTSTREAM_POSTGRES_DSN: state.dsn };
+      const once = async () => {
+        const r = await runWorker(['-flow-id', 'api-sync', '-max-empty-reads', '1'], env);
+        if (r.code !== 0) throw new Error(`worker exited ${r.code}: ${r.stderr.slice(-2000)}`);
+      };
+      await once(); // creates the publication (s1) and the slot
+      const r = await pubs.call<{ flow_id: string; added: string[]; dropped: string[] }>('SyncPublication', {
+        flow_id: 'api-sync',
+        tables: 'public.s2',
+        mode: 'add',
+      });
+      expect(r).toMatchObject({ flow_id: 'api-sync', added: ['public.s2'] });
+      expect(await source.query(`SELECT tablename FROM pg_publication_tables WHERE pubname = 'api_sync_pub' ORDER BY 1`)).toEqual([
+        { tablename: 's1' },
+        { tablename: 's2' },
+      ]);
+      const stored = await flows.call<{ source: { options: Record<string, string> } }>('GetFlow', { flow_id: 'api-sync' });
+      expect(stored.source.options.publication_tables).toBe('public.s1,public.s2');
+      const listed = await pubs.call<{ tables: Array<{ table: string; in_publication: boolean; in_flow: boolean }> }>('ListPublication', {
+        flow_id: 'api-sync',
+      });
+      expect(listed.tables).toEqual([
+        { table: 'public.s1', in_publication: true, in_flow: true },
+        { table: 'public.s2', in_publication: true, in_flow: true },
+      ]);
+      await source.query(`INSERT INTO public.s2 SELECT g, 'v' || g FROM generate_series(1, 5) g`);
+      await once();
+      const src = await source.query('SELECT id, v FROM public.s2 ORDER BY id');
+      expect(await queryDuckDbFile(duck, 'SELECT id, v FROM public.s2 ORDER BY id')).toEqual(src);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

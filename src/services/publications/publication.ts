@@ -96,7 +96,7 @@ export async function diffPublication(flow: Flow, spec: PublicationSyncSpec): Pr
     }
     const have = new Set(pub.tables.map(tableKey));
     const want = new Set(desired.map(tableKey));
-    return { add: desired.filter((t) => !have.has(tableKey(t))), drop: spec.mode === 'sync' ? pub.tables.filter((t) => !want.has(tableKey(t))) : [] };
+    return { add: desired.filter((t) => !have.has(tableKey(t))), drop: spec.mode === 'sync' ? pub.listed.filter((t) => !want.has(tableKey(t))) : [] };
   });
 }
 
@@ -104,9 +104,11 @@ export async function diffPublication(flow: Flow, spec: PublicationSyncSpec): Pr
 export async function alterPublication(flow: Flow, diff: PublicationDiff): Promise<PublicationDiff> {
   const config = parsePostgresSourceConfig(flow.source.options, 'source.options');
   return withSource(config, async (q) => {
-    const have = new Set((await readPublication(q, config.publication)).tables.map(tableKey));
+    const pub = await readPublication(q, config.publication);
+    const have = new Set(pub.tables.map(tableKey));
+    const listed = new Set(pub.listed.map(tableKey));
     const add = diff.add.filter((t) => !have.has(tableKey(t)));
-    const drop = diff.drop.filter((t) => have.has(tableKey(t)));
+    const drop = diff.drop.filter((t) => listed.has(tableKey(t)));
     const name = quoteIdent(config.publication);
     if (add.length > 0) await q(`ALTER PUBLICATION ${name} ADD TABLE ${add.map(quoteTable).join(', ')}`);
     if (drop.length > 0) await q(`ALTER PUBLICATION ${name} DROP TABLE ${drop.map(quoteTable).join(', ')}`);

@@ -8,8 +8,10 @@ import { quoteIdent, quoteTable } from '../identifiers';
 export interface PublicationState {
   exists: boolean;
   allTables: boolean;
-  /** Tables listed in the publication (explicit members; every table for FOR ALL TABLES). */
+  /** Every table the publication publishes: listed, of a schema (`FOR TABLES IN SCHEMA`), or all. */
   tables: TableRef[];
+  /** The tables listed in it (explicit members, the only ones `ALTER PUBLICATION … DROP TABLE` can drop). */
+  listed: TableRef[];
 }
 
 export interface PublicationOutcome extends PublicationState {
@@ -22,13 +24,16 @@ type Field = 'publication_tables' | 'publication_schemas';
 
 export async function readPublication(query: CatalogQuery, name: string): Promise<PublicationState> {
   const pubs = await query<{ puballtables: boolean }>(`SELECT puballtables FROM pg_catalog.pg_publication WHERE pubname = $1`, [name]);
-  if (pubs.length === 0) return { exists: false, allTables: false, tables: [] };
+  if (pubs.length === 0) return { exists: false, allTables: false, tables: [], listed: [] };
   const allTables = pubs[0]!.puballtables;
-  const tables = allTables
-    ? await query<TableRef>(
-        `SELECT schemaname::text AS schema, tablename::text AS name FROM pg_catalog.pg_publication_tables WHERE pubname = $1 ORDER BY 1, 2`,
-        [name],
-      )
+  // pg_publication_tables: every table the publication publishes, whether listed, of a schema
+  // (`FOR TABLES IN SCHEMA`, PostgreSQL 15+) or all tables.
+  const tables = await query<TableRef>(
+    `SELECT schemaname::text AS schema, tablename::text AS name FROM pg_catalog.pg_publication_tables WHERE pubname = $1 ORDER BY 1, 2`,
+    [name],
+  );
+  const listed = allTables
+    ? tables
     : await query<TableRef>(
         `SELECT n.nspname::text AS schema, c.relname::text AS name
          FROM pg_catalog.pg_publication_rel pr
@@ -38,7 +43,8 @@ export async function readPublication(query: CatalogQuery, name: string): Promis
         WHERE p.pubname = $1 ORDER BY 1, 2`,
         [name],
       );
-  return { exists: true, allTables, tables: tables.map((t) => ({ schema: t.schema, name: t.name })) };
+  const plain = (ts: TableRef[]): TableRef[] => ts.map((t) => ({ schema: t.schema, name: t.name }));
+  return { exists: true, allTables, tables: plain(tables), listed: plain(listed) };
 }
 
 /**
@@ -197,7 +203,7 @@ async function syncPublication(
   const have = new Set(state.tables.map(tableKey));
   const want = new Set(tables.map(tableKey));
   const added = tables.filter((t) => !have.has(tableKey(t)));
-  const dropped = config.syncPublicationMode === 'sync' ? state.tables.filter((t) => !want.has(tableKey(t))) : [];
+  const dropped = config.syncPublicationMode === 'sync' ? state.listed.filter((t) => !want.has(tableKey(t))) : [];
   if (added.length + dropped.length === 0) return unchanged;
   try {
     if (added.length > 0) await query(`ALTER PUBLICATION ${quoteIdent(name)} ADD TABLE ${tableList(added)}`);
