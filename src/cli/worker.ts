@@ -18,6 +18,8 @@ import { activeRunOf } from '../workflows/flowQueue';
 import { flowRun, type FlowRunOptions, type FlowRunResult } from '../workflows/flowRun';
 import { newRunId } from '../workflows/runIds';
 import { releaseAllRuntimes, requestStop, setRunPolicy } from '../workflows/runtimes';
+import { backfillHoldOf } from '../services/backfill/hold';
+import { BACKFILL_FLAG_OPTIONS, runBackfillMode, type BackfillModeArgs } from './backfillMode';
 import { EXIT_OK, reportFatal } from './exit';
 import { formatHelp, parseFlags, UsageError, type FlagSpec } from './flags';
 import { startProgressReporter } from './progressReporter';
@@ -35,10 +37,13 @@ const FLAGS: FlagSpec[] = [
   { name: 'partition-column', type: 'string', placeholder: 'COL', help: 'column to hash-partition backfilled tables by' },
   { name: 'partition-count', type: 'int', placeholder: 'N', min: 1, help: 'partitions per backfilled table' },
   { name: 'resolve-staging', type: 'bool', help: 'apply staged backfill data at the end of the run' },
+  { name: 'resync', type: 'bool', help: 'reload the tables (with batch_mode=staging: replaced atomically at the end)' },
 ];
 
 const USAGE = `usage: ${PROG} -flow-id ID [-max-empty-reads N] [-start-lsn X/Y]
        ${PROG} -flow-file flow.json [-max-empty-reads N]
+       ${PROG} -flow-id ID -mode backfill [-tables a.b,c.d] [-snapshot-workers N] [-partition-column C]
+                 [-partition-count N] [-resolve-staging] [-resync]
 
 Runs one flow in this process as a chain of durable DBOS workflows. Progress goes to stderr;
 Ctrl-C stops after the current batch. Environment: DUCTSTREAM_POSTGRES_DSN (flows, checkpoints,
@@ -49,6 +54,7 @@ interface WorkerArgs {
   flowFile?: string;
   maxEmptyReads: number;
   startLsn?: string;
+  backfill?: BackfillModeArgs;
 }
 
 function parseArgs(argv: string[]): WorkerArgs | 'help' {
@@ -62,8 +68,19 @@ function parseArgs(argv: string[]): WorkerArgs | 'help' {
     throw new UsageError(`flag -start-lsn: "${startLsn}" is not an LSN; use two hex numbers X/Y, e.g. 0/16B6C50`);
   const mode = (values.mode as string | undefined) ?? 'stream';
   if (mode !== 'stream' && mode !== 'backfill') throw new UsageError(`flag -mode: "${mode}" is not a mode; use stream or backfill`);
-  if (mode === 'backfill') throw new UsageError('flag -mode: backfill is not available in this version; run without -mode to stream changes');
-  for (const f of ['tables', 'snapshot-workers', 'partition-column', 'partition-count', 'resolve-staging']) {
+  if (mode === 'backfill') {
+    for (const f of ['max-empty-reads', 'start-lsn']) if (values[f] !== undefined) throw new UsageError(`flag -${f} applies to -mode stream only`);
+    const options: Record<string, string> = {};
+    for (const [flag, option] of Object.entries(BACKFILL_FLAG_OPTIONS)) if (values[flag] !== undefined) options[option] = String(values[flag]);
+    const tables = ((values.tables as string | undefined) ?? '')
+      .split(',')
+      .map((t) => t.trim())
+      .filter((t) => t !== '');
+    if (values.tables !== undefined && tables.length === 0) throw new UsageError('flag -tables: is empty; name tables as schema.table,schema.table');
+    const input = { tables, options, resolveStaging: values['resolve-staging'] === true, resync: values.resync === true };
+    return { flowId, flowFile, maxEmptyReads: 0, backfill: { input } };
+  }
+  for (const f of ['tables', 'snapshot-workers', 'partition-column', 'partition-count', 'resolve-staging', 'resync']) {
     if (values[f] !== undefined) throw new UsageError(`flag -${f} applies to -mode backfill only`);
   }
   return { flowId, flowFile, maxEmptyReads: (values['max-empty-reads'] as number | undefined) ?? 0, startLsn };
@@ -147,8 +164,12 @@ async function main(argv: string[]): Promise<number> {
       checkpoints: state.checkpoints,
       codecFor: getCodec,
       log,
+      backfillHold: backfillHoldOf,
     });
     const systemDatabaseUrl = systemDatabaseUrlFor(env, flow.source.options.dsn!);
+    if (args.backfill) {
+      return await runBackfillMode({ prog: PROG, flow, env, args: args.backfill, executorId: executorIdFor(`backfill-${flowId}`), systemDatabaseUrl, log });
+    }
     setRunPolicy(flowId, { maxEmptyReads: args.maxEmptyReads });
     await launchDbos({ env, executorId: executorIdFor(`worker-${flowId}`), systemDatabaseUrl, log });
 
