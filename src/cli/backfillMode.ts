@@ -33,7 +33,15 @@ export interface BackfillModeArgs {
  * backfill (one interrupted by a crash is recovered at launch) or starts one, printing progress on
  * stderr, until it ends.
  */
-export async function runBackfillMode(o: { prog: string; flow: Flow; env: ServiceEnv; args: BackfillModeArgs; executorId: string; systemDatabaseUrl: string; log: Logger }): Promise<number> {
+export async function runBackfillMode(o: {
+  prog: string;
+  flow: Flow;
+  env: ServiceEnv;
+  args: BackfillModeArgs;
+  executorId: string;
+  systemDatabaseUrl: string;
+  log: Logger;
+}): Promise<number> {
   const fields = { tables: '-tables', option: (k: string) => FLAG_OF[k] ?? `source.options.${k}` };
   const request = await validateBackfill(o.flow, o.args.input, fields, o.log);
   await launchDbos({ env: o.env, executorId: o.executorId, systemDatabaseUrl: o.systemDatabaseUrl, log: o.log, listenQueues: [backfillQueueName(o.flow.id)] });

@@ -41,7 +41,10 @@ export class BackfillRuntime {
   ) {
     this.sourceConfig = parsePostgresSourceConfig(flow.source.options, 'source.options');
     this.log = deps.log.child({ flow: flow.id, component: 'backfill' });
-    this.pool = new Pool({ ...clientConfigFromDsn(this.sourceConfig.dsn, { applicationName: 'ductstream-backfill' }), max: this.sourceConfig.snapshot.workers + 1 });
+    this.pool = new Pool({
+      ...clientConfigFromDsn(this.sourceConfig.dsn, { applicationName: 'ductstream-backfill' }),
+      max: this.sourceConfig.snapshot.workers + 1,
+    });
     this.pool.on('error', (e) => this.log.warn('idle source connection failed', { error: e.message }));
     this.state = openSnapshotStateStore(this.sourceConfig.snapshot, this.sourceConfig.dsn);
   }
@@ -53,7 +56,7 @@ export class BackfillRuntime {
       r = (async () => {
         const client = await this.pool.connect();
         try {
-          return await loadSnapshotRelation(catalogQueryOf(client as never), table, this.sourceConfig.resolveTypes, internalSchemasOf(this.sourceConfig));
+          return await loadSnapshotRelation(catalogQueryOf(client), table, this.sourceConfig.resolveTypes, internalSchemasOf(this.sourceConfig));
         } finally {
           client.release();
         }

@@ -25,7 +25,7 @@ beforeAll(async () => {
   await source.query(`CREATE TYPE public.mood AS ENUM ('sad', 'ok', 'happy')`);
   await source.query('CREATE TABLE public.users (id bigint PRIMARY KEY, mood public.mood NOT NULL, name text, v int NOT NULL)');
   await source.query(
-    `INSERT INTO public.users SELECT g, (ARRAY['sad','ok','happy'])[1 + g % 3]::public.mood, 'user ' || g, g FROM generate_series(1, 60000) g`,
+    `INSERT INTO public.users SELECT g, (ARRAY['sad','ok','happy'])[1 + g % 3]::public.mood, 'user ' || g, g FROM generate_series(1, 30000) g`,
   );
   // Keys of several types, a nullable partition column with NULLs and values whose hashes are negative.
   await source.query('CREATE TABLE public.tags (a text, b uuid, mood public.mood, label text, PRIMARY KEY (a, b))');
@@ -118,17 +118,16 @@ it('backfills while rows change, survives kill -9 mid-way, and with the stream e
   const env = { DUCTSTREAM_POSTGRES_DSN: state.dsn, DUCTSTREAM_BACKFILL_CHUNK_ROWS: '1500', DUCTSTREAM_PROGRESS_INTERVAL: '1' };
   // Store the flow only: the backfill prepares the publication and the slot itself.
   const stored = await runWorker(['-flow-file', file, '-max-empty-reads', '1'], env);
-  process.stderr.write(`DBG stored ${stored.code} ${stored.stderr.slice(-500)}\n`);
   expect(stored.code).toBe(0);
 
   let writing = true;
   let resumed = { code: 0 as number | null, stderr: '' };
   const writer = (async () => {
     for (let i = 0; writing; i++) {
-      const id = 1 + ((i * 7919) % 60000);
+      const id = 1 + ((i * 7919) % 30000);
       await source.query(`BEGIN;
         UPDATE public.users SET v = v + 1000000, name = 'changed ' || ${i} WHERE id = ${id};
-        DELETE FROM public.users WHERE id = ${1 + ((i * 104729) % 60000)};
+        DELETE FROM public.users WHERE id = ${1 + ((i * 104729) % 30000)};
         INSERT INTO public.users VALUES (${100000 + i}, 'happy', 'new ${i}', ${i}) ON CONFLICT DO NOTHING;
         UPDATE public.tags SET label = 'relabel ${i}' WHERE a = 'k${i % 50}' AND b = (SELECT b FROM public.tags WHERE a = 'k${i % 50}' ORDER BY b LIMIT 1);
         COMMIT`);
@@ -143,9 +142,7 @@ it('backfills while rows change, survives kill -9 mid-way, and with the stream e
       ['-flow-id', 'bfcrash', '-mode', 'backfill', '-tables', 'public.users', '-snapshot-workers', '2', '-partition-column', 'id', '-partition-count', '3'],
       env,
     );
-    process.stderr.write('DBG spawned\n');
     await worker.waitForStderr(/backfill backfill-bfcrash-\d+ started/, 60_000);
-    process.stderr.write('DBG started\n');
     // Kill once some chunks are durable but the backfill is not done.
     let done = 0;
     for (let i = 0; i < 600; i++) {
@@ -153,12 +150,11 @@ it('backfills while rows change, survives kill -9 mid-way, and with the stream e
         .query<{ n: string | null }>(`SELECT sum(rows_done)::text AS n FROM ductstream.snapshot_state WHERE flow_id = 'bfcrash'`)
         .catch(() => [{ n: null }]);
       done = Number(r?.n ?? 0);
-      if (done >= 6000) break;
+      if (done >= 3000) break;
       await sleep(50);
     }
-    process.stderr.write(`DBG done=${done} ${worker.output().stderr.split('\n').filter((l) => !/progress|public\.users:|PENDING/.test(l)).join('\n').slice(-4000)}\n`);
     expect(done).toBeGreaterThan(0);
-    expect(done).toBeLessThan(60000);
+    expect(done).toBeLessThan(30000);
     worker.child.kill('SIGKILL');
     expect((await worker.exited).signal).toBe('SIGKILL');
 
@@ -187,9 +183,6 @@ it('backfills while rows change, survives kill -9 mid-way, and with the stream e
     'SELECT id::text AS id, mood::text AS mood, name, v FROM public.users ORDER BY id',
   );
   const dst = await queryDuckDbFile(target, 'SELECT id::VARCHAR AS id, mood::VARCHAR AS mood, name, v FROM public.users ORDER BY id');
-  const have = new Set(dst.map((r) => String(r.id)));
-  const missing = src.filter((r) => !have.has(r.id));
-  process.stderr.write(`DBG missing ${missing.length}: ${JSON.stringify(missing.slice(0, 10))}\nRESUMED ${resumed.stderr.slice(-3000)}\nSTREAMED ${streamed.stderr.slice(-2000)}\n`);
   expect(dst.length).toBe(src.length);
   expect(dst).toEqual(src);
   const srcTags = await source.query('SELECT a, b::text AS b, mood::text AS mood, label FROM public.tags ORDER BY a, b');
@@ -198,8 +191,8 @@ it('backfills while rows change, survives kill -9 mid-way, and with the stream e
 
   // The event destination: snapshot rows as op "read", then the stream; folded by key it equals the source.
   const [reads] = await events.query<{ n: number }>(`SELECT count(*)::int AS n FROM ductstream_stream.events WHERE op = 'read' AND table_name = 'users'`);
-  expect(reads!.n).toBeGreaterThanOrEqual(55000);
+  expect(reads!.n).toBeGreaterThanOrEqual(27000);
   const folded = await foldEvents('bfcrash', 'users');
   const fromEvents = [...folded.values()].map((r) => ({ id: String(r.id), mood: r.mood, name: r.name, v: r.v })).sort((x, y) => Number(x.id) - Number(y.id));
   expect(fromEvents).toEqual(src);
-}, 240_000);
+}, 900_000);

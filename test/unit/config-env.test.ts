@@ -11,7 +11,7 @@ describe('readServiceEnv', () => {
       dbosQueue: 'ductstream',
       checkpointBackend: 'sqlite',
     });
-    expect(env.runner).toEqual({ stepMaxRows: 50000, stepMaxMs: 2000, maxWriteRows: 10000, stepsPerRun: 500 });
+    expect(env.runner).toEqual({ stepMaxRows: 50000, stepMaxMs: 2000, maxWriteRows: 10000, stepsPerRun: 500, backfillChunkRows: 20000 });
     expect(readServiceEnv({ DUCTSTREAM_POSTGRES_DSN: 'postgres://u:p@h:5432/state' })).toMatchObject({
       checkpointBackend: 'postgres',
       dbosSystemDatabaseUrl: 'postgres://u:p@h:5432/state_dbos_sys',

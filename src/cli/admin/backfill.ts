@@ -34,7 +34,13 @@ function statusJson(s: BackfillStatus): Record<string, unknown> {
     snapshot_lsn: s.snapshotLsn,
     consistent: s.consistent,
     started_at: s.startedAt.toISOString(),
-    tables: s.tables.map((t) => ({ table: t.table, rows_done: t.rowsDone, estimated_rows: t.estimatedRows, partitions: t.partitions, partitions_done: t.partitionsDone })),
+    tables: s.tables.map((t) => ({
+      table: t.table,
+      rows_done: t.rowsDone,
+      estimated_rows: t.estimatedRows,
+      partitions: t.partitions,
+      partitions_done: t.partitionsDone,
+    })),
     ...(s.error ? { error: s.error } : {}),
   };
 }
@@ -82,6 +88,6 @@ ETA and the snapshot LSN. Reads the DBOS system database directly; no server has
 export const backfillCommand: Command = {
   name: 'backfill',
   summary: 'backfill progress',
-  description: 'Backfills load existing rows (ductstream-worker -mode backfill, or the API\'s StartBackfill).',
+  description: "Backfills load existing rows (ductstream-worker -mode backfill, or the API's StartBackfill).",
   subcommands: [status],
 };

@@ -9,7 +9,12 @@ export const ACTIVE = ['PENDING', 'ENQUEUED', 'DELAYED'] as const;
 
 /** Active backfills of a flow (any process). */
 export async function activeBackfills(flowId: string): Promise<WorkflowStatus[]> {
-  const rows = await DBOS.listWorkflows({ workflowName: BACKFILL_WORKFLOW, status: [...ACTIVE], workflow_id_prefix: backfillIdPrefix(flowId), loadOutput: false });
+  const rows = await DBOS.listWorkflows({
+    workflowName: BACKFILL_WORKFLOW,
+    status: [...ACTIVE],
+    workflow_id_prefix: backfillIdPrefix(flowId),
+    loadOutput: false,
+  });
   return rows.filter((w) => flowIdOfBackfill(w.workflowID) === flowId);
 }
 

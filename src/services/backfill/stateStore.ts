@@ -97,7 +97,9 @@ class PostgresStateStore implements SnapshotStateStore {
       );
     } catch (e) {
       this.ready = undefined;
-      throw e instanceof DuctError ? e : new DuctError('source_failed', `recording backfill state failed: ${describeError(e)}`, { retry: 'transient', cause: e });
+      throw e instanceof DuctError
+        ? e
+        : new DuctError('source_failed', `recording backfill state failed: ${describeError(e)}`, { retry: 'transient', cause: e });
     } finally {
       await endQuietly(client);
     }

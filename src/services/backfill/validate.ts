@@ -71,7 +71,10 @@ export async function validateBackfill(flow: Flow, input: BackfillInput, fields:
       config,
       requested,
       config.snapshot.partitionColumn,
-      { tables: fields.tables, partitionColumn: overrides.partition_column !== undefined ? fields.option('partition_column') : 'source.options.partition_column' },
+      {
+        tables: fields.tables,
+        partitionColumn: overrides.partition_column !== undefined ? fields.option('partition_column') : 'source.options.partition_column',
+      },
       log,
     );
     const lsn = await client.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn');
@@ -96,7 +99,8 @@ export async function validateBackfill(flow: Flow, input: BackfillInput, fields:
 function renameField(e: unknown, overrides: Record<string, string>, fields: BackfillFields): unknown {
   if (!(e instanceof DuctError) || !e.field?.startsWith('source.options.')) return e;
   const key = e.field.slice('source.options.'.length);
-  const blamed = overrides[key] !== undefined ? key : key === 'snapshot_state_path' && overrides.snapshot_state_backend !== undefined ? 'snapshot_state_backend' : undefined;
+  const blamed =
+    overrides[key] !== undefined ? key : key === 'snapshot_state_path' && overrides.snapshot_state_backend !== undefined ? 'snapshot_state_backend' : undefined;
   if (blamed === undefined) return e;
   const problem = e.message.startsWith(`${e.field}: `) ? e.message.slice(e.field.length + 2) : e.message;
   const shown = blamed === key ? problem : `${key} ${problem}`;

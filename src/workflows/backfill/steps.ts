@@ -39,10 +39,17 @@ export async function planBackfill(backfillId: string, req: BackfillRequest): Pr
   const client = await connectClient(cfg.dsn, 'source.options.dsn', { applicationName: 'ductstream-backfill-plan' });
   let tables;
   try {
-    tables = await resolveSnapshotTables(catalogQueryOf(client), cfg, req.tables.map(tableRefOf), req.partitionColumn, {
-      tables: 'tables',
-      partitionColumn: 'partition_column',
-    }, rt.log);
+    tables = await resolveSnapshotTables(
+      catalogQueryOf(client),
+      cfg,
+      req.tables.map(tableRefOf),
+      req.partitionColumn,
+      {
+        tables: 'tables',
+        partitionColumn: 'partition_column',
+      },
+      rt.log,
+    );
   } finally {
     await endQuietly(client);
   }
@@ -50,7 +57,11 @@ export async function planBackfill(backfillId: string, req: BackfillRequest): Pr
   await DBOS.registerQueue(queueName, { concurrency: req.workers, onConflict: 'always_update' });
   if (await activeRunOf(req.flowId)) await sleep(HOLD_SETTLE_MS);
   const snap = await takeSnapshot(cfg.dsn, backfillId, req.consistent, rt.log);
-  const parts = planPartitions(tables, { partitionColumn: req.partitionColumn, partitionCount: req.partitionCount, chunkRows: deps.env.runner.backfillChunkRows });
+  const parts = planPartitions(tables, {
+    partitionColumn: req.partitionColumn,
+    partitionCount: req.partitionCount,
+    chunkRows: deps.env.runner.backfillChunkRows,
+  });
   return {
     snapshot: { name: snap.name, lsn: formatLsn(snap.lsn), timeMicros: snap.timeMicros.toString() },
     queueName,
@@ -77,7 +88,14 @@ export interface ChunkResult {
  * streamed changes at or after that LSN are applied over them and the result still converges
  * to the source (README, "Backfill").
  */
-export async function copyChunk(backfillId: string, flowId: string, part: PartitionTask, chunk: number, rowsBefore: number, snap: SnapshotRef): Promise<ChunkResult> {
+export async function copyChunk(
+  backfillId: string,
+  flowId: string,
+  part: PartitionTask,
+  chunk: number,
+  rowsBefore: number,
+  snap: SnapshotRef,
+): Promise<ChunkResult> {
   const rt = await backfillRuntimeFor(flowId, runnerDeps());
   const rel = await rt.relation(part.table);
   const client = await rt.pool.connect();

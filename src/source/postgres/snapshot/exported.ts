@@ -43,7 +43,9 @@ export async function takeSnapshot(dsn: string, backfillId: string, consistent: 
   });
   try {
     const slot = `ductstream_bf_${process.pid}_${Date.now().toString(36)}`;
-    const r = await client.query<{ consistent_point: string; snapshot_name: string }>(`CREATE_REPLICATION_SLOT ${slot} TEMPORARY LOGICAL pgoutput EXPORT_SNAPSHOT`);
+    const r = await client.query<{ consistent_point: string; snapshot_name: string }>(
+      `CREATE_REPLICATION_SLOT ${slot} TEMPORARY LOGICAL pgoutput EXPORT_SNAPSHOT`,
+    );
     const row = r.rows[0];
     if (!row) throw new DuctError('source_failed', 'CREATE_REPLICATION_SLOT returned no row', { retry: 'transient' });
     holders.set(backfillId, client);

@@ -90,7 +90,8 @@ export async function resolveSnapshotTables(
       [t.schema, t.name],
     );
     const row = rows[0];
-    if (!row) throw invalidArgument(fields.tables, `table ${key} does not exist in the source database`, 'check the name (schema.table), or create the table first');
+    if (!row)
+      throw invalidArgument(fields.tables, `table ${key} does not exist in the source database`, 'check the name (schema.table), or create the table first');
     if (internal.has(t.schema)) throw invalidArgument(fields.tables, `${key} is one of DuctStream's own tables`, 'backfill user tables only');
     if (publishedKeys && !publishedKeys.has(key)) {
       throw invalidArgument(
