@@ -16,7 +16,7 @@ export function jsonNamesOf(root: string, files: string[]): Map<string, string> 
     for (const child of ns.nestedArray) {
       if (child instanceof protobuf.Type) {
         for (const f of child.fieldsArray) {
-          const jn = f.options?.json_name;
+          const jn: unknown = f.options?.json_name;
           if (typeof jn === 'string') out.set(`${child.fullName.slice(1)}.${f.name}`, jn);
         }
       }

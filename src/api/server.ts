@@ -1,8 +1,9 @@
-import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { Server, ServerCredentials, type ServerInterceptor } from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
 import { loadSync } from '@grpc/proto-loader';
 import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
 import { DuctError } from '../core/errors';
+import { bearerAuthInterceptor } from './auth';
 import type { Logger } from '../core/log';
 import { apiProtoFiles, loadApiProtos, protoRoot, serviceDefinition } from './protos';
 import { jsonNamesOf, linkedReflectionPackage } from './reflection';
@@ -25,16 +26,23 @@ export interface StartApiServerOptions {
   ctx: ApiContext;
   log: Logger;
   services?: readonly ApiServiceRegistration[];
+  /** Transport credentials (src/api/credentials.ts); default plaintext. */
+  credentials?: ServerCredentials;
+  /** Accepted bearer tokens; empty or unset: calls are not authenticated. */
+  tokens?: readonly string[];
 }
 
 /**
  * Starts the gRPC server: every registered service (src/api/services.ts), server reflection
  * over every proto of proto/ductstream/v1/, and the standard grpc.health.v1 service, which
- * reports NOT_SERVING until {@link ApiServer.setServing} is called.
+ * reports NOT_SERVING until {@link ApiServer.setServing} is called. With `tokens`, every call of a
+ * registered service needs `authorization: Bearer <token>` (UNAUTHENTICATED otherwise); health and
+ * reflection stay open.
  */
 export async function startApiServer(o: StartApiServerOptions): Promise<ApiServer> {
   const pkg = loadApiProtos();
-  const server = new Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
+  const interceptors: ServerInterceptor[] = o.tokens && o.tokens.length > 0 ? [bearerAuthInterceptor(o.tokens, o.log)] : [];
+  const server = new Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024, interceptors });
   const registrations = o.services ?? API_SERVICES;
   for (const reg of registrations) {
     const def = serviceDefinition(pkg, reg.service);
@@ -51,7 +59,7 @@ export async function startApiServer(o: StartApiServerOptions): Promise<ApiServe
   health.addToServer(server);
 
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(o.bind, ServerCredentials.createInsecure(), (err, p) => {
+    server.bindAsync(o.bind, o.credentials ?? ServerCredentials.createInsecure(), (err, p) => {
       if (err)
         reject(
           new DuctError('unavailable', `DUCTSTREAM_GRPC_LISTEN: cannot listen on ${o.bind}: ${err.message}`, {

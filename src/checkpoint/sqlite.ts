@@ -15,7 +15,6 @@ export class SqliteCheckpointStore implements CheckpointStore {
 
   constructor(path: string) {
     // Imported here so that Postgres-only deployments never load the native module.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const Database = require('better-sqlite3') as typeof BetterSqlite3;
     if (path !== ':memory:') {
       try {

@@ -10,7 +10,7 @@ export const EXIT_USAGE = 2;
 /** Prints one line for the error (no secrets, no stack) and returns the exit code it deserves. */
 export function reportFatal(prog: string, e: unknown): number {
   if (e instanceof UsageError) {
-    process.stderr.write(`${prog}: ${e.message}\n`);
+    process.stderr.write(`${prog}: ${redactSecrets(e.message)}\n`);
     return EXIT_USAGE;
   }
   process.stderr.write(`${prog}: ${describeError(e)}\n`);

@@ -5,7 +5,7 @@ import { progressOf } from '../pipeline/progress';
 /**
  * Prints a progress line for a flow every DUCTSTREAM_PROGRESS_INTERVAL seconds (default 5) on
  * stderr: rows and rows/s since the last line, batches, checkpoint LSN and lag in bytes behind
- * the server's WAL end. Returns a function that stops it and prints a last line, so even a run
+ * the server's WAL end, and `status="retrying: <reason>"` while an outage is being retried. Returns a function that stops it and prints a last line, so even a run
  * shorter than the interval reports its progress once.
  */
 export function startProgressReporter(flowId: string, log: Logger): () => void {
@@ -26,6 +26,7 @@ export function startProgressReporter(flowId: string, log: Logger): () => void {
       lsn: formatLsn(p.checkpointLsn),
       received_lsn: formatLsn(p.receivedLsn),
       lag_bytes: lag,
+      status: p.retrying,
     });
   };
   const timer = setInterval(report, intervalMs);

@@ -1,8 +1,9 @@
 import { DBOS } from '@dbos-inc/dbos-sdk';
+import { isLoopbackBind, serverCredentialsFor } from '../api/credentials';
 import { parseListenAddress } from '../api/listen';
 import { startApiServer, type ApiServer } from '../api/server';
 import { openAppState, type AppState } from '../app/state';
-import { executorIdFor, readServiceEnv, type ServiceEnv } from '../config/env';
+import { executorIdFor, readApiSecurity, readServiceEnv, type ServiceEnv } from '../config/env';
 import { describeError } from '../core/errors';
 import { createLogger, type Logger } from '../core/log';
 import '../destinations';
@@ -17,6 +18,8 @@ import { releaseAllBackfillRuntimes } from '../pipeline/backfillRuntime';
 import { releaseAllRuntimes, requestStop } from '../workflows/runtimes';
 import { applyServiceSchedules } from '../workflows/schedule';
 import { startRunSupervisor } from '../workflows/supervisor';
+import { ExecutorPresence } from '../workflows/executorPresence';
+import { RunTakeover } from '../workflows/takeover';
 import { EXIT_OK, reportFatal } from './exit';
 import { formatHelp, parseFlags, UsageError } from './flags';
 
@@ -36,7 +39,16 @@ DBOS application that executes the queued and scheduled flow runs. Configured by
   DUCTSTREAM_DBOS_QUEUE     DBOS queue of flow runs                              (ductstream)
   DUCTSTREAM_DBOS_SCHEDULE  6-field cron, e.g. "*/10 * * * * *": each firing runs every running
                             flow until an empty read; unset: running flows stream continuously
-  DBOS__VMID                executor ID (default server@<hostname>); distinct per process
+  DUCTSTREAM_API_TOKEN      bearer token(s), comma-separated: calls need "authorization: Bearer <token>"
+                            (health and reflection stay open); unset: no authentication
+  DUCTSTREAM_GRPC_TLS_CERT  PEM certificate chain and key: serve TLS instead of plaintext
+  DUCTSTREAM_GRPC_TLS_KEY
+  DUCTSTREAM_GRPC_TLS_CLIENT_CA  PEM CA: require client certificates signed by it (mutual TLS)
+  DUCTSTREAM_DATA_DIR       file options of flows (duckdb dsn, type_mappings_file, ...) must be
+                            inside this directory                                     (./data)
+  DBOS__VMID                executor ID (default server@<hostname>); distinct per process.
+                            Runs of an executor gone for DUCTSTREAM_TAKEOVER_AFTER seconds (15)
+                            are taken over by a live server
 SIGINT/SIGTERM: stop serving, end runs after their current batch, exit.`;
 
 /** How often (ms) a server without a schedule checks that every running flow has a run. */
@@ -70,10 +82,20 @@ async function main(argv: string[]): Promise<number> {
   const env = readServiceEnv();
   requireStateDsn(env);
   const bind = parseListenAddress(env.grpcListen);
+  const security = readApiSecurity();
+  const { credentials, tls } = serverCredentialsFor(security);
   const log = createLogger({ component: 'server' });
+  if (!isLoopbackBind(bind)) {
+    if (security.tokens.length === 0)
+      log.warn(
+        `serving without authentication on ${bind}: anyone who reaches this port can create flows and read streams; set DUCTSTREAM_API_TOKEN (and DUCTSTREAM_GRPC_TLS_CERT/_KEY), or listen on 127.0.0.1`,
+      );
+    else if (tls === 'none') log.warn(`bearer tokens travel in plaintext on ${bind}: set DUCTSTREAM_GRPC_TLS_CERT and DUCTSTREAM_GRPC_TLS_KEY`);
+  }
   const state: AppState = await openAppState(env);
   let api: ApiServer | undefined;
   let stopSupervisor = (): void => undefined;
+  let presence: ExecutorPresence | undefined;
   const executorId = executorIdFor('server');
   try {
     setRunnerDeps({
@@ -90,18 +112,23 @@ async function main(argv: string[]): Promise<number> {
     if (env.dbosEnabled) {
       // Interrupted runs of this executor are recovered inside launch, so dependencies come first.
       await launchDbos({ env, executorId, systemDatabaseUrl: env.dbosSystemDatabaseUrl!, log, listenQueues: 'all' });
+      presence = new ExecutorPresence({ systemDatabaseUrl: env.dbosSystemDatabaseUrl!, app: env.dbosApp, executorId, log });
+      await presence.start();
       await registerFlowQueue(env.dbosQueue);
       await applyServiceSchedules(env.dbosSchedule, { queueName: env.dbosQueue, maxStepsPerRun });
-      runs = new DbosFlowRuns({ queueName: env.dbosQueue, maxStepsPerRun, restartKind: startRunKind }, state.flows, log);
+      runs = new DbosFlowRuns({ queueName: env.dbosQueue, maxStepsPerRun }, log);
     }
     const flows = new FlowService({
       store: state.flows,
-      validation: { serviceWireFormat: env.wireFormat, enforceWireFormat: env.wireEnforce },
+      validation: { serviceWireFormat: env.wireFormat, enforceWireFormat: env.wireEnforce, fileRoot: security.dataDir },
       runs,
       startRunKind,
     });
-    api = await startApiServer({ bind, ctx: { env, state, flows, log }, log });
-    if (runs && !env.dbosSchedule) stopSupervisor = startRunSupervisor({ store: state.flows, runs, intervalMs: SUPERVISOR_INTERVAL_MS, log });
+    api = await startApiServer({ bind, ctx: { env, state, flows, log }, log, credentials, tokens: security.tokens });
+    if (runs && presence) {
+      const takeover = new RunTakeover({ presence, executorId, appVersion: env.appVersion, afterMs: env.runner.takeoverAfterMs, log });
+      stopSupervisor = startRunSupervisor({ store: state.flows, runs, intervalMs: SUPERVISOR_INTERVAL_MS, log, takeover, enqueueIdle: !env.dbosSchedule });
+    }
     api.setServing(true);
     log.info(`serving gRPC on ${api.address}`, {
       executor: env.dbosEnabled ? executorId : 'none (DUCTSTREAM_DBOS_ENABLED=false)',
@@ -109,6 +136,9 @@ async function main(argv: string[]): Promise<number> {
       schedule: env.dbosSchedule ?? 'none (running flows stream continuously)',
       wire_format: env.wireFormat,
       wire_enforce: env.wireEnforce,
+      auth: security.tokens.length > 0 ? `bearer token (${security.tokens.length} accepted)` : 'none',
+      tls,
+      data_dir: security.dataDir,
     });
 
     const signal = await new Promise<string>((resolve) => {
@@ -136,6 +166,7 @@ async function main(argv: string[]): Promise<number> {
     await releaseAllRuntimes();
     await releaseAllBackfillRuntimes();
     if (env.dbosEnabled) await shutdownDbos();
+    await presence?.stop();
     await state.close().catch((e: unknown) => log.warn('closing the state database failed', { error: describeError(e) }));
   }
 }

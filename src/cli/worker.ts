@@ -6,17 +6,21 @@ import { parseFlow } from '../config/flow';
 import { executorIdFor, readServiceEnv, systemDatabaseUrlFor } from '../config/env';
 import { DuctError } from '../core/errors';
 import { createLogger, type Logger } from '../core/log';
-import { isLsnText } from '../core/lsn';
+import { isLsnText, parseLsn } from '../core/lsn';
 import '../destinations';
 import { setRunnerDeps } from '../pipeline/deps';
 import { checkFlowDestinations } from '../pipeline/destinations';
+import { parsePostgresSourceConfig } from '../source/postgres/config';
 import { connectClient, endQuietly } from '../source/postgres/connect';
+import { checkReplayStart } from '../source/postgres/replayStart';
 import type { WireFormat } from '../wire/codec';
 import { getCodec } from '../wire/registry';
 import { launchDbos, shutdownDbos } from '../workflows/dbos';
 import { activeRunOf } from '../workflows/flowQueue';
 import { flowRun, type FlowRunOptions, type FlowRunResult } from '../workflows/flowRun';
 import { newRunId } from '../workflows/runIds';
+import { ExecutorPresence } from '../workflows/executorPresence';
+import { RunTakeover } from '../workflows/takeover';
 import { releaseAllRuntimes, requestStop, setRunPolicy } from '../workflows/runtimes';
 import { backfillHoldOf } from '../services/backfill/hold';
 import { BACKFILL_FLAG_OPTIONS, runBackfillMode, type BackfillModeArgs } from './backfillMode';
@@ -136,6 +140,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const state = await openAppState(env);
   let stopProgress = (): void => undefined;
+  let presence: ExecutorPresence | undefined;
   try {
     const ctx = { serviceWireFormat: env.wireFormat, enforceWireFormat: env.wireEnforce };
     let flow: Flow | null;
@@ -143,6 +148,8 @@ async function main(argv: string[]): Promise<number> {
       // Validate everything and reach the source before storing anything.
       const fromFile = readFlowFile(args.flowFile, args.flowId, ctx);
       await checkPeersReachable(fromFile, env.wireFormat, log);
+      if (args.startLsn)
+        await checkReplayStart(parsePostgresSourceConfig(fromFile.source.options, 'source.options'), parseLsn(args.startLsn), 'flag -start-lsn');
       const { flow: stored, created } = await state.flows.upsert(fromFile);
       process.stderr.write(`${PROG}: flow "${stored.id}" ${created ? 'created' : 'updated'} from ${args.flowFile}\n`);
       flow = stored;
@@ -151,6 +158,7 @@ async function main(argv: string[]): Promise<number> {
       if (!flow) throw new DuctError('not_found', `flow "${args.flowId}" does not exist`, { hint: 'create it with the API (CreateFlow) or pass -flow-file' });
       parseFlow(flow, ctx);
       await checkPeersReachable(flow, env.wireFormat, log);
+      if (args.startLsn) await checkReplayStart(parsePostgresSourceConfig(flow.source.options, 'source.options'), parseLsn(args.startLsn), 'flag -start-lsn');
     }
     const flowId = flow.id;
     if (flow.state === 'paused') {
@@ -171,7 +179,10 @@ async function main(argv: string[]): Promise<number> {
       return await runBackfillMode({ prog: PROG, flow, env, args: args.backfill, executorId: executorIdFor(`backfill-${flowId}`), systemDatabaseUrl, log });
     }
     setRunPolicy(flowId, { maxEmptyReads: args.maxEmptyReads });
-    await launchDbos({ env, executorId: executorIdFor(`worker-${flowId}`), systemDatabaseUrl, log });
+    const executorId = executorIdFor(`worker-${flowId}`);
+    await launchDbos({ env, executorId, systemDatabaseUrl, log });
+    presence = new ExecutorPresence({ systemDatabaseUrl, app: env.dbosApp, executorId, log });
+    await presence.start();
 
     let signals = 0;
     const onSignal = (sig: string): void => {
@@ -191,6 +202,12 @@ async function main(argv: string[]): Promise<number> {
     let last: FlowRunResult | undefined;
     const interrupted = await activeRunOf(flowId);
     if (interrupted) {
+      // Interrupted under another executor ID (e.g. a new container hostname): take it over once that one is gone.
+      const owner = (await DBOS.getWorkflowStatus(interrupted))?.executorId;
+      if (owner && owner !== executorId) {
+        const takeover = new RunTakeover({ presence, executorId, appVersion: env.appVersion, afterMs: env.runner.takeoverAfterMs, log });
+        if (!(await takeover.takeOverWhenGone(owner))) log.info('the flow is being run by another live process; following its run', { executor: owner });
+      }
       log.info('resuming an interrupted run', { run: interrupted });
       last = await followChain(DBOS.retrieveWorkflow<FlowRunResult>(interrupted));
     }
@@ -213,6 +230,7 @@ async function main(argv: string[]): Promise<number> {
     stopProgress();
     await releaseAllRuntimes();
     await shutdownDbos();
+    await presence?.stop();
     await state.close();
   }
 }

@@ -1,5 +1,5 @@
 import { homedir, hostname } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { invalidArgument } from '../core/errors';
 import { isWireFormat, WIRE_FORMATS, type WireFormat } from '../wire/codec';
 
@@ -28,6 +28,19 @@ export interface ServiceEnv {
   runner: RunnerLimits;
 }
 
+/** How the API server protects itself; see readApiSecurity. */
+export interface ApiSecurity {
+  /** Accepted bearer tokens (DUCTSTREAM_API_TOKEN, comma-separated); empty: no authentication. */
+  tokens: string[];
+  /** PEM files of the server's TLS certificate chain and key; unset: plaintext. */
+  tlsCertPath?: string;
+  tlsKeyPath?: string;
+  /** PEM file of the CA that client certificates must chain to (mutual TLS); unset: no client certificates. */
+  tlsClientCaPath?: string;
+  /** Absolute directory that file options of flows created through the API must stay inside (DUCTSTREAM_DATA_DIR, default ./data). */
+  dataDir: string;
+}
+
 export interface RunnerLimits {
   /** One deliverBatch step returns after this many rows (DUCTSTREAM_STEP_MAX_ROWS) ... */
   stepMaxRows: number;
@@ -37,6 +50,18 @@ export interface RunnerLimits {
   maxWriteRows: number;
   /** deliverBatch steps per workflow before the run ends or continues in a successor (DUCTSTREAM_STEPS_PER_RUN). */
   stepsPerRun: number;
+  /**
+   * Attempts of a step on transient errors before the flow is marked failed (DUCTSTREAM_STEP_MAX_ATTEMPTS);
+   * 0, the default, retries without end while the flow shows `retrying: <reason>`.
+   */
+  stepMaxAttempts: number;
+  /** Cap of the delay between two attempts of a step, in ms (DUCTSTREAM_RETRY_MAX_BACKOFF, in seconds). */
+  retryMaxBackoffMs: number;
+  /**
+   * A server takes over the runs of an executor (another server or a worker) that has been gone
+   * this long, in ms (DUCTSTREAM_TAKEOVER_AFTER, in seconds).
+   */
+  takeoverAfterMs: number;
   /** Rows one backfill chunk (one DBOS step) aims at (DUCTSTREAM_BACKFILL_CHUNK_ROWS). */
   backfillChunkRows: number;
 }
@@ -48,14 +73,75 @@ export const ENV_DEFAULTS = {
   dbosQueue: 'ductstream',
   checkpointPath: join(homedir(), '.ductstream', 'checkpoints.db'),
   appVersion: '1',
-  runner: { stepMaxRows: 50_000, stepMaxMs: 2_000, maxWriteRows: 10_000, stepsPerRun: 500, backfillChunkRows: 20_000 },
+  runner: {
+    stepMaxRows: 50_000,
+    stepMaxMs: 2_000,
+    maxWriteRows: 10_000,
+    stepsPerRun: 500,
+    stepMaxAttempts: 0,
+    retryMaxBackoffMs: 30_000,
+    takeoverAfterMs: 15_000,
+    backfillChunkRows: 20_000,
+  },
+  dataDir: './data',
 };
+
+/**
+ * The API server's security settings: DUCTSTREAM_API_TOKEN, DUCTSTREAM_GRPC_TLS_CERT/_KEY/_CLIENT_CA,
+ * DUCTSTREAM_DATA_DIR. Read by the server only (the worker and the admin CLI need none of them);
+ * a combination that cannot work is bad input naming the variable.
+ */
+export function readApiSecurity(env: NodeJS.ProcessEnv = process.env): ApiSecurity {
+  const rawTokens = env.DUCTSTREAM_API_TOKEN;
+  const tokens = (rawTokens ?? '')
+    .split(',')
+    .map((t) => t.trim())
+    .filter((t) => t !== '');
+  if (rawTokens !== undefined && rawTokens.trim() !== '' && tokens.length === 0)
+    throw invalidArgument('DUCTSTREAM_API_TOKEN', 'holds no token', 'set one token, or several separated by commas');
+  if (tokens.some((t) => t.length < 16 || /[\s]/.test(t)))
+    throw invalidArgument(
+      'DUCTSTREAM_API_TOKEN',
+      'a token is shorter than 16 characters or contains a space',
+      'use long random tokens, e.g. openssl rand -hex 32',
+    );
+  const file = (name: string): string | undefined => env[name]?.trim() || undefined;
+  const tlsCertPath = file('DUCTSTREAM_GRPC_TLS_CERT');
+  const tlsKeyPath = file('DUCTSTREAM_GRPC_TLS_KEY');
+  const tlsClientCaPath = file('DUCTSTREAM_GRPC_TLS_CLIENT_CA');
+  if (tlsCertPath && !tlsKeyPath)
+    throw invalidArgument('DUCTSTREAM_GRPC_TLS_KEY', 'is required with DUCTSTREAM_GRPC_TLS_CERT', "set it to the PEM file of the certificate's private key");
+  if (tlsKeyPath && !tlsCertPath)
+    throw invalidArgument('DUCTSTREAM_GRPC_TLS_CERT', 'is required with DUCTSTREAM_GRPC_TLS_KEY', 'set it to the PEM file of the certificate chain');
+  if (tlsClientCaPath && !tlsCertPath)
+    throw invalidArgument(
+      'DUCTSTREAM_GRPC_TLS_CLIENT_CA',
+      'needs TLS: set DUCTSTREAM_GRPC_TLS_CERT and DUCTSTREAM_GRPC_TLS_KEY too',
+      'mutual TLS runs over TLS',
+    );
+  return { tokens, tlsCertPath, tlsKeyPath, tlsClientCaPath, dataDir: resolve(env.DUCTSTREAM_DATA_DIR?.trim() || ENV_DEFAULTS.dataDir) };
+}
 
 function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const v = env[name]?.trim();
   if (v === undefined || v === '') return fallback;
   if (!/^\d+$/.test(v) || Number(v) < 1) throw invalidArgument(name, `"${v}" is not a positive whole number`, `use e.g. ${fallback}`);
   return Number(v);
+}
+
+function nonNegativeInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const v = env[name]?.trim();
+  if (v === undefined || v === '') return fallback;
+  if (!/^\d{1,9}$/.test(v)) throw invalidArgument(name, `"${v}" is not a whole number`, `use e.g. ${fallback}`);
+  return Number(v);
+}
+
+/** A duration in whole seconds, returned in ms. */
+function seconds(env: NodeJS.ProcessEnv, name: string, fallbackMs: number): number {
+  const v = env[name]?.trim();
+  if (v === undefined || v === '') return fallbackMs;
+  if (!/^\d{1,6}$/.test(v) || Number(v) < 1) throw invalidArgument(name, `"${v}" is not a number of seconds`, `use 1 to 999999, e.g. ${fallbackMs / 1000}`);
+  return Number(v) * 1000;
 }
 
 function bool(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
@@ -137,6 +223,9 @@ export function readServiceEnv(env: NodeJS.ProcessEnv = process.env): ServiceEnv
       stepMaxMs: positiveInt(env, 'DUCTSTREAM_STEP_MAX_MS', ENV_DEFAULTS.runner.stepMaxMs),
       maxWriteRows: positiveInt(env, 'DUCTSTREAM_MAX_WRITE_ROWS', ENV_DEFAULTS.runner.maxWriteRows),
       stepsPerRun: positiveInt(env, 'DUCTSTREAM_STEPS_PER_RUN', ENV_DEFAULTS.runner.stepsPerRun),
+      stepMaxAttempts: nonNegativeInt(env, 'DUCTSTREAM_STEP_MAX_ATTEMPTS', ENV_DEFAULTS.runner.stepMaxAttempts),
+      retryMaxBackoffMs: seconds(env, 'DUCTSTREAM_RETRY_MAX_BACKOFF', ENV_DEFAULTS.runner.retryMaxBackoffMs),
+      takeoverAfterMs: seconds(env, 'DUCTSTREAM_TAKEOVER_AFTER', ENV_DEFAULTS.runner.takeoverAfterMs),
       backfillChunkRows: positiveInt(env, 'DUCTSTREAM_BACKFILL_CHUNK_ROWS', ENV_DEFAULTS.runner.backfillChunkRows),
     },
   };

@@ -1,6 +1,7 @@
 import { invalidArgument } from '../core/errors';
 import { FLOW_STATES, type Endpoint, type Flow, type FlowState } from '../core/flow';
 import { getDestinationKind } from '../destinations/registry';
+import { confineLocalPaths } from './localPaths';
 import { parsePostgresSourceConfig } from '../source/postgres/config';
 import { isWireFormat, WIRE_FORMATS, type WireFormat } from '../wire/codec';
 import { assertFormatAllowed, resolveWireFormat } from '../wire/registry';
@@ -16,12 +17,25 @@ export interface FlowValidationContext {
   serviceWireFormat: WireFormat;
   /** DUCTSTREAM_WIRE_ENFORCE: every destination's resolved format must equal the service's. */
   enforceWireFormat: boolean;
+  /**
+   * When set (the API server: DUCTSTREAM_DATA_DIR, absolute), every option naming a local file
+   * must resolve inside this directory; checked before any such file is read. Unset for the
+   * worker running a local flow file, which may use any path.
+   */
+  fileRoot?: string;
 }
 
 export const DEFAULT_VALIDATION_CONTEXT: FlowValidationContext = { serviceWireFormat: 'json', enforceWireFormat: false };
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** A short, safe rendering of an untrusted JSON value for an error message. */
+function describeValue(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  return Array.isArray(v) ? 'an array' : 'an object';
 }
 
 function rejectUnknownKeys(obj: Record<string, unknown>, allowed: string[], path: string): void {
@@ -44,6 +58,7 @@ function parseEndpoint(v: unknown, path: string): Endpoint {
   if (options !== undefined && options !== null) {
     if (!isRecord(options)) throw invalidArgument(`${path}.options`, 'must be an object of string values', 'e.g. {"dsn":"postgres://..."}');
     for (const [k, ov] of Object.entries(options)) {
+      if (k === '__proto__') throw invalidArgument(`${path}.options.${k}`, 'is not a known option', 'remove it');
       if (typeof ov === 'string') opts[k] = ov;
       else if (typeof ov === 'number' || typeof ov === 'boolean') opts[k] = String(ov);
       else throw invalidArgument(`${path}.options.${k}`, 'must be a string', 'every option value is a string, e.g. "100" or "true"');
@@ -90,8 +105,9 @@ export function parseFlow(input: unknown, ctx: FlowValidationContext = DEFAULT_V
 
   let wireFormat: WireFormat | '' = '';
   if (input.wire_format !== undefined && input.wire_format !== null && input.wire_format !== '') {
-    const wf = String(input.wire_format).toLowerCase();
-    if (!isWireFormat(wf)) throw invalidArgument('wire_format', `unknown wire format "${String(input.wire_format)}"`, `use one of: ${WIRE_FORMATS.join(', ')}`);
+    if (typeof input.wire_format !== 'string') throw invalidArgument('wire_format', 'must be a string', `use one of: ${WIRE_FORMATS.join(', ')}`);
+    const wf = input.wire_format.toLowerCase();
+    if (!isWireFormat(wf)) throw invalidArgument('wire_format', `unknown wire format "${input.wire_format}"`, `use one of: ${WIRE_FORMATS.join(', ')}`);
     wireFormat = wf;
   }
 
@@ -99,19 +115,24 @@ export function parseFlow(input: unknown, ctx: FlowValidationContext = DEFAULT_V
   if (input.parallelism !== undefined && input.parallelism !== null && input.parallelism !== '') {
     const p = typeof input.parallelism === 'string' ? Number(input.parallelism) : input.parallelism;
     if (typeof p !== 'number' || !Number.isInteger(p) || p < 1 || p > 64) {
-      throw invalidArgument('parallelism', `${JSON.stringify(input.parallelism)} is not allowed`, 'use a whole number from 1 to 64 (0 or unset means 1)');
+      throw invalidArgument('parallelism', `${describeValue(input.parallelism)} is not allowed`, 'use a whole number from 1 to 64 (0 or unset means 1)');
     }
     parallelism = p;
   }
 
   let state: FlowState = 'created';
   if (input.state !== undefined && input.state !== null && input.state !== '') {
-    const s = String(input.state).toLowerCase();
+    if (typeof input.state !== 'string') throw invalidArgument('state', 'must be a string', `use one of: ${FLOW_STATES.join(', ')}`);
+    const s = input.state.toLowerCase();
     if (!(FLOW_STATES as readonly string[]).includes(s))
-      throw invalidArgument('state', `unknown state "${String(input.state)}"`, `use one of: ${FLOW_STATES.join(', ')}`);
+      throw invalidArgument('state', `unknown state "${input.state}"`, `use one of: ${FLOW_STATES.join(', ')}`);
     state = s as FlowState;
   }
+  if (input.state_reason !== undefined && input.state_reason !== null && typeof input.state_reason !== 'string')
+    throw invalidArgument('state_reason', 'must be a string', 'leave it out: the service sets it');
 
+  // Before any connector parser runs: type_mappings_file is read while parsing.
+  if (ctx.fileRoot !== undefined) confineLocalPaths(source, destinations, ctx.fileRoot);
   destinations.forEach((d, i) => {
     const kind = getDestinationKind(d.type, `destinations[${i}].type`);
     kind.parseConfig(d.options, `destinations[${i}].options`);

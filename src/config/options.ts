@@ -7,6 +7,12 @@ const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/;
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
 /**
+ * The longest duration any option may have: Node timers (setTimeout, socket timeouts) hold at
+ * most 2^31−1 ms (~24.8 days); a longer value fires at once. Every duration is bounded by it.
+ */
+export const MAX_DURATION_MS = 2_147_483_647;
+
+/**
  * Reads a connector's string options into typed values, one key at a time, with the defaults the
  * caller gives. Every error names the full field path (e.g. `source.options.batch_size`) and the fix.
  * Call {@link OptionReader.rejectUnknown} last so that a misspelt option is an error, not ignored.
@@ -64,6 +70,7 @@ export class OptionReader {
     if (v === undefined) return fallback;
     if (!/^-?\d+$/.test(v)) throw invalidArgument(this.field(key), `"${v}" is not an integer`, 'use a whole number, e.g. 100');
     const n = Number(v);
+    if (!Number.isSafeInteger(n)) throw invalidArgument(this.field(key), `${v} is too large`, `use a whole number of at most ${Number.MAX_SAFE_INTEGER}`);
     checkBounds(this.field(key), n, bounds);
     return n;
   }
@@ -77,14 +84,18 @@ export class OptionReader {
     return n;
   }
 
-  /** A duration such as `1s`, `500ms`, `2m`, `1h`; a bare number is seconds. Returns milliseconds. */
+  /**
+   * A duration such as `1s`, `500ms`, `2m`, `1h`; a bare number is seconds. Returns milliseconds,
+   * never more than {@link MAX_DURATION_MS} (a caller's `maxMs` above it is lowered to it).
+   */
   durationMs(key: string, fallbackMs: number, bounds: { minMs?: number; maxMs?: number } = {}): number {
     const v = this.raw(key);
     if (v === undefined) return fallbackMs;
     const ms = parseDurationMs(v);
     if (ms === undefined) throw invalidArgument(this.field(key), `"${v}" is not a duration`, 'use e.g. 500ms, 1s, 2m or 1h');
+    const maxMs = Math.min(bounds.maxMs ?? MAX_DURATION_MS, MAX_DURATION_MS);
     if (bounds.minMs !== undefined && ms < bounds.minMs) throw invalidArgument(this.field(key), `${v} is too short`, `use at least ${bounds.minMs}ms`);
-    if (bounds.maxMs !== undefined && ms > bounds.maxMs) throw invalidArgument(this.field(key), `${v} is too long`, `use at most ${bounds.maxMs}ms`);
+    if (ms > maxMs) throw invalidArgument(this.field(key), `${v} is too long`, `use at most ${formatDurationMs(maxMs)}`);
     return ms;
   }
 
@@ -130,5 +141,18 @@ function checkBounds(field: string, n: number, b: { min?: number; max?: number }
 export function parseDurationMs(text: string): number | undefined {
   const m = DURATION.exec(text.trim());
   if (!m) return undefined;
-  return Number(m[1]) * UNIT_MS[m[2] ?? 's']!;
+  const ms = Number(m[1]) * UNIT_MS[m[2] ?? 's']!;
+  return Number.isFinite(ms) ? ms : undefined;
+}
+
+/** `3600000` → `3600000ms (1h)`: the exact bound and a readable form. */
+function formatDurationMs(ms: number): string {
+  for (const [unit, size] of [
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1000],
+  ] as const) {
+    if (ms >= size) return `${ms}ms (${Math.floor((ms / size) * 10) / 10}${unit})`;
+  }
+  return `${ms}ms`;
 }

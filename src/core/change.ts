@@ -37,6 +37,11 @@ export interface TableSchema extends TableRef {
   /** Primary key column names, in key order; empty when the table has none. */
   primaryKey: string[];
   replicaIdentity: ReplicaIdentity;
+  /**
+   * True when the primary key is DEFERRABLE: inside a transaction two rows may then hold one key
+   * for a while (a key swap), which changes how a batch's key changes are folded.
+   */
+  keyDeferrable?: boolean;
 }
 
 /**

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { WireFormat } from '../wire/codec';
 
 export const FLOW_STATES = ['created', 'running', 'paused', 'stopped', 'failed'] as const;
@@ -27,4 +28,18 @@ export interface Flow {
   state: FlowState;
   /** Why the flow is in its state (e.g. the error that failed it); empty when none. */
   state_reason?: string;
+}
+
+/**
+ * What a run executes of a flow, as one comparable string: source, destinations, wire format and
+ * parallelism (not the name or the state). Two flows read from the same store compare equal exactly
+ * when a run of one would do what a run of the other does.
+ */
+export function definitionOf(flow: Flow): string {
+  return JSON.stringify([flow.source, flow.destinations, flow.wire_format, flow.parallelism]);
+}
+
+/** A short digest of {@link definitionOf}: what a run publishes as the definition it executes. */
+export function definitionDigest(flow: Flow): string {
+  return createHash('sha256').update(definitionOf(flow)).digest('hex').slice(0, 16);
 }

@@ -30,8 +30,24 @@ export interface RetryHooks {
   /** A server-suggested delay (e.g. Retry-After), used instead of the computed one when larger. */
   suggestedDelayMs?: (e: unknown) => number | undefined;
   onRetry?: (e: unknown, attempt: number, delayMs: number) => void;
-  /** Stops retrying early (e.g. shutdown). */
-  aborted?: () => boolean;
+  /**
+   * Stops retrying early (e.g. shutdown): asked after each failure, and about once a second while
+   * waiting, so a long delay does not hold up a stop. When it says yes, the last error is thrown.
+   */
+  aborted?: () => boolean | Promise<boolean>;
+}
+
+/** Sleeps `ms`, waking about once a second to ask `aborted`; resolves true when it said yes. */
+async function sleepUnlessAborted(ms: number, aborted: RetryHooks['aborted']): Promise<boolean> {
+  if (!aborted) {
+    await sleep(ms);
+    return false;
+  }
+  for (const until = Date.now() + ms; Date.now() < until;) {
+    await sleep(Math.min(1000, until - Date.now()));
+    if (await aborted()) return true;
+  }
+  return false;
 }
 
 /**
@@ -45,12 +61,12 @@ export async function withRetry<T>(fn: (attempt: number) => Promise<T>, policy: 
     try {
       return await fn(attempt);
     } catch (e) {
-      if (classify(e) === 'never' || attempt >= p.maxAttempts || hooks.aborted?.()) throw e;
+      if (classify(e) === 'never' || attempt >= p.maxAttempts || (await hooks.aborted?.())) throw e;
       const computed = backoffDelayMs(attempt, p);
       const suggested = hooks.suggestedDelayMs?.(e);
       const delay = suggested !== undefined ? Math.min(Math.max(suggested, computed), p.maxMs) : computed;
       hooks.onRetry?.(e, attempt, delay);
-      await sleep(delay);
+      if (await sleepUnlessAborted(delay, hooks.aborted)) throw e;
     }
   }
 }

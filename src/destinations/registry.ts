@@ -1,6 +1,8 @@
+import type { LocalPathOption } from '../config/localPaths';
 import type { OptionMap } from '../config/options';
 import { invalidArgument } from '../core/errors';
 import type { Logger } from '../core/log';
+import type { SourceRowReader } from '../core/sourceRows';
 import type { WireFormat } from '../wire/codec';
 import type { Destination } from './destination';
 
@@ -14,6 +16,11 @@ export interface DestinationContext {
   /** Max concurrent writes the destination may use within one batch (flow.parallelism). */
   parallelism: number;
   log: Logger;
+  /**
+   * Opens a reader of the flow's source rows by key (the caller closes it): for values a change does
+   * not carry. Absent where no source is at hand (tests, tools).
+   */
+  sourceRows?: () => SourceRowReader;
 }
 
 /**
@@ -27,6 +34,12 @@ export interface DestinationKind<C = unknown> {
   /** Whether this kind sends encoded payloads (and so uses a wire format), or writes typed rows. */
   readonly usesWireFormat: boolean;
   create(config: C, ctx: DestinationContext): Promise<Destination>;
+  /**
+   * The options naming files on the machine that runs the flow (read or written when the
+   * destination opens). Flows created through the API must keep them inside DUCTSTREAM_DATA_DIR
+   * (src/config/localPaths.ts). Omitted: the kind touches no local file.
+   */
+  localPaths?(options: OptionMap): LocalPathOption[];
 }
 
 const kinds = new Map<string, DestinationKind>();

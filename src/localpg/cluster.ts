@@ -16,6 +16,10 @@ export interface LocalCluster {
   readonly host: string;
   /** A DSN for `database` as the superuser `postgres` (trust auth, no password). */
   dsn(database?: string): string;
+  /** Shuts the server down (`pg_ctl stop -m fast`: sessions end with 57P01), keeping its data: an outage. */
+  shutdown(): Promise<void>;
+  /** Starts it again on the same port and data after {@link shutdown}. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -123,6 +127,8 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
     dataDir,
     host: '127.0.0.1',
     dsn: (database = 'postgres') => `postgres://postgres@127.0.0.1:${port}/${database}`,
+    shutdown: async () => run('pg_ctl', ['-D', dataDir, '-m', 'fast', '-w', 'stop']),
+    restart: async () => run('pg_ctl', ['-D', dataDir, '-l', join(root, 'postgres.log'), '-w', '-t', '60', 'start']),
     stop: async () => {
       if (stopped) return;
       stopped = true;

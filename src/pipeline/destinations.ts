@@ -4,6 +4,8 @@ import type { Logger } from '../core/log';
 import type { Destination } from '../destinations/destination';
 import { getDestinationKind } from '../destinations/registry';
 import type { WireFormat } from '../wire/codec';
+import { parsePostgresSourceConfig } from '../source/postgres/config';
+import { PostgresRowReader } from '../source/postgres/rowsByKey';
 
 /**
  * Creates and opens every destination of a flow, in order, with its resolved wire format. If one
@@ -12,6 +14,7 @@ import type { WireFormat } from '../wire/codec';
  */
 export async function openFlowDestinations(flow: Flow, serviceWireFormat: WireFormat, log: Logger): Promise<Destination[]> {
   const opened: Destination[] = [];
+  const source = parsePostgresSourceConfig(flow.source.options, 'source.options');
   try {
     for (const [i, d] of flow.destinations.entries()) {
       const kind = getDestinationKind(d.type, `destinations[${i}].type`);
@@ -22,6 +25,7 @@ export async function openFlowDestinations(flow: Flow, serviceWireFormat: WireFo
         wireFormat: resolveDestinationFormat(d, flow.wire_format, serviceWireFormat, i),
         parallelism: flow.parallelism,
         log: log.child({ destination: d.name }),
+        sourceRows: () => new PostgresRowReader(source.dsn, 'source.options.dsn', source.resolveTypes),
       });
       opened.push(dest);
       await dest.open();

@@ -1,5 +1,5 @@
 import { tableKey, type Batch } from '../core/change';
-import { DuctError, describeError } from '../core/errors';
+import { DuctError, describeError, invalidArgument } from '../core/errors';
 import type { Flow } from '../core/flow';
 import type { Logger } from '../core/log';
 import { formatLsn, type Lsn } from '../core/lsn';
@@ -24,7 +24,11 @@ export interface DeliverResult {
   empty: boolean;
 }
 
-export type StopReason = 'signal' | 'paused' | 'stopped' | 'deleted';
+/**
+ * Why a run ends before its bound: a signal (Ctrl-C, SIGTERM), the flow paused, stopped or deleted,
+ * or its definition `updated` (the run hands over to a successor that runs the new definition).
+ */
+export type StopReason = 'signal' | 'paused' | 'stopped' | 'deleted' | 'updated';
 
 /**
  * The live side of one flow in this process: the replication stream, the opened destinations,
@@ -63,7 +67,16 @@ export class FlowRuntime {
 
   /** Creates what the source needs (publication, slot, state table) and returns the start position. */
   async prepare(startLsnOverride: Lsn | undefined): Promise<{ startLsn: Lsn; checkpoint: Lsn | null }> {
-    await preparePostgresSource(this.sourceConfig, { flowId: this.flow.id, log: this.log });
+    const prepared = await preparePostgresSource(this.sourceConfig, { flowId: this.flow.id, log: this.log });
+    const confirmed = prepared.confirmedFlushLsn;
+    if (startLsnOverride !== undefined && (confirmed === null || startLsnOverride < confirmed)) {
+      // PostgreSQL would start at the slot's confirmed position instead: never claim a replay that does not happen.
+      throw invalidArgument(
+        'start_lsn',
+        `${formatLsn(startLsnOverride)} is before replication slot ${this.slot}'s confirmed position ${confirmed === null ? '(none)' : formatLsn(confirmed)}, from which PostgreSQL streams instead`,
+        'start at or after the confirmed position',
+      );
+    }
     await this.openDestinations();
     const checkpoint = await this.deps.checkpoints.get(this.flow.id, this.slot);
     const startLsn = startLsnOverride ?? checkpoint ?? 0n;

@@ -11,6 +11,8 @@ export interface FlowProgress {
   receivedLsn: Lsn;
   /** The server's WAL end as of its last keepalive (for lag). */
   serverWalEnd: Lsn;
+  /** Set while a step of the flow's run is retrying a transient failure: `retrying: <reason>`. */
+  retrying?: string;
 }
 
 const progress = new Map<string, FlowProgress>();

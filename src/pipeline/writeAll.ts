@@ -20,5 +20,5 @@ export async function writeToAll(destinations: Destination[], batch: EncodedBatc
   };
   const lanes = Array.from({ length: Math.max(1, Math.min(parallelism, destinations.length)) }, lane);
   await Promise.all(lanes);
-  if (failure !== undefined) throw failure;
+  if (failure !== undefined) throw failure as Error;
 }

@@ -156,7 +156,7 @@ export function arrowToEnvelopes(table: Table, schema: TableSchema, format = 'ar
     const child = (name: string): Data => {
       const v = batch.getChild(name);
       if (!v) throw badPayload(format, `missing column "${name}"`);
-      return v.data[0]!;
+      return v.data[0] as Data;
     };
     const fieldOf = (name: string): Field => batch.schema.fields.find((f) => f.name === name)!;
     const str = utf8Reader(child, fieldOf, ['op', 'schema', 'table', 'lsn', 'commit_lsn'], format);

@@ -90,6 +90,6 @@ function typedReader(data: Data, type: DataType, column: Column, fallback: strin
       };
     }
     default:
-      throw badPayload(format, `column "${column.name}": unsupported Arrow type ${String(type)}`);
+      throw badPayload(format, `column "${column.name}": unsupported Arrow type ${Type[type.typeId] ?? type.typeId}`);
   }
 }

@@ -211,7 +211,7 @@ export const avroCodec: Codec = {
       for (let i = 0; i < block.count; i++) {
         const r = writer.decode(block.data, pos);
         if (r.value === undefined || r.offset < 0) throw badPayload('avro', 'truncated record in container block');
-        out.push(avroToEnvelope(r.value, table, c));
+        out.push(avroToEnvelope(r.value as AvroEvent, table, c));
         pos = r.offset;
       }
     }

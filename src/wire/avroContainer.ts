@@ -23,6 +23,17 @@ const HEADER = avro.Type.forSchema({
 });
 const LONG = avro.Type.forSchema('long');
 
+interface Decoded<T> {
+  value: T | undefined;
+  offset: number;
+}
+
+interface ContainerHeader {
+  magic: Buffer;
+  meta: Record<string, Buffer | undefined>;
+  sync: Buffer;
+}
+
 /** Records per block: keeps a reader's memory per block bounded. */
 const BLOCK_RECORDS = 4096;
 
@@ -47,7 +58,7 @@ export interface ContainerContents {
 export function readContainer(bytes: Uint8Array, format = 'avro'): ContainerContents {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (buf.length < 4 || !buf.subarray(0, 4).equals(MAGIC)) throw badPayload(format, 'not an Avro object container file (bad magic)');
-  const head = HEADER.decode(buf, 0);
+  const head: Decoded<ContainerHeader> = HEADER.decode(buf, 0);
   if (!head.value) throw badPayload(format, 'truncated container header');
   const codec = head.value.meta['avro.codec']?.toString() ?? 'null';
   if (codec !== 'null' && codec !== 'deflate') throw badPayload(format, `unsupported container codec "${codec}"`);
@@ -57,8 +68,8 @@ export function readContainer(bytes: Uint8Array, format = 'avro'): ContainerCont
   const blocks: ContainerContents['blocks'] = [];
   let pos = head.offset;
   while (pos < buf.length) {
-    const count = LONG.decode(buf, pos);
-    const size = LONG.decode(buf, count.offset);
+    const count: Decoded<number> = LONG.decode(buf, pos);
+    const size: Decoded<number> = LONG.decode(buf, count.offset);
     if (count.value === undefined || size.value === undefined) throw badPayload(format, 'truncated block header');
     const end = size.offset + size.value;
     if (end + 16 > buf.length || !buf.subarray(end, end + 16).equals(sync)) throw badPayload(format, 'block does not end with the sync marker');

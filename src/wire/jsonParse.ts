@@ -99,10 +99,16 @@ export function parseJson(text: string, keepRaw: RawPredicate = () => false): Pa
       }
       out = arr;
     } else if (c === '"') out = str();
-    else if (text.startsWith('true', pos)) ((pos += 4), (out = true));
-    else if (text.startsWith('false', pos)) ((pos += 5), (out = false));
-    else if (text.startsWith('null', pos)) ((pos += 4), (out = null));
-    else {
+    else if (text.startsWith('true', pos)) {
+      pos += 4;
+      out = true;
+    } else if (text.startsWith('false', pos)) {
+      pos += 5;
+      out = false;
+    } else if (text.startsWith('null', pos)) {
+      pos += 4;
+      out = null;
+    } else {
       NUMBER_RE.lastIndex = pos;
       const m = NUMBER_RE.exec(text);
       if (!m) return fail('unexpected character');

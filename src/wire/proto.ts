@@ -170,7 +170,7 @@ function fromProto(p: PValue, kind: ValueKind, column: Column): Value {
       return microsToTime(fromInt64(v));
     case 'list_value': {
       const ek = column.elementKind ?? 'text';
-      const values = ((v as { values?: PValue[] }).values ?? []);
+      const values = (v as { values?: PValue[] }).values ?? [];
       return values.map((e) => (e.list_value ? fromProto(e, 'array', column) : fromProto(e, ek, column)));
     }
     default:

@@ -46,7 +46,7 @@ export function getCodec(format: WireFormat, options: CodecOptions = {}): Codec 
       break;
     default: {
       const never: never = format;
-      throw parseWireFormat(never, 'format');
+      return parseWireFormat(never, 'format') as never;
     }
   }
   cache.set(cacheKey, codec);

@@ -1,19 +1,15 @@
 import { DBOS, Error as DBOSErrors, type WorkflowStatus } from '@dbos-inc/dbos-sdk';
 import { describeError, invalidArgument } from '../core/errors';
 import type { Logger } from '../core/log';
-import type { FlowRunControl, FlowRunInfo, FlowRunPage, RunKind } from '../services/flows/runs';
-import type { FlowStore } from '../services/flows/store';
-import { FLOW_RUN_WORKFLOW, flowRun, type FlowRunOptions, type FlowRunResult } from './flowRun';
+import type { DefinitionInEffect, FlowRunControl, FlowRunInfo, FlowRunPage, RunKind } from '../services/flows/runs';
+import { DEFINITION_EVENT, FLOW_RUN_WORKFLOW, flowRun, type FlowRunOptions, type FlowRunResult } from './flowRun';
 import { flowIdOfRun, newRunId, runIdPrefix } from './runIds';
-import { clearStop, requestStop, runsHere } from './runtimes';
 
 /** Options of the runs the service enqueues. */
 export interface FlowQueueOptions {
   queueName: string;
   /** deliverBatch steps per workflow (DUCTSTREAM_STEPS_PER_RUN, default 500). */
   maxStepsPerRun: number;
-  /** What a restart after UpdateFlow enqueues. */
-  restartKind: RunKind;
 }
 
 export const ACTIVE_STATUSES = ['PENDING', 'ENQUEUED', 'DELAYED'] as const;
@@ -86,7 +82,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export class DbosFlowRuns implements FlowRunControl {
   constructor(
     private readonly o: FlowQueueOptions,
-    private readonly store: FlowStore,
     private readonly log: Logger,
   ) {}
 
@@ -151,17 +146,16 @@ export class DbosFlowRuns implements FlowRunControl {
     return s ? runInfoOf(s) : null;
   }
 
-  restart(flowId: string): void {
-    if (!runsHere(flowId)) return;
-    void (async () => {
-      requestStop(flowId);
-      try {
-        for (const deadline = Date.now() + 60_000; Date.now() < deadline && (await activeRunOf(flowId));) await sleep(200);
-      } finally {
-        clearStop(flowId);
-      }
-      if ((await this.store.get(flowId))?.state === 'running') await this.enqueue(flowId, this.o.restartKind);
-    })().catch((e: unknown) => this.log.warn('restarting the run after an update failed', { flow: flowId, error: describeError(e) }));
+  async awaitDefinition(flowId: string, definition: string, waitMs: number): Promise<DefinitionInEffect> {
+    for (const deadline = Date.now() + waitMs; ; await sleep(200)) {
+      const runId = await activeRunOf(flowId);
+      if (!runId) return { inEffect: true };
+      const status = (await DBOS.getWorkflowStatus(runId))?.status;
+      // A queued run prepares from the stored definition.
+      if (status === 'ENQUEUED' || status === 'DELAYED') return { inEffect: true, runId };
+      if (status === 'PENDING' && (await DBOS.getEvent<string>(runId, DEFINITION_EVENT, 0)) === definition) return { inEffect: true, runId };
+      if (Date.now() >= deadline) return { inEffect: false, runId };
+    }
   }
 }
 

@@ -1,8 +1,9 @@
 import { DBOS, Error as DBOSErrors } from '@dbos-inc/dbos-sdk';
-import { DuctError, retryClassOf } from '../core/errors';
+import { DuctError } from '../core/errors';
 import { parseLsn } from '../core/lsn';
 import type { StopReason } from '../pipeline/flowRuntime';
 import { commitCheckpoint, deliverBatch, finishRun, markFlowFailed, prepareSource } from './steps';
+import { isInterrupted, retryingStep } from './stepRetry';
 
 export interface FlowRunOptions {
   /** End the run after this many consecutive empty polls; 0 streams until stopped. */
@@ -25,20 +26,21 @@ export interface FlowRunResult {
   batches: number;
   checkpointLsn: string;
   end: FlowRunEnd;
-  /** The workflow that continues this run, when `end` is `bounded` and `onBound` is `successor`. */
+  /** The workflow that continues this run: when `end` is `bounded` and `onBound` is `successor`, or `updated`. */
   successorId?: string;
 }
 
 export const FLOW_RUN_WORKFLOW = 'flowRun';
 
-/** DBOS retries of a step for transient failures: capped by attempts, exponential between them. */
-const STEP_RETRY = {
-  retriesAllowed: true,
-  maxAttempts: Number(process.env.DUCTSTREAM_STEP_MAX_ATTEMPTS) || 8,
-  intervalSeconds: 0.5,
-  backoffRate: 2,
-  shouldRetry: (e: unknown) => retryClassOf(e) !== 'never',
-};
+/** The DBOS event of a run holding the {@link definitionDigest} of the flow definition it executes. */
+export const DEFINITION_EVENT = 'definition';
+
+/**
+ * Steps are not retried by DBOS: {@link retryingStep} retries transient failures inside the step
+ * (without end by default, showing `retrying: <reason>`), so a recorded step is one that succeeded,
+ * failed permanently, or was interrupted.
+ */
+const NO_DBOS_RETRY = { retriesAllowed: false };
 
 /** The ID of the successor of run `id`: deterministic, so it is started exactly once. */
 export function successorIdOf(id: string, chainIndex: number): string {
@@ -50,35 +52,52 @@ async function flowRunBody(flowId: string, opts: FlowRunOptions): Promise<FlowRu
   let rows = 0;
   let batches = 0;
   let lsnText = '0/0';
+  /** Ends the run; a bounded `successor` run, or one whose flow definition changed, continues in a successor workflow. */
+  const end = async (how: FlowRunEnd): Promise<FlowRunResult> => {
+    const continued = how === 'updated' || (how === 'bounded' && opts.onBound === 'successor');
+    // A bounded run's successor keeps the stream open; after an update it must read the new definition.
+    if (!continued || how === 'updated') await DBOS.runStep(() => finishRun(flowId), { name: 'finishRun' });
+    const result: FlowRunResult = { flowId, rows, batches, checkpointLsn: lsnText, end: how };
+    if (continued) {
+      const successorId = successorIdOf(DBOS.workflowID!, opts.chainIndex);
+      await DBOS.startWorkflow(flowRun, { workflowID: successorId })(flowId, { ...opts, startLsn: undefined, chainIndex: opts.chainIndex + 1 });
+      result.successorId = successorId;
+    }
+    return result;
+  };
   try {
-    const prep = await DBOS.runStep(() => prepareSource(flowId, opts.chainIndex === 0 ? opts.startLsn : undefined), { name: 'prepareSource', ...STEP_RETRY });
+    const startLsn = opts.chainIndex === 0 ? opts.startLsn : undefined;
+    const prep = await DBOS.runStep(() => retryingStep(flowId, 'prepareSource', () => prepareSource(flowId, startLsn)), {
+      name: 'prepareSource',
+      ...NO_DBOS_RETRY,
+    });
+    if (isInterrupted(prep)) return await end(prep.interrupted);
+    await DBOS.setEvent(DEFINITION_EVENT, prep.definition);
     lsnText = prep.startLsn;
     let emptyReads = 0;
     for (let step = 0; ; step++) {
-      if (step >= opts.maxStepsPerRun) {
-        if (opts.onBound === 'end') {
-          await DBOS.runStep(() => finishRun(flowId), { name: 'finishRun' });
-          return { flowId, rows, batches, checkpointLsn: lsnText, end: 'bounded' };
-        }
-        const successorId = successorIdOf(DBOS.workflowID!, opts.chainIndex);
-        await DBOS.startWorkflow(flowRun, { workflowID: successorId })(flowId, { ...opts, startLsn: undefined, chainIndex: opts.chainIndex + 1 });
-        return { flowId, rows, batches, checkpointLsn: lsnText, end: 'bounded', successorId };
-      }
+      if (step >= opts.maxStepsPerRun) return await end('bounded');
       const from = lsnText;
       const before = emptyReads;
-      const r = await DBOS.runStep(() => deliverBatch(flowId, from, before, opts.maxEmptyReads), { name: 'deliverBatch', ...STEP_RETRY });
+      const r = await DBOS.runStep(() => retryingStep(flowId, 'deliverBatch', () => deliverBatch(flowId, from, before, opts.maxEmptyReads)), {
+        name: 'deliverBatch',
+        ...NO_DBOS_RETRY,
+      });
+      if (isInterrupted(r)) return await end(r.interrupted);
       rows += r.rows;
       batches += r.batches;
       if (parseLsn(r.checkpointLsn) > parseLsn(lsnText)) {
         const target = r.checkpointLsn;
-        lsnText = await DBOS.runStep(() => commitCheckpoint(flowId, target), { name: 'commitCheckpoint', ...STEP_RETRY });
+        const committed = await DBOS.runStep(() => retryingStep(flowId, 'commitCheckpoint', () => commitCheckpoint(flowId, target)), {
+          name: 'commitCheckpoint',
+          ...NO_DBOS_RETRY,
+        });
+        // Not committed: the delivered changes are delivered again by a later run (idempotent).
+        if (isInterrupted(committed)) return await end(committed.interrupted);
+        lsnText = committed;
       }
       emptyReads = r.emptyReads;
-      const end: FlowRunEnd | null = r.stop;
-      if (end) {
-        await DBOS.runStep(() => finishRun(flowId), { name: 'finishRun' });
-        return { flowId, rows, batches, checkpointLsn: lsnText, end };
-      }
+      if (r.stop) return await end(r.stop);
     }
   } catch (e) {
     if (e instanceof DBOSErrors.DBOSWorkflowCancelledError) throw e;

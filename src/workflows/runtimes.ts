@@ -1,4 +1,5 @@
 import { DuctError } from '../core/errors';
+import type { Flow } from '../core/flow';
 import { runnerDeps } from '../pipeline/deps';
 import { FlowRuntime } from '../pipeline/flowRuntime';
 
@@ -23,9 +24,9 @@ export async function runtimeFor(flowId: string): Promise<FlowRuntime> {
   return rt;
 }
 
-/** Whether a run of the flow is executing in this process right now (between prepareSource and its end). */
-export function runsHere(flowId: string): boolean {
-  return runtimes.has(flowId);
+/** The flow definition the runtime of `flowId` in this process executes, if there is one. */
+export function runtimeFlowOf(flowId: string): Flow | undefined {
+  return runtimes.get(flowId)?.flow;
 }
 
 export async function releaseRuntime(flowId: string): Promise<void> {
@@ -41,10 +42,6 @@ export async function releaseAllRuntimes(): Promise<void> {
 export function requestStop(flowId?: string): void {
   if (flowId === undefined) stopAll = true;
   else stopRequests.add(flowId);
-}
-
-export function clearStop(flowId: string): void {
-  stopRequests.delete(flowId);
 }
 
 export function stopRequested(flowId: string): boolean {

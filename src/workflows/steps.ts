@@ -1,8 +1,10 @@
 import { describeError } from '../core/errors';
+import { definitionDigest, definitionOf } from '../core/flow';
 import { formatLsn, parseLsn } from '../core/lsn';
 import { runnerDeps } from '../pipeline/deps';
 import type { DeliverResult, StopReason } from '../pipeline/flowRuntime';
-import { releaseRuntime, runPolicyOf, runtimeFor, stopRequested } from './runtimes';
+import { releaseRuntime, runPolicyOf, runtimeFlowOf, runtimeFor, stopRequested } from './runtimes';
+import { stopReasonOf } from './stopReason';
 
 /**
  * The steps of a flow run. Each is idempotent and returns counts and LSNs, never rows (DBOS
@@ -12,11 +14,17 @@ import { releaseRuntime, runPolicyOf, runtimeFor, stopRequested } from './runtim
 
 export interface PrepareResult {
   slot: string;
+  /** {@link definitionDigest} of the flow definition this run executes. */
+  definition: string;
   startLsn: string;
   checkpointLsn: string | null;
 }
 
 export async function prepareSource(flowId: string, startLsnOverride: string | undefined): Promise<PrepareResult> {
+  // A runtime kept from the previous run of the chain must not outlive a change of definition.
+  const kept = runtimeFlowOf(flowId);
+  const stored = kept ? await runnerDeps().flows.get(flowId) : null;
+  if (kept && stored && definitionOf(kept) !== definitionOf(stored)) await releaseRuntime(flowId);
   const rt = await runtimeFor(flowId);
   const { startLsn, checkpoint } = await rt.prepare(startLsnOverride ? parseLsn(startLsnOverride) : undefined);
   runnerDeps().log.info('flow run prepared', {
@@ -25,7 +33,12 @@ export async function prepareSource(flowId: string, startLsnOverride: string | u
     start_lsn: formatLsn(startLsn),
     checkpoint: checkpoint === null ? 'none' : formatLsn(checkpoint),
   });
-  return { slot: rt.slot, startLsn: formatLsn(startLsn), checkpointLsn: checkpoint === null ? null : formatLsn(checkpoint) };
+  return {
+    slot: rt.slot,
+    definition: definitionDigest(rt.flow),
+    startLsn: formatLsn(startLsn),
+    checkpointLsn: checkpoint === null ? null : formatLsn(checkpoint),
+  };
 }
 
 export interface DeliverStepResult extends DeliverResult {
@@ -33,22 +46,6 @@ export interface DeliverStepResult extends DeliverResult {
   emptyReads: number;
   /** Set when the run should end after this step. */
   stop: StopReason | 'empty' | null;
-}
-
-/** How often a run looks at its flow's state (pause/stop from the API) while streaming. */
-const STATE_CHECK_MS = 1000;
-const lastStateCheck = new Map<string, number>();
-
-async function stopReasonOf(flowId: string): Promise<StopReason | null> {
-  if (stopRequested(flowId)) return 'signal';
-  const now = Date.now();
-  if (now - (lastStateCheck.get(flowId) ?? 0) < STATE_CHECK_MS) return null;
-  lastStateCheck.set(flowId, now);
-  const flow = await runnerDeps().flows.get(flowId);
-  if (!flow) return 'deleted';
-  if (flow.state === 'paused') return 'paused';
-  if (flow.state === 'stopped') return 'stopped';
-  return null;
 }
 
 /**

@@ -28,10 +28,12 @@ interface RunMsg {
   max_empty_reads: number;
   executor_id: string;
   queue_name: string;
+  successor_run_id: string;
 }
 interface FlowMsg {
   id: string;
   state: string;
+  state_reason?: string;
   source: { options: Record<string, string> };
 }
 
@@ -170,11 +172,20 @@ describe('a streaming flow', () => {
       flow: { ...current, source: { ...current.source, options: { ...current.source.options, batch_size: '50' } } },
     });
     expect(updated.state).toBe('running');
-    expect(await checkpointOf('life')).toBe(ckBefore);
-    await waitFor('the restarted run', async () => {
-      const [newest, previous] = await runs('life');
-      return newest?.status === 'PENDING' && previous?.end === 'signal';
-    });
+    // UpdateFlow answered once the run switched: no pending note, and the old run already handed over.
+    expect(updated.state_reason ?? '').toBe('');
+    // The checkpoint is kept: the successor continued from it (an idle stream's keepalives may have moved it on since).
+    expect(await checkpointPast('life', ckBefore!)).toBe(true);
+    const prepared = server.proc
+      .output()
+      .stderr.split('\n')
+      .filter((l) => /flow run prepared .*flow=life /.test(l));
+    const startLsn = /start_lsn=(\S+)/.exec(prepared[prepared.length - 1]!)![1]!;
+    const [cmp] = await state.query<{ ok: boolean }>('SELECT $1::pg_lsn >= $2::pg_lsn AS ok', [startLsn, ckBefore]);
+    expect(cmp!.ok).toBe(true);
+    const [newest, previous] = await runs('life');
+    expect(newest?.status).toBe('PENDING');
+    expect(previous).toMatchObject({ status: 'SUCCESS', end: 'updated', successor_run_id: newest?.run_id });
     const last = await insert(3001, 3500);
     await waitFor('the checkpoint after the update', () => checkpointPast('life', last));
     const { batch_size } = (

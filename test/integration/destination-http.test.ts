@@ -177,7 +177,9 @@ test('parallelism sends several rows at once and keeps each row in order', async
   const log = new ChangeLog();
   for (let round = 0; round < 3; round++) {
     log.tx((t) => {
-      for (let i = 1; i <= 8; i++) round === 0 ? t.insert(users, { id: BigInt(i), name: `r${round}` }) : t.update(users, { id: BigInt(i), name: `r${round}` });
+      for (let i = 1; i <= 8; i++)
+        if (round === 0) t.insert(users, { id: BigInt(i), name: `r${round}` });
+        else t.update(users, { id: BigInt(i), name: `r${round}` });
     });
   }
   await d.write(toEncodedBatch(log.batch(), (f) => getCodec(f)));

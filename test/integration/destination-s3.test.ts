@@ -87,7 +87,7 @@ test('parquet objects honour the compression option; DuckDB reads them; decimals
   const rows = (await conn.runAndReadAll(`SELECT count(*)::INT AS n FROM read_parquet('${file}')`)).getRowObjectsJson();
   conn.closeSync();
   duck.closeSync();
-  expect(codecs.map((r) => String(r.compression).toUpperCase())).toEqual(['ZSTD']);
+  expect(codecs.map((r) => String(r.compression as string).toUpperCase())).toEqual(['ZSTD']);
   expect(rows).toEqual([{ n: 100 }]);
   expect(getCodec('parquet').decodeFile(obj!.body, users).at(-1)!.after).toEqual({ id: 100n, name: 'n100', amount: '100.00' });
 });

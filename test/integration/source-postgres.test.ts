@@ -276,14 +276,11 @@ describe('PostgresSource streaming', () => {
       await nextBatch(a.it);
       const b = new PostgresSource(config, { flowId: 'other', log: silentLogger });
       const started = Date.now();
-      const err = await b
-        .open(0n)
-        [Symbol.asyncIterator]()
-        .next()
-        .then(
-          () => undefined,
-          (e: unknown) => e,
-        );
+      const it = b.open(0n)[Symbol.asyncIterator]();
+      const err = await it.next().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(err).toBeInstanceOf(DuctError);
       expect((err as DuctError).code).toBe('unavailable');
       expect((err as DuctError).retry).toBe('transient');

@@ -35,10 +35,13 @@ function sqliteCheckpoint(path: string): string | undefined {
   }
 }
 
+let flowFile: string;
+const ckpt = (): string => join(dir, 'state', 'checkpoints.db');
+const journal = (): string => join(dir, 'journal.duckdb');
+const env = (): NodeJS.ProcessEnv => ({ DUCTSTREAM_POSTGRES_DSN: '', DUCTSTREAM_CHECKPOINT_BACKEND: 'sqlite', DUCTSTREAM_CHECKPOINT_PATH: ckpt() });
+
 it('runs from -flow-file with SQLite checkpoints, resumes from them, and -start-lsn skips ahead', async () => {
-  const ckpt = join(dir, 'state', 'checkpoints.db');
-  const journal = join(dir, 'journal.duckdb');
-  const flowFile = writeFlowFile(
+  flowFile = writeFlowFile(
     dir,
     testFlow({
       id: 'standalone',
@@ -46,34 +49,50 @@ it('runs from -flow-file with SQLite checkpoints, resumes from them, and -start-
       slot: 'standalone_slot',
       publication: 'standalone_pub',
       tables: ['public.events'],
-      destinations: [{ name: 'journal', type: 'duckdb', options: { dsn: journal, write_mode: 'append' } }],
+      destinations: [{ name: 'journal', type: 'duckdb', options: { dsn: journal(), write_mode: 'append' } }],
     }),
   );
-  const env = { DUCTSTREAM_POSTGRES_DSN: '', DUCTSTREAM_CHECKPOINT_BACKEND: 'sqlite', DUCTSTREAM_CHECKPOINT_PATH: ckpt };
 
-  expect((await runWorker(['-flow-file', flowFile, '-max-empty-reads', '1'], env)).code).toBe(0);
+  expect((await runWorker(['-flow-file', flowFile, '-max-empty-reads', '1'], env())).code).toBe(0);
   await source.query(`INSERT INTO public.events SELECT g, 'first ' || g FROM generate_series(1, 100) g`);
-  const r1 = await runWorker(['-flow-file', flowFile, '-max-empty-reads', '1'], env);
+  const r1 = await runWorker(['-flow-file', flowFile, '-max-empty-reads', '1'], env());
   expect(r1.code).toBe(0);
-  const after1 = sqliteCheckpoint(ckpt);
+  const after1 = sqliteCheckpoint(ckpt());
   expect(after1).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
 
   // A second run starts from the SQLite checkpoint: nothing is delivered twice.
   await source.query(`INSERT INTO public.events SELECT g, 'second ' || g FROM generate_series(101, 150) g`);
-  expect((await runWorker(['-flow-file', flowFile, '-max-empty-reads', '1'], env)).code).toBe(0);
-  let rows = await queryDuckDbFile(journal, 'SELECT count(*)::INT AS n, count(DISTINCT id)::INT AS d FROM public.events');
+  expect((await runWorker(['-flow-file', flowFile, '-max-empty-reads', '1'], env())).code).toBe(0);
+  let rows = await queryDuckDbFile(journal(), 'SELECT count(*)::INT AS n, count(DISTINCT id)::INT AS d FROM public.events');
   expect(rows[0]).toEqual({ n: 150, d: 150 });
 
   // -start-lsn beyond a transaction skips it.
   await source.query(`INSERT INTO public.events VALUES (1000, 'skipped')`);
   const { lsn } = (await source.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn'))[0]!;
   await source.query(`INSERT INTO public.events VALUES (2000, 'kept')`);
-  const r3 = await runWorker(['-flow-file', flowFile, '-max-empty-reads', '1', '-start-lsn', lsn], env);
+  const r3 = await runWorker(['-flow-file', flowFile, '-max-empty-reads', '1', '-start-lsn', lsn], env());
   expect(r3.code).toBe(0);
-  rows = await queryDuckDbFile(journal, `SELECT id FROM public.events WHERE id >= 1000 ORDER BY id`);
+  rows = await queryDuckDbFile(journal(), `SELECT id FROM public.events WHERE id >= 1000 ORDER BY id`);
   expect(rows).toEqual([{ id: 2000 }]);
 
   // DBOS kept its system database beside the source.
   const sys = await source.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_database WHERE datname = $1`, [`${source.name}_ductstream_dbos_sys`]);
   expect(sys[0]!.n).toBe(1);
+});
+
+it("refuses -start-lsn before the slot's confirmed position: exit 2, the slot's LSNs named, nothing replayed or stored", async () => {
+  const checkpoint = sqliteCheckpoint(ckpt());
+  const count = async (): Promise<unknown> => (await queryDuckDbFile(journal(), 'SELECT count(*)::INT AS n FROM public.events'))[0];
+  const rowsBefore = await count();
+  const [slot] = await source.query<{ c: string; r: string }>(
+    `SELECT confirmed_flush_lsn::text AS c, restart_lsn::text AS r FROM pg_replication_slots WHERE slot_name = 'standalone_slot'`,
+  );
+  const r = await runWorker(['-flow-file', flowFile, '-max-empty-reads', '1', '-start-lsn', '0/1'], env());
+  expect(r.code).toBe(2);
+  expect(r.stderr).toContain(`flag -start-lsn: 0/1 is before replication slot standalone_slot's confirmed position ${slot!.c} (restart_lsn ${slot!.r})`);
+  expect(r.stderr).toContain(`pass a -start-lsn from ${slot!.c} up to`);
+  expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  expect(r.stderr).not.toContain('run ended');
+  expect(sqliteCheckpoint(ckpt())).toBe(checkpoint);
+  expect(await count()).toEqual(rowsBefore);
 });

@@ -2,7 +2,8 @@
  * A real `./bin/ductstream` process and a real grpc-js client of it, for the API tests: the server
  * listens on a free port (DUCTSTREAM_GRPC_LISTEN=127.0.0.1:0) and prints the bound address.
  */
-import { credentials, loadPackageDefinition, Metadata, type Client, type ServiceError } from '@grpc/grpc-js';
+import { credentials, loadPackageDefinition, Metadata, type ChannelCredentials, type Client, type ServiceError } from '@grpc/grpc-js';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadApiProtos } from '../../src/api/protos';
 import { REPO_ROOT, spawnBin, type SpawnedProcess } from './worker';
@@ -18,9 +19,13 @@ export interface ApiServerProcess {
   kill(): Promise<void>;
 }
 
-/** Starts the server and resolves once it serves (its "serving gRPC on HOST:PORT" line). */
+/**
+ * Starts the server and resolves once it serves (its "serving gRPC on HOST:PORT" line). Its data
+ * directory (DUCTSTREAM_DATA_DIR, where flows created through the API may put files) is the system
+ * temp directory unless `env` says otherwise, so tests keep their DuckDB files in mkdtemp dirs.
+ */
 export async function startApiServer(env: NodeJS.ProcessEnv): Promise<ApiServerProcess> {
-  const proc = spawnBin(SERVER_BIN, [], { DUCTSTREAM_GRPC_LISTEN: '127.0.0.1:0', ...env });
+  const proc = spawnBin(SERVER_BIN, [], { DUCTSTREAM_GRPC_LISTEN: '127.0.0.1:0', DUCTSTREAM_DATA_DIR: tmpdir(), ...env });
   await proc.waitForStderr(/serving gRPC on \S+/, 60_000);
   const address = /serving gRPC on (\S+)/.exec(proc.output().stderr)![1]!;
   const exited = async (ms: number) => {
@@ -52,16 +57,31 @@ export interface FlowClient {
   close(): void;
 }
 
-export function flowClient(address: string, service = 'FlowService'): FlowClient {
+/** How a test client connects: TLS credentials (default plaintext) and a bearer token to send. */
+export interface ClientAuth {
+  credentials?: ChannelCredentials;
+  /** Sent as `authorization: Bearer <token>`. */
+  token?: string;
+  /** Sent as the whole `authorization` value (to test malformed headers). */
+  authorization?: string;
+}
+
+export function flowClient(address: string, service = 'FlowService', auth: ClientAuth = {}): FlowClient {
   const pkg = loadPackageDefinition(loadApiProtos()) as unknown as {
-    ductstream: { v1: Record<string, new (addr: string, creds: ReturnType<typeof credentials.createInsecure>) => Client> };
+    ductstream: { v1: Record<string, new (addr: string, creds: ChannelCredentials) => Client> };
   };
-  const client = new pkg.ductstream.v1[service]!(address, credentials.createInsecure());
+  const client = new pkg.ductstream.v1[service]!(address, auth.credentials ?? credentials.createInsecure());
+  const metadata = (): Metadata => {
+    const md = new Metadata();
+    const value = auth.authorization ?? (auth.token !== undefined ? `Bearer ${auth.token}` : undefined);
+    if (value !== undefined) md.set('authorization', value);
+    return md;
+  };
   const invoke = (method: string, req: Record<string, unknown>) =>
     new Promise<{ err: ServiceError | null; res: unknown }>((resolve) => {
       const fn = (client as unknown as Record<string, Unary>)[method];
       if (!fn) throw new Error(`no method ${method}`);
-      fn.call(client, req, new Metadata(), (err, res) => resolve({ err, res }));
+      fn.call(client, req, metadata(), (err, res) => resolve({ err, res }));
     });
   return {
     call: async <T>(method: string, req: Record<string, unknown>) => {

@@ -11,7 +11,21 @@ describe('readServiceEnv', () => {
       dbosQueue: 'ductstream',
       checkpointBackend: 'sqlite',
     });
-    expect(env.runner).toEqual({ stepMaxRows: 50000, stepMaxMs: 2000, maxWriteRows: 10000, stepsPerRun: 500, backfillChunkRows: 20000 });
+    expect(env.runner).toEqual({
+      stepMaxRows: 50000,
+      stepMaxMs: 2000,
+      maxWriteRows: 10000,
+      stepsPerRun: 500,
+      stepMaxAttempts: 0,
+      retryMaxBackoffMs: 30000,
+      takeoverAfterMs: 15000,
+      backfillChunkRows: 20000,
+    });
+    expect(readServiceEnv({ DUCTSTREAM_STEP_MAX_ATTEMPTS: '5', DUCTSTREAM_RETRY_MAX_BACKOFF: '60', DUCTSTREAM_TAKEOVER_AFTER: '3' }).runner).toMatchObject({
+      stepMaxAttempts: 5,
+      retryMaxBackoffMs: 60000,
+      takeoverAfterMs: 3000,
+    });
     expect(readServiceEnv({ DUCTSTREAM_POSTGRES_DSN: 'postgres://u:p@h:5432/state' })).toMatchObject({
       checkpointBackend: 'postgres',
       dbosSystemDatabaseUrl: 'postgres://u:p@h:5432/state_dbos_sys',
@@ -27,6 +41,9 @@ describe('readServiceEnv', () => {
     [{ DUCTSTREAM_DBOS_SCHEDULE: 'every ten seconds' }, /DUCTSTREAM_DBOS_SCHEDULE: "every ten seconds" is not a cron expression/],
     [{ DUCTSTREAM_STEP_MAX_ROWS: '0' }, /DUCTSTREAM_STEP_MAX_ROWS: "0" is not a positive whole number/],
     [{ DUCTSTREAM_MAX_WRITE_ROWS: 'lots' }, /DUCTSTREAM_MAX_WRITE_ROWS: "lots" is not a positive whole number/],
+    [{ DUCTSTREAM_STEP_MAX_ATTEMPTS: '-1' }, /DUCTSTREAM_STEP_MAX_ATTEMPTS: "-1" is not a whole number/],
+    [{ DUCTSTREAM_RETRY_MAX_BACKOFF: '0' }, /DUCTSTREAM_RETRY_MAX_BACKOFF: "0" is not a number of seconds/],
+    [{ DUCTSTREAM_TAKEOVER_AFTER: '1e9' }, /DUCTSTREAM_TAKEOVER_AFTER: "1e9" is not a number of seconds/],
   ])('rejects %j naming the variable', (env, message) => {
     expect(() => readServiceEnv(env)).toThrow(message);
   });

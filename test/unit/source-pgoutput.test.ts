@@ -37,7 +37,8 @@ class Msg {
     this.parts.push(Buffer.from(s + '\0'));
     return this;
   }
-  tuple(values: Array<string | null | 'TOAST'>): this {
+  /** 'TOAST' marks an unchanged TOASTed value. */
+  tuple(values: Array<string | null>): this {
     this.int16(values.length);
     for (const v of values) {
       if (v === null) this.byte('n');

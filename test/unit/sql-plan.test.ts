@@ -1,11 +1,12 @@
 import { OptionReader } from '../../src/config/options';
-import type { TableSchema } from '../../src/core/change';
+import type { Row, TableSchema } from '../../src/core/change';
 import { DuctError } from '../../src/core/errors';
 import { duckdbDialect } from '../../src/destinations/duckdb/dialect';
 import { tableLayout, type TableLayout } from '../../src/destinations/sql/layout';
 import { readWarehouseOptions } from '../../src/destinations/sql/options';
-import { planTable, type PlannedRow } from '../../src/destinations/sql/plan';
-import { ChangeLog, table } from '../support/changes';
+import { planTable, type PlannedRow, type TablePlan } from '../../src/destinations/sql/plan';
+import { ChangeLog, table, type TxBuilder } from '../support/changes';
+import { keyIdOf, type KeyId } from '../../src/destinations/sql/row-key';
 
 const users = table('public.users', { id: 'int8', name: 'text', bio: 'text' }, { primaryKey: ['id'] });
 
@@ -214,5 +215,101 @@ describe('row keys', () => {
     expect(planTable(layout(pairs), rows).rows.map((r) => r.values.v)).toEqual([3, 2]);
     const split = log.tx((t) => t.insert(pairs, { a: 'a\u0001sb', b: 'c', v: 1 }).insert(pairs, { a: 'a', b: 'b\u0001sc', v: 2 }));
     expect(planTable(layout(pairs), split).rows.map((r) => r.values.v)).toEqual([1, 2]);
+  });
+});
+
+describe('DEFERRABLE keys: key changes inside one batch end with the source state', () => {
+  const kv = { ...table('public.kv', { id: 'int8', v: 'text', big: 'text' }, { primaryKey: ['id'] }), keyDeferrable: true };
+  const kvFull = { ...table('public.kvf', { id: 'int8', v: 'text', big: 'text' }, { primaryKey: ['id'], replicaIdentity: 'full' }), keyDeferrable: true };
+
+  /** Applies a plan to a destination held as key → row, the way the apply statements do (fill reads the state before the batch). */
+  function apply(dest: Map<bigint, Row>, plan: TablePlan): Map<bigint, Row> {
+    const before = new Map(dest);
+    const out = new Map(dest);
+    for (const r of plan.rows.filter((x) => x.action === 'delete')) out.delete(r.values.id as bigint);
+    for (const r of plan.rows.filter((x) => x.action === 'upsert')) {
+      const values = { ...r.values };
+      const from = r.fillFrom ? before.get(r.fillFrom.id as bigint) : undefined;
+      for (const c of r.fill) values[c] = from?.[c] ?? null;
+      out.set(values.id as bigint, values);
+    }
+    return out;
+  }
+
+  const held = (dest: Map<bigint, Row>): Set<KeyId> => new Set([...dest.keys()].map((id) => keyIdOf(['id'])({ id })));
+  const start = (): Map<bigint, Row> => new Map([1n, 2n, 3n, 4n, 5n, 6n].map((id) => [id, { id, v: `v${id}`, big: `big${id}` }] as [bigint, Row]));
+  const sorted = (m: Map<bigint, Row>): Row[] => [...m.values()].sort((a, b) => Number((a.id as bigint) - (b.id as bigint)));
+  const move = (t: TxBuilder, from: bigint, to: bigint, v: string): TxBuilder =>
+    t.update(kv, { id: to, v, big: `big${from}` }, { before: { id: from }, unchangedToast: ['big'] });
+
+  test('a swap (SET id = CASE id WHEN 1 THEN 2 WHEN 2 THEN 1 END) keeps both rows', () => {
+    const log = new ChangeLog();
+    const changes = log.tx((t) => {
+      move(t, 1n, 2n, 'was1');
+      move(t, 2n, 1n, 'was2');
+    });
+    expect(sorted(apply(start(), planTable(layout(kv), changes, held(start()))))).toEqual([
+      { id: 1n, v: 'was2', big: 'big2' },
+      { id: 2n, v: 'was1', big: 'big1' },
+      ...sorted(start()).slice(2),
+    ]);
+  });
+
+  test('a cycle of three, a move and back, and a swap in one transaction', () => {
+    const log = new ChangeLog();
+    const changes = log.tx((t) => {
+      move(t, 3n, 4n, 'was3');
+      move(t, 4n, 5n, 'was4');
+      move(t, 5n, 3n, 'was5');
+      move(t, 6n, 60n, 'away');
+      move(t, 60n, 6n, 'back');
+      move(t, 1n, 2n, 'was1');
+      move(t, 2n, 1n, 'was2');
+    });
+    expect(sorted(apply(start(), planTable(layout(kv), changes, held(start()))))).toEqual([
+      { id: 1n, v: 'was2', big: 'big2' },
+      { id: 2n, v: 'was1', big: 'big1' },
+      { id: 3n, v: 'was5', big: 'big5' },
+      { id: 4n, v: 'was3', big: 'big3' },
+      { id: 5n, v: 'was4', big: 'big4' },
+      { id: 6n, v: 'back', big: 'big6' },
+    ]);
+  });
+
+  test('a chain over committed transactions moves one row (the key it left is empty)', () => {
+    const log = new ChangeLog();
+    const changes = [...log.tx((t) => move(t, 1n, 10n, 'a')), ...log.tx((t) => move(t, 10n, 11n, 'b'))];
+    const state = sorted(apply(start(), planTable(layout(kv), changes, held(start()))));
+    expect(state.map((r) => r.id)).toEqual([2n, 3n, 4n, 5n, 6n, 11n]);
+    expect(state.at(-1)).toEqual({ id: 11n, v: 'b', big: 'big1' });
+  });
+
+  test('an insert deleted in the transaction that swaps keys leaves no row', () => {
+    const log = new ChangeLog();
+    const changes = log.tx((t) => {
+      t.insert(kv, { id: 7n, v: 'tmp', big: 'x' });
+      move(t, 1n, 2n, 'was1');
+      move(t, 2n, 1n, 'was2');
+      t.delete(kv, { id: 7n });
+    });
+    expect(sorted(apply(start(), planTable(layout(kv), changes, held(start())))).map((r) => r.id)).toEqual([1n, 2n, 3n, 4n, 5n, 6n]);
+  });
+
+  test('REPLICA IDENTITY FULL: the old values tell which of two rows at a key a change moves', () => {
+    const log = new ChangeLog();
+    // UPDATE SET id = 2 WHERE id = 1; UPDATE SET id = 9 WHERE id = 2 AND v = 'v1' (the moved row, not the original 2).
+    const changes = log.tx((t) => {
+      t.update(kvFull, { id: 2n, v: 'v1', big: 'big1' }, { before: { id: 1n, v: 'v1', big: 'big1' } });
+      t.update(kvFull, { id: 9n, v: 'v1', big: 'big1' }, { before: { id: 2n, v: 'v1', big: 'big1' } });
+    });
+    const state = sorted(apply(start(), planTable(layout(kvFull), changes, held(start()))));
+    expect(state.map((r) => [r.id, r.v])).toEqual([
+      [2n, 'v2'],
+      [3n, 'v3'],
+      [4n, 'v4'],
+      [5n, 'v5'],
+      [6n, 'v6'],
+      [9n, 'v1'],
+    ]);
   });
 });

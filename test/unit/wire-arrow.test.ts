@@ -7,7 +7,7 @@ import { column, table } from '../support/changes';
 import { ALL_TYPES, ROW_A, ROW_TYPED, makeChange, sampleChanges, typedChanges } from '../support/wire-fixtures';
 
 function structChild(v: Vector, name: string): Vector {
-  const child = (v).getChild(name as never) as Vector | null;
+  const child: Vector | null = v.getChild(name as never);
   if (!child) throw new Error(`no child ${name}`);
   return child;
 }

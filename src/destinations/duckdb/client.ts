@@ -30,6 +30,13 @@ interface SharedInstance {
  */
 const instances = new Map<string, SharedInstance>();
 
+/**
+ * In-memory databases by owner (flow and destination): kept for the life of the process, so a
+ * destination closed and reopened (a retried step) finds the rows its checkpoint says it holds.
+ * They end with the process, and with them every row.
+ */
+const memoryInstances = new Map<string, SharedInstance>();
+
 /** An open DuckDB database as the shared SQL layer uses it. */
 export interface DuckdbHandle {
   session: SqlSession;
@@ -40,10 +47,11 @@ export interface DuckdbHandle {
 
 /**
  * Opens (creating when missing, with its parent directories) the DuckDB database `dsn` — a file
- * path or `:memory:`. Errors name `dsnField`: an uncreatable directory or unreadable file is
+ * path or `:memory:`. With `memoryOwner` (flow and destination), an in-memory database lives as
+ * long as the process and every open by that owner gets the same one; without, a fresh one. Errors name `dsnField`: an uncreatable directory or unreadable file is
  * permanent (`never`); a file locked by another process is retried with backoff.
  */
-export async function openDuckdb(dsn: string, dsnField: string): Promise<DuckdbHandle> {
+export async function openDuckdb(dsn: string, dsnField: string, memoryOwner?: string): Promise<DuckdbHandle> {
   const path = dsn === MEMORY_DSN ? MEMORY_DSN : resolve(dsn);
   if (path !== MEMORY_DSN) {
     try {
@@ -57,11 +65,15 @@ export async function openDuckdb(dsn: string, dsnField: string): Promise<DuckdbH
       );
     }
   }
-  let shared = path === MEMORY_DSN ? undefined : instances.get(path);
+  const kept = path === MEMORY_DSN && memoryOwner !== undefined;
+  let shared = kept ? memoryInstances.get(memoryOwner) : path === MEMORY_DSN ? undefined : instances.get(path);
   if (!shared) {
     shared = { instance: DuckDBInstance.create(path, INSTANCE_OPTIONS), refs: 0 };
-    if (path !== MEMORY_DSN) instances.set(path, shared);
+    if (kept) memoryInstances.set(memoryOwner, shared);
+    else if (path !== MEMORY_DSN) instances.set(path, shared);
   }
+  // A kept in-memory database holds one reference of its own: it is never closed.
+  if (kept && shared.refs === 0) shared.refs++;
   shared.refs++;
   let connection: DuckDBConnection;
   try {

@@ -2,7 +2,7 @@ import { OptionReader, type OptionMap } from '../../config/options';
 import { readWarehouseOptions, type WarehouseOptions } from '../sql/options';
 
 /**
- * The DuckDB destination's options (usage.md, "DuckDB Destination", "Destination Metadata +
+ * The DuckDB destination's options (docs/usage.md, "DuckDB Destination", "Destination Metadata +
  * Append/Soft Delete", "Destination Type Mappings"), typed. Defaults of the shared warehouse
  * options live in `WAREHOUSE_DEFAULTS`; `dsn` has none.
  */

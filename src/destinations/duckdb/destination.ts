@@ -1,6 +1,7 @@
 import type { TableRef } from '../../core/change';
 import { DuctError } from '../../core/errors';
 import type { Logger } from '../../core/log';
+import type { SourceRowReader } from '../../core/sourceRows';
 import type { Destination, EncodedBatch, Staged } from '../destination';
 import type { DestinationContext } from '../registry';
 import type { BatchResolution } from '../sql/options';
@@ -28,6 +29,7 @@ export class DuckdbDestination implements Destination, Staged {
   readonly name: string;
   private handle: DuckdbHandle | undefined;
   private writer: WarehouseWriter | undefined;
+  private sourceRows: SourceRowReader | undefined;
   private readonly log: Logger;
   /** Writes and resolutions run one at a time on the one connection, in call order. */
   private tail: Promise<unknown> = Promise.resolve();
@@ -47,8 +49,10 @@ export class DuckdbDestination implements Destination, Staged {
 
   async open(): Promise<void> {
     if (this.handle) return;
-    this.handle = await openDuckdb(this.config.dsn, this.config.dsnField);
+    this.handle = await openDuckdb(this.config.dsn, this.config.dsnField, `${this.ctx.flowId}\u0000${this.ctx.name}`);
+    this.sourceRows = this.ctx.sourceRows?.();
     this.writer = new WarehouseWriter({
+      ...(this.sourceRows ? { sourceRows: this.sourceRows } : {}),
       session: this.handle.session,
       dialect: duckdbDialect,
       options: this.config,
@@ -80,6 +84,9 @@ export class DuckdbDestination implements Destination, Staged {
     const h = this.handle;
     this.handle = undefined;
     this.writer = undefined;
+    const reader = this.sourceRows;
+    this.sourceRows = undefined;
+    await reader?.close();
     h?.close();
   }
 

@@ -1,4 +1,5 @@
 import type { DestinationKind } from '../registry';
+import { warehouseLocalPaths } from '../sql/options';
 import { parseDuckdbConfig, type DuckdbConfig } from './config';
 
 /**
@@ -9,6 +10,11 @@ export const duckdbDestinationKind: DestinationKind<DuckdbConfig> = {
   kind: 'duckdb',
   usesWireFormat: false,
   parseConfig: parseDuckdbConfig,
+  localPaths: (options) => {
+    const dsn = options.dsn?.trim();
+    const file = dsn && dsn !== ':memory:' ? [{ key: 'dsn', path: dsn }] : [];
+    return [...file, ...warehouseLocalPaths(options)];
+  },
   async create(config, ctx) {
     const { DuckdbDestination } = await import('./destination');
     return new DuckdbDestination(config, ctx);

@@ -10,7 +10,7 @@ export type HttpMethod = (typeof HTTP_METHODS)[number];
 export const HTTP_MODES = ['change', 'batch'] as const;
 export type HttpMode = (typeof HTTP_MODES)[number];
 
-/** Every default of the http destination, in one place (usage.md, "HTTP/Webhook Destination"). */
+/** Every default of the http destination, in one place (docs/usage.md, "HTTP/Webhook Destination"). */
 export const HTTP_DEFAULTS = {
   method: 'POST' as HttpMethod,
   idempotencyHeader: 'Idempotency-Key',

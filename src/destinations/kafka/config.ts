@@ -52,7 +52,7 @@ export interface KafkaConfig {
 const BROKER = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
 
 /**
- * Parses the options of a kafka or bufstream destination (usage.md: `brokers`, `topic`, `format`,
+ * Parses the options of a kafka or bufstream destination (docs/usage.md: `brokers`, `topic`, `format`,
  * `compression`, `acks`; plus client_id, tls, sasl_*, timeouts, retries). `path` is the options'
  * field path, e.g. `destinations[0].options`. Unknown keys are rejected.
  */

@@ -14,7 +14,7 @@ interface KafkaJsErrorLike {
 /** The error a kafkajs wrapper (retries exceeded, non-retriable) carries. */
 function innerOf(err: KafkaJsErrorLike): KafkaJsErrorLike | undefined {
   const inner = err.originalError ?? err.cause;
-  return inner && typeof inner === 'object' ? (inner) : undefined;
+  return inner && typeof inner === 'object' ? inner : undefined;
 }
 
 const ALWAYS_RETRIED = new Set([

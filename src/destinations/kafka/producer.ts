@@ -89,7 +89,7 @@ export class RecordWrite {
     const topics = new Map<string, Map<number, OutgoingRecord[]>>();
     for (const d of chunk) {
       let parts = topics.get(d.record.topic);
-      if (!parts) topics.set(d.record.topic, (parts = new Map()));
+      if (!parts) topics.set(d.record.topic, (parts = new Map<number, OutgoingRecord[]>()));
       let list = parts.get(d.partition);
       if (!list) parts.set(d.partition, (list = []));
       list.push(d.record);

@@ -1,3 +1,4 @@
+import { dsnPaths } from '../../config/localPaths';
 import type { DestinationKind } from '../registry';
 import { parsePgstreamConfig, type PgstreamConfig } from './config';
 
@@ -10,6 +11,7 @@ export const pgstreamDestinationKind: DestinationKind<PgstreamConfig> = {
   kind: 'pgstream',
   usesWireFormat: true,
   parseConfig: parsePgstreamConfig,
+  localPaths: (options) => dsnPaths(options, 'dsn'),
   async create(config, ctx) {
     const { PgstreamDestination } = await import('./destination');
     return new PgstreamDestination(config, ctx);

@@ -52,16 +52,17 @@ export function buildLoadData(dialect: SqlDialect, layout: TableLayout, plan: Ta
     cols.push({ name: colName, type, values: rows.map(get) });
   };
   // The action column is left out when every row has the same one; the order only matters
-  // where rows are applied one by one or appended (keyless and append mode).
+  // where rows are applied one by one or appended (keyless and append mode)
   const hasAction = rows.some((r) => r.action !== rows[0]!.action);
-  const hasOrd = layout.mode === 'append' || layout.key.length === 0;
+  // (and where rows fill from the destination: the rows whose fill found nothing are named by it).
+  const keepSet = new Set<string>();
+  for (const r of rows) for (const f of r.fill) keepSet.add(f);
+  const keep = layout.columns.map((c, i) => (keepSet.has(c.name) ? i : -1)).filter((i) => i >= 0);
+  const hasOrd = layout.mode === 'append' || layout.key.length === 0 || keep.length > 0;
   if (hasAction) add(LOAD.action, TEXT, (r) => r.action);
   if (hasOrd) add(LOAD.ord, { kind: 'bigint' }, (_r, i) => i);
   layout.columns.forEach((c: DataColumn) => add(c.name, c.load, (r) => r.values[c.name] ?? null));
 
-  const keepSet = new Set<string>();
-  for (const r of rows) for (const f of r.fill) keepSet.add(f);
-  const keep = layout.columns.map((c, i) => (keepSet.has(c.name) ? i : -1)).filter((i) => i >= 0);
   if (keep.length > 0) {
     layout.key.forEach((k, i) => {
       const col = layout.columns.find((c) => c.name === k)!;

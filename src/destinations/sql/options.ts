@@ -1,4 +1,5 @@
-import type { OptionReader } from '../../config/options';
+import type { LocalPathOption } from '../../config/localPaths';
+import type { OptionMap, OptionReader } from '../../config/options';
 import { invalidArgument } from '../../core/errors';
 import { loadTypeMappings, type TypeMappings } from './type-mappings';
 
@@ -8,7 +9,7 @@ export type BatchMode = 'target' | 'staging';
 export type BatchResolution = 'none' | 'append' | 'replace';
 export type WatermarkSource = 'timestamp' | 'lsn';
 
-/** Names of the metadata columns a destination table may carry (see usage.md, "Destination Metadata"). */
+/** Names of the metadata columns a destination table may carry (see docs/usage.md, "Destination Metadata"). */
 export interface MetaColumnOptions {
   /** `meta_enabled`: add synced-at, deleted, watermark and op columns to every table. */
   enabled: boolean;
@@ -117,4 +118,10 @@ export function readWarehouseOptions(r: OptionReader, path: string): WarehouseOp
       r.field('type_mappings_file'),
     ),
   };
+}
+
+/** The shared warehouse options that name local files: `type_mappings_file`. */
+export function warehouseLocalPaths(options: OptionMap): LocalPathOption[] {
+  const file = options.type_mappings_file?.trim();
+  return file ? [{ key: 'type_mappings_file', path: file }] : [];
 }

@@ -20,6 +20,9 @@ import type { SqlSession } from './session';
 import { resolveStatements } from './staging';
 import { applyStatements, type WriteRows } from './statements';
 import { FastScript, fastRows, runApply } from './fast-apply';
+import { completeFromSource } from './source-fill';
+import { heldKeys } from './held-keys';
+import type { SourceRowReader } from '../../core/sourceRows';
 
 export interface WarehouseWriterConfig {
   session: SqlSession;
@@ -27,6 +30,8 @@ export interface WarehouseWriterConfig {
   options: WarehouseOptions;
   flowId: string;
   log: Logger;
+  /** Reads source rows by key, for unchanged TOAST values of rows the destination lacks (see {@link completeFromSource}). */
+  sourceRows?: SourceRowReader;
 }
 
 export interface WriteSummary {
@@ -106,8 +111,14 @@ export class WarehouseWriter {
         if (fresh.length === 0) continue;
         summary.tables++;
         summary.applied += fresh.length;
-        const plan = planTable(layout, fresh);
-        const load = await this.load(layout, plan, used);
+        let plan = planTable(layout, fresh, await heldKeys(this.cfg.session, d, layout, fresh));
+        let load = await this.load(layout, plan, used);
+        const completed = await completeFromSource(this.cfg.session, d, layout, plan, load, this.cfg.sourceRows, this.cfg.log);
+        if (completed !== plan) {
+          await this.cfg.session.execute(d.deleteAll(load.table));
+          plan = completed;
+          load = await this.load(layout, plan, used);
+        }
         const statements = this.apply(layout, plan, load, 'upsert');
         script.push(...statements);
         const rows = fastRows(d, this.cfg.session, layout, plan);

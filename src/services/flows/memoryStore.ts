@@ -49,6 +49,11 @@ export class MemoryFlowStore implements FlowStore {
     return structuredClone(f);
   }
 
+  async noteRunning(id: string, reason: string): Promise<void> {
+    const f = this.flows.get(id);
+    if (f?.state === 'running') f.state_reason = reason;
+  }
+
   async delete(id: string): Promise<boolean> {
     return this.flows.delete(id);
   }

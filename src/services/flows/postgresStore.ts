@@ -104,6 +104,10 @@ export class PostgresFlowStore implements FlowStore {
     return toFlow(rows[0]);
   }
 
+  async noteRunning(id: string, reason: string): Promise<void> {
+    await this.query(`UPDATE ductstream.flows SET state_reason = $2 WHERE id = $1 AND state = 'running' AND state_reason <> $2`, [id, reason]);
+  }
+
   async delete(id: string): Promise<boolean> {
     const rows = await this.query<{ id: string }>('DELETE FROM ductstream.flows WHERE id = $1 RETURNING id', [id]);
     return rows.length > 0;

@@ -27,6 +27,12 @@ export interface FlowRunInfo {
   error?: string;
 }
 
+export interface DefinitionInEffect {
+  inEffect: boolean;
+  /** The flow's active run when the answer was taken, if any. */
+  runId?: string;
+}
+
 export interface FlowRunPage {
   runs: FlowRunInfo[];
   nextPageToken: string;
@@ -50,8 +56,11 @@ export interface FlowRunControl {
   /** A run by id, or null when it does not exist or is not a flow run. */
   get(runId: string): Promise<FlowRunInfo | null>;
   /**
-   * The flow's definition changed: a run of it executing in this process ends after its current
-   * batch, and a fresh run (reading the new definition) replaces it. Returns at once.
+   * The flow's definition changed to the one with digest `definition` (`definitionDigest`): an
+   * active run of another definition, in any process, ends after its current step (or retry
+   * attempt) and continues in a successor run that executes the new one. Waits at most `waitMs`
+   * for that and says whether the new definition is in effect: no run is active (the next one
+   * reads it), the active run is still queued, or the active run reports that digest.
    */
-  restart(flowId: string): void;
+  awaitDefinition(flowId: string, definition: string, waitMs: number): Promise<DefinitionInEffect>;
 }

@@ -1,6 +1,6 @@
 import { parseFlow, type FlowValidationContext } from '../../config/flow';
 import { DuctError, invalidArgument } from '../../core/errors';
-import type { Flow, FlowState } from '../../core/flow';
+import { definitionDigest, definitionOf, type Flow, type FlowState } from '../../core/flow';
 import { keepMaskedSecrets, maskFlow } from './mask';
 import type { FlowRunControl, FlowRunInfo, FlowRunPage, RunKind } from './runs';
 import type { FlowPage, FlowStore } from './store';
@@ -12,7 +12,15 @@ export interface FlowServiceDeps {
   runs: FlowRunControl | null;
   /** What StartFlow/ResumeFlow enqueue: `stream` without a schedule, `once` when DUCTSTREAM_DBOS_SCHEDULE drives runs. */
   startRunKind: RunKind;
+  /** How long UpdateFlow waits for a running flow to switch to the new definition (default 10 s). */
+  updateWaitMs?: number;
 }
+
+/** How long UpdateFlow waits for a running flow's run to switch to the new definition. */
+const UPDATE_WAIT_MS = 10_000;
+
+const PENDING_UPDATE = (who: string): string =>
+  `definition updated: ${who} switches to it when its current step or retry attempt ends (within about a second of that)`;
 
 /** The flow lifecycle: created → running ⇄ paused → stopped, and failed (with a reason) from a run. */
 const PAUSABLE: readonly FlowState[] = ['running'];
@@ -48,15 +56,23 @@ export class FlowService {
 
   /**
    * Replaces the definition (full payload) keeping state and checkpoint; masked secrets sent back
-   * unchanged keep their stored values. A run of the flow executing here restarts on the new one.
+   * unchanged keep their stored values. When the flow is running with another definition, its
+   * active run (in any process) ends after its current step, or its current retry attempt, and a
+   * successor run executes the new definition; this waits up to `updateWaitMs` for that. When the
+   * run has not switched by then, the returned flow's `state_reason` says which run will switch
+   * and when; the switch still happens.
    */
   async update(input: unknown): Promise<Flow> {
     const parsed = parseFlow(input, this.deps.validation);
     const stored = await this.stored(parsed.id, 'id');
     const next = parseFlow(keepMaskedSecrets(parsed, stored), this.deps.validation);
     const updated = await this.deps.store.update(next);
-    if (updated.state === 'running') this.deps.runs?.restart(updated.id);
-    return maskFlow(updated);
+    if (updated.state !== 'running' || definitionOf(updated) === definitionOf(stored)) return maskFlow(updated);
+    if (!this.deps.runs) {
+      return maskFlow({ ...updated, state_reason: PENDING_UPDATE('a run of this flow in another process (ductstream-worker or a server)') });
+    }
+    const effect = await this.deps.runs.awaitDefinition(updated.id, definitionDigest(updated), this.deps.updateWaitMs ?? UPDATE_WAIT_MS);
+    return maskFlow(effect.inEffect ? updated : { ...updated, state_reason: PENDING_UPDATE(`run ${effect.runId}`) });
   }
 
   /** Deletes the flow; its run ends after the current batch. Checkpoint and slot stay. */

@@ -23,5 +23,11 @@ export interface FlowStore {
   /** Creates the flow, or updates its definition keeping its state when it exists. */
   upsert(flow: Flow): Promise<{ flow: Flow; created: boolean }>;
   setState(id: string, state: FlowState, reason?: string): Promise<Flow>;
+  /**
+   * Sets the reason of a flow that is `running` (e.g. `retrying: <error>`, or '' once it recovered)
+   * without changing its state; does nothing when the flow is in any other state or gone, so it
+   * never undoes a concurrent pause or stop.
+   */
+  noteRunning(id: string, reason: string): Promise<void>;
   delete(id: string): Promise<boolean>;
 }

@@ -162,18 +162,15 @@ export type AckStatus = 'acked' | 'already_acked' | 'not_delivered';
  * group does not stop the ack (acks are per group, as in Redis streams).
  */
 export async function ackEvents(client: PoolClient, groupId: number, ids: readonly string[]): Promise<Map<string, AckStatus>> {
-  // One statement. Each id is looked up by key and its row locked (waiting for a pull holding it),
-  // so the ctid the UPDATE uses stays valid; the delivered-ids subquery reads the snapshot before it.
+  // One statement. The UPDATE finds rows by key (`= ANY` on the primary key, an index probe per
+  // id): a row a concurrent pull is re-leasing is waited for and then updated in its new version
+  // (READ COMMITTED re-checks the latest row). Rows matched by a ctid read before the wait would be
+  // gone by then and the ack lost. The delivered-ids subquery reads the statement's snapshot.
   const { rows } = await client.query<{ acked: string[]; delivered: string[] }>(
     `WITH req AS (SELECT DISTINCT unnest($2::bigint[]) AS event_id),
-     open AS (
-       SELECT o.row_id FROM req CROSS JOIN LATERAL (
-         SELECT d.ctid AS row_id FROM ${S}.deliveries d
-         WHERE d.group_id = $1 AND d.event_id = req.event_id AND d.acked_at IS NULL AND d.delivery_count > 0
-         LIMIT 1 FOR UPDATE) o),
      done AS (
        UPDATE ${S}.deliveries d SET acked_at = now(), leased_until = NULL
-       WHERE d.ctid = ANY (ARRAY(SELECT row_id FROM open)) AND d.group_id = $1 AND d.acked_at IS NULL
+       WHERE d.group_id = $1 AND d.event_id = ANY ($2::bigint[]) AND d.acked_at IS NULL AND d.delivery_count > 0
        RETURNING d.event_id)
      SELECT ARRAY(SELECT event_id::text FROM done) AS acked,
             ARRAY(SELECT req.event_id::text FROM req CROSS JOIN LATERAL (

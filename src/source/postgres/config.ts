@@ -23,7 +23,7 @@ export interface SnapshotConfig {
   statePath?: string;
 }
 
-/** The typed options of a `postgres` source (usage.md, "Postgres Source Options" and "Backfill"). */
+/** The typed options of a `postgres` source (docs/usage.md, "Postgres Source Options" and "Backfill"). */
 export interface PostgresSourceConfig {
   dsn: string;
   slot: string;
@@ -51,7 +51,7 @@ export interface PostgresSourceConfig {
   snapshot: SnapshotConfig;
 }
 
-/** Every default of the source, in one place (values as documented in usage.md). */
+/** Every default of the source, in one place (values as documented in docs/usage.md). */
 export const POSTGRES_SOURCE_DEFAULTS = {
   createSlot: true,
   ensurePublication: true,

@@ -137,3 +137,17 @@ export function clientConfigFromDsn(dsn: string, opts: ConnectionOptions = {}): 
   cfg.ssl = sslFromMode(kv.sslmode);
   return cfg;
 }
+
+/**
+ * The local files a DSN makes the driver read: `sslcert`, `sslkey`, `sslrootcert` of a URL (node
+ * `pg` reads them when connecting). Key/value DSNs pass no file parameters to the driver.
+ */
+export function dsnLocalFiles(dsn: string): { param: string; path: string }[] {
+  if (!URL_PREFIX.test(dsn)) return [];
+  try {
+    const params = new URL(dsn).searchParams;
+    return ['sslcert', 'sslkey', 'sslrootcert'].map((param) => ({ param, path: params.get(param) ?? '' })).filter((f) => f.path !== '' && f.path !== 'system');
+  } catch {
+    return [];
+  }
+}

@@ -32,7 +32,6 @@ export interface S3Server {
 }
 
 export async function startS3Server(buckets: string[]): Promise<S3Server> {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const S3rver = require('s3rver') as S3rverConstructor;
   const dir = mkdtempSync(join(tmpdir(), 'ductstream-s3rver-'));
   const server = new S3rver({ port: 0, address: '127.0.0.1', directory: dir, silent: true, configureBuckets: buckets.map((name) => ({ name })) });

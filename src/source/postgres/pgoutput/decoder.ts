@@ -24,7 +24,7 @@ export function readCString(buf: Buffer, pos: number): [string, number] {
 export function readRawTuple(buf: Buffer, pos: number): [RawTuple, number] {
   const n = buf.readUInt16BE(pos);
   pos += 2;
-  const out: RawTuple = new Array(n);
+  const out: RawTuple = new Array<RawTuple[number]>(n);
   for (let i = 0; i < n; i++) {
     const kind = buf[pos++];
     if (kind === 0x6e /* n */) {
@@ -88,9 +88,8 @@ export function parsePgoutput(buf: Buffer, offset = 0): PgoutputMessage {
     case 0x59 /* Y */: {
       const typeOid = buf.readUInt32BE(pos);
       let schema: string;
-      let name: string;
       [schema, pos] = readCString(buf, pos + 4);
-      [name] = readCString(buf, pos);
+      const [name] = readCString(buf, pos);
       return { tag: 'type', typeOid, schema: schema === '' ? 'pg_catalog' : schema, name };
     }
     case 0x49 /* I */: {

@@ -8,6 +8,8 @@ export interface RelationCatalogInfo {
   notNull: Set<string>;
   /** Primary key column names in key order; empty when none. */
   primaryKey: string[];
+  /** True when the primary key constraint is DEFERRABLE (rows may share a key inside a transaction). */
+  keyDeferrable?: boolean;
   /** Per Relation column (same order): `pg_type.typname` (schema-qualified outside pg_catalog) and `format_type`. */
   types: Array<{ pgType: string; formattedType: string } | undefined>;
 }
@@ -16,6 +18,7 @@ interface AttributeRow {
   attname: string;
   attnotnull: boolean;
   pk_pos: number | null;
+  pk_deferrable: boolean | null;
 }
 
 interface TypeRow {
@@ -34,7 +37,9 @@ export async function loadRelationCatalog(query: CatalogQuery, rel: RelationMess
   const attrs = await query<AttributeRow>(
     `SELECT a.attname::text AS attname, a.attnotnull,
             (SELECT array_position(i.indkey::int2[], a.attnum) FROM pg_catalog.pg_index i
-              WHERE i.indrelid = a.attrelid AND i.indisprimary) AS pk_pos
+              WHERE i.indrelid = a.attrelid AND i.indisprimary) AS pk_pos,
+            (SELECT c.condeferrable FROM pg_catalog.pg_constraint c
+              WHERE c.conrelid = a.attrelid AND c.contype = 'p') AS pk_deferrable
        FROM pg_catalog.pg_attribute a
       WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped`,
     [rel.relationId],
@@ -54,11 +59,12 @@ export async function loadRelationCatalog(query: CatalogQuery, rel: RelationMess
     if (a.pk_pos !== null) pk.push([a.pk_pos, a.attname]);
   }
   pk.sort((x, y) => x[0] - y[0]);
-  const byOrd: RelationCatalogInfo['types'] = new Array(rel.columns.length).fill(undefined);
+  const byOrd: RelationCatalogInfo['types'] = new Array<RelationCatalogInfo['types'][number]>(rel.columns.length).fill(undefined);
   for (const t of types) {
     if (t.typname === null || t.formatted === null) continue;
     const pgType = t.nspname === 'pg_catalog' || t.nspname === null ? t.typname : `${t.nspname}.${t.typname}`;
     byOrd[t.ord - 1] = { pgType, formattedType: t.formatted };
   }
-  return { found: attrs.length > 0, notNull, primaryKey: pk.map(([, n]) => n), types: byOrd };
+  const keyDeferrable = attrs.some((a) => a.pk_deferrable === true);
+  return { found: attrs.length > 0, notNull, primaryKey: pk.map(([, n]) => n), keyDeferrable, types: byOrd };
 }

@@ -77,7 +77,15 @@ export function buildRelationState(
     relationId: rel.relationId,
     ref,
     key: tableKey(ref),
-    schema: { schema: rel.schema, name: rel.name, relationId: rel.relationId, columns, primaryKey, replicaIdentity },
+    schema: {
+      schema: rel.schema,
+      name: rel.name,
+      relationId: rel.relationId,
+      columns,
+      primaryKey,
+      replicaIdentity,
+      ...(catalog.keyDeferrable && primaryKey.length > 0 ? { keyDeferrable: true } : {}),
+    },
     names,
     parsers,
     bytesParsers,
@@ -90,6 +98,7 @@ export function buildRelationState(
 export function sameTableSchema(a: TableSchema, b: TableSchema): boolean {
   if (a.schema !== b.schema || a.name !== b.name || a.replicaIdentity !== b.replicaIdentity) return false;
   if (a.primaryKey.join('\u0000') !== b.primaryKey.join('\u0000') || a.columns.length !== b.columns.length) return false;
+  if ((a.keyDeferrable ?? false) !== (b.keyDeferrable ?? false)) return false;
   return a.columns.every((c, i) => {
     const d = b.columns[i]!;
     return c.name === d.name && c.typeOid === d.typeOid && c.typmod === d.typmod && c.nullable === d.nullable && c.formattedType === d.formattedType;

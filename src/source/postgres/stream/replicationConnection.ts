@@ -75,7 +75,7 @@ export class ReplicationConnection {
           if (!this.stopping) handlers.onFailure(new Error('the server ended the replication stream'));
         },
         (e: unknown) => {
-          if (!this.started) reject(e);
+          if (!this.started) reject(e instanceof Error ? e : new Error(String(e)));
           else if (!this.stopping) handlers.onFailure(e);
         },
       );

@@ -1,0 +1,105 @@
+import { tableKey, type Row } from '../../core/change';
+import { DuctError } from '../../core/errors';
+import type { Logger } from '../../core/log';
+import type { SourceRowReader } from '../../core/sourceRows';
+import { qualified, type SqlDialect } from './dialect';
+import type { TableLayout } from './layout';
+import { LOAD, type LoadTable } from './load-table';
+import type { PlannedRow, TablePlan } from './plan';
+import { keyIdOf } from './row-key';
+import type { SqlSession } from './session';
+
+/**
+ * Unchanged TOAST values of rows the destination does not hold (rows that existed before the flow
+ * started, say): the change does not carry them and the destination has nothing to keep, so
+ * writing the row would put NULL where the source never had one. Such rows are completed from the
+ * source's current row by key instead (which can be newer than the change: a later change of the
+ * stream corrects it); a row the source no longer has is left out (a later delete or key change in
+ * the stream accounts for it). Without a source reader the table is stopped with the reason.
+ *
+ * Returns the plan to apply: `plan` itself when every row's fill source is in the destination.
+ */
+export async function completeFromSource(
+  session: SqlSession,
+  d: SqlDialect,
+  layout: TableLayout,
+  plan: TablePlan,
+  load: LoadTable,
+  reader: SourceRowReader | undefined,
+  log: Logger,
+): Promise<TablePlan> {
+  if (load.keep.length === 0 || layout.key.length === 0 || load.rowCount === 0) return plan;
+  const found = await session.query(missingFillQuery(d, layout, load));
+  if (found.length === 0) return plan;
+  const missing = new Set(found.map((r) => Number(r.ord)));
+  const rows = [...missing].map((i) => plan.rows[i]!);
+  const columns = [...new Set(rows.flatMap((r) => r.fill))];
+  if (!reader) throw unknownValues(layout, rows, columns);
+  const live = rows.filter((r) => !r.deleted);
+  const idOf = keyIdOf(layout.key);
+  const current = new Map<unknown, Row>();
+  for (const row of await reader.rowsByKey(
+    layout.source,
+    live.map((r) => keyOf(layout, r.values)),
+  ))
+    current.set(idOf(row), row);
+  const out: PlannedRow[] = [];
+  let fetched = 0;
+  let gone = 0;
+  plan.rows.forEach((r, i) => {
+    if (!missing.has(i)) return out.push(r);
+    if (r.deleted) {
+      // A soft-deleted image of a row the destination never held: flag whatever is there.
+      return out.push({ ...r, action: 'soft_delete', values: keyOf(layout, r.values), fill: [], fillFrom: null });
+    }
+    const src = current.get(idOf(r.values));
+    if (!src) return gone++;
+    const values: Row = { ...r.values };
+    for (const c of r.fill) values[c] = src[c] ?? null;
+    fetched++;
+    out.push({ ...r, values, fill: [], fillFrom: null });
+  });
+  log.info('unchanged TOAST values of rows the destination lacked were read from the source (they may be newer than the change)', {
+    table: tableKey(layout.source),
+    columns,
+    fetched,
+    gone,
+  });
+  return { ...plan, rows: out, onlyInserts: false, onlyUpdates: false };
+}
+
+/** `SELECT ord` of the load rows that keep a destination value from a key the destination lacks. */
+export function missingFillQuery(d: SqlDialect, layout: TableLayout, load: LoadTable): string {
+  const sq = (n: string): string => `s.${d.quoteIdent(n)}`;
+  const anyKeep = load.keep.map((i) => sq(LOAD.keep(i))).join(' OR ');
+  const match = layout.key
+    .map((k, i) => {
+      const c = layout.columns.find((col) => col.name === k)!;
+      const src = c.cast ? d.cast(sq(LOAD.src(i)), c.ddlType) : sq(LOAD.src(i));
+      return `t.${d.quoteIdent(k)} = ${src}`;
+    })
+    .join(' AND ');
+  return (
+    `SELECT ${sq(LOAD.ord)} AS ord FROM ${qualified(d, load.table)} AS s WHERE (${anyKeep}) ` +
+    `AND NOT EXISTS (SELECT 1 FROM ${qualified(d, layout.target)} AS t WHERE ${match})`
+  );
+}
+
+function keyOf(layout: TableLayout, values: Row): Row {
+  const out: Row = {};
+  for (const k of layout.key) out[k] = values[k] ?? null;
+  return out;
+}
+
+function unknownValues(layout: TableLayout, rows: PlannedRow[], columns: string[]): DuctError {
+  const t = tableKey(layout.source);
+  const example = JSON.stringify(keyOf(layout, rows[0]!.values), (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+  return new DuctError(
+    'failed_precondition',
+    `${rows.length} update(s) of ${t} leave column(s) ${columns.join(', ')} unchanged (TOAST) on rows ${layout.target.schema}.${layout.target.name} does not hold (first key ${example}): their values are unknown, and writing NULL would be wrong`,
+    {
+      retry: 'never',
+      hint: `copy the table's existing rows into the destination first, or run ALTER TABLE ${t} REPLICA IDENTITY FULL on the source so updates carry every value`,
+    },
+  );
+}
