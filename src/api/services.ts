@@ -1,3 +1,4 @@
+import { backfillServiceRegistration } from './backfill/registration';
 import { flowServiceRegistration } from './flows/registration';
 import type { ApiServiceRegistration } from './registration';
 import { streamServiceRegistration } from './streamRegistration';
@@ -8,4 +9,4 @@ import { streamServiceRegistration } from './streamRegistration';
  * (`{ service: 'ductstream.v1.XService', implement: (ctx) => ({ Method: unary(...) }) }`) beside
  * its handlers, and add it to this list.
  */
-export const API_SERVICES: readonly ApiServiceRegistration[] = [flowServiceRegistration, streamServiceRegistration];
+export const API_SERVICES: readonly ApiServiceRegistration[] = [flowServiceRegistration, streamServiceRegistration, backfillServiceRegistration];

@@ -75,6 +75,8 @@ export interface RunnerLimits {
    * this long, in ms (DUCTSTREAM_TAKEOVER_AFTER, in seconds).
    */
   takeoverAfterMs: number;
+  /** Rows one backfill chunk (one DBOS step) aims at (DUCTSTREAM_BACKFILL_CHUNK_ROWS). */
+  backfillChunkRows: number;
 }
 
 export const ENV_DEFAULTS = {
@@ -92,6 +94,7 @@ export const ENV_DEFAULTS = {
     stepMaxAttempts: 0,
     retryMaxBackoffMs: 30_000,
     takeoverAfterMs: 15_000,
+    backfillChunkRows: 20_000,
   },
   httpListen: '127.0.0.1:8081',
   statusIntervalSeconds: 5,
@@ -257,6 +260,7 @@ export function readServiceEnv(env: NodeJS.ProcessEnv = process.env): ServiceEnv
       stepMaxAttempts: nonNegativeInt(env, 'DUCTSTREAM_STEP_MAX_ATTEMPTS', ENV_DEFAULTS.runner.stepMaxAttempts),
       retryMaxBackoffMs: seconds(env, 'DUCTSTREAM_RETRY_MAX_BACKOFF', ENV_DEFAULTS.runner.retryMaxBackoffMs),
       takeoverAfterMs: seconds(env, 'DUCTSTREAM_TAKEOVER_AFTER', ENV_DEFAULTS.runner.takeoverAfterMs),
+      backfillChunkRows: positiveInt(env, 'DUCTSTREAM_BACKFILL_CHUNK_ROWS', ENV_DEFAULTS.runner.backfillChunkRows),
     },
     ops: readOpsEnv(env),
   };

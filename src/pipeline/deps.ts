@@ -14,6 +14,22 @@ export interface RunnerDeps {
   checkpoints: CheckpointStore;
   codecFor: (f: WireFormat) => Codec;
   log: Logger;
+  /** The backfill hold of a flow (see {@link BackfillHold}); absent: never held. Cheap (cached by the implementation). */
+  backfillHold?: (flowId: string) => Promise<BackfillHold | null>;
+}
+
+/**
+ * While a backfill of some tables runs, the flow's stream does not write their changes committed
+ * at or after `lsn` (at or before the backfill's snapshot LSN) and its checkpoint stops before the
+ * first change it left out; other tables keep streaming. When the hold ends the stream re-reads
+ * from that checkpoint: the held tables' changes then apply after the snapshot rows (changes the
+ * snapshot already holds are skipped by the destination's watermark), other tables' changes are
+ * replays that destinations skip.
+ */
+export interface BackfillHold {
+  lsn: bigint;
+  /** `schema.table` keys of the tables being backfilled. */
+  tables: ReadonlySet<string>;
 }
 
 let current: RunnerDeps | undefined;

@@ -1,3 +1,4 @@
+import { tableKey, type Batch } from '../core/change';
 import { DuctError, describeError, invalidArgument } from '../core/errors';
 import { observeBatchDuration } from '../status/metrics';
 import { recordCaughtUp, recordDelivered, recordFailure, recordHeartbeat } from '../status/liveCounters';
@@ -9,7 +10,7 @@ import { parsePostgresSourceConfig, type PostgresSourceConfig } from '../source/
 import { preparePostgresSource } from '../source/postgres/prepare';
 import { currentFlushLsn } from '../source/postgres/walPosition';
 import { PostgresSource } from '../source/postgres/source';
-import type { RunnerDeps } from './deps';
+import type { BackfillHold, RunnerDeps } from './deps';
 import { BatchReader } from './batchReader';
 import { openFlowDestinations } from './destinations';
 import { toEncodedBatch } from './encodedBatch';
@@ -49,6 +50,8 @@ export class FlowRuntime {
    */
   private catchUpTarget: Lsn = 0n;
   private caughtUp = false;
+  /** Set while a backfill hold left changes out: the checkpoint stays here until the hold ends. */
+  private frozenAt: Lsn | null = null;
   readonly sourceConfig: PostgresSourceConfig;
   private readonly log: Logger;
 
@@ -85,6 +88,14 @@ export class FlowRuntime {
   /** Reads and delivers batches from `from` until the step's bounds, an empty poll, or a stop request. */
   async deliver(from: Lsn, shouldStop: () => boolean): Promise<DeliverResult> {
     try {
+      const hold = await this.currentHold();
+      if (!hold && this.frozenAt !== null) {
+        // The backfill ended: re-read from the checkpoint before the first change left out, with
+        // destinations reopened (their cached watermarks predate the snapshot rows).
+        this.log.info('backfill hold ended; re-reading from the held checkpoint', { from: formatLsn(from) });
+        this.frozenAt = null;
+        await this.close();
+      }
       await this.ensureOpen(from);
       const started = Date.now();
       const p = progressOf(this.flow.id);
@@ -93,8 +104,9 @@ export class FlowRuntime {
       let checkpoint = from;
       let empty = false;
       while (!shouldStop()) {
-        const batch = await this.reader!.next();
-        if (!batch) throw new DuctError('source_failed', 'the replication stream ended unexpectedly', { retry: 'transient' });
+        const read = await this.reader!.next();
+        if (!read) throw new DuctError('source_failed', 'the replication stream ended unexpectedly', { retry: 'transient' });
+        const batch = hold ? this.withoutHeld(read, hold, checkpoint) : read;
         if (batch.checkpointLsn > checkpoint) checkpoint = batch.checkpointLsn;
         if (batch.changes.length === 0) {
           if (this.sourceConfig.emitEmpty) await writeToAll(this.destinations, toEncodedBatch(batch, this.deps.codecFor), this.flow.parallelism);
@@ -115,7 +127,8 @@ export class FlowRuntime {
         if (rows >= this.deps.env.runner.stepMaxRows || Date.now() - started >= this.deps.env.runner.stepMaxMs) break;
       }
       this.updateProgress();
-      return { rows, batches, checkpointLsn: formatLsn(checkpoint), empty };
+      if (this.frozenAt !== null) this.position = this.frozenAt;
+      return { rows, batches, checkpointLsn: formatLsn(this.frozenAt ?? checkpoint), empty };
     } catch (e) {
       this.log.warn('delivery failed; the stream will reopen from the checkpoint', { error: describeError(e) });
       recordFailure(this.flow.id, e instanceof DuctError ? e.message : describeError(e), e instanceof DuctError ? (e.hint ?? '') : '');
@@ -140,6 +153,22 @@ export class FlowRuntime {
     const dests = this.destinations;
     this.destinations = [];
     await Promise.allSettled([source?.close(), ...dests.map((d) => d.close())]);
+  }
+
+  private async currentHold(): Promise<BackfillHold | null> {
+    const hold = (await this.deps.backfillHold?.(this.flow.id)) ?? null;
+    return hold && hold.tables.size > 0 ? hold : null;
+  }
+
+  /** The batch without the held tables' changes at or after the hold LSN; freezes the checkpoint before the first one left out. */
+  private withoutHeld(batch: Batch, hold: BackfillHold, checkpointBefore: Lsn): Batch {
+    const kept = batch.changes.filter((c) => c.commitLsn < hold.lsn || !hold.tables.has(tableKey(c.table)));
+    if (kept.length === batch.changes.length) return batch;
+    if (this.frozenAt === null) {
+      this.frozenAt = checkpointBefore;
+      this.log.info('backfill running: holding its tables and the checkpoint', { hold_lsn: formatLsn(hold.lsn), checkpoint: formatLsn(checkpointBefore) });
+    }
+    return { ...batch, changes: kept };
   }
 
   private hasCaughtUp(checkpoint: Lsn): boolean {

@@ -111,9 +111,16 @@ export function deleteWatermark(d: SqlDialect, k: WatermarkKey): string {
   return `DELETE FROM ${qualified(d, d.metaTable)} WHERE ${keyWhere(d, k)}`;
 }
 
-/** True when the change at (commitLsn, seq) is at or before the watermark: already applied. */
-export function isApplied(w: Watermark | undefined, c: { commitLsn: Lsn; seq: number }): boolean {
+/**
+ * True when the change at (commitLsn, seq) is at or before the watermark: already applied.
+ * Snapshot rows (`op: 'read'`, backfill) all sit at their snapshot's LSN with negative seqs, below
+ * every streamed change of that LSN: they count as applied only once a streamed change at or after
+ * the snapshot LSN has been (then the stream owns the table's rows and a snapshot row could
+ * regress one), never because of another snapshot row, so chunks of one backfill in any order apply.
+ */
+export function isApplied(w: Watermark | undefined, c: { commitLsn: Lsn; seq: number; op?: string }): boolean {
   if (!w) return false;
+  if (c.op === 'read') return c.commitLsn < w.commitLsn || (c.commitLsn === w.commitLsn && w.seq >= 0);
   return c.commitLsn < w.commitLsn || (c.commitLsn === w.commitLsn && c.seq <= w.seq);
 }
 

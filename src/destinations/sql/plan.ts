@@ -118,7 +118,7 @@ function planTarget(layout: TableLayout, changes: Change[]): TablePlan {
       onlyUpdates = false;
       continue;
     }
-    if (c.op === 'insert') {
+    if (c.op === 'insert' || c.op === 'read') {
       // The image is the change's own row (never mutated).
       entries.set(idOf(c.after!), upsertRow(c.after!, NO_COLUMNS, null, c));
       onlyUpdates = false;
@@ -309,7 +309,7 @@ function planAppend(layout: TableLayout, changes: Change[]): TablePlan {
       rows.push({ action: 'append', values: {}, fill: [], fillFrom: null, change: c, deleted: false });
       continue;
     }
-    if (c.op === 'insert') {
+    if (c.op === 'insert' || c.op === 'read') {
       const image: Image = { values: { ...c.after }, fill: [], fillFrom: null };
       if (keyed) images.set(idOf(newKeyOf(layout, c, null)), image);
       rows.push({ action: 'append', ...image, change: c, deleted: false });
@@ -340,7 +340,7 @@ function planKeyless(layout: TableLayout, changes: Change[]): TablePlan {
       truncate = c;
       continue;
     }
-    if (c.op === 'insert') {
+    if (c.op === 'insert' || c.op === 'read') {
       rows.push({ action: 'insert', values: { ...c.after }, fill: [], fillFrom: null, change: c, deleted: false });
       continue;
     }
