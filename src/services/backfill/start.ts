@@ -30,13 +30,23 @@ export interface StartedBackfill {
  * throws `invalid_argument` naming `fields` and starts nothing. A table already being backfilled
  * for the flow is refused (`failed_precondition`). Returns at once; the work runs on the flow's
  * backfill queue (`ductstream-backfill-<flow>`), whose listeners share the partitions.
+ * `backfillId`: the id to start it under (another module, e.g. `publication sync -snapshot`, that
+ * must know it before it starts); it must be `backfill-<flowId>-<digits>` ({@link newBackfillId}).
+ * Starting the same id twice returns the running backfill (DBOS deduplicates workflow ids).
  */
-export async function startBackfill(flowId: string, input: BackfillInput, fields: BackfillFields): Promise<StartedBackfill> {
+export async function startBackfill(flowId: string, input: BackfillInput, fields: BackfillFields, backfillId?: string): Promise<StartedBackfill> {
   const deps = runnerDeps();
+  if (backfillId !== undefined && flowIdOfBackfill(backfillId) !== flowId) {
+    throw new DuctError('invalid_argument', `backfill id "${backfillId}" is not one of flow "${flowId}"`, {
+      retry: 'never',
+      hint: 'make it with newBackfillId(flowId)',
+    });
+  }
   const flow = await deps.flows.get(flowId);
   if (!flow) throw new DuctError('not_found', `flow "${flowId}" does not exist`, { field: 'flow_id', hint: 'create it first (CreateFlow or -flow-file)' });
   const request = await validateBackfill(flow, input, fields, deps.log);
   for (const w of await activeBackfills(flowId)) {
+    if (w.workflowID === backfillId) return { backfillId, request };
     const other = (Array.isArray(w.input) ? (w.input[0] as BackfillRequest | undefined) : undefined)?.tables ?? [];
     const both = request.tables.filter((t) => other.includes(t));
     if (both.length > 0) {
@@ -46,8 +56,8 @@ export async function startBackfill(flowId: string, input: BackfillInput, fields
       });
     }
   }
-  const backfillId = newBackfillId(flowId);
-  await DBOS.startWorkflow(backfillWorkflow, { workflowID: backfillId })(request);
-  deps.log.info('backfill started', { flow: flowId, backfill: backfillId, tables: request.tables.join(','), workers: request.workers });
-  return { backfillId, request };
+  const id = backfillId ?? newBackfillId(flowId);
+  await DBOS.startWorkflow(backfillWorkflow, { workflowID: id })(request);
+  deps.log.info('backfill started', { flow: flowId, backfill: id, tables: request.tables.join(','), workers: request.workers });
+  return { backfillId: id, request };
 }
