@@ -9,14 +9,16 @@ import type { SnowpipeFormat } from './config';
 
 /**
  * The name of the file holding `changes` of one table: `<first>_<last>.<ext>` where each position
- * is the commit LSN (16 hex digits) and seq (10 digits), so names sort by stream position and a
+ * is the commit LSN (16 hex digits) and seq (10 digits; a snapshot row's negative seq as `r` and 19 digits), so names sort by stream position and a
  * replayed batch gets the same name (and, encoded deterministically, the same bytes: Snowflake's
  * load history then skips it). Under `stage_path/<schema>.<table>/`.
  */
 export function fileName(changes: Change[], format: SnowpipeFormat): string {
   const first = changes[0]!;
   const last = changes[changes.length - 1]!;
-  const pos = (c: Change): string => `${c.commitLsn.toString(16).padStart(16, '0')}_${String(c.seq).padStart(10, '0')}`;
+  // Snapshot rows (backfill) have negative seqs: `r` and the magnitude, so names stay plain and unique.
+  const seq = (s: number): string => (s < 0 ? `r${String(-s).padStart(19, '0')}` : String(s).padStart(10, '0'));
+  const pos = (c: Change): string => `${c.commitLsn.toString(16).padStart(16, '0')}_${seq(c.seq)}`;
   return `${pos(first)}_${pos(last)}.${format === 'json' ? 'json' : format}`;
 }
 
@@ -29,14 +31,14 @@ export function filePath(stagePath: string, source: TableRef): string {
  * One record per change, column name → text (NULL as null): the row (the new row of inserts and
  * updates, the old row or key of deletes) in the text forms Snowflake converts on COPY, then the
  * layout's metadata columns (operation, deleted flag, synced-at, watermark, position) when
- * `append_mode`/`meta_enabled` ask for them. Without metadata, deletes and truncates have no row to
- * append and are left out. Unchanged TOAST columns are NULL (an append-only file has no earlier row).
+ * `append_mode`/`meta_enabled` ask for them. Snapshot rows (backfill, `op: 'read'`) are rows like
+ * inserts. Without metadata, deletes and truncates have no row to append and are left out. Unchanged TOAST columns are NULL (an append-only file has no earlier row).
  */
 export function fileRecords(layout: TableLayout, changes: Change[], withMetadata: boolean, syncedAtMicros: bigint): Record<string, string | null>[] {
   const converters = layout.columns.map((c) => textConverter(c.load));
   const out: Record<string, string | null>[] = [];
   for (const c of changes) {
-    if (!withMetadata && c.op !== 'insert' && c.op !== 'update') continue;
+    if (!withMetadata && c.op !== 'insert' && c.op !== 'update' && c.op !== 'read') continue;
     const row = c.op === 'delete' ? (c.before ?? c.key) : c.op === 'truncate' ? {} : (c.after ?? {});
     const rec: Record<string, string | null> = {};
     layout.columns.forEach((col, i) => {
