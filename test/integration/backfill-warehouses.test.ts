@@ -42,7 +42,7 @@ afterAll(async () => {
 
 type Item = { id: string; name: string | null; v: number };
 const norm = (rows: Array<Record<string, unknown>>): Item[] =>
-  rows.map((r) => ({ id: String(r.id), name: r.name === null ? null : String(r.name), v: Number(r.v) })).sort((a, b) => Number(a.id) - Number(b.id));
+  rows.map((r) => ({ id: String(r.id), name: r.name === null ? null : String(r.name as string), v: Number(r.v) })).sort((a, b) => Number(a.id) - Number(b.id));
 
 it('DuckDB, ClickHouse, Snowflake and Snowpipe get the snapshot rows and the changes streamed after them', async () => {
   const duck = join(dir, 'items.duckdb');
