@@ -68,7 +68,11 @@ it('DuckDB, ClickHouse, Snowflake and Snowpipe get the snapshot rows and the cha
   expect(stored.stderr).not.toMatch(/error/i);
   expect(stored.code).toBe(0);
 
-  const backfill = await runWorker(['-flow-id', 'bfw', '-mode', 'backfill', '-tables', 'public.items', '-partition-column', 'id', '-partition-count', '2'], env, 300_000);
+  const backfill = await runWorker(
+    ['-flow-id', 'bfw', '-mode', 'backfill', '-tables', 'public.items', '-partition-column', 'id', '-partition-count', '2'],
+    env,
+    300_000,
+  );
   expect(backfill.stderr).toMatch(new RegExp(`public\\.items: ${ROWS}/${ROWS} rows`));
   expect(backfill.code).toBe(0);
 
