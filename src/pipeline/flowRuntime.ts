@@ -88,8 +88,7 @@ export class FlowRuntime {
   /** Reads and delivers batches from `from` until the step's bounds, an empty poll, or a stop request. */
   async deliver(from: Lsn, shouldStop: () => boolean): Promise<DeliverResult> {
     try {
-      const hold = await this.currentHold();
-      if (!hold && this.frozenAt !== null) {
+      if (this.frozenAt !== null && !(await this.currentHold())) {
         // The backfill ended: re-read from the checkpoint before the first change left out, with
         // destinations reopened (their cached watermarks predate the snapshot rows).
         this.log.info('backfill hold ended; re-reading from the held checkpoint', { from: formatLsn(from) });
@@ -106,6 +105,10 @@ export class FlowRuntime {
       while (!shouldStop()) {
         const read = await this.reader!.next();
         if (!read) throw new DuctError('source_failed', 'the replication stream ended unexpectedly', { retry: 'transient' });
+        // Looked up per batch (cached ~1 s): a backfill starting mid-step holds its tables from the next batch on.
+        const hold = await this.currentHold();
+        // The hold ended mid-step: this batch is dropped unwritten; the next step re-reads from the held checkpoint.
+        if (!hold && this.frozenAt !== null) break;
         const batch = hold ? this.withoutHeld(read, hold, checkpoint) : read;
         if (batch.checkpointLsn > checkpoint) checkpoint = batch.checkpointLsn;
         if (batch.changes.length === 0) {

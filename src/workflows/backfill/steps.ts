@@ -63,7 +63,7 @@ export async function planBackfill(backfillId: string, req: BackfillRequest): Pr
     chunkRows: deps.env.runner.backfillChunkRows,
   });
   return {
-    snapshot: { name: snap.name, lsn: formatLsn(snap.lsn), timeMicros: snap.timeMicros.toString() },
+    snapshot: { name: snap.name, lsn: formatLsn(snap.lsn), timeMicros: snap.timeMicros.toString(), rowsLsn: formatLsn(rowsPosition(req, snap.lsn)) },
     queueName,
     tables: tables.map((t) => ({
       table: tableKey(t.table),
@@ -73,6 +73,12 @@ export async function planBackfill(backfillId: string, req: BackfillRequest): Pr
     partitions: parts.map((task, i) => ({ id: `${backfillId}.p${i}`, label: partitionLabel(task), task })),
     startedAtMs: Date.now(),
   };
+}
+
+/** Where snapshot rows sit (see {@link SnapshotRef.rowsLsn}): one below the hold LSN, never above the snapshot. */
+export function rowsPosition(req: Pick<BackfillRequest, 'holdLsn'>, snapshotLsn: bigint): bigint {
+  const hold = parseLsn(req.holdLsn);
+  return hold > 0n && hold <= snapshotLsn ? hold - 1n : snapshotLsn;
 }
 
 const SNAPSHOT_NAME = /^[0-9A-F-]+$/i;
@@ -116,7 +122,7 @@ export async function copyChunk(
         await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       }
     }
-    changes = await readChunk(client, rel, part, chunk, rowsBefore, { lsn: parseLsn(snap.lsn), timeMicros: BigInt(snap.timeMicros) });
+    changes = await readChunk(client, rel, part, chunk, rowsBefore, { lsn: parseLsn(snap.rowsLsn ?? snap.lsn), timeMicros: BigInt(snap.timeMicros) });
     await client.query('COMMIT');
   } catch (e) {
     await client.query('ROLLBACK').catch(() => undefined);

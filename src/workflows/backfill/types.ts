@@ -23,6 +23,15 @@ export interface SnapshotRef {
   name: string | null;
   lsn: string;
   timeMicros: string;
+  /**
+   * The position snapshot rows are written at: just below the request's hold LSN, the point from
+   * which the flow's stream replays the tables' changes after the backfill. Every change the
+   * snapshot might not reflect (a delete committed between the hold and the snapshot, anything after
+   * it, and on the crash path anything before a fresh snapshot) is at or after the hold, so it is
+   * applied over the snapshot rows; changes before the hold are skipped. Absent in plans of older
+   * versions: `lsn`.
+   */
+  rowsLsn?: string;
 }
 
 export interface PlannedPartition {
