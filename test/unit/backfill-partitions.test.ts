@@ -24,8 +24,8 @@ describe('backfill partitions', () => {
   it('chunks are block ranges covering the whole table, the last one open-ended', () => {
     const [whole] = planPartitions([users], { partitionCount: 1, chunkRows: 10_000 });
     expect(whole!.totalChunks).toBe(10);
-    expect(chunkQuery(whole!, 0)).toBe(`SELECT "id", "name" FROM "public"."users" WHERE ctid >= '(0,0)'::tid AND ctid < '(100,0)'::tid`);
-    expect(chunkQuery(whole!, 9)).toBe(`SELECT "id", "name" FROM "public"."users" WHERE ctid >= '(900,0)'::tid`);
+    expect(chunkQuery(whole!, 0)).toBe(`SELECT "id", "name", ctid FROM "public"."users" WHERE ctid >= '(0,0)'::tid AND ctid < '(100,0)'::tid`);
+    expect(chunkQuery(whole!, 9)).toBe(`SELECT "id", "name", ctid FROM "public"."users" WHERE ctid >= '(900,0)'::tid`);
     const blocks = planPartitions([users], { partitionCount: 4, chunkRows: 10_000 });
     expect(blocks.map((p) => [p.firstChunk, p.endChunk])).toEqual([
       [0, 2],
@@ -35,12 +35,17 @@ describe('backfill partitions', () => {
     ]);
   });
 
-  it('snapshot seqs are negative and disjoint across partitions', () => {
+  it('snapshot seqs are negative, disjoint across partitions and rows, and follow the row ctid (not a count of rows read)', () => {
     const parts = planPartitions([users, tags], { partitionColumn: undefined, partitionCount: 3, chunkRows: 10_000 });
     const seen = new Set<number>();
-    for (const p of parts) for (let k = 0; k < 50; k++) seen.add(snapshotSeq(p, k));
-    expect(seen.size).toBe(parts.length * 50);
+    const ctids = ['(0,1)', '(0,2)', '(0,291)', '(1,1)', '(7,13)', '(4294967295,1165)'];
+    for (const p of parts) for (const c of ctids) seen.add(snapshotSeq(p, c));
+    expect(seen.size).toBe(parts.length * ctids.length);
     expect(Math.max(...seen)).toBeLessThan(0);
+    expect([...seen].every((s) => Number.isSafeInteger(s))).toBe(true);
+    // A chunk read again (e.g. under a fresh snapshot after a crash) gives a row at the same place the same seq.
+    expect(snapshotSeq(parts[0]!, '(7,13)')).toBe(snapshotSeq({ slot: parts[0]!.slot, slots: parts[0]!.slots }, '(7,13)'));
+    expect(() => snapshotSeq(parts[0]!, '7')).toThrow(/not a ctid/);
   });
 
   it('snapshot rows are applied until a streamed change at or after the snapshot LSN is', () => {

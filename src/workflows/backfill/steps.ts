@@ -122,7 +122,7 @@ export async function copyChunk(
         await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       }
     }
-    changes = await readChunk(client, rel, part, chunk, rowsBefore, { lsn: parseLsn(snap.rowsLsn ?? snap.lsn), timeMicros: BigInt(snap.timeMicros) });
+    changes = await readChunk(client, rel, part, chunk, { lsn: parseLsn(snap.rowsLsn ?? snap.lsn), timeMicros: BigInt(snap.timeMicros) });
     await client.query('COMMIT');
   } catch (e) {
     await client.query('ROLLBACK').catch(() => undefined);

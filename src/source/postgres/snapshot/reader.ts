@@ -42,24 +42,18 @@ const RAW_TEXT = { getTypeParser: () => (v: string) => v };
 
 /**
  * Reads one chunk of a partition on `client` (inside whatever transaction and snapshot the caller
- * set) as `read` changes positioned at the snapshot: commit LSN = snapshot LSN, seq negative and
- * unique in the backfill (`rowsBefore` rows of the partition came before this chunk).
+ * set) as `read` changes positioned at the snapshot: commit LSN = `at.lsn`, seq negative, unique in
+ * the backfill and derived from the row's ctid ({@link snapshotSeq}).
  */
-export async function readChunk(
-  client: Client,
-  rel: RelationState,
-  part: PartitionTask,
-  chunk: number,
-  rowsBefore: number,
-  at: SnapshotPosition,
-): Promise<Change[]> {
+export async function readChunk(client: Client, rel: RelationState, part: PartitionTask, chunk: number, at: SnapshotPosition): Promise<Change[]> {
   const res = await client.query<Value[]>({ text: chunkQuery(part, chunk), rowMode: 'array', types: RAW_TEXT });
   const { parsers, names, keyIndexes, ref } = rel;
   const out: Change[] = new Array<Change>(res.rows.length);
   for (let r = 0; r < res.rows.length; r++) {
     const raw = res.rows[r]! as unknown as Array<string | null>;
-    const values: Value[] = new Array<Value>(raw.length);
-    for (let i = 0; i < raw.length; i++) {
+    const columns = raw.length - 1; // the last one is the row's ctid
+    const values: Value[] = new Array<Value>(columns);
+    for (let i = 0; i < columns; i++) {
       const text = raw[i];
       const parse = parsers[i];
       values[i] = text === null || text === undefined ? null : parse === undefined ? text : parse(text);
@@ -75,7 +69,7 @@ export async function readChunk(
       commitEndLsn: at.lsn,
       commitTimeMicros: at.timeMicros,
       xid: 0,
-      seq: snapshotSeq(part, rowsBefore + r),
+      seq: snapshotSeq(part, raw[columns]!),
       key,
       before: null,
       after,
