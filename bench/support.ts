@@ -45,11 +45,13 @@ export async function startBenchCluster(): Promise<BenchCluster> {
   };
 }
 
+/** Prints a markdown table, then this process's RSS (every bench reports its memory). */
 export function printTable(headers: string[], rows: Array<Array<string>>): void {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => '| ' + cells.map((c, i) => c.padStart(widths[i]!)).join(' | ') + ' |';
   process.stdout.write(line(headers) + '\n' + '|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|\n');
   for (const r of rows) process.stdout.write(line(r) + '\n');
+  process.stdout.write(rssLine());
 }
 
 /** CPU time of this process so far, in microseconds: its main (JS) thread and all other threads (DuckDB, libuv pool, V8 helpers). Linux only (zeros elsewhere). */
@@ -84,4 +86,14 @@ export async function writeItems(db: Client, phase: 'insert' | 'update', rows: n
       await db.query(`INSERT INTO items SELECT g, g % 1000, 'item ' || g, (g % 10000) / 100.0, now() FROM generate_series(${lo}, ${hi}) g`);
     else await db.query(`UPDATE items SET qty = qty + 1, updated_at = now() WHERE id BETWEEN ${lo} AND ${hi}`);
   }
+}
+
+/** The process's peak resident set so far, in MB (what every bench prints). */
+export function maxRssMb(): number {
+  return process.resourceUsage().maxRSS / 1024;
+}
+
+/** One line with the peak and current RSS of this process. */
+export function rssLine(): string {
+  return `process RSS: peak ${fmt(maxRssMb())} MB, now ${fmt(process.memoryUsage().rss / 1024 / 1024)} MB\n`;
 }

@@ -14,6 +14,7 @@ import type { Codec } from '../src/wire/codec';
 import { createParquetCodec } from '../src/wire/parquet';
 import { getCodec } from '../src/wire/registry';
 import { MIXED, mixedChanges } from '../test/support/wire-fixtures';
+import { rssLine } from './support';
 
 interface Result {
   name: string;
@@ -103,6 +104,7 @@ function main(): void {
     messageRows,
   );
   console.log(row(pq, parquetRows));
+  process.stdout.write(rssLine());
 }
 
 main();

@@ -1,6 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { loadSync, type PackageDefinition, type ServiceDefinition } from '@grpc/proto-loader';
+import { protoDirFromEnv } from '../config/env';
 import { DuctError } from '../core/errors';
 
 /** The proto package every DuctStream service lives in. */
@@ -14,7 +15,7 @@ export const PROTO_PACKAGE_DIR = join('ductstream', 'v1');
  * DUCTSTREAM_PROTO_DIR overrides it.
  */
 export function protoRoot(): string {
-  const override = process.env.DUCTSTREAM_PROTO_DIR?.trim();
+  const override = protoDirFromEnv();
   if (override) return override;
   for (let dir = __dirname; ; dir = dirname(dir)) {
     const candidate = join(dir, 'proto');

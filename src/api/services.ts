@@ -1,5 +1,7 @@
 import { backfillServiceRegistration } from './backfill/registration';
+import { ddlServiceRegistration } from './ddlRegistration';
 import { flowServiceRegistration } from './flows/registration';
+import { publicationServiceRegistration } from './publicationRegistration';
 import type { ApiServiceRegistration } from './registration';
 import { streamServiceRegistration } from './streamRegistration';
 
@@ -9,4 +11,10 @@ import { streamServiceRegistration } from './streamRegistration';
  * (`{ service: 'ductstream.v1.XService', implement: (ctx) => ({ Method: unary(...) }) }`) beside
  * its handlers, and add it to this list.
  */
-export const API_SERVICES: readonly ApiServiceRegistration[] = [flowServiceRegistration, streamServiceRegistration, backfillServiceRegistration];
+export const API_SERVICES: readonly ApiServiceRegistration[] = [
+  flowServiceRegistration,
+  streamServiceRegistration,
+  ddlServiceRegistration,
+  publicationServiceRegistration,
+  backfillServiceRegistration,
+];

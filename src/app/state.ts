@@ -6,12 +6,15 @@ import { checkStateDatabase, createStatePool, migrateStateDatabase } from '../db
 import { MemoryFlowStore } from '../services/flows/memoryStore';
 import { PostgresFlowStore } from '../services/flows/postgresStore';
 import type { FlowStore } from '../services/flows/store';
+import { DdlStore } from '../ddl/store';
 
 /** The stores a process works with: flows and checkpoints, on DUCTSTREAM_POSTGRES_DSN or standalone. */
 export interface AppState {
   pool?: Pool;
   flows: FlowStore;
   checkpoints: CheckpointStore;
+  /** DDL events and schema baselines (only with the state database). */
+  ddl?: DdlStore;
   close(): Promise<void>;
 }
 
@@ -35,6 +38,7 @@ export async function openAppState(env: ServiceEnv): Promise<AppState> {
     pool,
     flows,
     checkpoints,
+    ...(pool ? { ddl: new DdlStore(pool) } : {}),
     close: async () => {
       await checkpoints.close();
       await pool?.end();

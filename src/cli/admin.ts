@@ -1,3 +1,4 @@
+import { processEnvironment } from '../config/env';
 import { redactSecrets } from '../core/redact';
 import { EXIT_FAILURE } from './exit';
 import { PROG, runAdmin } from './admin/command';
@@ -10,7 +11,7 @@ import { ADMIN_COMMANDS } from './admin/commands';
 runAdmin(process.argv.slice(2), ADMIN_COMMANDS, {
   stdout: (t) => process.stdout.write(t),
   stderr: (t) => process.stderr.write(t),
-  env: process.env,
+  env: processEnvironment(),
 }).then(
   (code) => {
     process.exitCode = code;

@@ -1,3 +1,4 @@
+import { debugStacksEnabled } from '../config/env';
 import { DuctError, describeError } from '../core/errors';
 import { redactSecrets } from '../core/redact';
 import { UsageError } from './flags';
@@ -15,6 +16,6 @@ export function reportFatal(prog: string, e: unknown): number {
   }
   process.stderr.write(`${prog}: ${describeError(e)}\n`);
   if (e instanceof DuctError && e.code === 'invalid_argument') return EXIT_USAGE;
-  if (process.env.DUCTSTREAM_DEBUG && e instanceof Error && e.stack) process.stderr.write(redactSecrets(e.stack) + '\n');
+  if (debugStacksEnabled() && e instanceof Error && e.stack) process.stderr.write(redactSecrets(e.stack) + '\n');
   return EXIT_FAILURE;
 }

@@ -1,3 +1,4 @@
+import { progressIntervalMs } from '../config/env';
 import type { Logger } from '../core/log';
 import { formatLsn } from '../core/lsn';
 import { progressOf } from '../pipeline/progress';
@@ -8,8 +9,7 @@ import { progressOf } from '../pipeline/progress';
  * the server's WAL end, and `status="retrying: <reason>"` while an outage is being retried. Returns a function that stops it and prints a last line, so even a run
  * shorter than the interval reports its progress once.
  */
-export function startProgressReporter(flowId: string, log: Logger): () => void {
-  const intervalMs = (Number(process.env.DUCTSTREAM_PROGRESS_INTERVAL) || 5) * 1000;
+export function startProgressReporter(flowId: string, log: Logger, intervalMs = progressIntervalMs()): () => void {
   let lastRows = 0;
   let lastAt = Date.now();
   const report = (): void => {

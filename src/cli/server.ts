@@ -4,6 +4,7 @@ import { parseListenAddress } from '../api/listen';
 import { startApiServer, type ApiServer } from '../api/server';
 import { startStatusHttp, type StatusHttpServer } from '../http/server';
 import { startStatusRuntime, type StatusRuntime } from '../status';
+import { DdlStatusExtension } from '../status/ddl';
 import { dbosWorkflowReader, RunHistory } from '../status/runHistory';
 import { openAppState, type AppState } from '../app/state';
 import { executorIdFor, readApiSecurity, readServiceEnv, type ServiceEnv } from '../config/env';
@@ -57,9 +58,6 @@ DBOS application that executes the queued and scheduled flow runs. Configured by
   DBOS__OTLP_TRACES_ENDPOINT, DBOS__OTLP_LOGS_ENDPOINT  OTLP/HTTP export of DBOS traces and logs
 SIGINT/SIGTERM: stop serving, end runs after their current batch, exit.`;
 
-/** How often (ms) a server without a schedule checks that every running flow has a run. */
-const SUPERVISOR_INTERVAL_MS = (Number(process.env.DUCTSTREAM_SUPERVISOR_INTERVAL) || 5) * 1000;
-
 function requireStateDsn(env: ServiceEnv): string {
   if (!env.postgresDsn)
     throw new UsageError(
@@ -108,6 +106,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     setRunnerDeps({
       env,
+      ...(state.ddl ? { ddl: state.ddl } : {}),
       flows: state.flows,
       checkpoints: state.checkpoints,
       codecFor: getCodec,
@@ -131,6 +130,8 @@ async function main(argv: string[]): Promise<number> {
       validation: { serviceWireFormat: env.wireFormat, enforceWireFormat: env.wireEnforce, fileRoot: security.dataDir },
       runs,
       startRunKind,
+      checkpoints: state.checkpoints,
+      ...(state.ddl ? { ddl: state.ddl } : {}),
     });
     status = startStatusRuntime({
       state,
@@ -138,6 +139,7 @@ async function main(argv: string[]): Promise<number> {
       executor: executorId,
       log: log.child({ component: 'status' }),
       intervalMs: env.ops.statusIntervalMs,
+      extensions: state.ddl ? [new DdlStatusExtension(state.ddl)] : [],
     });
     statusHttp = await startStatusHttp({
       listen: env.ops.httpListen,
@@ -149,7 +151,14 @@ async function main(argv: string[]): Promise<number> {
     api = await startApiServer({ bind, ctx: { env, state, flows, status: status.sampler, log }, log, credentials, tokens: security.tokens });
     if (runs && presence) {
       const takeover = new RunTakeover({ presence, executorId, appVersion: env.appVersion, afterMs: env.runner.takeoverAfterMs, log });
-      stopSupervisor = startRunSupervisor({ store: state.flows, runs, intervalMs: SUPERVISOR_INTERVAL_MS, log, takeover, enqueueIdle: !env.dbosSchedule });
+      stopSupervisor = startRunSupervisor({
+        store: state.flows,
+        runs,
+        intervalMs: env.ops.supervisorIntervalMs,
+        log,
+        takeover,
+        enqueueIdle: !env.dbosSchedule,
+      });
     }
     api.setServing(true);
     log.info(`serving the status page and /metrics on http://${statusHttp.address}`);

@@ -23,6 +23,7 @@ import { releaseAllRuntimes, requestStop, setRunPolicy } from '../workflows/runt
 import { startProgressReporter } from './progressReporter';
 import { startStatusHttp, type StatusHttpServer } from '../http/server';
 import { startStatusRuntime, type StatusRuntime } from '../status';
+import { DdlStatusExtension } from '../status/ddl';
 import { dbosWorkflowReader, RunHistory } from '../status/runHistory';
 import { backfillHoldOf } from '../services/backfill/hold';
 import type { BackfillModeArgs } from './backfillFlags';
@@ -103,6 +104,7 @@ export async function runWorkerFlow(input: WorkerRunInput): Promise<number> {
 
     setRunnerDeps({
       env,
+      ...(state.ddl ? { ddl: state.ddl } : {}),
       flows: state.flows,
       checkpoints: state.checkpoints,
       codecFor: getCodec,
@@ -123,6 +125,7 @@ export async function runWorkerFlow(input: WorkerRunInput): Promise<number> {
       executor: executorId,
       log: log.child({ component: 'status' }),
       intervalMs: env.ops.statusIntervalMs,
+      extensions: state.ddl ? [new DdlStatusExtension(state.ddl)] : [],
       only: new Set([flowId]),
       sample: input.metricsListen !== undefined,
     });

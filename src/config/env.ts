@@ -1,9 +1,10 @@
 import { homedir, hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { invalidArgument } from '../core/errors';
+import type { LogLevel } from '../core/log';
 import { isWireFormat, WIRE_FORMATS, type WireFormat } from '../wire/codec';
 
-/** Every DUCTSTREAM_* environment variable of the usage guide, parsed once into typed values. */
+/** Every DUCTSTREAM_* environment variable (docs/usage.md, "Environment"), parsed once into typed values. */
 export interface ServiceEnv {
   /** Where flows, checkpoints and other state live (`ductstream` schema). */
   postgresDsn?: string;
@@ -28,6 +29,8 @@ export interface ServiceEnv {
   runner: RunnerLimits;
   /** Operations view: the status page and /metrics listener, its token, sampling, OTLP export. */
   ops: OpsEnv;
+  /** DDL governance (DUCTSTREAM_DDL_GATE, _AUTO_APPROVE, _AUTO_APPLY). */
+  ddl: DdlGovernance;
 }
 
 export interface OpsEnv {
@@ -39,6 +42,25 @@ export interface OpsEnv {
   otlpTracesEndpoint?: string;
   /** DBOS__OTLP_LOGS_ENDPOINT: OTLP/HTTP endpoint for DBOS's log records. */
   otlpLogsEndpoint?: string;
+  /** DUCTSTREAM_PROGRESS_INTERVAL (seconds): the worker's progress lines. */
+  progressIntervalMs: number;
+  /** DUCTSTREAM_SUPERVISOR_INTERVAL (seconds): how often a server checks every running flow has a run. */
+  supervisorIntervalMs: number;
+  /** DUCTSTREAM_DBOS_LOG_LEVEL: DBOS's own info lines are logged only at `info` or `debug` (default `warn`). */
+  dbosLogLevel: LogLevel;
+  /** DUCTSTREAM_LOG_LEVEL, checked at start; loggers made before the environment is read use {@link logLevelFromEnv}. */
+  logLevel: LogLevel;
+}
+
+/**
+ * What happens when a source table's schema changes. Gate off: compatible changes are applied to
+ * the destinations at once (incompatible ones stop the table as if gated). Gate on: the table stops
+ * at the change until it is approved and applied; auto-approve and auto-apply skip those waits.
+ */
+export interface DdlGovernance {
+  gate: boolean;
+  autoApprove: boolean;
+  autoApply: boolean;
 }
 
 /** How the API server protects itself; see readApiSecurity. */
@@ -98,8 +120,23 @@ export const ENV_DEFAULTS = {
   },
   httpListen: '127.0.0.1:8081',
   statusIntervalSeconds: 5,
+  progressIntervalSeconds: 5,
+  supervisorIntervalSeconds: 5,
+  dbosLogLevel: 'warn' as LogLevel,
+  logLevel: 'info' as LogLevel,
   dataDir: './data',
+  ddl: { gate: false, autoApprove: false, autoApply: false },
 };
+
+const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+
+function logLevel(env: NodeJS.ProcessEnv, name: string, fallback: LogLevel): LogLevel {
+  const v = env[name]?.trim().toLowerCase();
+  if (!v) return fallback;
+  const level = LOG_LEVELS.find((l) => l === v);
+  if (!level) throw invalidArgument(name, `"${v}" is not a log level`, `use one of: ${LOG_LEVELS.join(', ')}`);
+  return level;
+}
 
 function otlpEndpoint(env: NodeJS.ProcessEnv, name: string): string | undefined {
   const v = env[name]?.trim();
@@ -117,6 +154,10 @@ function readOpsEnv(env: NodeJS.ProcessEnv): OpsEnv {
     statusIntervalMs: positiveInt(env, 'DUCTSTREAM_STATUS_INTERVAL', ENV_DEFAULTS.statusIntervalSeconds) * 1000,
     otlpTracesEndpoint: otlpEndpoint(env, 'DBOS__OTLP_TRACES_ENDPOINT'),
     otlpLogsEndpoint: otlpEndpoint(env, 'DBOS__OTLP_LOGS_ENDPOINT'),
+    progressIntervalMs: progressIntervalMs(env),
+    supervisorIntervalMs: positiveInt(env, 'DUCTSTREAM_SUPERVISOR_INTERVAL', ENV_DEFAULTS.supervisorIntervalSeconds) * 1000,
+    dbosLogLevel: logLevel(env, 'DUCTSTREAM_DBOS_LOG_LEVEL', ENV_DEFAULTS.dbosLogLevel),
+    logLevel: logLevel(env, 'DUCTSTREAM_LOG_LEVEL', ENV_DEFAULTS.logLevel),
   };
 }
 
@@ -263,6 +304,11 @@ export function readServiceEnv(env: NodeJS.ProcessEnv = process.env): ServiceEnv
       backfillChunkRows: positiveInt(env, 'DUCTSTREAM_BACKFILL_CHUNK_ROWS', ENV_DEFAULTS.runner.backfillChunkRows),
     },
     ops: readOpsEnv(env),
+    ddl: {
+      gate: bool(env, 'DUCTSTREAM_DDL_GATE', ENV_DEFAULTS.ddl.gate),
+      autoApprove: bool(env, 'DUCTSTREAM_DDL_AUTO_APPROVE', ENV_DEFAULTS.ddl.autoApprove),
+      autoApply: bool(env, 'DUCTSTREAM_DDL_AUTO_APPLY', ENV_DEFAULTS.ddl.autoApply),
+    },
   };
 }
 
@@ -296,4 +342,48 @@ export function systemDatabaseUrlFor(env: ServiceEnv, sourceDsn: string): string
  */
 export function prepareSnowflakeDriverEnv(): void {
   process.env.SNOWFLAKE_DISABLE_PLATFORM_DETECTION ??= 'true';
+}
+
+/*
+ * Settings read where no ServiceEnv is at hand (loggers, the exit path, tooling, connector
+ * defaults). This file is the only one that reads process.env: everything else asks here.
+ */
+
+/** The process's environment, for code that hands it on (the admin CLI's context, child processes). */
+export function processEnvironment(): NodeJS.ProcessEnv {
+  return process.env;
+}
+
+/** DUCTSTREAM_LOG_LEVEL for a logger; an unknown value means `info` here (readServiceEnv refuses it). */
+export function logLevelFromEnv(env: NodeJS.ProcessEnv = process.env): LogLevel {
+  try {
+    return logLevel(env, 'DUCTSTREAM_LOG_LEVEL', ENV_DEFAULTS.logLevel);
+  } catch {
+    return ENV_DEFAULTS.logLevel;
+  }
+}
+
+/** DUCTSTREAM_DEBUG: any value prints the (redacted) stack of a fatal error. */
+export function debugStacksEnabled(env: NodeJS.ProcessEnv = process.env): boolean {
+  return (env.DUCTSTREAM_DEBUG ?? '') !== '';
+}
+
+/** DUCTSTREAM_PROGRESS_INTERVAL (seconds, default 5) in ms: the worker's progress lines. */
+export function progressIntervalMs(env: NodeJS.ProcessEnv = process.env): number {
+  return positiveInt(env, 'DUCTSTREAM_PROGRESS_INTERVAL', ENV_DEFAULTS.progressIntervalSeconds) * 1000;
+}
+
+/** DUCTSTREAM_PROTO_DIR: the proto root when the server cannot find `proto/` above its code. */
+export function protoDirFromEnv(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return env.DUCTSTREAM_PROTO_DIR?.trim() || undefined;
+}
+
+/** The default `region` of s3 destinations: AWS_REGION, else AWS_DEFAULT_REGION (as the AWS tools read them). */
+export function awsRegionFromEnv(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return env.AWS_REGION?.trim() || env.AWS_DEFAULT_REGION?.trim() || undefined;
+}
+
+/** DUCTSTREAM_PG_BIN: where the demo and the tests find PostgreSQL's server binaries. */
+export function postgresBinDirFromEnv(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return env.DUCTSTREAM_PG_BIN?.trim() || undefined;
 }

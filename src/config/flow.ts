@@ -76,80 +76,104 @@ function parseEndpoint(v: unknown, path: string): Endpoint {
 export function parseFlow(input: unknown, ctx: FlowValidationContext = DEFAULT_VALIDATION_CONTEXT): Flow {
   if (!isRecord(input)) throw invalidArgument('flow', 'must be a JSON object', 'see examples/flows/*.json');
   rejectUnknownKeys(input, FLOW_KEYS, '');
-  const id = input.id;
+  const { id, name } = parseIdentity(input.id, input.name);
+  const source = parseSource(input.source);
+  const destinations = parseDestinationList(input.destinations);
+  const wireFormat = parseFlowWireFormat(input.wire_format);
+  const parallelism = parseParallelism(input.parallelism);
+  const state = parseState(input.state, input.state_reason);
+  // Before any connector parser runs: type_mappings_file is read while parsing.
+  if (ctx.fileRoot !== undefined) confineLocalPaths(source, destinations, ctx.fileRoot);
+  destinations.forEach((d, i) => checkDestination(d, i, wireFormat, ctx));
+  const reason = typeof input.state_reason === 'string' ? input.state_reason : undefined;
+  return { id, name, source, destinations, wire_format: wireFormat, parallelism, state, ...(reason ? { state_reason: reason } : {}) };
+}
+
+/** A flow field that is present: neither absent, null nor the empty string. */
+function given(v: unknown): boolean {
+  return v !== undefined && v !== null && v !== '';
+}
+
+function parseIdentity(id: unknown, rawName: unknown): { id: string; name: string } {
   if (typeof id !== 'string' || id.trim() === '') throw invalidArgument('id', 'is required', 'set a stable flow id, e.g. "orders-to-duckdb"');
   if (!FLOW_ID.test(id))
     throw invalidArgument('id', `"${id}" is not a valid flow id`, 'use letters, digits, _ . - (at most 128, starting with a letter or digit)');
-  const name = input.name === undefined || input.name === null ? id : input.name;
+  const name = rawName === undefined || rawName === null ? id : rawName;
   if (typeof name !== 'string') throw invalidArgument('name', 'must be a string', 'e.g. "Orders to DuckDB"');
+  return { id, name };
+}
 
-  if (input.source === undefined || input.source === null)
-    throw invalidArgument('source', 'is required', 'add a postgres source with dsn, slot and publication options');
-  const source = parseEndpoint(input.source, 'source');
+/** The source endpoint: a postgres source whose options its own parser accepts. */
+function parseSource(v: unknown): Endpoint {
+  if (v === undefined || v === null) throw invalidArgument('source', 'is required', 'add a postgres source with dsn, slot and publication options');
+  const source = parseEndpoint(v, 'source');
   if (source.type !== 'postgres') throw invalidArgument('source.type', `unknown source type "${source.type}"`, 'use "postgres"');
   parsePostgresSourceConfig(source.options, 'source.options');
+  return source;
+}
 
-  if (!Array.isArray(input.destinations) || input.destinations.length === 0) {
+/** One or more destination endpoints with distinct names (their options are checked later, see {@link checkDestination}). */
+function parseDestinationList(v: unknown): Endpoint[] {
+  if (!Array.isArray(v) || v.length === 0) {
     throw invalidArgument(
       'destinations',
       'needs at least one destination',
       'add e.g. {"name":"warehouse","type":"duckdb","options":{"dsn":"./data/warehouse.duckdb"}}',
     );
   }
-  const destinations = input.destinations.map((d, i) => parseEndpoint(d, `destinations[${i}]`));
+  const destinations = v.map((d, i) => parseEndpoint(d, `destinations[${i}]`));
   const names = new Set<string>();
   destinations.forEach((d, i) => {
     if (names.has(d.name)) throw invalidArgument(`destinations[${i}].name`, `"${d.name}" is used twice`, 'give every destination a distinct name');
     names.add(d.name);
   });
+  return destinations;
+}
 
-  let wireFormat: WireFormat | '' = '';
-  if (input.wire_format !== undefined && input.wire_format !== null && input.wire_format !== '') {
-    if (typeof input.wire_format !== 'string') throw invalidArgument('wire_format', 'must be a string', `use one of: ${WIRE_FORMATS.join(', ')}`);
-    const wf = input.wire_format.toLowerCase();
-    if (!isWireFormat(wf)) throw invalidArgument('wire_format', `unknown wire format "${input.wire_format}"`, `use one of: ${WIRE_FORMATS.join(', ')}`);
-    wireFormat = wf;
+function parseFlowWireFormat(v: unknown): WireFormat | '' {
+  if (!given(v)) return '';
+  if (typeof v !== 'string') throw invalidArgument('wire_format', 'must be a string', `use one of: ${WIRE_FORMATS.join(', ')}`);
+  const wf = v.toLowerCase();
+  if (!isWireFormat(wf)) throw invalidArgument('wire_format', `unknown wire format "${v}"`, `use one of: ${WIRE_FORMATS.join(', ')}`);
+  return wf;
+}
+
+function parseParallelism(v: unknown): number {
+  if (!given(v)) return 1;
+  const p = typeof v === 'string' ? Number(v) : v;
+  if (typeof p !== 'number' || !Number.isInteger(p) || p < 1 || p > 64) {
+    throw invalidArgument('parallelism', `${describeValue(v)} is not allowed`, 'use a whole number from 1 to 64 (0 or unset means 1)');
   }
+  return p;
+}
 
-  let parallelism = 1;
-  if (input.parallelism !== undefined && input.parallelism !== null && input.parallelism !== '') {
-    const p = typeof input.parallelism === 'string' ? Number(input.parallelism) : input.parallelism;
-    if (typeof p !== 'number' || !Number.isInteger(p) || p < 1 || p > 64) {
-      throw invalidArgument('parallelism', `${describeValue(input.parallelism)} is not allowed`, 'use a whole number from 1 to 64 (0 or unset means 1)');
-    }
-    parallelism = p;
-  }
-
+function parseState(v: unknown, reason: unknown): FlowState {
   let state: FlowState = 'created';
-  if (input.state !== undefined && input.state !== null && input.state !== '') {
-    if (typeof input.state !== 'string') throw invalidArgument('state', 'must be a string', `use one of: ${FLOW_STATES.join(', ')}`);
-    const s = input.state.toLowerCase();
-    if (!(FLOW_STATES as readonly string[]).includes(s))
-      throw invalidArgument('state', `unknown state "${input.state}"`, `use one of: ${FLOW_STATES.join(', ')}`);
+  if (given(v)) {
+    if (typeof v !== 'string') throw invalidArgument('state', 'must be a string', `use one of: ${FLOW_STATES.join(', ')}`);
+    const s = v.toLowerCase();
+    if (!(FLOW_STATES as readonly string[]).includes(s)) throw invalidArgument('state', `unknown state "${v}"`, `use one of: ${FLOW_STATES.join(', ')}`);
     state = s as FlowState;
   }
-  if (input.state_reason !== undefined && input.state_reason !== null && typeof input.state_reason !== 'string')
+  if (reason !== undefined && reason !== null && typeof reason !== 'string')
     throw invalidArgument('state_reason', 'must be a string', 'leave it out: the service sets it');
+  return state;
+}
 
-  // Before any connector parser runs: type_mappings_file is read while parsing.
-  if (ctx.fileRoot !== undefined) confineLocalPaths(source, destinations, ctx.fileRoot);
-  destinations.forEach((d, i) => {
-    const kind = getDestinationKind(d.type, `destinations[${i}].type`);
-    kind.parseConfig(d.options, `destinations[${i}].options`);
-    const resolved = resolveDestinationFormat(d, wireFormat, ctx.serviceWireFormat, i);
-    if (kind.usesWireFormat) {
-      assertFormatAllowed({
-        resolved,
-        serviceFormat: ctx.serviceWireFormat,
-        enforce: ctx.enforceWireFormat,
-        destinationName: d.name,
-        field: `destinations[${i}].options.format`,
-      });
-    }
-  });
-
-  const reason = typeof input.state_reason === 'string' ? input.state_reason : undefined;
-  return { id, name, source, destinations, wire_format: wireFormat, parallelism, state, ...(reason ? { state_reason: reason } : {}) };
+/** Destination `i`: a known kind whose parser accepts its options, in a wire format the service allows. */
+function checkDestination(d: Endpoint, i: number, flowFormat: WireFormat | '', ctx: FlowValidationContext): void {
+  const kind = getDestinationKind(d.type, `destinations[${i}].type`);
+  kind.parseConfig(d.options, `destinations[${i}].options`);
+  const resolved = resolveDestinationFormat(d, flowFormat, ctx.serviceWireFormat, i);
+  if (kind.usesWireFormat) {
+    assertFormatAllowed({
+      resolved,
+      serviceFormat: ctx.serviceWireFormat,
+      enforce: ctx.enforceWireFormat,
+      destinationName: d.name,
+      field: `destinations[${i}].options.format`,
+    });
+  }
 }
 
 /**

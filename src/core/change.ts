@@ -25,6 +25,8 @@ export interface Column {
   valueKind: ValueKind;
   /** For arrays, the element's value kind. */
   elementKind?: ValueKind;
+  /** `pg_attribute.attnum` when the catalog knew the column: identifies it across a rename. */
+  attnum?: number;
 }
 
 export type ReplicaIdentity = 'default' | 'full' | 'index' | 'nothing';
@@ -122,6 +124,21 @@ export interface Batch {
    * restart from it re-reads any transaction this batch holds only part of (destinations dedup it).
    */
   checkpointLsn: Lsn;
+  /**
+   * DDL statements captured by the source's event trigger (`ductstream-admin ddl install-trigger`)
+   * since the previous batch, in stream order; absent when there were none.
+   */
+  ddl?: CapturedDdl[];
+}
+
+/** One DDL statement as the event trigger wrote it into the WAL. */
+export interface CapturedDdl {
+  /** Commit LSN of the DDL's transaction. */
+  lsn: Lsn;
+  /** `ALTER TABLE`, `CREATE TABLE`, `DROP TABLE`. */
+  tag: string;
+  table: TableRef;
+  ddl: string;
 }
 
 /**

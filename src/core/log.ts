@@ -1,3 +1,4 @@
+import { logLevelFromEnv } from '../config/env';
 import { redactSecrets } from './redact';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -19,7 +20,16 @@ function render(v: unknown): string {
   return JSON.stringify(v);
 }
 
-export function createLogger(base: Record<string, unknown> = {}, level: LogLevel = (process.env.DUCTSTREAM_LOG_LEVEL as LogLevel) || 'info'): Logger {
+/** Where log records also go besides stderr (OTLP export, see src/status/otlpLogs.ts): the redacted message and fields. */
+export type LogSink = (level: LogLevel, message: string, fields: Record<string, string>) => void;
+let sink: LogSink | undefined;
+
+/** Sends every record of every logger also to `s` (undefined: stderr only). */
+export function setLogSink(s: LogSink | undefined): void {
+  sink = s;
+}
+
+export function createLogger(base: Record<string, unknown> = {}, level: LogLevel = logLevelFromEnv()): Logger {
   const min = ORDER[level] ?? ORDER.info;
   const emit = (lvl: LogLevel, msg: string, fields?: Record<string, unknown>): void => {
     if (ORDER[lvl] < min) return;
@@ -29,6 +39,11 @@ export function createLogger(base: Record<string, unknown> = {}, level: LogLevel
       .map(([k, v]) => `${k}=${render(v)}`)
       .join(' ');
     process.stderr.write(redactSecrets(`${new Date().toISOString()} ${lvl.toUpperCase().padEnd(5)} ${msg}${kv ? ' ' + kv : ''}`) + '\n');
+    if (sink) {
+      const attributes: Record<string, string> = {};
+      for (const [k, v] of Object.entries(all)) if (v !== undefined) attributes[k] = redactSecrets(typeof v === 'string' ? v : render(v));
+      sink(lvl, redactSecrets(msg), attributes);
+    }
   };
   return {
     debug: (m, f) => emit('debug', m, f),

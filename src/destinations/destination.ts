@@ -1,4 +1,5 @@
 import type { Batch, TableRef } from '../core/change';
+import type { SchemaChange } from '../core/schemaChange';
 import type { WireFormat } from '../wire/codec';
 
 /**
@@ -81,4 +82,18 @@ export interface Staged {
 
 export function isStaged(d: Destination): d is Destination & Staged {
   return typeof (d as Partial<Staged>).resolveStaging === 'function';
+}
+
+/**
+ * Optional capability: the destination changes its tables to follow a source schema change
+ * (add, rename, widen, drop columns as its options say). Idempotent: applying the same change again,
+ * or after a crash half-way, leaves the table as one apply would. Durable when it resolves. Errors are
+ * DuctErrors; a change the destination cannot follow (e.g. a new primary key) is `never` with a hint.
+ */
+export interface SchemaEvolving {
+  applySchemaChange(change: SchemaChange): Promise<void>;
+}
+
+export function isSchemaEvolving(d: Destination): d is Destination & SchemaEvolving {
+  return typeof (d as Partial<SchemaEvolving>).applySchemaChange === 'function';
 }

@@ -1,4 +1,4 @@
-import { DuctError } from '../core/errors';
+import { DuctError, invalidArgument } from '../core/errors';
 import { redactSecrets } from '../core/redact';
 
 /** Magic byte of the Confluent wire format. */
@@ -78,4 +78,12 @@ export function confluentFrame(id: number, payload: Uint8Array, protobuf: boolea
   if (protobuf) out[5] = 0;
   out.set(payload, head);
   return out;
+}
+
+/** `schema_registry_url`: an http(s) base URL, without its trailing slashes. */
+export function parseRegistryUrl(text: string | undefined, field: string): string | undefined {
+  if (text === undefined) return undefined;
+  if (!/^https?:\/\/[^\s/]+/.test(text))
+    throw invalidArgument(field, 'is not an http(s) URL', "set schema_registry_url to the registry's base URL, e.g. http://registry:8081");
+  return text.replace(/\/+$/, '');
 }

@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, chownSync, writeFileSync 
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { postgresBinDirFromEnv } from '../config/env';
 import { DuctError } from '../core/errors';
 
 /**
@@ -46,7 +47,7 @@ const DEFAULT_SETTINGS: Record<string, string> = {
 
 /** Finds the directory holding initdb/pg_ctl: `DUCTSTREAM_PG_BIN`, Debian's newest, or PATH. */
 export function findPostgresBinDir(): string {
-  const fromEnv = process.env.DUCTSTREAM_PG_BIN;
+  const fromEnv = postgresBinDirFromEnv();
   if (fromEnv) return fromEnv;
   const debianRoot = '/usr/lib/postgresql';
   if (existsSync(debianRoot)) {

@@ -80,7 +80,9 @@ function merge(parts: Batch[]): Batch {
   const schemas = new Map<string, TableSchema>();
   for (const p of parts) for (const [k, s] of p.schemas) schemas.set(k, s);
   const last = parts[parts.length - 1]!;
+  const ddl = parts.flatMap((p) => p.ddl ?? []);
   return {
+    ...(ddl.length > 0 ? { ddl } : {}),
     flowId: parts[0]!.flowId,
     changes: parts.flatMap((p) => p.changes),
     schemas,

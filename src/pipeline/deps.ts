@@ -1,4 +1,5 @@
 import type { CheckpointStore } from '../checkpoint/store';
+import type { DdlStore } from '../ddl/store';
 import type { ServiceEnv } from '../config/env';
 import type { Logger } from '../core/log';
 import type { FlowStore } from '../services/flows/store';
@@ -14,6 +15,8 @@ export interface RunnerDeps {
   checkpoints: CheckpointStore;
   codecFor: (f: WireFormat) => Codec;
   log: Logger;
+  /** DDL events and schema baselines; absent for a standalone worker (no state database): no DDL governance then. */
+  ddl?: DdlStore;
   /** The backfill hold of a flow (see {@link BackfillHold}); absent: never held. Cheap (cached by the implementation). */
   backfillHold?: (flowId: string) => Promise<BackfillHold | null>;
 }

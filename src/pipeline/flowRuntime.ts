@@ -12,6 +12,8 @@ import { currentFlushLsn } from '../source/postgres/walPosition';
 import { PostgresSource } from '../source/postgres/source';
 import type { BackfillHold, RunnerDeps } from './deps';
 import { BatchReader } from './batchReader';
+import { applyToDestinations, DdlStage } from './ddlStage';
+import type { SchemaChange } from '../core/schemaChange';
 import { openFlowDestinations } from './destinations';
 import { toEncodedBatch } from './encodedBatch';
 import { progressOf } from './progress';
@@ -24,6 +26,8 @@ export interface DeliverResult {
   checkpointLsn: string;
   /** True when the step waited `batch_timeout` and received no change. */
   empty: boolean;
+  /** DDL events announced by this step that wait for approval or apply (each gets an approval workflow). */
+  ddlEvents: number[];
 }
 
 /**
@@ -44,6 +48,10 @@ export class FlowRuntime {
   private destinations: Destination[] = [];
   /** Position the open stream has delivered up to; meaningful only while `source` is open. */
   private position: Lsn = -1n;
+  /** The checkpoint the last step returned: below `position` while a table is held for a schema change. */
+  private returned: Lsn = -1n;
+  /** Schema-change detection and governance (needs the state database). */
+  private readonly ddl?: DdlStage;
   /**
    * The server's flushed WAL end when the stream opened. Until the stream has caught up to it, an
    * empty poll does not count as empty: the WAL sender may still be decoding other tables' WAL.
@@ -61,6 +69,7 @@ export class FlowRuntime {
   ) {
     this.sourceConfig = parsePostgresSourceConfig(flow.source.options, 'source.options');
     this.log = deps.log.child({ flow: flow.id });
+    if (deps.ddl) this.ddl = new DdlStage(flow.id, deps.ddl, deps.env.ddl, this.log);
   }
 
   get slot(): string {
@@ -82,6 +91,7 @@ export class FlowRuntime {
     await this.openDestinations();
     const checkpoint = await this.deps.checkpoints.get(this.flow.id, this.slot);
     const startLsn = startLsnOverride ?? checkpoint ?? 0n;
+    await this.ddl?.prepare(prepared.tables, startLsn > (prepared.confirmedFlushLsn ?? 0n) ? startLsn : (prepared.confirmedFlushLsn ?? 0n));
     return { startLsn, checkpoint };
   }
 
@@ -95,13 +105,15 @@ export class FlowRuntime {
         this.frozenAt = null;
         await this.close();
       }
+      if (this.ddl && this.source && (await this.ddl.releasedAny())) await this.closeStream();
       await this.ensureOpen(from);
       const started = Date.now();
       const p = progressOf(this.flow.id);
       let rows = 0;
       let batches = 0;
-      let checkpoint = from;
+      let checkpoint = from > this.position ? from : this.position;
       let empty = false;
+      const ddlEvents: number[] = this.ddl?.takeRecovered() ?? [];
       while (!shouldStop()) {
         const read = await this.reader!.next();
         if (!read) throw new DuctError('source_failed', 'the replication stream ended unexpectedly', { retry: 'transient' });
@@ -109,8 +121,19 @@ export class FlowRuntime {
         const hold = await this.currentHold();
         // The hold ended mid-step: this batch is dropped unwritten; the next step re-reads from the held checkpoint.
         if (!hold && this.frozenAt !== null) break;
-        const batch = hold ? this.withoutHeld(read, hold, checkpoint) : read;
+        let batch = hold ? this.withoutHeld(read, hold, checkpoint) : read;
+        const before = checkpoint;
         if (batch.checkpointLsn > checkpoint) checkpoint = batch.checkpointLsn;
+        if (this.ddl && (batch.changes.length > 0 || batch.ddl)) {
+          const staged = await this.ddl.process(batch, before, this.destinations);
+          ddlEvents.push(...staged.waiting);
+          if (staged.batch.changes.length === 0) {
+            this.position = checkpoint;
+            if (Date.now() - started >= this.deps.env.runner.stepMaxMs) break;
+            continue;
+          }
+          batch = staged.batch;
+        }
         if (batch.changes.length === 0) {
           if (this.sourceConfig.emitEmpty) await writeToAll(this.destinations, toEncodedBatch(batch, this.deps.codecFor), this.flow.parallelism);
           this.position = checkpoint;
@@ -131,7 +154,10 @@ export class FlowRuntime {
       }
       this.updateProgress();
       if (this.frozenAt !== null) this.position = this.frozenAt;
-      return { rows, batches, checkpointLsn: formatLsn(this.frozenAt ?? checkpoint), empty };
+      const bound = this.ddl?.checkpointBound();
+      const upTo = this.frozenAt ?? checkpoint;
+      this.returned = bound !== undefined && bound < upTo ? bound : upTo;
+      return { rows, batches, checkpointLsn: formatLsn(this.returned), empty, ddlEvents };
     } catch (e) {
       this.log.warn('delivery failed; the stream will reopen from the checkpoint', { error: describeError(e) });
       recordFailure(this.flow.id, e instanceof DuctError ? e.message : describeError(e), e instanceof DuctError ? (e.hint ?? '') : '');
@@ -148,11 +174,31 @@ export class FlowRuntime {
     return stored;
   }
 
+  /**
+   * Applies a schema change to this flow's open destinations (an approval workflow's apply step
+   * running in the process that streams the flow: one DuckDB file has one writer).
+   */
+  async applySchemaChange(change: SchemaChange): Promise<void> {
+    await this.openDestinations();
+    await applyToDestinations(change, this.destinations);
+  }
+
+  /** Closes the replication stream only (the next step reopens it at its checkpoint). */
+  private async closeStream(): Promise<void> {
+    const source = this.source;
+    this.source = undefined;
+    this.reader = undefined;
+    this.position = -1n;
+    this.returned = -1n;
+    await source?.close();
+  }
+
   async close(): Promise<void> {
     const source = this.source;
     this.source = undefined;
     this.reader = undefined;
     this.position = -1n;
+    this.returned = -1n;
     const dests = this.destinations;
     this.destinations = [];
     await Promise.allSettled([source?.close(), ...dests.map((d) => d.close())]);
@@ -192,7 +238,7 @@ export class FlowRuntime {
   }
 
   private async ensureOpen(from: Lsn): Promise<void> {
-    if (this.source && this.position === from && this.destinations.length > 0) return;
+    if (this.source && (this.position === from || this.returned === from) && this.destinations.length > 0) return;
     if (this.source) {
       this.log.info('reopening the stream at the checkpoint', { from: formatLsn(from), was: formatLsn(this.position) });
       await this.source.close();
@@ -211,6 +257,9 @@ export class FlowRuntime {
     this.reader = new BatchReader(source.open(from)[Symbol.asyncIterator](), Math.max(this.sourceConfig.batchSize, this.deps.env.runner.maxWriteRows));
     this.source = source;
     this.position = from;
+    this.returned = from;
+    await this.ddl?.open(from);
+    await this.ddl?.applyApproved(this.destinations, from);
     // Re-acknowledge the durable checkpoint so the new connection's status updates start from it.
     const durable = await this.deps.checkpoints.get(this.flow.id, this.slot);
     if (durable !== null) await source.ack(durable);

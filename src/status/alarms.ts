@@ -1,3 +1,4 @@
+import { formatBytes as bytes } from '../core/bytes';
 import type { MonitoringConfig } from '../source/postgres/config';
 import type { Alarm, FlowStatus } from './model';
 
@@ -17,17 +18,6 @@ export function lagSecondsOf(o: { lagBytes: number; state: string; lastAppliedCo
   const ref = Math.max(o.lastAppliedCommitAt?.getTime() ?? 0, caughtUp ?? 0);
   if (ref === 0) return 0;
   return Math.max(0, Math.round((now - ref) / 100) / 10);
-}
-
-function bytes(n: number): string {
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let v = n;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return `${u === 0 ? v : v.toFixed(1)} ${units[u]}`;
 }
 
 /**

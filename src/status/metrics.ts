@@ -54,13 +54,13 @@ const flowState = new Gauge({
 });
 const alarm = new Gauge({
   name: 'ductstream_flow_alarm',
-  help: '1 while the alarm is raised (lag_bytes, lag_seconds, wal_status, stall)',
+  help: '1 while the alarm is raised (lag_bytes, lag_seconds, wal_status, stall, ddl_held)',
   labelNames: ['flow', 'kind'],
   registers: [metricsRegistry],
 });
 
-const STATES = [...FLOW_STATES, 'retrying'] as const;
-const ALARMS: AlarmKind[] = ['lag_bytes', 'lag_seconds', 'wal_status', 'stall'];
+const STATES = [...FLOW_STATES, 'retrying', 'pending_ddl'] as const;
+const ALARMS: AlarmKind[] = ['lag_bytes', 'lag_seconds', 'wal_status', 'stall', 'ddl_held'];
 
 /** Called by the data path after a batch is durable in every destination. */
 export function observeBatchDuration(flowId: string, seconds: number): void {

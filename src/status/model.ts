@@ -36,7 +36,7 @@ export interface SlotStatus {
   sampledAt: Date;
 }
 
-export type AlarmKind = 'lag_bytes' | 'lag_seconds' | 'wal_status' | 'stall';
+export type AlarmKind = 'lag_bytes' | 'lag_seconds' | 'wal_status' | 'stall' | 'ddl_held';
 
 export interface Alarm {
   kind: AlarmKind;
@@ -87,7 +87,10 @@ export interface BackfillProgress {
 export interface FlowStatus {
   flowId: string;
   name: string;
-  /** created | running | paused | stopped | failed, or `retrying` while a run retries after errors. */
+  /**
+   * created | running | paused | stopped | failed; `pending_ddl` for a running flow that holds a
+   * table at a schema change waiting for a decision or an apply (see `DdlStatusExtension`).
+   */
   state: string;
   /** Why: the flow's state_reason, or `retrying: <last error>` while retrying. */
   reason: string;

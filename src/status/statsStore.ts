@@ -4,8 +4,8 @@ import { formatLsn, parseLsn } from '../core/lsn';
 import type { TableOpCount } from './model';
 import type { LiveFlowCounters } from './liveCounters';
 
-/** A flow's live numbers as last published by the process that runs it. */
-export interface PersistedFlowStats {
+/** The numbers of a flow that the process running it publishes (see {@link StatsDelta} for `retries`). */
+interface FlowStatsFields {
   flowId: string;
   receivedLsn: string | null;
   lastAppliedCommitAt: Date | null;
@@ -16,23 +16,17 @@ export interface PersistedFlowStats {
   lastErrorAt: Date | null;
   heartbeatLsn: string | null;
   heartbeatAt: Date | null;
+}
+
+/** A flow's live numbers as last published by the process that runs it. */
+export interface PersistedFlowStats extends FlowStatsFields {
   executor: string;
   updatedAt: Date;
   tables: TableOpCount[];
 }
 
 /** One publish of a flow's counters: deltas for rows and retries, latest values for the rest. */
-export interface StatsDelta {
-  flowId: string;
-  receivedLsn: string | null;
-  lastAppliedCommitAt: Date | null;
-  caughtUpAt: Date | null;
-  retries: number;
-  lastError: string;
-  lastErrorHint: string;
-  lastErrorAt: Date | null;
-  heartbeatLsn: string | null;
-  heartbeatAt: Date | null;
+export interface StatsDelta extends FlowStatsFields {
   /** [table, op, rows added, rows/s now] */
   tables: Array<[string, TableOpCount['op'], number, number]>;
 }

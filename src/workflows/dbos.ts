@@ -1,13 +1,14 @@
 import { DBOS, type DLogger } from '@dbos-inc/dbos-sdk';
 import type { ServiceEnv } from '../config/env';
 import { DuctError, describeError } from '../core/errors';
-import type { Logger } from '../core/log';
+import type { Logger, LogLevel } from '../core/log';
 import { redactSecrets } from '../core/redact';
+import { startOtlpLogs, stopOtlpLogs } from '../status/otlpLogs';
 
 /** Routes DBOS's own log lines through our logger (stderr, secrets redacted), below `info` by default. */
-function dbosLogger(log: Logger): DLogger {
+function dbosLogger(log: Logger, level: LogLevel): DLogger {
   const text = (v: unknown): string => (typeof v === 'string' ? v : v instanceof Error ? v.message : JSON.stringify(v));
-  const quiet = (process.env.DUCTSTREAM_DBOS_LOG_LEVEL ?? 'warn') !== 'debug' && (process.env.DUCTSTREAM_DBOS_LOG_LEVEL ?? 'warn') !== 'info';
+  const quiet = level !== 'debug' && level !== 'info';
   return {
     debug: () => undefined,
     info: (e) => (quiet ? undefined : log.info(redactSecrets(text(e)))),
@@ -37,24 +38,19 @@ export interface LaunchOptions {
  * runs starts inside `launch`.
  */
 export async function launchDbos(o: LaunchOptions): Promise<void> {
-  // OTLP export (DBOS__OTLP_TRACES_ENDPOINT / _LOGS_ENDPOINT): DBOS's own spans per workflow and step, and
-  // its log records. DBOS exports logs only through its own logger, so ours is not installed then.
+  // OTLP export: DBOS's own spans per workflow and step (DBOS__OTLP_TRACES_ENDPOINT), and our log
+  // records (DBOS__OTLP_LOGS_ENDPOINT), DBOS's lines among them since they go through our logger:
+  // one severity-correct record per line, and DBOS does not capture stdout/stderr.
   const { otlpTracesEndpoint, otlpLogsEndpoint } = o.env.ops;
-  const otlp = otlpTracesEndpoint || otlpLogsEndpoint;
+  if (otlpLogsEndpoint) startOtlpLogs(otlpLogsEndpoint, o.env.dbosApp);
   DBOS.setConfig({
     name: o.env.dbosApp,
     systemDatabaseUrl: o.systemDatabaseUrl,
     executorID: o.executorId,
     applicationVersion: o.env.appVersion,
     ...(o.listenQueues === 'all' ? {} : { listenQueues: o.listenQueues ?? [] }),
-    ...(otlpLogsEndpoint ? {} : { logger: dbosLogger(o.log.child({ component: 'dbos' })) }),
-    ...(otlp
-      ? {
-          enableOTLP: true,
-          otlpTracesEndpoints: otlpTracesEndpoint ? [otlpTracesEndpoint] : [],
-          otlpLogsEndpoints: otlpLogsEndpoint ? [otlpLogsEndpoint] : [],
-        }
-      : {}),
+    logger: dbosLogger(o.log.child({ component: 'dbos' }), o.env.ops.dbosLogLevel),
+    ...(otlpTracesEndpoint ? { enableOTLP: true, otlpTracesEndpoints: [otlpTracesEndpoint], otlpLogsEndpoints: [] } : {}),
   });
   try {
     await DBOS.launch();
@@ -69,4 +65,5 @@ export async function launchDbos(o: LaunchOptions): Promise<void> {
 
 export async function shutdownDbos(): Promise<void> {
   await DBOS.shutdown().catch(() => undefined);
+  await stopOtlpLogs();
 }

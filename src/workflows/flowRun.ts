@@ -2,6 +2,7 @@ import { DBOS, Error as DBOSErrors } from '@dbos-inc/dbos-sdk';
 import { DuctError } from '../core/errors';
 import { parseLsn } from '../core/lsn';
 import type { StopReason } from '../pipeline/flowRuntime';
+import { ddlApproval, ddlWorkflowId } from './ddlApproval';
 import { commitCheckpoint, deliverBatch, finishRun, markFlowFailed, prepareSource } from './steps';
 import { isInterrupted, retryingStep } from './stepRetry';
 
@@ -86,6 +87,7 @@ async function flowRunBody(flowId: string, opts: FlowRunOptions): Promise<FlowRu
       if (isInterrupted(r)) return await end(r.interrupted);
       rows += r.rows;
       batches += r.batches;
+      for (const id of r.ddlEvents ?? []) await DBOS.startWorkflow(ddlApproval, { workflowID: ddlWorkflowId(id) })(id);
       if (parseLsn(r.checkpointLsn) > parseLsn(lsnText)) {
         const target = r.checkpointLsn;
         const committed = await DBOS.runStep(() => retryingStep(flowId, 'commitCheckpoint', () => commitCheckpoint(flowId, target)), {

@@ -24,6 +24,11 @@ export async function runtimeFor(flowId: string): Promise<FlowRuntime> {
   return rt;
 }
 
+/** The flow's runtime when a run of it executes in this process. */
+export function runtimeIfHere(flowId: string): FlowRuntime | undefined {
+  return runtimes.get(flowId);
+}
+
 /** The flow definition the runtime of `flowId` in this process executes, if there is one. */
 export function runtimeFlowOf(flowId: string): Flow | undefined {
   return runtimes.get(flowId)?.flow;

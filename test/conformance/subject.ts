@@ -35,6 +35,9 @@ export const SCENARIOS = [
 ] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
+/** The table scenarios that a subject may skip (see `skipTable`). */
+export type TableScenarioSlug = 'partial';
+
 /**
  * What a reader returns:
  * - `rows` for table destinations (DuckDB, warehouses): the rows present now in each table
@@ -99,4 +102,6 @@ export interface ConformanceSubject {
   largeBatchRows?: number;
   /** Scenarios that do not apply, with the reason (shown as a skipped test). */
   skip?: Partial<Record<ScenarioName, string>>;
+  /** Table scenarios (table-scenarios.ts, by slug) that do not apply, with the reason. */
+  skipTable?: Partial<Record<TableScenarioSlug, string>>;
 }

@@ -13,17 +13,31 @@ import type { WireFormat } from '../../src/wire/codec';
 import { ChangeLog } from '../support/changes';
 import { checkEvents, stateOf } from './checks';
 import { crashScenario } from './crash';
+import { changeLogRowReader } from './logSource';
 import { materialize } from './materialize';
 import { SCENARIO_LIST, type Scenario } from './scenarios';
 import type { ConformanceSubject, ConformanceTarget, ScenarioName } from './subject';
 import { tableScenarios } from './table-scenarios';
 
 /** Opens the subject's destination on `target` through its kind, as the runner does. */
-export async function openDestination(subject: ConformanceSubject, target: ConformanceTarget, flowId: string, parallelism: number): Promise<Destination> {
+export async function openDestination(
+  subject: ConformanceSubject,
+  target: ConformanceTarget,
+  flowId: string,
+  parallelism: number,
+  log?: ChangeLog,
+): Promise<Destination> {
   const kind = getDestinationKind(subject.type, 'destinations[0].type');
   const config = kind.parseConfig(target.options, 'destinations[0].options');
   const wireFormat: WireFormat = resolveWireFormat(target.options.format, '', undefined);
-  const dest = await kind.create(config, { flowId, name: 'dest', wireFormat, parallelism, log: silentLogger });
+  const dest = await kind.create(config, {
+    flowId,
+    name: 'dest',
+    wireFormat,
+    parallelism,
+    log: silentLogger,
+    ...(log ? { sourceRows: () => changeLogRowReader(log) } : {}),
+  });
   await dest.open();
   return dest;
 }
@@ -33,7 +47,7 @@ async function runScenario(subject: ConformanceSubject, scenario: Scenario, form
   const target = await subject.target(slug, format);
   try {
     const log = new ChangeLog(`conf-${slug}`);
-    const dest = await openDestination(subject, target, log.flowId, scenario.parallelism ?? 1);
+    const dest = await openDestination(subject, target, log.flowId, scenario.parallelism ?? 1, log);
     try {
       await scenario.play(log, (b) => dest.write(toEncodedBatch(b, (f) => getCodec(f))), { largeBatchRows: subject.largeBatchRows ?? 10_000 });
     } finally {
@@ -89,7 +103,7 @@ export function conformanceSuite(subject: ConformanceSubject): void {
       describe(`table destination (${subject.applies})`, () => {
         tableScenarios({
           subject,
-          open: (options, flowId) => openDestination(subject, { options, read: () => Promise.reject(new Error('unused')) }, flowId, 1),
+          open: (options, log) => openDestination(subject, { options, read: () => Promise.reject(new Error('unused')) }, log.flowId, 1, log),
         });
       });
     } else {

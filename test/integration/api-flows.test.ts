@@ -202,7 +202,7 @@ describe('get, list, update, delete', () => {
 
   it('DeleteFlow removes the flow; the next call is NOT_FOUND', async () => {
     await api.call('CreateFlow', { flow: flowBody('gone') });
-    expect(await api.call('DeleteFlow', { flow_id: 'gone' })).toEqual({});
+    expect(await api.call('DeleteFlow', { flow_id: 'gone' })).toEqual({ slot_dropped: false, publication_dropped: false });
     expect((await api.fail('GetFlow', { flow_id: 'gone' })).code).toBe(status.NOT_FOUND);
     expect((await api.fail('DeleteFlow', { flow_id: 'gone' })).code).toBe(status.NOT_FOUND);
   });

@@ -28,13 +28,17 @@ interface RegistryStandIn {
   url: string;
   subjects: Map<string, number>;
   schemas: Map<number, { schema: string; schemaType?: string }>;
+  /** Every request's headers, as JSON text (to check that no other endpoint's secret arrives). */
+  seenHeaders: string[];
   server: Server;
 }
 
 async function startRegistryStandIn(): Promise<RegistryStandIn> {
   const subjects = new Map<string, number>();
   const schemas = new Map<number, { schema: string; schemaType?: string }>();
+  const seenHeaders: string[] = [];
   const server = createServer((req, res) => {
+    seenHeaders.push(JSON.stringify(req.headers));
     let body = '';
     req.on('data', (d: Buffer) => (body += d.toString()));
     req.on('end', () => {
@@ -55,7 +59,7 @@ async function startRegistryStandIn(): Promise<RegistryStandIn> {
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, subjects, schemas, server };
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, subjects, schemas, seenHeaders, server };
 }
 
 let broker: KafkaBroker;
@@ -152,4 +156,37 @@ test('kafka with schema_registry_url (a local stand-in for a registry): Confluen
   expect(ops).toHaveLength(2);
   expect(ops[0]).toMatch(/insert/i);
   expect(ops[1]).toMatch(/update/i);
+});
+
+test('http with schema_registry_url (a local stand-in for a registry): Confluent wire format, subject <schema>.<table>-value, webhook headers stay at the webhook', async () => {
+  peer.reset();
+  registry.subjects.clear();
+  const secret = 'Bearer webhook-s3cret';
+  await writeUsers('http', 'avro', { url: `${peer.url}/reg-avro`, schema_registry_url: `${registry.url}/`, headers: `Authorization:${secret}` });
+  await writeUsers('http', 'proto', { url: `${peer.url}/reg-proto`, schema_registry_url: registry.url, headers: `Authorization:${secret}` });
+  expect([...registry.subjects.keys()]).toEqual(['public.users-value']);
+  expect(registry.seenHeaders.join('\n')).not.toContain('s3cret');
+
+  const avroNames: string[] = [];
+  for (const req of peer.delivered('/reg-avro')) {
+    expect(req.headers['ductstream-avro-schema']).toBeUndefined();
+    expect(req.headers.authorization).toBe(secret);
+    const v = Buffer.from(req.body);
+    expect(v[0]).toBe(0);
+    const { schema } = registry.schemas.get(v.readUInt32BE(1))!;
+    avroNames.push((avro.Type.forSchema(JSON.parse(schema) as avro.Schema).fromBuffer(v.subarray(5)) as DecodedEvent).after!.name);
+  }
+  expect(avroNames).toEqual(['ada', 'ada lovelace']);
+
+  const ops: string[] = [];
+  for (const req of peer.delivered('/reg-proto')) {
+    const v = Buffer.from(req.body);
+    expect([v[0], v[5]]).toEqual([0, 0]);
+    const { schema, schemaType } = registry.schemas.get(v.readUInt32BE(1))!;
+    expect(schemaType).toBe('PROTOBUF');
+    const type = protobuf.parse(schema, { keepCase: true }).root.lookupType('ductstream.v1.ChangeEvent');
+    ops.push(String((type.toObject(type.decode(v.subarray(6)), { enums: String }) as { op: string }).op));
+  }
+  expect(ops).toHaveLength(2);
+  expect(ops[0]).toMatch(/insert/i);
 });

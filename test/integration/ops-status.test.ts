@@ -231,3 +231,12 @@ test('a span per flow run and step reaches the OTLP receiver', async () => {
   expect(JSON.stringify(run.attributes)).toContain('flowrun-ops-');
   expect(otlp.logRecords).toBeGreaterThan(0);
 });
+
+test("DuctStream's own log lines reach the OTLP receiver with their severity and fields", async () => {
+  const served = await waitFor('log records', async () => otlp.logs.find((l) => l.body.startsWith('serving gRPC on ')) ?? null);
+  expect(served.severity).toBe('INFO');
+  expect(Object.keys(served.attributes)).toEqual(expect.arrayContaining(['service.name', 'executor', 'queue']));
+  // One record per line, severity kept: nothing of ours arrives as a captured ERROR copy of stderr.
+  expect(otlp.logs.filter((l) => l.body.includes('serving gRPC on'))).toHaveLength(1);
+  expect(otlp.logs.some((l) => l.severity === 'ERROR' && /\bINFO\b/.test(l.body))).toBe(false);
+});

@@ -1,4 +1,4 @@
-import { readServiceEnv, systemDatabaseUrlFor, validateCron } from '../../src/config/env';
+import { awsRegionFromEnv, logLevelFromEnv, readServiceEnv, systemDatabaseUrlFor, validateCron } from '../../src/config/env';
 
 describe('readServiceEnv', () => {
   it('applies the documented defaults', () => {
@@ -44,8 +44,23 @@ describe('readServiceEnv', () => {
     [{ DUCTSTREAM_STEP_MAX_ATTEMPTS: '-1' }, /DUCTSTREAM_STEP_MAX_ATTEMPTS: "-1" is not a whole number/],
     [{ DUCTSTREAM_RETRY_MAX_BACKOFF: '0' }, /DUCTSTREAM_RETRY_MAX_BACKOFF: "0" is not a number of seconds/],
     [{ DUCTSTREAM_TAKEOVER_AFTER: '1e9' }, /DUCTSTREAM_TAKEOVER_AFTER: "1e9" is not a number of seconds/],
+    [{ DUCTSTREAM_PROGRESS_INTERVAL: 'often' }, /DUCTSTREAM_PROGRESS_INTERVAL: "often" is not a positive whole number/],
+    [{ DUCTSTREAM_SUPERVISOR_INTERVAL: '0' }, /DUCTSTREAM_SUPERVISOR_INTERVAL: "0" is not a positive whole number/],
+    [{ DUCTSTREAM_LOG_LEVEL: 'verbose' }, /DUCTSTREAM_LOG_LEVEL: "verbose" is not a log level/],
+    [{ DUCTSTREAM_DBOS_LOG_LEVEL: 'loud' }, /DUCTSTREAM_DBOS_LOG_LEVEL: "loud" is not a log level/],
   ])('rejects %j naming the variable', (env, message) => {
     expect(() => readServiceEnv(env)).toThrow(message);
+  });
+
+  it('reads the intervals and log levels of the process', () => {
+    expect(readServiceEnv({}).ops).toMatchObject({ progressIntervalMs: 5000, supervisorIntervalMs: 5000, dbosLogLevel: 'warn', logLevel: 'info' });
+    const ops = readServiceEnv({ DUCTSTREAM_PROGRESS_INTERVAL: '2', DUCTSTREAM_SUPERVISOR_INTERVAL: '1', DUCTSTREAM_DBOS_LOG_LEVEL: 'INFO' }).ops;
+    expect(ops).toMatchObject({ progressIntervalMs: 2000, supervisorIntervalMs: 1000, dbosLogLevel: 'info' });
+    expect(logLevelFromEnv({ DUCTSTREAM_LOG_LEVEL: 'debug' })).toBe('debug');
+    expect(logLevelFromEnv({ DUCTSTREAM_LOG_LEVEL: 'verbose' })).toBe('info');
+    expect(awsRegionFromEnv({ AWS_DEFAULT_REGION: 'eu-west-1' })).toBe('eu-west-1');
+    expect(awsRegionFromEnv({ AWS_REGION: 'us-west-2', AWS_DEFAULT_REGION: 'eu-west-1' })).toBe('us-west-2');
+    expect(awsRegionFromEnv({})).toBeUndefined();
   });
 
   it('accepts 6-field cron with seconds', () => {

@@ -20,6 +20,17 @@ const errorOf = (fn: () => unknown): DuctError => {
 };
 
 describe('http options', () => {
+  test('schema_registry_url: an http(s) base URL, change mode only', () => {
+    expect(parse({ schema_registry_url: 'http://registry:8081/' }).schemaRegistryUrl).toBe('http://registry:8081');
+    expect(parse({}).schemaRegistryUrl).toBeUndefined();
+    const bad = errorOf(() => parse({ schema_registry_url: 'registry:8081' }));
+    expect(bad.field).toBe(`${P}.schema_registry_url`);
+    expect(bad.describe()).toMatch(/http\(s\) URL/);
+    const batch = errorOf(() => parse({ schema_registry_url: 'http://registry:8081', mode: 'batch' }));
+    expect(batch.field).toBe(`${P}.schema_registry_url`);
+    expect(batch.describe()).toMatch(/mode=change/);
+  });
+
   test('defaults follow the usage guide', () => {
     const c = parse({});
     expect(c).toMatchObject({ method: 'POST', idempotencyHeader: 'Idempotency-Key', mode: 'change', headers: [], timeoutMs: HTTP_DEFAULTS.timeoutMs });

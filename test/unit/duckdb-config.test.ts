@@ -42,6 +42,7 @@ describe('DuckDB destination options', () => {
       },
       softDelete: false,
       typeMappings: new Map(),
+      dropColumns: false,
     });
     expect(WAREHOUSE_DEFAULTS.staging_suffix).toBe('_staging');
   });
@@ -69,10 +70,12 @@ describe('DuckDB destination options', () => {
         append_mode: 'false',
         type_mappings: '{"jsonb": "VARCHAR"}',
         format: 'arrow',
+        ddl_drop_columns: 'true',
       },
       path,
     );
     expect(c).toMatchObject({
+      dropColumns: true,
       schema: 'wh',
       table: 't',
       writeMode: 'append',

@@ -34,9 +34,9 @@ export const flowServiceRegistration: ApiServiceRegistration = {
         return { flows: page.flows.map(flowMessage), next_page_token: page.nextPageToken };
       }),
       UpdateFlow: unary(log, 'UpdateFlow', async (r: { flow: FlowMessage | null }) => flowMessage(await flows.update(flowInput(r.flow)))),
-      DeleteFlow: unary(log, 'DeleteFlow', async (r: FlowIdRequest) => {
-        await flows.delete(r.flow_id);
-        return {};
+      DeleteFlow: unary(log, 'DeleteFlow', async (r: FlowIdRequest & { drop_slot?: boolean; drop_publication?: boolean }) => {
+        const res = await flows.delete(r.flow_id, { dropSlot: r.drop_slot === true, dropPublication: r.drop_publication === true });
+        return { slot_dropped: res?.slotDropped ?? false, publication_dropped: res?.publicationDropped ?? false };
       }),
       StartFlow: unary(log, 'StartFlow', async (r: FlowIdRequest) => flowMessage(await flows.start(r.flow_id))),
       StopFlow: unary(log, 'StopFlow', async (r: FlowIdRequest) => flowMessage(await flows.stop(r.flow_id))),

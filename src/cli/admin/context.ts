@@ -1,6 +1,8 @@
 import { hostname } from 'node:os';
 import type { AppState } from '../../app/state';
 import { readServiceEnv, type ServiceEnv } from '../../config/env';
+import type { DBOSClient } from '@dbos-inc/dbos-sdk';
+import type { DdlService } from '../../services/ddl/service';
 import type { StreamService } from '../../services/streams';
 import { UsageError } from '../flags';
 import type { AdminIo } from './command';
@@ -13,6 +15,7 @@ export class AdminContext {
   private state?: AppState;
   private streams?: StreamService;
   private env?: ServiceEnv;
+  private dbos?: Promise<DBOSClient>;
 
   constructor(readonly io: AdminIo) {}
 
@@ -49,6 +52,33 @@ export class AdminContext {
     return this.streams;
   }
 
+  /** DDL governance on the state database; decisions wake the event's approval workflow through DBOS. */
+  async ddlService(): Promise<DdlService> {
+    const state = await this.appState('to find DDL events');
+    const { DdlService } = await import('../../services/ddl/service');
+    const { DDL_TOPIC, ddlWorkflowId } = await import('../../workflows/ddlIds');
+    return new DdlService(state.ddl!, async (id, action) => {
+      const client = await this.dbosClient();
+      if (client) await client.send(ddlWorkflowId(id), action, DDL_TOPIC);
+    });
+  }
+
+  /** A DBOS client on the system database (undefined when it cannot be reached: workflows poll anyway). */
+  async dbosClient(): Promise<DBOSClient | undefined> {
+    const env = this.serviceEnv();
+    if (!env.dbosSystemDatabaseUrl) return undefined;
+    if (!this.dbos) {
+      const { DBOSClient } = await import('@dbos-inc/dbos-sdk');
+      this.dbos = DBOSClient.create({ systemDatabaseUrl: env.dbosSystemDatabaseUrl, applicationName: env.dbosApp });
+    }
+    return this.dbos.catch(() => undefined);
+  }
+
+  /** Who runs this command, recorded as the actor of DDL decisions. */
+  actor(): string {
+    return `${this.io.env.USER ?? 'admin'}@${hostname()}`;
+  }
+
   /** Who this process is, recorded on the deliveries it leases. */
   consumerId(): string {
     return `${'ductstream-admin'}@${hostname()}:${process.pid}`;
@@ -64,6 +94,8 @@ export class AdminContext {
 
   async close(): Promise<void> {
     await this.streams?.close();
+    const dbos = await this.dbos?.catch(() => undefined);
+    await dbos?.destroy().catch(() => undefined);
     await this.state?.close();
   }
 }

@@ -1,3 +1,4 @@
+import { formatBytes as bytes } from '../../core/bytes';
 import { DBOSClient } from '@dbos-inc/dbos-sdk';
 import { DuctError } from '../../core/errors';
 import { probeNow, StatusCollector } from '../../status/collector';
@@ -5,23 +6,14 @@ import { flowStatusJson } from '../../status/json';
 import type { FlowStatus } from '../../status/model';
 import { RunHistory, type WorkflowReader } from '../../status/runHistory';
 import { statsStoreFor } from '../../status';
+import { DdlStatusExtension } from '../../status/ddl';
 import { EXIT_OK } from '../exit';
 import type { FlagValues } from '../flags';
 import type { Command, Subcommand } from './command';
 import type { AdminContext } from './context';
+import { flowDelete } from './flowDelete';
 
 const P = 'ductstream-admin flow';
-
-function bytes(n: number): string {
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let v = n;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return `${u === 0 ? v : v.toFixed(1)} ${units[u]}`;
-}
 
 const stateOf = (s: FlowStatus) => (s.state === 'running' && s.reason.startsWith('retrying:') ? 'retrying' : s.state);
 
@@ -62,6 +54,7 @@ function oneText(s: FlowStatus): string {
     `heartbeat       ${s.heartbeatLsn ?? '-'}${s.heartbeatAt ? ` at ${s.heartbeatAt.toISOString()}` : ''}`,
     ...(slot?.error ? [`slot error      ${slot.error}`] : []),
     ...s.alarms.map((a) => `ALARM ${a.kind}: ${a.message}`),
+    ...s.pendingDdl.map((d) => `ddl event ${d.id} ${d.table} ${d.status}: ${d.ddl}`),
     `runs`,
     ...s.runs.flatMap((r) => [
       `  ${r.runId} ${r.status} ${r.createdAt.toISOString()}${r.error ? ` ${r.error}` : ''}`,
@@ -79,7 +72,8 @@ async function collector(ctx: AdminContext): Promise<{ c: StatusCollector; close
     client = await DBOSClient.create({ systemDatabaseUrl: env.dbosSystemDatabaseUrl, applicationName: env.dbosApp }).catch(() => undefined);
   }
   const runs = client ? new RunHistory(client as unknown as WorkflowReader) : null;
-  const c = new StatusCollector({ flows: state.flows, checkpoints: state.checkpoints, stats: statsStoreFor(state), runs, slots: probeNow });
+  const extensions = state.ddl ? [new DdlStatusExtension(state.ddl)] : [];
+  const c = new StatusCollector({ flows: state.flows, checkpoints: state.checkpoints, stats: statsStoreFor(state), runs, slots: probeNow, extensions });
   return { c, close: async () => void (await client?.destroy()) };
 }
 
@@ -123,7 +117,8 @@ servers' replication slots and the DBOS system database; no server needs to run.
 
 export const flowCommand: Command = {
   name: 'flow',
-  summary: 'flow status',
-  description: 'Shows the status of flows: the same model as GetFlowStatus/ListFlowStatus and the status page.',
-  subcommands: [status],
+  summary: 'flow status; delete flows (tearing down their slot and publication)',
+  description:
+    'Shows the status of flows (the same model as GetFlowStatus/ListFlowStatus and the status page) and deletes flows. Create, start and stop flows with ductstream-worker or the gRPC API.',
+  subcommands: [status, flowDelete],
 };

@@ -33,7 +33,7 @@ export const CLICKHOUSE_DEFAULTS = {
   request_timeout: 60_000,
 } as const;
 
-/** The ClickHouse destination's options (README, "ClickHouse Destination"), typed. */
+/** The ClickHouse destination's options (docs/usage.md, "clickhouse"), typed. */
 export interface ClickhouseConfig extends WarehouseOptions {
   /** `http(s)://user:password@host:port/database`. */
   dsn: string;

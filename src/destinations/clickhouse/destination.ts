@@ -1,15 +1,14 @@
-import type { TableRef } from '../../core/change';
 import { DuctError } from '../../core/errors';
-import type { Logger } from '../../core/log';
-import type { ApplyCapability, EncodedBatch, Staged, TableDestination } from '../destination';
+import type { SourceRowReader } from '../../core/sourceRows';
+import type { ApplyCapability } from '../destination';
 import type { DestinationContext } from '../registry';
-import type { BatchResolution } from '../sql/options';
-import { WarehouseWriter, type WriteSummary } from '../sql/writer';
+import { WarehouseDestination } from '../sql/warehouse-destination';
+import { WarehouseWriter } from '../sql/writer';
 import { ClickhouseConnection } from './client';
 import type { ClickhouseConfig } from './config';
 import { ClickhouseMeta } from './meta';
 import { MutationsApply } from './mutations-apply';
-import type { ClickhouseTables } from './tables';
+import type { ClickhouseTables, FillSource } from './tables';
 import { clickhouseTypes } from './types';
 import { VersionedApply } from './versioned-apply';
 
@@ -29,39 +28,27 @@ import { VersionedApply } from './versioned-apply';
  *   rows written again past it carry the same versions (versioned) or replace the same keys
  *   (mutations): no effect. Each request is retried while the server is away (about a minute),
  *   then the error goes to the flow's step retries. Bad data or SQL is `never`.
+ * - Unchanged TOAST values of a row ClickHouse does not hold are read from the source's current
+ *   row by key (`completeFillFromSource`), never written as NULL.
  * - `batch_mode=staging` writes staging tables; `resolveStaging` moves them into the targets.
  */
-export class ClickhouseDestination implements TableDestination, Staged {
-  readonly kind = 'clickhouse';
-  readonly name: string;
+export class ClickhouseDestination extends WarehouseDestination<ClickhouseConfig> {
   readonly applies: ApplyCapability;
   private conn: ClickhouseConnection | undefined;
-  private writer: WarehouseWriter | undefined;
-  private readonly log: Logger;
-  /** Writes and resolutions run one at a time, in call order. */
-  private tail: Promise<unknown> = Promise.resolve();
+  private sourceRows: SourceRowReader | undefined;
 
-  constructor(
-    readonly config: ClickhouseConfig,
-    private readonly ctx: DestinationContext,
-  ) {
-    this.name = ctx.name;
-    this.log = ctx.log.child({ destination: ctx.name, kind: 'clickhouse' });
+  constructor(config: ClickhouseConfig, ctx: DestinationContext) {
+    super('clickhouse', config, ctx);
     this.applies = config.applyMode === 'mutations' ? 'in_place' : 'versioned_append';
   }
 
-  get batchResolution(): BatchResolution {
-    return this.config.batchResolution;
-  }
-
-  async open(): Promise<void> {
-    if (this.conn) return;
+  protected async connect(): Promise<WarehouseWriter> {
     const c = this.config;
     const conn = new ClickhouseConnection(c.dsn, c.dsnField, c.requestTimeoutMs);
+    this.conn = conn;
     try {
       await conn.ping();
     } catch (e) {
-      await conn.close().catch(() => undefined);
       throw new DuctError('unavailable', `clickhouse destination "${this.name}": ${(e as Error).message}`, {
         retry: 'backoff',
         field: c.dsnField,
@@ -70,47 +57,19 @@ export class ClickhouseDestination implements TableDestination, Staged {
       });
     }
     const meta = new ClickhouseMeta(conn, c.metaEngine, c.metaOrderBy);
+    this.sourceRows = this.ctx.sourceRows?.();
+    const source: FillSource = { rows: this.sourceRows, log: this.log };
     const apply: ClickhouseTables =
-      c.applyMode === 'mutations' ? new MutationsApply(conn, c, meta, 'mutations') : new VersionedApply(conn, c, meta, 'versioned');
-    this.conn = conn;
-    this.writer = new WarehouseWriter({ apply, types: clickhouseTypes, options: c, flowId: this.ctx.flowId, log: this.log });
+      c.applyMode === 'mutations' ? new MutationsApply(conn, c, meta, 'mutations', source) : new VersionedApply(conn, c, meta, 'versioned', source);
+    return new WarehouseWriter({ apply, types: clickhouseTypes, options: c, flowId: this.ctx.flowId, log: this.log });
   }
 
-  async write(batch: EncodedBatch): Promise<void> {
-    await this.writeBatch(batch);
-  }
-
-  /** `write`, returning what was applied and what a replay skipped. */
-  async writeBatch(batch: EncodedBatch): Promise<WriteSummary> {
-    return this.serially(async () => {
-      const started = Date.now();
-      const summary = await this.requireWriter().write(batch);
-      this.log.debug('batch written', { ...summary, changes: batch.changes.length, ms: Date.now() - started });
-      return summary;
-    });
-  }
-
-  async resolveStaging(tables: TableRef[], mode: BatchResolution = this.config.batchResolution): Promise<void> {
-    await this.serially(() => this.requireWriter().resolveStaging(tables, mode));
-  }
-
-  async close(): Promise<void> {
-    await this.tail;
+  protected async disconnect(): Promise<void> {
     const conn = this.conn;
+    const sourceRows = this.sourceRows;
     this.conn = undefined;
-    this.writer = undefined;
+    this.sourceRows = undefined;
+    await sourceRows?.close().catch(() => undefined);
     await conn?.close();
-  }
-
-  private serially<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.tail.then(fn, fn);
-    this.tail = run.catch(() => undefined);
-    return run;
-  }
-
-  private requireWriter(): WarehouseWriter {
-    if (!this.writer)
-      throw new DuctError('failed_precondition', `clickhouse destination "${this.name}" is not open`, { retry: 'never', hint: 'call open() first' });
-    return this.writer;
   }
 }

@@ -1,10 +1,8 @@
 import type { Change } from '../../core/change';
 import { DuctError, isDuctError } from '../../core/errors';
-import type { TableWork } from '../sql/apply-strategy';
-import { withTables } from '../sql/errors';
 import type { TableLayout } from '../sql/layout';
 import type { TablePlan } from '../sql/plan';
-import { fillColumns, readFill } from './fill';
+import { fillColumns } from './fill';
 import { metaLiteral, TsvRows } from './rows';
 import { ClickhouseTables, keylessChangeError, LONG_QUERY } from './tables';
 import { qualifiedName, quoteIdent, quoteString } from './types';
@@ -27,19 +25,7 @@ const s = quoteString;
 export class MutationsApply extends ClickhouseTables {
   readonly capability = 'in_place' as const;
 
-  async apply(work: TableWork[]): Promise<void> {
-    for (const { layout, plan } of work) {
-      try {
-        await this.applyTable(layout, plan);
-      } catch (e) {
-        throw withTables([layout], e);
-      }
-    }
-    const moves = work.flatMap((w) => (w.watermark ? [w.watermark] : []));
-    if (moves.length > 0) await this.meta.write(moves);
-  }
-
-  private async applyTable(layout: TableLayout, plan: TablePlan): Promise<void> {
+  protected async applyTable(layout: TableLayout, plan: TablePlan): Promise<void> {
     const t = qualifiedName(layout.target);
     const rows = new TsvRows(layout, false);
     if (plan.truncate) await this.truncate(layout, plan.truncate);
@@ -50,7 +36,7 @@ export class MutationsApply extends ClickhouseTables {
         rows.add(r, undefined, false);
       }
     } else {
-      const fill = await readFill(this.conn, layout, plan.rows, { kind: 'current' });
+      const { fill, gone } = await this.fillFor(layout, plan.rows, { kind: 'current' });
       const filled = plan.rows.map((r) => fill(r));
       if (plan.rows.length > 0) {
         const keyIn = this.keyIn(
@@ -63,7 +49,7 @@ export class MutationsApply extends ClickhouseTables {
         if (replaces) await this.mutate(layout, `ALTER TABLE ${t} DELETE WHERE ${keyIn}`);
       }
       plan.rows.forEach((r, i) => {
-        if (r.action === 'delete') return;
+        if (r.action === 'delete' || gone.has(r)) return;
         if (r.action === 'soft_delete') {
           if (filled[i]) rows.add({ ...r, fill: fillColumns(layout, r) }, filled[i], false);
           return;

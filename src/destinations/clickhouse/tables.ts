@@ -1,17 +1,30 @@
 import type { Change, Row, TableRef, Value } from '../../core/change';
 import { DuctError } from '../../core/errors';
-import type { ApplyCapability, ApplyStrategy, TableWork } from '../sql/apply-strategy';
+import type { Logger } from '../../core/log';
+import type { SourceRowReader } from '../../core/sourceRows';
+import type { ApplyCapability, ApplyStrategy, EvolveTable, TableWork } from '../sql/apply-strategy';
 import type { ColumnDef } from '../sql/dialect';
+import { withTables } from '../sql/errors';
 import { stagingName, targetName, type TableLayout } from '../sql/layout';
 import { laterWatermark, watermarkMapKey, type Watermark } from '../sql/meta-table';
 import type { BatchResolution, WarehouseOptions } from '../sql/options';
+import type { PlannedRow, TablePlan } from '../sql/plan';
 import type { ClickhouseConnection } from './client';
 import type { ClickhouseApplyMode } from './config';
 import { createDatabase, createTable, isVersioned, listColumns, listSortingKey } from './ddl';
+import { evolveClickhouseTable } from './evolve';
+import { readFill, type FillScope } from './fill';
 import type { ClickhouseMeta } from './meta';
+import { completeFillFromSource, type CompletedFill } from './source-fill';
 import type { TsvRows } from './rows';
 import { literalEncoder } from './tsv';
 import { qualifiedName, quoteIdent } from './types';
+
+/** Where values ClickHouse lacks come from: the source's current rows (absent when no source is at hand). */
+export interface FillSource {
+  rows: SourceRowReader | undefined;
+  log: Logger;
+}
 
 /** Settings of statements that carry key lists (far longer than the default 256 KiB query size). */
 export const LONG_QUERY = { max_query_size: '268435456' } as const;
@@ -20,7 +33,8 @@ const q = quoteIdent;
 
 /**
  * What both ClickHouse apply strategies share: table DDL, the meta table, staging resolution and
- * key lists. Subclasses apply the planned rows (`apply`) and say what that guarantees (`capability`).
+ * key lists, and the order of an apply (rows, then watermarks). Subclasses apply a table's planned rows
+ * (`applyTable`) and say what that guarantees (`capability`).
  */
 export abstract class ClickhouseTables implements ApplyStrategy {
   abstract readonly capability: ApplyCapability;
@@ -30,14 +44,43 @@ export abstract class ClickhouseTables implements ApplyStrategy {
     protected readonly options: WarehouseOptions,
     protected readonly meta: ClickhouseMeta,
     private readonly mode: ClickhouseApplyMode,
+    private readonly source: FillSource,
   ) {}
 
-  abstract apply(work: TableWork[]): Promise<void>;
+  /** The destination values `rows` keep (see `readFill`), completed from the source for rows ClickHouse lacks. */
+  protected async fillFor(layout: TableLayout, rows: PlannedRow[], scope: FillScope): Promise<CompletedFill> {
+    const fill = await readFill(this.conn, layout, rows, scope);
+    return completeFillFromSource(layout, rows, fill, this.source.rows, this.source.log);
+  }
+
+  /**
+   * Applies each table's plan in turn ({@link applyTable}), then inserts the watermarks of the tables
+   * that moved: a watermark is written only after its rows. A failure names the table it came from.
+   */
+  async apply(work: TableWork[]): Promise<void> {
+    for (const { layout, plan } of work) {
+      try {
+        await this.applyTable(layout, plan);
+      } catch (e) {
+        throw withTables([layout], e);
+      }
+    }
+    const moves = work.flatMap((w) => (w.watermark ? [w.watermark] : []));
+    if (moves.length > 0) await this.meta.write(moves);
+  }
+
+  /** Applies one table's planned rows as the subclass's capability says. */
+  protected abstract applyTable(layout: TableLayout, plan: TablePlan): Promise<void>;
 
   async ensureTable(layout: TableLayout, columns: ColumnDef[]): Promise<string[]> {
     await this.conn.command(createDatabase(layout.target.schema));
     await this.conn.command(createTable(layout, columns, this.mode));
     return (await this.conn.rows(listColumns(layout.target))).map((r) => String(r.column_name));
+  }
+
+  /** The `evolution` of a table: see {@link evolveClickhouseTable}. */
+  async evolveTable(input: EvolveTable): Promise<void> {
+    await evolveClickhouseTable(this.conn, input);
   }
 
   async readWatermarks(flowId: string): Promise<Map<string, Watermark>> {

@@ -1,9 +1,7 @@
 import type { Change } from '../../core/change';
-import type { TableWork } from '../sql/apply-strategy';
-import { withTables } from '../sql/errors';
 import type { TableLayout } from '../sql/layout';
 import type { TablePlan } from '../sql/plan';
-import { fillColumns, readFill, type FillScope } from './fill';
+import { fillColumns, type FillScope } from './fill';
 import { metaLiteral, ROW_DELETED_COLUMN, TsvRows, VERSION_COLUMN, versionOf } from './rows';
 import { ClickhouseTables, keylessChangeError } from './tables';
 import { qualifiedName, quoteIdent, quoteString } from './types';
@@ -24,25 +22,13 @@ const q = quoteIdent;
 export class VersionedApply extends ClickhouseTables {
   readonly capability = 'versioned_append' as const;
 
-  async apply(work: TableWork[]): Promise<void> {
-    for (const { layout, plan } of work) {
-      try {
-        await this.applyTable(layout, plan);
-      } catch (e) {
-        throw withTables([layout], e);
-      }
-    }
-    const moves = work.flatMap((w) => (w.watermark ? [w.watermark] : []));
-    if (moves.length > 0) await this.meta.write(moves);
-  }
-
-  private async applyTable(layout: TableLayout, plan: TablePlan): Promise<void> {
+  protected async applyTable(layout: TableLayout, plan: TablePlan): Promise<void> {
     const versioned = this.versioned(layout);
     const rows = new TsvRows(layout, versioned);
     const first = firstChange(plan);
     if (layout.mode === 'append') {
-      const fill = await readFill(this.conn, layout, plan.rows, { kind: 'append', before: first });
-      for (const r of plan.rows) if (r.change.op !== 'truncate') rows.add(r, fill(r), false);
+      const { fill, gone } = await this.fillFor(layout, plan.rows, { kind: 'append', before: first });
+      for (const r of plan.rows) if (r.change.op !== 'truncate' && !gone.has(r)) rows.add(r, fill(r), false);
     } else if (!versioned) {
       if (plan.truncate) await this.conn.command(`TRUNCATE TABLE ${qualifiedName(layout.target)}`);
       for (const r of plan.rows) {
@@ -52,8 +38,9 @@ export class VersionedApply extends ClickhouseTables {
     } else {
       if (plan.truncate) await this.conn.command(truncateRows(layout, plan.truncate));
       const scope: FillScope = { kind: 'versioned', before: versionOf(first) };
-      const fill = await readFill(this.conn, layout, plan.rows, scope);
+      const { fill, gone } = await this.fillFor(layout, plan.rows, scope);
       for (const r of plan.rows) {
+        if (gone.has(r)) continue;
         if (r.action === 'delete') rows.add(r, undefined, true);
         else if (r.action === 'soft_delete') {
           const filled = fill(r);

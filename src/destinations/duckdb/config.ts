@@ -2,8 +2,8 @@ import { OptionReader, type OptionMap } from '../../config/options';
 import { readWarehouseOptions, type WarehouseOptions } from '../sql/options';
 
 /**
- * The DuckDB destination's options (README, "DuckDB Destination", "Destination Metadata +
- * Append/Soft Delete", "Destination Type Mappings"), typed. Defaults of the shared warehouse
+ * The DuckDB destination's options (docs/usage.md, "duckdb" and "Table destinations:
+ * options they share"), typed. Defaults of the shared warehouse
  * options live in `WAREHOUSE_DEFAULTS`; `dsn` has none.
  */
 export interface DuckdbConfig extends WarehouseOptions {

@@ -3,6 +3,7 @@ import { invalidArgument } from '../../core/errors';
 import type { RetryPolicy } from '../../core/retry';
 import { parseWireFormat } from '../../wire/registry';
 import { readRetryOptions } from '../retryOptions';
+import { parseRegistryUrl } from '../schemaRegistry';
 import { parseHeaderList, type HeaderPair } from './headers';
 
 export const HTTP_METHODS = ['POST', 'PUT', 'PATCH'] as const;
@@ -10,7 +11,7 @@ export type HttpMethod = (typeof HTTP_METHODS)[number];
 export const HTTP_MODES = ['change', 'batch'] as const;
 export type HttpMode = (typeof HTTP_MODES)[number];
 
-/** Every default of the http destination, in one place (README, "HTTP/Webhook Destination"). */
+/** Every default of the http destination, in one place (docs/usage.md, "http"). */
 export const HTTP_DEFAULTS = {
   method: 'POST' as HttpMethod,
   idempotencyHeader: 'Idempotency-Key',
@@ -32,13 +33,16 @@ export interface HttpConfig {
   mode: HttpMode;
   timeoutMs: number;
   retry: RetryPolicy;
-  fields: { url: string };
+  /** Base URL of a Confluent-compatible schema registry (`schema_registry_url`): avro/proto bodies are framed with its ids. */
+  schemaRegistryUrl?: string;
+  fields: { url: string; schemaRegistryUrl: string };
 }
 
 /**
  * Parses the options of an http destination: `url` (required), `method`, `format`, `headers`
  * (`Key:Value,...`), `max_retries`, `backoff_base`, `backoff_max`, `backoff_factor`,
- * `idempotency_header`, and `timeout` (per request) and `mode` (`change` | `batch`). `path` is the
+ * `idempotency_header`, `timeout` (per request), `mode` (`change` | `batch`) and
+ * `schema_registry_url` (change mode with avro or proto only). `path` is the
  * options' field path, e.g. `destinations[0].options`. Errors never echo a header value or a URL's
  * credentials.
  */
@@ -57,8 +61,25 @@ export function parseHttpConfig(options: OptionMap, path: string): HttpConfig {
   const mode = r.oneOf('mode', HTTP_MODES, d.mode);
   const timeoutMs = r.durationMs('timeout', d.timeoutMs, { minMs: 1, maxMs: 600_000 });
   const retry = readRetryOptions(r, d);
+  const registry = parseRegistryUrl(r.raw('schema_registry_url'), r.field('schema_registry_url'));
+  if (registry !== undefined && mode === 'batch')
+    throw invalidArgument(
+      r.field('schema_registry_url'),
+      'applies to mode=change only (batch files carry their own schema)',
+      'remove schema_registry_url or set mode to change',
+    );
   r.rejectUnknown();
-  return { url, method: method as HttpMethod, headers, idempotencyHeader, mode, timeoutMs, retry, fields: { url: r.field('url') } };
+  return {
+    url,
+    method: method as HttpMethod,
+    headers,
+    idempotencyHeader,
+    mode,
+    timeoutMs,
+    retry,
+    ...(registry !== undefined ? { schemaRegistryUrl: registry } : {}),
+    fields: { url: r.field('url'), schemaRegistryUrl: r.field('schema_registry_url') },
+  };
 }
 
 function parseUrl(text: string, field: string): URL {

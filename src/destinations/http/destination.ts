@@ -6,16 +6,18 @@ import { formatCommitLsn } from '../../wire/envelope';
 import { withRetry } from '../../core/retry';
 import type { Codec } from '../../wire/codec';
 import { getCodec } from '../../wire/registry';
+import type { TableSchema } from '../../core/change';
 import type { EncodedBatch, EventDestination } from '../destination';
 import { batchIdempotencyKey, idempotencyKey, qualifiedName } from '../idempotency';
-import { eventsOf } from '../keyChanges';
-import { AVRO_SCHEMA_HEADER, avroSchemaJson } from '../schemaCarrier';
+import { eventsOf, type OutgoingEvent } from '../keyChanges';
+import { AVRO_SCHEMA_HEADER, SchemaCarrier } from '../schemaCarrier';
 import { deliverInLanes } from '../lanes';
 import type { DestinationContext } from '../registry';
 import { TransportError, WebhookClient } from './client';
 import { displayUrl, type HttpConfig } from './config';
 import { responseError, transportFailure, WebhookError, type WebhookErrorContext } from './errors';
 import { scrubHeaderValues } from './headers';
+import { requireOpen } from '../requireOpen';
 
 /**
  * Pushes changes to a webhook endpoint.
@@ -31,7 +33,10 @@ import { scrubHeaderValues } from './headers';
  *   that changes the primary key is preceded by a delete of the old key (`X-Ductstream-Op: delete`,
  *   sent in the old key's lane), so key-based consumers drop the old row. With `format=avro`, the
  *   writer schema (JSON) travels in the `ductstream-avro-schema` header (percent-encoded when the
- *   table's names are not ASCII).
+ *   table's names are not ASCII). With `schema_registry_url`, avro and proto bodies are instead in the
+ *   Confluent wire format (magic byte, schema id, and for proto the message index), the schema
+ *   registered under the subject `<schema>.<table>-value`; the webhook's `headers` never go to the
+ *   registry.
  * - `mode=batch`: one request per table per batch, body = the table's changes as one file of the
  *   format (json lines for json), `X-Ductstream-Count` and `-First-Lsn`/`-Last-Lsn` headers, and an
  *   idempotency key of the table and the batch's first and last positions.
@@ -50,6 +55,7 @@ export class HttpDestination implements EventDestination {
   private client?: WebhookClient;
   private readonly log: Logger;
   private readonly errorContext: WebhookErrorContext;
+  private readonly carrier: SchemaCarrier;
 
   constructor(
     readonly config: HttpConfig,
@@ -57,6 +63,7 @@ export class HttpDestination implements EventDestination {
   ) {
     this.name = ctx.name;
     this.log = ctx.log.child({ destination: ctx.name, kind: 'http' });
+    this.carrier = new SchemaCarrier(ctx.wireFormat, config.schemaRegistryUrl, config.fields.schemaRegistryUrl);
     this.errorContext = {
       target: `http destination "${ctx.name}": ${config.method} ${displayUrl(config.url)}`,
       urlField: config.fields.url,
@@ -94,6 +101,7 @@ export class HttpDestination implements EventDestination {
     const items = eventsOf(batch, false);
     const contentType = codec.contentType;
     const idempotencyHeader = this.config.idempotencyHeader;
+    const frame = await this.framers(items);
     await deliverInLanes(
       items,
       { parallelism: this.ctx.parallelism, laneKey: (it) => `${qualifiedName(it.change)}\n${it.rowKey}`, isBarrier: (it) => it.change.op === 'truncate' },
@@ -101,9 +109,10 @@ export class HttpDestination implements EventDestination {
         for (const { kind, change, index, rowKey, schema } of lane) {
           if (stopped()) return;
           const table = qualifiedName(change);
+          const body = kind === 'change' ? bodies[index]! : codec.encodeMessage(change, schema);
           await this.send(
             client,
-            kind === 'change' ? bodies[index]! : codec.encodeMessage(change, schema),
+            frame ? frame(schema, body) : body,
             [
               'Content-Type',
               contentType,
@@ -119,13 +128,22 @@ export class HttpDestination implements EventDestination {
               formatCommitLsn(change.commitLsn),
               'X-Ductstream-Seq',
               String(change.seq),
-              ...(codec.format === 'avro' ? [AVRO_SCHEMA_HEADER, headerSafe(avroSchemaJson(schema))] : []),
+              ...(this.carrier.usesSchemaHeader ? [AVRO_SCHEMA_HEADER, headerSafe(this.carrier.schemaHeader(schema))] : []),
             ],
             stopped,
           );
         }
       },
     );
+  }
+
+  /** With a registry: a framer per table schema (registered once under `<schema>.<table>-value`); otherwise undefined. */
+  private async framers(items: readonly OutgoingEvent[]): Promise<((schema: TableSchema, body: Uint8Array) => Uint8Array) | undefined> {
+    if (!this.carrier.framed) return undefined;
+    const bySchema = new Map<TableSchema, (body: Uint8Array) => Uint8Array>();
+    for (const { change, schema } of items)
+      if (!bySchema.has(schema)) bySchema.set(schema, await this.carrier.framer(`${qualifiedName(change)}-value`, schema));
+    return (schema, body) => bySchema.get(schema)!(body);
   }
 
   async close(): Promise<void> {
@@ -188,8 +206,7 @@ export class HttpDestination implements EventDestination {
   }
 
   private requireClient(): WebhookClient {
-    if (!this.client) throw new DuctError('failed_precondition', `http destination "${this.name}" is not open`, { retry: 'never', hint: 'call open() first' });
-    return this.client;
+    return requireOpen(this.client, this.kind, this.name);
   }
 }
 

@@ -2,6 +2,7 @@ import { OptionReader, type OptionMap } from '../../config/options';
 import { invalidArgument } from '../../core/errors';
 import type { RetryPolicy } from '../../core/retry';
 import { readRetryOptions } from '../retryOptions';
+import { parseRegistryUrl } from '../schemaRegistry';
 import { parseWireFormat } from '../../wire/registry';
 import { parseTopicTemplate, type TopicTemplate } from './topics';
 
@@ -58,7 +59,7 @@ export interface KafkaConfig {
 const BROKER = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
 
 /**
- * Parses the options of a kafka or bufstream destination (README: `brokers`, `topic`, `format`,
+ * Parses the options of a kafka or bufstream destination (docs/usage.md, "kafka, bufstream": `brokers`, `topic`, `format`,
  * `compression`, `acks`; plus client_id, tls, sasl_*, timeouts, retries). `path` is the options'
  * field path, e.g. `destinations[0].options`. Unknown keys are rejected.
  */
@@ -98,13 +99,7 @@ export function parseKafkaConfig(kind: string, options: OptionMap, path: string)
   const maxRequestBytes = r.int('max_request_bytes', d.maxRequestBytes, { min: 1024 });
   const retry = readRetryOptions(r, d);
   const tombstones = r.bool('tombstones', d.tombstones);
-  const registry = r.raw('schema_registry_url');
-  if (registry !== undefined && !/^https?:\/\/[^\s/]+/.test(registry))
-    throw invalidArgument(
-      r.field('schema_registry_url'),
-      'is not an http(s) URL',
-      "set schema_registry_url to the registry's base URL, e.g. http://registry:8081",
-    );
+  const registry = parseRegistryUrl(r.raw('schema_registry_url'), r.field('schema_registry_url'));
   r.rejectUnknown();
   return {
     kind,
@@ -120,7 +115,7 @@ export function parseKafkaConfig(kind: string, options: OptionMap, path: string)
     maxRequestBytes,
     retry,
     tombstones,
-    ...(registry !== undefined ? { schemaRegistryUrl: registry.replace(/\/+$/, '') } : {}),
+    ...(registry !== undefined ? { schemaRegistryUrl: registry } : {}),
     fields: { brokers: r.field('brokers'), topic: r.field('topic'), schemaRegistryUrl: r.field('schema_registry_url') },
   };
 }

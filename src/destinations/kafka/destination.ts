@@ -14,6 +14,7 @@ import { RecordWrite, type ProducerOptions } from './producer';
 import { ProduceRequestEncoder } from './recordBatch';
 import { AVRO_SCHEMA_HEADER, SchemaCarrier } from '../schemaCarrier';
 import { topicFor } from './topics';
+import { requireOpen } from '../requireOpen';
 
 /**
  * Produces each change as one Kafka record (see messages.ts for key, value and headers). Works
@@ -145,8 +146,6 @@ export class KafkaDestination implements EventDestination {
   }
 
   private requireCluster(): ProducerCluster {
-    if (!this.cluster)
-      throw new DuctError('failed_precondition', `${this.kind} destination "${this.name}" is not open`, { retry: 'never', hint: 'call open() first' });
-    return this.cluster;
+    return requireOpen(this.cluster, this.kind, this.name);
   }
 }

@@ -4,7 +4,7 @@ import type { Endpoint } from '../../core/flow';
 import type { WireFormat } from '../../wire/codec';
 import { parseWireFormat } from '../../wire/registry';
 
-/** The pgstream destination's options (README, "Postgres Stream Destination"), typed. */
+/** The pgstream destination's options (docs/usage.md, "pgstream"), typed. */
 export interface PgstreamConfig {
   /** A postgres:// URL: where the stream's tables live (schema `ductstream_stream`). */
   dsn: string;

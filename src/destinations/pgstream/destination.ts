@@ -9,6 +9,8 @@ import type { EncodedBatch, EventDestination } from '../destination';
 import type { DestinationContext } from '../registry';
 import { streamNameOf, type PgstreamConfig } from './config';
 import { eventRowsOf } from './events';
+import { Serial } from '../../core/serial';
+import { requireOpen } from '../requireOpen';
 
 /**
  * Writes every change as one event of a Postgres-backed stream (tables in schema
@@ -35,7 +37,7 @@ export class PgstreamDestination implements EventDestination {
   private streamId: number | undefined;
   private lastTrim = Date.now();
   private readonly log: Logger;
-  private tail: Promise<unknown> = Promise.resolve();
+  private readonly serial = new Serial();
 
   constructor(
     readonly config: PgstreamConfig,
@@ -76,7 +78,7 @@ export class PgstreamDestination implements EventDestination {
 
   /** `write`, returning how many events were new (the rest were already stored). */
   async writeBatch(batch: EncodedBatch): Promise<number> {
-    return this.serially(async () => {
+    return this.serial.run(async () => {
       const pool = this.requirePool();
       const rows = eventRowsOf(batch, this.format);
       if (rows.length === 0) return 0;
@@ -97,7 +99,7 @@ export class PgstreamDestination implements EventDestination {
   }
 
   async close(): Promise<void> {
-    await this.tail;
+    await this.serial.idle();
     const pool = this.pool;
     this.pool = undefined;
     await pool?.end().catch(() => undefined);
@@ -113,16 +115,8 @@ export class PgstreamDestination implements EventDestination {
     }
   }
 
-  private serially<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.tail.then(fn, fn);
-    this.tail = run.catch(() => undefined);
-    return run;
-  }
-
   private requirePool(): Pool {
-    if (!this.pool)
-      throw new DuctError('failed_precondition', `pgstream destination "${this.name}" is not open`, { retry: 'never', hint: 'call open() first' });
-    return this.pool;
+    return requireOpen(this.pool, this.kind, this.name);
   }
 }
 

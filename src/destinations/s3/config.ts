@@ -1,3 +1,4 @@
+import { awsRegionFromEnv } from '../../config/env';
 import { OptionReader, type OptionMap } from '../../config/options';
 import { invalidArgument } from '../../core/errors';
 import type { RetryPolicy } from '../../core/retry';
@@ -48,7 +49,7 @@ export function parseS3Config(options: OptionMap, path: string): S3Config {
   if (!BUCKET.test(bucket)) throw invalidArgument(r.field('bucket'), `"${bucket}" is not a valid bucket name`, 'use 3-63 lower-case letters, digits, . and -');
   let prefix = (r.raw('prefix') ?? d.prefix).replace(/^\/+/, '');
   if (prefix !== '' && !prefix.endsWith('/')) prefix += '/';
-  const region = r.string('region', process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? d.region);
+  const region = r.string('region', awsRegionFromEnv() ?? d.region);
   const endpoint = r.optionalString('endpoint');
   if (endpoint !== undefined) {
     let url: URL | undefined;

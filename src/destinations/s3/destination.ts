@@ -1,6 +1,5 @@
 import { HeadBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { groupByTable, type Change } from '../../core/change';
-import { DuctError } from '../../core/errors';
 import type { Logger } from '../../core/log';
 import { withRetry } from '../../core/retry';
 import type { Codec } from '../../wire/codec';
@@ -11,6 +10,7 @@ import type { DestinationContext } from '../registry';
 import type { S3Config } from './config';
 import { s3Error, type S3ErrorContext } from './errors';
 import { objectKeyFor, positionText } from './objectKeys';
+import { requireOpen } from '../requireOpen';
 
 /**
  * Writes each batch as one object per table in the destination's wire format (json lines, parquet,
@@ -124,7 +124,6 @@ export class S3Destination implements EventDestination {
   }
 
   private requireClient(): S3Client {
-    if (!this.client) throw new DuctError('failed_precondition', `s3 destination "${this.name}" is not open`, { retry: 'never', hint: 'call open() first' });
-    return this.client;
+    return requireOpen(this.client, this.kind, this.name);
   }
 }

@@ -3,6 +3,7 @@ import { DuctError } from '../../core/errors';
 import type { Logger } from '../../core/log';
 import type { SnowflakeConnectionConfig } from './connection';
 import { classifySnowflakeError } from './errors';
+import { Serial } from '../../core/serial';
 
 /** A bind value: text or NULL (the statements cast what they need). */
 export type SnowflakeBind = string | null;
@@ -79,14 +80,12 @@ const AS_STRING = ['String', 'Boolean', 'Number', 'Date', 'JSON', 'Buffer'] as c
 
 class SdkClient implements SnowflakeClient {
   readonly stats = { statements: 0, uploadedBytes: 0 };
-  private tail: Promise<unknown> = Promise.resolve();
+  private readonly serial = new Serial();
 
   constructor(private readonly conn: SdkConnection) {}
 
   execute(sql: string, binds?: SnowflakeBind[]): Promise<Record<string, string | null>[]> {
-    const run = this.tail.then(() => this.run(sql, binds));
-    this.tail = run.catch(() => undefined);
-    return run;
+    return this.serial.run(() => this.run(sql, binds));
   }
 
   async put(localPath: string, stage: string, path: string): Promise<void> {
@@ -98,7 +97,7 @@ class SdkClient implements SnowflakeClient {
   }
 
   close(): Promise<void> {
-    return this.tail.then(
+    return this.serial.run(
       () =>
         new Promise<void>((resolve) => {
           this.conn.destroy(() => resolve());

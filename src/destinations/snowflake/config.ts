@@ -10,7 +10,7 @@ export const SNOWFLAKE_DEFAULTS = {
 } as const;
 
 /**
- * The snowflake destination's options (README, "Snowflake Destination", plus the metadata,
+ * The snowflake destination's options (docs/usage.md, "snowflake", plus the metadata,
  * append/soft-delete and type-mapping options every table destination takes), typed.
  */
 export interface SnowflakeConfig extends WarehouseOptions {

@@ -1,10 +1,6 @@
-import type { TableRef } from '../../core/change';
-import { DuctError } from '../../core/errors';
-import type { Logger } from '../../core/log';
-import type { EncodedBatch, Staged, TableDestination } from '../destination';
 import type { DestinationContext } from '../registry';
-import type { BatchResolution } from '../sql/options';
-import { WarehouseWriter, type WriteSummary } from '../sql/writer';
+import { WarehouseDestination } from '../sql/warehouse-destination';
+import { WarehouseWriter } from '../sql/writer';
 import { connectSnowflake, type SnowflakeClient } from './client';
 import type { SnowflakeConfig } from './config';
 import { snowflakeTypes } from './dialect';
@@ -23,46 +19,13 @@ import { SnowflakeStagedApply } from './staged-apply';
  * - With `table` set the destination writes one source table; `batch_mode=staging` writes staging
  *   tables that `resolveStaging` moves into the targets.
  */
-export class SnowflakeDestination implements TableDestination, Staged {
-  readonly kind = 'snowflake';
+export class SnowflakeDestination extends WarehouseDestination<SnowflakeConfig> {
   readonly applies = 'staged' as const;
-  readonly name: string;
   private client: SnowflakeClient | undefined;
   private strategy: SnowflakeStagedApply | undefined;
-  private writer: WarehouseWriter | undefined;
-  private readonly log: Logger;
-  private tail: Promise<unknown> = Promise.resolve();
 
-  constructor(
-    readonly config: SnowflakeConfig,
-    private readonly ctx: DestinationContext,
-  ) {
-    this.name = ctx.name;
-    this.log = ctx.log.child({ destination: ctx.name, kind: 'snowflake' });
-  }
-
-  get batchResolution(): BatchResolution {
-    return this.config.batchResolution;
-  }
-
-  async open(): Promise<void> {
-    if (this.client) return;
-    this.client = await connectSnowflake(this.config.connection, this.log);
-    this.strategy = new SnowflakeStagedApply(this.client, this.config, `${this.ctx.flowId}/${this.ctx.name}`, this.log);
-    this.writer = new WarehouseWriter({ apply: this.strategy, types: snowflakeTypes, options: this.config, flowId: this.ctx.flowId, log: this.log });
-  }
-
-  async write(batch: EncodedBatch): Promise<void> {
-    await this.writeBatch(batch);
-  }
-
-  /** `write`, returning what was applied and what a replay skipped. */
-  async writeBatch(batch: EncodedBatch): Promise<WriteSummary> {
-    return this.serially(() => this.requireWriter().write(batch));
-  }
-
-  async resolveStaging(tables: TableRef[], mode: BatchResolution = this.config.batchResolution): Promise<void> {
-    await this.serially(() => this.requireWriter().resolveStaging(tables, mode));
+  constructor(config: SnowflakeConfig, ctx: DestinationContext) {
+    super('snowflake', config, ctx);
   }
 
   /** Statements sent and bytes uploaded so far (benchmarks). */
@@ -71,24 +34,16 @@ export class SnowflakeDestination implements TableDestination, Staged {
     return { ...s, boundLoads: this.strategy?.loads.bound ?? 0, stagedLoads: this.strategy?.loads.staged ?? 0 };
   }
 
-  async close(): Promise<void> {
-    await this.tail;
+  protected async connect(): Promise<WarehouseWriter> {
+    this.client = await connectSnowflake(this.config.connection, this.log);
+    this.strategy = new SnowflakeStagedApply(this.client, this.config, `${this.ctx.flowId}/${this.ctx.name}`, this.log);
+    return new WarehouseWriter({ apply: this.strategy, types: snowflakeTypes, options: this.config, flowId: this.ctx.flowId, log: this.log });
+  }
+
+  protected async disconnect(): Promise<void> {
     const c = this.client;
     this.client = undefined;
-    this.writer = undefined;
     this.strategy = undefined;
     await c?.close();
-  }
-
-  private serially<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.tail.then(fn, fn);
-    this.tail = run.catch(() => undefined);
-    return run;
-  }
-
-  private requireWriter(): WarehouseWriter {
-    if (!this.writer)
-      throw new DuctError('failed_precondition', `snowflake destination "${this.name}" is not open`, { retry: 'never', hint: 'call open() first' });
-    return this.writer;
   }
 }

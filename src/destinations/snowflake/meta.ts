@@ -10,7 +10,7 @@ const q = quoteIdent;
 const s = quoteString;
 
 /**
- * The meta table `meta_schema.meta_table` (README: "create/update meta_schema.meta_table"): one
+ * The meta table `meta_schema.meta_table` (docs/usage.md, "snowflake": `meta_schema`, `meta_table`): one
  * row per (flow, source table, key) with the last change applied to that key — `synced_at`,
  * `is_deleted`, `lsn`, `operation`, `key_json` (the key as a JSON object of text values) and one
  * `<meta_pk_prefix><column>` VARCHAR per key column (added when a table with a new key column

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { TableRef } from '../../core/change';
 import { DuctError } from '../../core/errors';
 import type { Logger } from '../../core/log';
-import type { ApplyStrategy, TableWork } from '../sql/apply-strategy';
+import type { ApplyStrategy, EvolveTable, TableWork } from '../sql/apply-strategy';
 import { qualified, type ColumnDef, type QualifiedName, type SqlDialect } from '../sql/dialect';
 import { withTables } from '../sql/errors';
 import { layoutSignature, stagingName, targetName, type TableLayout } from '../sql/layout';
@@ -15,6 +15,8 @@ import { applyStatements } from './merge';
 import { addKeyColumns, createKeyMetaTable, mergeKeyMeta, mergeWatermark, type MetaTableNames } from './meta';
 import { rawColumns, rawRows, type RawRows } from './raw';
 import { loadRaw } from './raw-load';
+import { snowflakeAlterSyntax } from './evolve';
+import { evolutionStatements } from '../sql/schema-evolution';
 
 /**
  * The `staged` apply strategy of Snowflake: each table's planned rows are staged as text into a
@@ -56,6 +58,20 @@ export class SnowflakeStagedApply implements ApplyStrategy {
     await this.client.execute(d.createTable(layout.target, columns, layout.constraintKey));
     this.keys.set(qualified(d, layout.target), layout.key);
     return (await this.client.execute(d.listColumns(layout.target))).map((r) => String(r.column_name));
+  }
+
+  /**
+   * The `evolution` of a Snowflake table (policy in `schema-evolution.ts`): ADD COLUMN, RENAME
+   * COLUMN, ALTER COLUMN … SET DATA TYPE, DROP COLUMN, each guarded by the table's columns as read
+   * first (a repeat converges). Snowflake refuses type changes other than widening a VARCHAR or a
+   * NUMBER's precision: such an event fails with Snowflake's reason. The raw table follows the new
+   * layout on the next write (it is recreated when the layout changes).
+   */
+  async evolveTable(input: EvolveTable): Promise<void> {
+    const d = this.dialect;
+    const existing = new Set((await this.client.execute(d.listColumns(input.table))).map((r) => String(r.column_name)));
+    if (existing.size === 0) return;
+    for (const sql of evolutionStatements(d, snowflakeAlterSyntax, { ...input, existing })) await this.client.execute(sql);
   }
 
   async readWatermarks(flowId: string): Promise<Map<string, Watermark>> {

@@ -13,7 +13,7 @@ export type TextConverter = (v: Value) => string | null;
  * floats with `NaN`/`inf`/`-inf`, dates `YYYY-MM-DD`, timestamps ISO with microseconds (UTC offset
  * for timestamptz), arrays and json as JSON text. ±infinity dates and timestamps pass as
  * `infinity`/`-infinity`, which Snowflake's DATE/TIMESTAMP reject: map such columns to VARCHAR with
- * `type_mappings` (see README).
+ * `type_mappings` (docs/usage.md).
  */
 export function textConverter(t: LogicalType): TextConverter {
   const f = scalar(t);

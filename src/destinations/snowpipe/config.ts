@@ -14,7 +14,7 @@ export const SNOWPIPE_DEFAULTS = {
 } as const;
 
 /**
- * The snowpipe destination's options (README, "Snowpipe Destination"), typed. The stage is an
+ * The snowpipe destination's options (docs/usage.md, "snowpipe"), typed. The stage is an
  * internal named stage (`stage`, `@` optional) or, without `stage`, the table stage of
  * `schema.table` (`@%schema.table` may also be given as `stage`).
  */

@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { groupByTable, type TableSchema } from '../../core/change';
 import { DuctError } from '../../core/errors';
 import type { Logger } from '../../core/log';
-import type { EncodedBatch, TableDestination } from '../destination';
+import type { SchemaChange } from '../../core/schemaChange';
+import type { SourceRowReader } from '../../core/sourceRows';
+import type { EncodedBatch, SchemaEvolving, TableDestination } from '../destination';
 import type { DestinationContext } from '../registry';
 import { qualified, type SqlDialect } from '../sql/dialect';
 import { withTables } from '../sql/errors';
@@ -15,6 +17,10 @@ import { snowflakeDialect, snowflakeTypes } from '../snowflake/dialect';
 import { mergeWatermark } from '../snowflake/meta';
 import type { SnowpipeConfig } from './config';
 import { encodeFile, fileName, filePath, fileRecords } from './files';
+import { checkSnowpipeSchemaChange } from './schemaChange';
+import { completeRowImages } from './rowImages';
+import { Serial } from '../../core/serial';
+import { requireOpen } from '../requireOpen';
 
 /**
  * Bulk-loads batches into Snowflake through a stage: per table and batch one file (`format`) is
@@ -28,18 +34,22 @@ import { encodeFile, fileName, filePath, fileRecords } from './files';
  * A replayed batch has the same file name and bytes, so COPY's load history skips it; with
  * `meta_table_enabled` changes at or before the table's watermark are not uploaded again either.
  * A batch cut differently on replay can append a change twice: dedupe by (`__ds_lsn`, `__ds_seq`).
+ * `applySchemaChange` alters nothing: it refuses a change that COPY would lose (see
+ * {@link checkSnowpipeSchemaChange}).
+ * Unchanged TOAST values are completed (`completeRowImages`): a file never holds NULL for them.
  */
-export class SnowpipeDestination implements TableDestination {
+export class SnowpipeDestination implements TableDestination, SchemaEvolving {
   readonly kind = 'snowpipe';
   readonly applies = 'eventually_visible' as const;
   readonly name: string;
   private client: SnowflakeClient | undefined;
+  private sourceRows: SourceRowReader | undefined;
   private readonly dialect: SqlDialect = snowflakeDialect('DUCTSTREAM_META', '__METADATA');
   private watermarks: Map<string, Watermark> | undefined;
   private readonly ensured = new Set<string>();
   private readonly log: Logger;
   private readonly dir = join(tmpdir(), `ductstream-snowpipe-${process.pid}`);
-  private tail: Promise<unknown> = Promise.resolve();
+  private readonly serial = new Serial();
   /** Files uploaded and loaded by this destination (tests, benchmarks). */
   readonly stats = { files: 0, copies: 0 };
 
@@ -54,18 +64,24 @@ export class SnowpipeDestination implements TableDestination {
   async open(): Promise<void> {
     if (this.client) return;
     this.client = await connectSnowflake(this.config.connection, this.log);
+    this.sourceRows = this.ctx.sourceRows?.();
   }
 
   write(batch: EncodedBatch): Promise<void> {
-    const run = this.tail.then(() => this.writeBatch(batch));
-    this.tail = run.catch(() => undefined);
-    return run;
+    return this.serial.run(() => this.writeBatch(batch));
+  }
+
+  applySchemaChange(change: SchemaChange): Promise<void> {
+    return this.serial.run(() => checkSnowpipeSchemaChange(this.requireClient(), this.dialect, this.config, this.name, change));
   }
 
   async close(): Promise<void> {
-    await this.tail;
+    await this.serial.idle();
     const c = this.client;
+    const sourceRows = this.sourceRows;
     this.client = undefined;
+    this.sourceRows = undefined;
+    await sourceRows?.close().catch(() => undefined);
     await c?.close();
     rmSync(this.dir, { recursive: true, force: true });
   }
@@ -106,10 +122,12 @@ export class SnowpipeDestination implements TableDestination {
 
   private async upload(client: SnowflakeClient, layout: TableLayout, schema: TableSchema, changes: EncodedBatch['changes']): Promise<void> {
     const c = this.config;
-    const records = fileRecords(layout, changes, c.withMetadata, BigInt(Date.now()) * 1000n);
+    // Named by the batch's own positions, so a replay keeps the name whatever the completion finds.
+    const name = fileName(changes, c.format);
+    const complete = await completeRowImages(schema, changes, this.sourceRows, this.log);
+    const records = fileRecords(layout, complete, c.withMetadata, BigInt(Date.now()) * 1000n);
     if (records.length === 0) return;
     const columns = [...layout.columns.map((col) => col.name), ...(c.withMetadata ? layout.meta.map((m) => m.name) : [])];
-    const name = fileName(changes, c.format);
     const path = filePath(c.stagePath, schema);
     mkdirSync(this.dir, { recursive: true });
     const local = join(this.dir, name);
@@ -160,8 +178,6 @@ export class SnowpipeDestination implements TableDestination {
   }
 
   private requireClient(): SnowflakeClient {
-    if (!this.client)
-      throw new DuctError('failed_precondition', `snowpipe destination "${this.name}" is not open`, { retry: 'never', hint: 'call open() first' });
-    return this.client;
+    return requireOpen(this.client, this.kind, this.name);
   }
 }

@@ -1,15 +1,16 @@
 import { createHash } from 'node:crypto';
 import { Table, Utf8, vectorFromArray } from 'apache-arrow';
 import { tableToIPC } from 'apache-arrow';
-import type { Change, TableRef } from '../../core/change';
+import type { Change, Row, TableRef } from '../../core/change';
 import { epochMicrosToTimestamp } from '../../core/time';
 import type { TableLayout } from '../sql/layout';
+import { keyIdOf } from '../sql/row-key';
 import { textConverter } from '../snowflake/values';
 import type { SnowpipeFormat } from './config';
 
 /**
  * The name of the file holding `changes` of one table: `<first>_<last>.<ext>` where each position
- * is the commit LSN (16 hex digits) and seq (10 digits; a snapshot row's negative seq as `r` and 19 digits), so names sort by stream position and a
+ * is the commit LSN (16 hex digits) and seq (10 digits), so names sort by stream position and a
  * replayed batch gets the same name (and, encoded deterministically, the same bytes: Snowflake's
  * load history then skips it). Under `stage_path/<schema>.<table>/`.
  */
@@ -32,37 +33,49 @@ export function filePath(stagePath: string, source: TableRef): string {
  * updates, the old row or key of deletes) in the text forms Snowflake converts on COPY, then the
  * layout's metadata columns (operation, deleted flag, synced-at, watermark, position) when
  * `append_mode`/`meta_enabled` ask for them. Snapshot rows (backfill, `op: 'read'`) are rows like
- * inserts. Without metadata, deletes and truncates have no row to append and are left out. Unchanged TOAST columns are NULL (an append-only file has no earlier row).
+ * inserts. Without metadata, deletes and truncates have no row to append and are left out. An update that changes the primary key is preceded by a `delete`
+ * record of the old key at the same position (with metadata only). Changes come with their unchanged TOAST values completed (see `rowImages.ts`).
  */
-export function fileRecords(layout: TableLayout, changes: Change[], withMetadata: boolean, syncedAtMicros: bigint): Record<string, string | null>[] {
+export function fileRecords(layout: TableLayout, changes: readonly Change[], withMetadata: boolean, syncedAtMicros: bigint): Record<string, string | null>[] {
   const converters = layout.columns.map((c) => textConverter(c.load));
+  const idOf = layout.key.length > 0 ? keyIdOf(layout.key) : undefined;
   const out: Record<string, string | null>[] = [];
-  for (const c of changes) {
-    if (!withMetadata && c.op !== 'insert' && c.op !== 'update' && c.op !== 'read') continue;
-    const row = c.op === 'delete' ? (c.before ?? c.key) : c.op === 'truncate' ? {} : (c.after ?? {});
+  const record = (c: Change, op: Change['op'], row: Row): void => {
     const rec: Record<string, string | null> = {};
     layout.columns.forEach((col, i) => {
       const v = row[col.name];
       rec[col.name] = v === undefined || v === null ? null : converters[i]!(v);
     });
-    if (withMetadata) {
-      const time = epochMicrosToTimestamp(c.commitTimeMicros, false) + '+00:00';
-      for (const m of layout.meta) {
-        rec[m.name] =
-          m.role === 'op'
-            ? c.op
-            : m.role === 'deleted'
-              ? String(c.op === 'delete' || c.op === 'truncate')
-              : m.role === 'synced_at'
-                ? epochMicrosToTimestamp(syncedAtMicros, false) + '+00:00'
-                : m.role === 'seq'
-                  ? String(c.seq)
-                  : m.role === 'lsn' || (m.role === 'watermark' && m.type.kind === 'lsn')
-                    ? String(c.commitLsn)
-                    : time;
-      }
-    }
+    if (withMetadata) Object.assign(rec, metadataFields(layout, c, op, syncedAtMicros));
     out.push(rec);
+  };
+  for (const c of changes) {
+    if (!withMetadata && c.op !== 'insert' && c.op !== 'update' && c.op !== 'read') continue;
+    // A key change is a delete of the old key first (as on every event destination), so a consumer
+    // keeping the latest record per key drops the old row.
+    if (withMetadata && idOf && c.op === 'update' && c.before && c.after && idOf(c.before) !== idOf(c.after)) record(c, 'delete', c.before);
+    record(c, c.op, c.op === 'delete' ? (c.before ?? c.key) : c.op === 'truncate' ? {} : (c.after ?? {}));
+  }
+  return out;
+}
+
+/** The metadata columns of one record: operation, deleted flag, synced-at, watermark, position. */
+function metadataFields(layout: TableLayout, c: Change, op: Change['op'], syncedAtMicros: bigint): Record<string, string> {
+  const time = epochMicrosToTimestamp(c.commitTimeMicros, false) + '+00:00';
+  const out: Record<string, string> = {};
+  for (const m of layout.meta) {
+    out[m.name] =
+      m.role === 'op'
+        ? op
+        : m.role === 'deleted'
+          ? String(op === 'delete' || op === 'truncate')
+          : m.role === 'synced_at'
+            ? epochMicrosToTimestamp(syncedAtMicros, false) + '+00:00'
+            : m.role === 'seq'
+              ? String(c.seq)
+              : m.role === 'lsn' || (m.role === 'watermark' && m.type.kind === 'lsn')
+                ? String(c.commitLsn)
+                : time;
   }
   return out;
 }

@@ -1,6 +1,7 @@
 import type { Change, TableRef } from '../../core/change';
+import type { SchemaChange } from '../../core/schemaChange';
 import type { ApplyCapability } from '../destination';
-import type { ColumnDef } from './dialect';
+import type { ColumnDef, QualifiedName } from './dialect';
 import type { TableLayout } from './layout';
 import type { Watermark, WatermarkKey } from './meta-table';
 import type { BatchResolution } from './options';
@@ -25,6 +26,16 @@ export interface TableWork {
   plan: TablePlan;
   /** Undefined when `meta_table_enabled` is false. */
   watermark: WatermarkMove | undefined;
+}
+
+/** One destination table to follow a source schema change (see `ApplyStrategy.evolveTable`). */
+export interface EvolveTable {
+  change: SchemaChange;
+  table: QualifiedName;
+  /** The layout of the source table's new shape in this destination (null for a dropped table). */
+  layout: TableLayout | null;
+  /** `ddl_drop_columns`: a dropped source column is dropped here too (otherwise kept, NULL in new rows). */
+  dropColumns: boolean;
 }
 
 /**
@@ -59,4 +70,11 @@ export interface ApplyStrategy {
    * `watermarks` (meta table enabled), the staged watermark moves to the target when later.
    */
   resolveStaging(tables: TableRef[], mode: Exclude<BatchResolution, 'none'>, watermarks: Map<string, Watermark> | undefined, flowId: string): Promise<void>;
+  /**
+   * Optional: ALTERs the existing table `table` to follow a source schema change (policy in
+   * `schema-evolution.ts`); a table that does not exist yet is left alone (created with the new
+   * shape on its first write). Idempotent: applied twice, or again after a crash half-way, the table
+   * ends as after one apply. Absent: the destination cannot follow schema changes.
+   */
+  evolveTable?(input: EvolveTable): Promise<void>;
 }

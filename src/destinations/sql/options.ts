@@ -9,7 +9,7 @@ export type BatchMode = 'target' | 'staging';
 export type BatchResolution = 'none' | 'append' | 'replace';
 export type WatermarkSource = 'timestamp' | 'lsn';
 
-/** Names of the metadata columns a destination table may carry (see README, "Destination Metadata"). */
+/** Names of the metadata columns a destination table may carry (docs/usage.md, "Table destinations: options they share"). */
 export interface MetaColumnOptions {
   /** `meta_enabled`: add synced-at, deleted, watermark and op columns to every table. */
   enabled: boolean;
@@ -50,6 +50,8 @@ export interface WarehouseOptions {
   /** Deletes (and truncates) mark rows with the `meta_deleted` column instead of removing them. */
   softDelete: boolean;
   typeMappings: TypeMappings;
+  /** `ddl_drop_columns`: a column dropped at the source is dropped here too (default: kept, NULL in new rows). */
+  dropColumns: boolean;
 }
 
 /** The one place the shared warehouse options get their defaults. */
@@ -67,6 +69,7 @@ export const WAREHOUSE_DEFAULTS = {
   watermark_source: 'timestamp' as WatermarkSource,
   soft_delete: false,
   append_mode: false,
+  ddl_drop_columns: false,
 } as const;
 
 /** `meta_watermark` set to this disables the watermark column. */
@@ -111,6 +114,7 @@ export function readWarehouseOptions(r: OptionReader, path: string): WarehouseOp
     metaTableEnabled: r.bool('meta_table_enabled', d.meta_table_enabled),
     meta,
     softDelete: r.bool('soft_delete', d.soft_delete),
+    dropColumns: r.bool('ddl_drop_columns', d.ddl_drop_columns),
     typeMappings: loadTypeMappings(
       r.optionalString('type_mappings'),
       r.field('type_mappings'),

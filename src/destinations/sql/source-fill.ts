@@ -85,13 +85,14 @@ export function missingFillQuery(d: SqlDialect, layout: TableLayout, load: LoadT
   );
 }
 
-function keyOf(layout: TableLayout, values: Row): Row {
+/** The key columns of a row's values. */
+export function keyOf(layout: TableLayout, values: Row): Row {
   const out: Row = {};
   for (const k of layout.key) out[k] = values[k] ?? null;
   return out;
 }
 
-function unknownValues(layout: TableLayout, rows: PlannedRow[], columns: string[]): DuctError {
+export function unknownValues(layout: TableLayout, rows: readonly PlannedRow[], columns: string[]): DuctError {
   const t = tableKey(layout.source);
   const example = JSON.stringify(keyOf(layout, rows[0]!.values), (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
   return new DuctError(

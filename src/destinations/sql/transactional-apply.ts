@@ -1,7 +1,7 @@
 import type { Change, TableRef } from '../../core/change';
 import type { SourceRowReader } from '../../core/sourceRows';
 import type { Logger } from '../../core/log';
-import type { ApplyStrategy, TableWork } from './apply-strategy';
+import type { ApplyStrategy, EvolveTable, TableWork } from './apply-strategy';
 import { type ColumnDef, type QualifiedName, type SqlDialect } from './dialect';
 import { withTables } from './errors';
 import { heldKeys } from './held-keys';
@@ -14,6 +14,7 @@ import { createMetaTableStatements, parseWatermarkRows, selectWatermarks, update
 import type { BatchResolution, WarehouseOptions } from './options';
 import type { TablePlan } from './plan';
 import type { SqlSession } from './session';
+import { ansiAlterSyntax, evolutionStatements } from './schema-evolution';
 import { resolveStatements } from './staging';
 import { applyStatements, type WriteRows } from './statements';
 
@@ -45,6 +46,14 @@ export class TransactionalApply implements ApplyStrategy {
     const { session, dialect: d } = this.cfg;
     await session.executeScript([d.createSchema(layout.target.schema), d.createTable(layout.target, columns, layout.constraintKey)]);
     return (await session.query(d.listColumns(layout.target))).map((r) => String(r.column_name));
+  }
+
+  async evolveTable(input: EvolveTable): Promise<void> {
+    const { session, dialect: d } = this.cfg;
+    const existing = new Set((await session.query(d.listColumns(input.table))).map((r) => String(r.column_name)));
+    if (existing.size === 0) return;
+    const statements = evolutionStatements(d, ansiAlterSyntax(d), { ...input, existing });
+    if (statements.length > 0) await session.executeScript(statements);
   }
 
   async readWatermarks(flowId: string): Promise<Map<string, Watermark>> {

@@ -1,6 +1,7 @@
-import { groupByTable, tableKey, type Batch, type Change, type TableRef } from '../../core/change';
+import { groupByTable, tableKey, type Batch, type Change, type TableRef, type TableSchema } from '../../core/change';
 import { DuctError, invalidArgument } from '../../core/errors';
 import type { Logger } from '../../core/log';
+import type { SchemaChange } from '../../core/schemaChange';
 import type { ApplyStrategy, TableWork } from './apply-strategy';
 import type { SqlTypes } from './dialect';
 import { withTables } from './errors';
@@ -69,40 +70,13 @@ export class WarehouseWriter {
     this.checkFixedTable(groups);
     const summary: WriteSummary = { tables: 0, applied: 0, skipped: 0 };
     if (groups.size === 0) return summary;
-    const { types, options: o } = this.cfg;
     const watermarks = await this.readWatermarks();
     const work: TableWork[] = [];
     for (const [key, changes] of groups) {
       const schema = batch.schemas.get(key);
       if (!schema) throw new DuctError('internal', `batch has changes of ${key} but no schema for it`, { retry: 'never' });
-      const name = o.batchMode === 'staging' ? stagingName(schema, o) : targetName(schema, o);
-      const layout = tableLayout(schema, name, o, types);
-      try {
-        await this.ensureTable(layout);
-        if (o.batchMode === 'staging') await this.ensureTable(tableLayout(schema, targetName(schema, o), o, types));
-      } catch (e) {
-        throw withTables([layout], e);
-      }
-      const wmKey = watermarkMapKey(schema, name);
-      const wm = watermarks.get(wmKey);
-      const fresh = wm ? notApplied(wm, changes) : changes;
-      summary.skipped += changes.length - fresh.length;
-      if (fresh.length === 0) continue;
-      summary.tables++;
-      summary.applied += fresh.length;
-      const last = fresh[fresh.length - 1]!;
-      work.push({
-        layout,
-        plan: planTable(layout, fresh, await this.cfg.apply.heldKeys?.(layout, fresh)),
-        watermark: o.metaTableEnabled
-          ? {
-              key: { flowId: this.cfg.flowId, source: schema, target: name },
-              to: { commitLsn: last.commitLsn, seq: last.seq },
-              commitTimeMicros: last.commitTimeMicros,
-              existed: wm !== undefined,
-            }
-          : undefined,
-      });
+      const w = await this.tableWork(schema, changes, watermarks, summary);
+      if (w) work.push(w);
     }
     if (work.length === 0) return summary;
     await this.cfg.apply.apply(work);
@@ -110,6 +84,39 @@ export class WarehouseWriter {
     if (summary.skipped > 0)
       this.cfg.log.info('skipped changes already applied (replay)', { flow: this.cfg.flowId, skipped: summary.skipped, applied: summary.applied });
     return summary;
+  }
+
+  /**
+   * One table's part of a batch: its destination table made to exist, the changes at or before its
+   * watermark skipped (counted in `summary`), the rest planned with the watermark they move it to.
+   * Undefined when every change was applied before.
+   */
+  private async tableWork(schema: TableSchema, changes: Change[], watermarks: Map<string, Watermark>, summary: WriteSummary): Promise<TableWork | undefined> {
+    const { types, options: o } = this.cfg;
+    const name = o.batchMode === 'staging' ? stagingName(schema, o) : targetName(schema, o);
+    const layout = tableLayout(schema, name, o, types);
+    try {
+      await this.ensureTable(layout);
+      if (o.batchMode === 'staging') await this.ensureTable(tableLayout(schema, targetName(schema, o), o, types));
+    } catch (e) {
+      throw withTables([layout], e);
+    }
+    const wm = watermarks.get(watermarkMapKey(schema, name));
+    const fresh = wm ? notApplied(wm, changes) : changes;
+    summary.skipped += changes.length - fresh.length;
+    if (fresh.length === 0) return undefined;
+    summary.tables++;
+    summary.applied += fresh.length;
+    const last = fresh[fresh.length - 1]!;
+    const watermark: TableWork['watermark'] = o.metaTableEnabled
+      ? {
+          key: { flowId: this.cfg.flowId, source: schema, target: name },
+          to: { commitLsn: last.commitLsn, seq: last.seq },
+          commitTimeMicros: last.commitTimeMicros,
+          existed: wm !== undefined,
+        }
+      : undefined;
+    return { layout, plan: planTable(layout, fresh, await this.cfg.apply.heldKeys?.(layout, fresh)), watermark };
   }
 
   /** Moves staged rows of `tables` into their targets and drops the staging tables (`none` leaves them staged). */
@@ -122,6 +129,27 @@ export class WarehouseWriter {
       await this.cfg.apply.resolveStaging(tables, mode, watermarks, this.cfg.flowId);
     } finally {
       for (const source of tables) this.ensured.delete(nameKey(stagingName(source, o)));
+    }
+  }
+
+  /**
+   * Makes the destination table(s) of a source table follow a schema change through the strategy's
+   * `evolveTable` (see `schema-evolution.ts`): the target, and the staging table in staging mode.
+   * Idempotent. A strategy without `evolveTable` refuses with a `never` error naming the destination.
+   */
+  async applySchemaChange(change: SchemaChange): Promise<void> {
+    const { types, options: o, apply } = this.cfg;
+    if (!apply.evolveTable) {
+      throw new DuctError('failed_precondition', `${o.path}: this destination cannot follow schema changes (${tableKey(change.table)})`, {
+        retry: 'never',
+        hint: 'reject the change (`ductstream-admin ddl reject`) and alter the destination table by hand, or recreate it',
+      });
+    }
+    const names = o.batchMode === 'staging' ? [targetName(change.table, o), stagingName(change.table, o)] : [targetName(change.table, o)];
+    for (const name of names) {
+      const layout = change.after ? tableLayout(change.after, name, o, types) : null;
+      this.ensured.delete(nameKey(name));
+      await apply.evolveTable({ change, table: name, layout, dropColumns: o.dropColumns });
     }
   }
 

@@ -4,6 +4,9 @@ import { definitionDigest, definitionOf, type Flow, type FlowState } from '../..
 import { keepMaskedSecrets, maskFlow } from './mask';
 import type { FlowRunControl, FlowRunInfo, FlowRunPage, RunKind } from './runs';
 import type { FlowPage, FlowStore } from './store';
+import type { CheckpointStore } from '../../checkpoint/store';
+import type { DdlStore } from '../../ddl/store';
+import { teardownSource, type TeardownOptions, type TeardownResult } from '../teardown/sourceTeardown';
 
 export interface FlowServiceDeps {
   store: FlowStore;
@@ -12,6 +15,9 @@ export interface FlowServiceDeps {
   runs: FlowRunControl | null;
   /** What StartFlow/ResumeFlow enqueue: `stream` without a schedule, `once` when DUCTSTREAM_DBOS_SCHEDULE drives runs. */
   startRunKind: RunKind;
+  /** Removed with the flow: its checkpoint and DDL events (when given). */
+  checkpoints?: CheckpointStore;
+  ddl?: DdlStore;
   /** How long UpdateFlow waits for a running flow to switch to the new definition (default 10 s). */
   updateWaitMs?: number;
 }
@@ -77,11 +83,46 @@ export class FlowService {
     return maskFlow(effect.inEffect ? now : { ...now, state_reason: PENDING_UPDATE(`run ${effect.runId}`) });
   }
 
-  /** Deletes the flow; its run ends after the current batch. Checkpoint and slot stay. */
-  async delete(flowId: string): Promise<void> {
+  /**
+   * Deletes the flow, its checkpoint and DDL events; with `dropSlot` / `dropPublication` also its
+   * source-state record, its slot (else it holds WAL forever) and publication (refused while
+   * another flow uses it). A plain delete does not contact the source. The flow is stopped first, so its run ends after the current batch and
+   * releases the slot; a slot still streamed after a while fails the call and deletes nothing.
+   */
+  async delete(flowId: string, o: Partial<TeardownOptions> = {}): Promise<TeardownResult | null> {
     requireId(flowId);
+    const flow = await this.stored(flowId);
+    const opts: TeardownOptions = { dropSlot: o.dropSlot ?? false, dropPublication: o.dropPublication ?? false, slotWaitMs: o.slotWaitMs };
+    let result: TeardownResult | null = null;
+    if (opts.dropPublication) await this.refuseSharedPublication(flow);
+    if (opts.dropSlot || opts.dropPublication) {
+      if (flow.state === 'running') await this.deps.store.setState(flowId, 'stopped');
+      await this.deps.runs?.cancelQueued(flowId);
+      result = await teardownSource(flow, opts);
+    }
     if (!(await this.deps.store.delete(flowId))) throw notFound(flowId);
     await this.deps.runs?.cancelQueued(flowId);
+    await this.deps.checkpoints?.delete(flowId);
+    await this.deps.ddl?.deleteFlow(flowId);
+    return result;
+  }
+
+  private async refuseSharedPublication(flow: Flow): Promise<void> {
+    const pub = flow.source.options.publication;
+    const dsn = flow.source.options.dsn;
+    for (let token = ''; ;) {
+      const page = await this.deps.store.list(1000, token);
+      const other = page.flows.find((f) => f.id !== flow.id && f.source.options.publication === pub && f.source.options.dsn === dsn);
+      if (other) {
+        throw new DuctError('failed_precondition', `publication ${pub} is also used by flow "${other.id}"`, {
+          field: 'drop_publication',
+          retry: 'never',
+          hint: 'delete without dropping the publication, or delete the other flow first',
+        });
+      }
+      if (!page.nextPageToken) return;
+      token = page.nextPageToken;
+    }
   }
 
   async start(flowId: string): Promise<Flow> {

@@ -5,9 +5,6 @@ import type { GroupStart, StreamMessage } from './types';
 
 const S = STREAM_SCHEMA;
 
-/** New events a pull copies into its group's deliveries at most, per pull. */
-const FILL_MIN = 1_000;
-
 export interface GroupRef {
   id: number;
   created: boolean;
@@ -55,7 +52,8 @@ interface MessageRow {
 const ISO_US = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`;
 
 /**
- * Leases up to `max` events of the group for `visibilitySeconds`, in stream order.
+ * Leases up to `max` events of the group for `visibilitySeconds`, in stream order; one statement
+ * in the usual case.
  *
  * An event is eligible when the group has not acked it and no lease on it is running. Eligible
  * delivery rows are taken with `FOR UPDATE SKIP LOCKED` and their lease stamped in the same
@@ -66,9 +64,14 @@ const ISO_US = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`;
  * Rows are found by key (LATERAL ... LIMIT 1) and updated by the ctid of the row this statement
  * locked, whatever the planner's statistics say: a stale estimate for a new group must not turn a
  * pull or an ack into a scan of the group's history.
- * When the group's deliveries run short, events written since its cursor are copied in first
- * (at least {@link FILL_MIN} at a time, so most pulls are one statement); they all come after
- * every copied event, so stream order holds.
+ *
+ * Deliveries are created lazily: when the eligible rows are fewer than `max`, the same statement
+ * takes the group row (SKIP LOCKED), leases the next events after its cursor by inserting their
+ * delivery rows already leased, and moves the cursor past them. They come after every delivery
+ * row of the group, so stream order holds, and no delivery row exists for an event nobody pulled.
+ * When another puller held the group row, a second statement waits for it and leases new events
+ * only; it holds no delivery row while it waits, so it cannot deadlock with a replay (which takes
+ * the group row, then delivery rows).
  */
 export async function leaseEvents(
   client: PoolClient,
@@ -78,23 +81,45 @@ export async function leaseEvents(
   visibilitySeconds: number,
   consumerId: string,
 ): Promise<StreamMessage[]> {
-  const leased = await leaseCopied(client, streamId, groupId, max, visibilitySeconds, consumerId);
-  if (leased.length === max) return leased;
-  const copied = await fillDeliveries(client, streamId, groupId, Math.max(FILL_MIN, max * 4));
-  if (copied === 0) return leased;
-  return [...leased, ...(await leaseCopied(client, streamId, groupId, max - leased.length, visibilitySeconds, consumerId))];
+  const params = [groupId, max, visibilitySeconds, consumerId, streamId];
+  const { rows } = await client.query<LeaseRow>(LEASE_SQL, params);
+  const messages = rows.filter((r) => r.id !== null).map(toMessage);
+  if (messages.length >= max || !rows[0]?.group_busy) return messages;
+  params[1] = max - messages.length;
+  const more = await client.query<LeaseRow>(LEASE_NEW_SQL, params);
+  return [...messages, ...more.rows.filter((r) => r.id !== null).map(toMessage)];
 }
 
-async function leaseCopied(
-  client: PoolClient,
-  streamId: number,
-  groupId: number,
-  max: number,
-  visibilitySeconds: number,
-  consumerId: string,
-): Promise<StreamMessage[]> {
-  const { rows } = await client.query<MessageRow>(
-    `WITH floor AS (SELECT min(event_id) AS id FROM ${S}.deliveries WHERE group_id = $1 AND acked_at IS NULL),
+interface LeaseRow extends MessageRow {
+  /** True when new events were needed but another puller held the group row. */
+  group_busy: boolean;
+}
+
+/** Leases new events after the group's cursor ($1 group, $2 how many, $3 seconds, $4 consumer, $5 stream), from CTE `need` and `g`. */
+const FRESH_CTES = `
+     fresh AS (
+       SELECT e.id FROM ${S}.events e
+       WHERE e.stream_id = $5 AND e.id > (SELECT cursor FROM g) ORDER BY e.id LIMIT (SELECT n FROM need)),
+     copied AS (
+       INSERT INTO ${S}.deliveries (group_id, event_id, delivery_count, consumer_id, leased_until, last_delivered_at)
+       SELECT $1, id, 1, $4, now() + make_interval(secs => $3), now() FROM fresh ORDER BY id
+       ON CONFLICT (group_id, event_id) DO NOTHING
+       RETURNING event_id, delivery_count, leased_until),
+     moved AS (UPDATE ${S}.groups SET cursor = (SELECT max(id) FROM fresh) WHERE id = $1 AND EXISTS (SELECT 1 FROM fresh))`;
+
+/** The events of the leased rows `l`, one row each, in stream order; at least one row (nulls when none), carrying `busy`. */
+function messagesOf(leasedRows: string, busy: string): string {
+  return `
+     SELECT (${busy}) AS group_busy, m.* FROM (SELECT 1) one LEFT JOIN (
+       SELECT e.id, e.table_schema, e.table_name, e.op, e.key, e.lsn::text AS lsn, e.commit_lsn::text AS commit_lsn, e.seq,
+              to_char(e.commit_time AT TIME ZONE 'UTC', ${ISO_US}) AS commit_time, e.xid, e.format, e.payload,
+              l.delivery_count, to_char(l.leased_until AT TIME ZONE 'UTC', ${ISO_US}) AS leased_until
+       FROM (${leasedRows}) l
+       CROSS JOIN LATERAL (SELECT * FROM ${S}.events e WHERE e.stream_id = $5 AND e.id = l.event_id LIMIT 1) e) m ON true
+     ORDER BY m.id`;
+}
+
+const LEASE_SQL = `WITH floor AS (SELECT min(event_id) AS id FROM ${S}.deliveries WHERE group_id = $1 AND acked_at IS NULL),
      picked AS (
        SELECT d.ctid AS row_id FROM ${S}.deliveries d, floor
        WHERE d.group_id = $1 AND d.event_id >= floor.id AND d.acked_at IS NULL AND (d.leased_until IS NULL OR d.leased_until <= now())
@@ -104,17 +129,14 @@ async function leaseCopied(
        SET leased_until = now() + make_interval(secs => $3), consumer_id = $4,
            delivery_count = d.delivery_count + 1, last_delivered_at = now()
        WHERE d.ctid = ANY (ARRAY(SELECT row_id FROM picked)) AND d.group_id = $1
-       RETURNING d.event_id, d.delivery_count, d.leased_until)
-     SELECT e.id, e.table_schema, e.table_name, e.op, e.key, e.lsn::text AS lsn, e.commit_lsn::text AS commit_lsn, e.seq,
-            to_char(e.commit_time AT TIME ZONE 'UTC', ${ISO_US}) AS commit_time, e.xid, e.format, e.payload,
-            l.delivery_count, to_char(l.leased_until AT TIME ZONE 'UTC', ${ISO_US}) AS leased_until
-     FROM leased l
-     CROSS JOIN LATERAL (SELECT * FROM ${S}.events e WHERE e.stream_id = $5 AND e.id = l.event_id LIMIT 1) e
-     ORDER BY e.id`,
-    [groupId, max, visibilitySeconds, consumerId, streamId],
-  );
-  return rows.map(toMessage);
-}
+       RETURNING d.event_id, d.delivery_count, d.leased_until),
+     need AS (SELECT $2 - (SELECT count(*) FROM picked) AS n),
+     g AS MATERIALIZED (SELECT cursor FROM ${S}.groups WHERE id = $1 AND (SELECT n FROM need) > 0 FOR UPDATE SKIP LOCKED),${FRESH_CTES}
+     ${messagesOf('SELECT * FROM leased UNION ALL SELECT * FROM copied', '(SELECT n FROM need) > 0 AND NOT EXISTS (SELECT 1 FROM g)')}`;
+
+const LEASE_NEW_SQL = `WITH need AS (SELECT $2::int AS n),
+     g AS MATERIALIZED (SELECT cursor FROM ${S}.groups WHERE id = $1 FOR UPDATE),${FRESH_CTES}
+     ${messagesOf('SELECT * FROM copied', 'false')}`;
 
 function toMessage(r: MessageRow): StreamMessage {
   return {
@@ -133,25 +155,6 @@ function toMessage(r: MessageRow): StreamMessage {
     deliveryCount: r.delivery_count,
     leasedUntil: r.leased_until,
   };
-}
-
-/**
- * Copies up to `limit` events after the group's cursor into its deliveries and advances the
- * cursor, in one statement; returns how many were copied. Skipped (0) when another puller of the
- * group is doing it right now: the group row is taken with SKIP LOCKED.
- */
-async function fillDeliveries(client: PoolClient, streamId: number, groupId: number, limit: number): Promise<number> {
-  const { rows } = await client.query<{ copied: string }>(
-    `WITH g AS (SELECT cursor FROM ${S}.groups WHERE id = $1 FOR UPDATE SKIP LOCKED),
-     fresh AS (SELECT e.id FROM ${S}.events e WHERE e.stream_id = $2 AND e.id > (SELECT cursor FROM g) ORDER BY e.id LIMIT $3),
-     copied AS (
-       INSERT INTO ${S}.deliveries (group_id, event_id) SELECT $1, id FROM fresh ORDER BY id
-       ON CONFLICT (group_id, event_id) DO NOTHING),
-     moved AS (UPDATE ${S}.groups SET cursor = (SELECT max(id) FROM fresh) WHERE id = $1 AND EXISTS (SELECT 1 FROM fresh))
-     SELECT count(*) AS copied FROM fresh`,
-    [groupId, streamId, limit],
-  );
-  return Number(rows[0]?.copied ?? 0);
 }
 
 export type AckStatus = 'acked' | 'already_acked' | 'not_delivered';

@@ -23,7 +23,7 @@ export interface SnapshotConfig {
   statePath?: string;
 }
 
-/** The typed options of a `postgres` source (README, "Postgres Source Options" and "Backfill"). */
+/** The typed options of a `postgres` source (docs/usage.md, "Postgres source"). */
 export interface PostgresSourceConfig {
   dsn: string;
   slot: string;
@@ -64,7 +64,7 @@ export interface MonitoringConfig {
   stallAlarmMs: number;
 }
 
-/** Every default of the source, in one place (values as documented in README). */
+/** Every default of the source, in one place (as documented in docs/usage.md). */
 export const POSTGRES_SOURCE_DEFAULTS = {
   createSlot: true,
   ensurePublication: true,

@@ -33,8 +33,10 @@ const MAX_READY_BATCHES = 2;
  *
  * Contract (see {@link Source}):
  * - `open(from)` streams every transaction that commits after `from` (the slot's confirmed_flush_lsn
- *   when `from` is older or 0), in commit order, as {@link Batch}es: full at `batch_size` changes,
- *   partial `batch_timeout` after their first change, empty after `batch_timeout` without changes.
+ *   when `from` is older or 0), in commit order, as {@link Batch}es: full at `batch_size` changes;
+ *   partial as soon as the consumer asks while the stream has caught up (every transaction received
+ *   is complete and the socket holds nothing more), else `batch_timeout` after their first change;
+ *   empty after `batch_timeout` without changes.
  *   A transaction may span batches. `Batch.checkpointLsn` never points inside a transaction, so
  *   reopening from it re-delivers at most the transaction that was partially delivered:
  *   at-least-once, never loss.

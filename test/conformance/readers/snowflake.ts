@@ -11,7 +11,7 @@ import type { ConformanceSubject } from '../subject';
 import { canonOfDuck } from './duckdb';
 
 /** VARIANT/ARRAY are JSON in the stand-in: arrays come back as JSON text. */
-function canonOf(v: DuckDBValue, column: CanonColumn): Canon {
+export function canonOf(v: DuckDBValue, column: CanonColumn): Canon {
   if (column.valueKind === 'array' && typeof v === 'string') {
     const element: CanonColumn = { ...column, pgType: column.pgType.replace(/_([^._]+)$/, '$1'), valueKind: column.elementKind ?? 'text' };
     return (JSON.parse(v) as unknown[]).map((e) => (e === null ? null : canonOfDuck((typeof e === 'object' ? JSON.stringify(e) : e) as DuckDBValue, element)));

@@ -1,6 +1,7 @@
 /**
  * An in-process OTLP/HTTP receiver (protobuf, as DBOS's exporters send it): collects the span
- * names and attributes of POST /v1/traces and counts log records of POST /v1/logs. Decodes the
+ * names and attributes of POST /v1/traces and the log records (severity, body, string attributes)
+ * of POST /v1/logs. Decodes the
  * few OTLP fields it needs with protobufjs's wire reader.
  */
 import { createServer, type Server } from 'node:http';
@@ -12,10 +13,17 @@ export interface ReceivedSpan {
   attributes: Record<string, string>;
 }
 
+export interface ReceivedLog {
+  severity: string;
+  body: string;
+  attributes: Record<string, string>;
+}
+
 export interface OtlpReceiver {
   url: string;
   spans: ReceivedSpan[];
   logRecords: number;
+  logs: ReceivedLog[];
   close(): Promise<void>;
 }
 
@@ -66,22 +74,32 @@ function spansOf(req: Uint8Array): ReceivedSpan[] {
   return out;
 }
 
-function logCount(req: Uint8Array): number {
-  let n = 0;
+function logsOf(req: Uint8Array): ReceivedLog[] {
+  const out: ReceivedLog[] = [];
   fields(req, (f, resourceLogs) => {
     if (f !== 1) return;
     fields(resourceLogs, (f2, scopeLogs) => {
       if (f2 !== 2) return;
-      fields(scopeLogs, (f3) => {
-        if (f3 === 2) n++;
+      fields(scopeLogs, (f3, record) => {
+        if (f3 !== 2) return;
+        const l: ReceivedLog = { severity: '', body: '', attributes: {} };
+        fields(record, (rf, body) => {
+          if (rf === 3) l.severity = text(body);
+          if (rf === 5) fields(body, (vf, vb) => (vf === 1 ? (l.body = text(vb)) : undefined)); // AnyValue.string_value
+          if (rf === 6) {
+            const [k, v] = keyValue(body);
+            l.attributes[k] = v;
+          }
+        });
+        out.push(l);
       });
     });
   });
-  return n;
+  return out;
 }
 
 export async function startOtlpReceiver(): Promise<OtlpReceiver> {
-  const received: OtlpReceiver = { url: '', spans: [], logRecords: 0, close: async () => undefined };
+  const received: OtlpReceiver = { url: '', spans: [], logRecords: 0, logs: [], close: async () => undefined };
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -89,7 +107,11 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
       let body = Buffer.concat(chunks);
       if (req.headers['content-encoding'] === 'gzip') body = gunzipSync(body);
       if (req.url === '/v1/traces') received.spans.push(...spansOf(body));
-      if (req.url === '/v1/logs') received.logRecords += logCount(body);
+      if (req.url === '/v1/logs') {
+        const logs = logsOf(body);
+        received.logs.push(...logs);
+        received.logRecords += logs.length;
+      }
       res.writeHead(200, { 'content-type': 'application/x-protobuf' });
       res.end();
     });

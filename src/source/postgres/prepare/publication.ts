@@ -54,56 +54,63 @@ export async function desiredTables(
 ): Promise<TableRef[] | undefined> {
   if (config.publicationTables.length === 0 && config.publicationSchemas.length === 0) return undefined;
   const out = new Map<string, TableRef>();
-  const field = (f: Field): string => `source.options.${f}`;
-  if (config.publicationTables.length > 0) {
-    const found = await query<{ idx: number; exists: boolean; kind: string | null }>(
-      `SELECT t.idx::int AS idx, c.oid IS NOT NULL AS exists, c.relkind::text AS kind
-         FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS t(schema, name, idx)
-         LEFT JOIN pg_catalog.pg_namespace n ON n.nspname = t.schema
-         LEFT JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = t.name`,
-      [config.publicationTables.map((t) => t.schema), config.publicationTables.map((t) => t.name)],
-    );
-    for (const row of found) {
-      const t = config.publicationTables[row.idx - 1]!;
-      if (!row.exists)
-        throw invalidArgument(
-          field('publication_tables'),
-          `table ${tableKey(t)} does not exist`,
-          'create the table first, or remove it from publication_tables',
-        );
-      if (row.kind !== 'r' && row.kind !== 'p')
-        throw invalidArgument(field('publication_tables'), `${tableKey(t)} is not a table`, 'list only ordinary or partitioned tables');
-      if (internalSchemas.has(t.schema)) {
-        log.warn('ignoring an internal table listed in publication_tables', { table: tableKey(t) });
-        continue;
-      }
-      out.set(tableKey(t), t);
+  for (const t of await listedTables(query, config.publicationTables, internalSchemas, log)) out.set(tableKey(t), t);
+  for (const t of await tablesOfSchemas(query, config.publicationSchemas, internalSchemas, log)) out.set(tableKey(t), t);
+  return [...out.values()];
+}
+
+const field = (f: Field): string => `source.options.${f}`;
+
+/** `publication_tables`, each checked to be an existing table; internal ones are left out with a warning. */
+async function listedTables(query: CatalogQuery, listed: TableRef[], internalSchemas: ReadonlySet<string>, log: Logger): Promise<TableRef[]> {
+  if (listed.length === 0) return [];
+  const found = await query<{ idx: number; exists: boolean; kind: string | null }>(
+    `SELECT t.idx::int AS idx, c.oid IS NOT NULL AS exists, c.relkind::text AS kind
+       FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS t(schema, name, idx)
+       LEFT JOIN pg_catalog.pg_namespace n ON n.nspname = t.schema
+       LEFT JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = t.name`,
+    [listed.map((t) => t.schema), listed.map((t) => t.name)],
+  );
+  const out: TableRef[] = [];
+  for (const row of found) {
+    const t = listed[row.idx - 1]!;
+    if (!row.exists)
+      throw invalidArgument(field('publication_tables'), `table ${tableKey(t)} does not exist`, 'create the table first, or remove it from publication_tables');
+    if (row.kind !== 'r' && row.kind !== 'p')
+      throw invalidArgument(field('publication_tables'), `${tableKey(t)} is not a table`, 'list only ordinary or partitioned tables');
+    if (internalSchemas.has(t.schema)) {
+      log.warn('ignoring an internal table listed in publication_tables', { table: tableKey(t) });
+      continue;
     }
+    out.push(t);
   }
-  const schemas = config.publicationSchemas.filter((s) => {
+  return out;
+}
+
+/** Every ordinary or partitioned (root) table of `publication_schemas`, which must exist; internal schemas are left out with a warning. */
+async function tablesOfSchemas(query: CatalogQuery, listed: string[], internalSchemas: ReadonlySet<string>, log: Logger): Promise<TableRef[]> {
+  const schemas = listed.filter((s) => {
     if (!internalSchemas.has(s)) return true;
     log.warn('ignoring an internal schema listed in publication_schemas', { schema: s });
     return false;
   });
-  if (schemas.length > 0) {
-    const known = await query<{ nspname: string }>(`SELECT nspname::text AS nspname FROM pg_catalog.pg_namespace WHERE nspname = ANY($1::text[])`, [schemas]);
-    const missing = schemas.filter((s) => !known.some((k) => k.nspname === s));
-    if (missing.length > 0)
-      throw invalidArgument(
-        field('publication_schemas'),
-        `schema ${missing[0]} does not exist`,
-        'create the schema first, or remove it from publication_schemas',
-      );
-    const rows = await query<TableRef>(
-      `SELECT n.nspname::text AS schema, c.relname::text AS name
-         FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname = ANY($1::text[]) AND c.relkind IN ('r', 'p') AND NOT c.relispartition
-        ORDER BY 1, 2`,
-      [schemas],
+  if (schemas.length === 0) return [];
+  const known = await query<{ nspname: string }>(`SELECT nspname::text AS nspname FROM pg_catalog.pg_namespace WHERE nspname = ANY($1::text[])`, [schemas]);
+  const missing = schemas.filter((s) => !known.some((k) => k.nspname === s));
+  if (missing.length > 0)
+    throw invalidArgument(
+      field('publication_schemas'),
+      `schema ${missing[0]} does not exist`,
+      'create the schema first, or remove it from publication_schemas',
     );
-    for (const t of rows) out.set(tableKey(t), { schema: t.schema, name: t.name });
-  }
-  return [...out.values()];
+  const rows = await query<TableRef>(
+    `SELECT n.nspname::text AS schema, c.relname::text AS name
+       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = ANY($1::text[]) AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+      ORDER BY 1, 2`,
+    [schemas],
+  );
+  return rows.map((t) => ({ schema: t.schema, name: t.name }));
 }
 
 function tableList(tables: TableRef[]): string {
@@ -132,53 +139,72 @@ export async function ensurePublication(
   internalSchemas: ReadonlySet<string>,
   log: Logger,
 ): Promise<PublicationOutcome> {
+  const state = await readPublication(query, config.publication);
+  if (!state.exists) return { ...(await createPublication(query, config, internalSchemas, log)), added: [], dropped: [] };
+  if (config.syncPublication) return { ...(await syncPublication(query, config, state, internalSchemas, log)), created: false };
+  return { ...state, created: false, added: [], dropped: [] };
+}
+
+/** Creates the missing publication for the desired tables (all tables when none are named); refused without `ensure_publication`. */
+async function createPublication(
+  query: CatalogQuery,
+  config: PostgresSourceConfig,
+  internalSchemas: ReadonlySet<string>,
+  log: Logger,
+): Promise<PublicationState & { created: boolean }> {
   const name = config.publication;
-  let state = await readPublication(query, name);
-  let created = false;
-  const added: TableRef[] = [];
-  const dropped: TableRef[] = [];
-  if (!state.exists) {
-    if (!config.ensurePublication) {
-      throw new DuctError('failed_precondition', `publication ${name} does not exist`, {
-        retry: 'never',
-        field: 'source.options.publication',
-        hint: `set ensure_publication=true, or run CREATE PUBLICATION ${quoteIdent(name)} FOR TABLE ...`,
-      });
-    }
-    const tables = await desiredTables(query, config, internalSchemas, log);
-    const target = tables === undefined ? 'FOR ALL TABLES' : tables.length > 0 ? `FOR TABLE ${tableList(tables)}` : '';
-    if (tables !== undefined && tables.length === 0)
-      log.warn('creating an empty publication: no table matched publication_tables/publication_schemas', { publication: name });
-    try {
-      await query(`CREATE PUBLICATION ${quoteIdent(name)} ${target}`);
-      created = true;
-      log.info('created publication', { publication: name, tables: tables === undefined ? 'ALL' : tables.map(tableKey).join(',') });
-    } catch (e) {
-      if ((e as { code?: string }).code !== '42710') throw describeDdlError(e, `creating publication ${name}`); // 42710: created concurrently
-    }
-    state = await readPublication(query, name);
-  } else if (config.syncPublication) {
-    const tables = await desiredTables(query, config, internalSchemas, log);
-    if (tables === undefined) {
-      log.warn('sync_publication is set but neither publication_tables nor publication_schemas is: nothing to sync', { publication: name });
-    } else if (state.allTables) {
-      log.warn('sync_publication skipped: the publication is FOR ALL TABLES', { publication: name });
-    } else {
-      const have = new Set(state.tables.map(tableKey));
-      const want = new Set(tables.map(tableKey));
-      added.push(...tables.filter((t) => !have.has(tableKey(t))));
-      if (config.syncPublicationMode === 'sync') dropped.push(...state.tables.filter((t) => !want.has(tableKey(t))));
-      try {
-        if (added.length > 0) await query(`ALTER PUBLICATION ${quoteIdent(name)} ADD TABLE ${tableList(added)}`);
-        if (dropped.length > 0) await query(`ALTER PUBLICATION ${quoteIdent(name)} DROP TABLE ${tableList(dropped)}`);
-      } catch (e) {
-        throw describeDdlError(e, `syncing publication ${name}`);
-      }
-      if (added.length + dropped.length > 0) {
-        log.info('synced publication', { publication: name, added: added.map(tableKey).join(','), dropped: dropped.map(tableKey).join(',') });
-        state = await readPublication(query, name);
-      }
-    }
+  if (!config.ensurePublication) {
+    throw new DuctError('failed_precondition', `publication ${name} does not exist`, {
+      retry: 'never',
+      field: 'source.options.publication',
+      hint: `set ensure_publication=true, or run CREATE PUBLICATION ${quoteIdent(name)} FOR TABLE ...`,
+    });
   }
-  return { ...state, created, added, dropped };
+  const tables = await desiredTables(query, config, internalSchemas, log);
+  const target = tables === undefined ? 'FOR ALL TABLES' : tables.length > 0 ? `FOR TABLE ${tableList(tables)}` : '';
+  if (tables !== undefined && tables.length === 0)
+    log.warn('creating an empty publication: no table matched publication_tables/publication_schemas', { publication: name });
+  let created = false;
+  try {
+    await query(`CREATE PUBLICATION ${quoteIdent(name)} ${target}`);
+    created = true;
+    log.info('created publication', { publication: name, tables: tables === undefined ? 'ALL' : tables.map(tableKey).join(',') });
+  } catch (e) {
+    if ((e as { code?: string }).code !== '42710') throw describeDdlError(e, `creating publication ${name}`); // 42710: created concurrently
+  }
+  return { ...(await readPublication(query, name)), created };
+}
+
+/** Adds the desired tables the publication lacks and, in mode `sync`, drops the ones it should not have. */
+async function syncPublication(
+  query: CatalogQuery,
+  config: PostgresSourceConfig,
+  state: PublicationState,
+  internalSchemas: ReadonlySet<string>,
+  log: Logger,
+): Promise<PublicationState & { added: TableRef[]; dropped: TableRef[] }> {
+  const name = config.publication;
+  const unchanged = { ...state, added: [], dropped: [] };
+  const tables = await desiredTables(query, config, internalSchemas, log);
+  if (tables === undefined) {
+    log.warn('sync_publication is set but neither publication_tables nor publication_schemas is: nothing to sync', { publication: name });
+    return unchanged;
+  }
+  if (state.allTables) {
+    log.warn('sync_publication skipped: the publication is FOR ALL TABLES', { publication: name });
+    return unchanged;
+  }
+  const have = new Set(state.tables.map(tableKey));
+  const want = new Set(tables.map(tableKey));
+  const added = tables.filter((t) => !have.has(tableKey(t)));
+  const dropped = config.syncPublicationMode === 'sync' ? state.tables.filter((t) => !want.has(tableKey(t))) : [];
+  if (added.length + dropped.length === 0) return unchanged;
+  try {
+    if (added.length > 0) await query(`ALTER PUBLICATION ${quoteIdent(name)} ADD TABLE ${tableList(added)}`);
+    if (dropped.length > 0) await query(`ALTER PUBLICATION ${quoteIdent(name)} DROP TABLE ${tableList(dropped)}`);
+  } catch (e) {
+    throw describeDdlError(e, `syncing publication ${name}`);
+  }
+  log.info('synced publication', { publication: name, added: added.map(tableKey).join(','), dropped: dropped.map(tableKey).join(',') });
+  return { ...(await readPublication(query, name)), added, dropped };
 }

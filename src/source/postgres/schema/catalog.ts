@@ -6,6 +6,8 @@ export interface RelationCatalogInfo {
   /** False when the table no longer exists (dropped since the change was written). */
   found: boolean;
   notNull: Set<string>;
+  /** `pg_attribute.attnum` by column name (identifies a column across renames). */
+  attnums?: Map<string, number>;
   /** Primary key column names in key order; empty when none. */
   primaryKey: string[];
   /** True when the primary key constraint is DEFERRABLE (rows may share a key inside a transaction). */
@@ -16,6 +18,7 @@ export interface RelationCatalogInfo {
 
 interface AttributeRow {
   attname: string;
+  attnum: number;
   attnotnull: boolean;
   pk_pos: number | null;
   pk_deferrable: boolean | null;
@@ -35,7 +38,7 @@ interface TypeRow {
  */
 export async function loadRelationCatalog(query: CatalogQuery, rel: RelationMessage): Promise<RelationCatalogInfo> {
   const attrs = await query<AttributeRow>(
-    `SELECT a.attname::text AS attname, a.attnotnull,
+    `SELECT a.attname::text AS attname, a.attnum::int AS attnum, a.attnotnull,
             (SELECT array_position(i.indkey::int2[], a.attnum) FROM pg_catalog.pg_index i
               WHERE i.indrelid = a.attrelid AND i.indisprimary) AS pk_pos,
             (SELECT c.condeferrable FROM pg_catalog.pg_constraint c
@@ -53,9 +56,11 @@ export async function loadRelationCatalog(query: CatalogQuery, rel: RelationMess
     [rel.columns.map((c) => c.typeOid), rel.columns.map((c) => c.typmod)],
   );
   const notNull = new Set<string>();
+  const attnums = new Map<string, number>();
   const pk: Array<[number, string]> = [];
   for (const a of attrs) {
     if (a.attnotnull) notNull.add(a.attname);
+    attnums.set(a.attname, a.attnum);
     if (a.pk_pos !== null) pk.push([a.pk_pos, a.attname]);
   }
   pk.sort((x, y) => x[0] - y[0]);
@@ -66,5 +71,5 @@ export async function loadRelationCatalog(query: CatalogQuery, rel: RelationMess
     byOrd[t.ord - 1] = { pgType, formattedType: t.formatted };
   }
   const keyDeferrable = attrs.some((a) => a.pk_deferrable === true);
-  return { found: attrs.length > 0, notNull, primaryKey: pk.map(([, n]) => n), keyDeferrable, types: byOrd };
+  return { found: attrs.length > 0, notNull, attnums, primaryKey: pk.map(([, n]) => n), keyDeferrable, types: byOrd };
 }

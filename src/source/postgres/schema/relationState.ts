@@ -64,6 +64,8 @@ export function buildRelationState(
       valueKind: parser.kind,
     };
     if (parser.elementKind !== undefined) column.elementKind = parser.elementKind;
+    const attnum = catalog.attnums?.get(c.name);
+    if (attnum !== undefined) column.attnum = attnum;
     return column;
   });
   const keyNames = primaryKey.length > 0 ? primaryKey : identityKey;

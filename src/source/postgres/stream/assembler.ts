@@ -1,7 +1,8 @@
-import type { Batch, Change, Row, TableSchema, Value } from '../../../core/change';
+import type { Batch, CapturedDdl, Change, Row, TableSchema, Value } from '../../../core/change';
+import { parseDdlMessage } from '../../../ddl/trigger';
 import type { Lsn } from '../../../core/lsn';
 import { PgoutputFormatError } from '../pgoutput/decoder';
-import type { BeginMessage, CommitMessage, TruncateMessage } from '../pgoutput/messages';
+import type { BeginMessage, CommitMessage, LogicalMessage, TruncateMessage } from '../pgoutput/messages';
 import { TupleReader } from '../pgoutput/tuple';
 import type { RelationState } from '../schema/relationState';
 
@@ -26,6 +27,8 @@ interface OpenTransaction {
 export class ChangeAssembler {
   private pending: Change[] = [];
   private pendingSchemas = new Map<string, TableSchema>();
+  /** DDL captured by the event trigger, handed out with the next batch (full, partial or empty). */
+  private pendingDdl: CapturedDdl[] = [];
   private lastRel: RelationState | undefined;
   /** Date.now() when the first change of `pending` arrived. */
   pendingSince = 0;
@@ -175,11 +178,26 @@ export class ChangeAssembler {
     }
   }
 
+  /** A logical message of the DDL event trigger (other prefixes are ignored by the caller). */
+  onDdlMessage(m: LogicalMessage): void {
+    const parsed = parseDdlMessage(m.content);
+    if (!parsed) return;
+    this.pendingDdl.push({ lsn: this.tx?.commitLsn ?? m.lsn, tag: parsed.tag, table: { schema: parsed.schema, name: parsed.table }, ddl: parsed.ddl });
+  }
+
   /** Moves the pending changes into a ready batch (no-op when there are none). */
   cut(): void {
     const changes = this.pending;
     if (changes.length === 0) return;
-    this.ready.push({ flowId: this.flowId, changes, schemas: this.pendingSchemas, firstLsn: changes[0]!.commitLsn, checkpointLsn: this.safeLsn });
+    const ddl = this.takeDdl();
+    this.ready.push({
+      flowId: this.flowId,
+      changes,
+      schemas: this.pendingSchemas,
+      firstLsn: changes[0]!.commitLsn,
+      checkpointLsn: this.safeLsn,
+      ...(ddl ? { ddl } : {}),
+    });
     this.readyChanges += changes.length;
     this.pending = [];
     this.pendingSchemas = new Map();
@@ -189,7 +207,15 @@ export class ChangeAssembler {
 
   /** A batch without changes that carries the current checkpoint (after `batch_timeout` of silence). */
   emptyBatch(): Batch {
-    return { flowId: this.flowId, changes: [], schemas: new Map(), firstLsn: this.safeLsn, checkpointLsn: this.safeLsn };
+    const ddl = this.takeDdl();
+    return { flowId: this.flowId, changes: [], schemas: new Map(), firstLsn: this.safeLsn, checkpointLsn: this.safeLsn, ...(ddl ? { ddl } : {}) };
+  }
+
+  private takeDdl(): CapturedDdl[] | undefined {
+    if (this.pendingDdl.length === 0) return undefined;
+    const out = this.pendingDdl;
+    this.pendingDdl = [];
+    return out;
   }
 
   private push(rel: RelationState, change: Change): void {

@@ -21,6 +21,11 @@ export class CopyDataFramer {
     private readonly onMalformed: (e: Error) => void,
   ) {}
 
+  /** True when the last read ended inside a message (its remaining bytes are on the way). */
+  get holdsPartial(): boolean {
+    return this.partial !== null;
+  }
+
   push(chunk: Buffer): void {
     if (this.broken) return;
     let pos = 0;

@@ -27,7 +27,16 @@ export interface ReplicationHandlers {
   onCopyData(buf: Buffer, start: number, end: number): void;
   /** The connection failed or the server ended the stream. */
   onFailure(e: unknown): void;
+  /**
+   * After each socket read has been handled (every whole CopyData in it passed to `onCopyData`):
+   * `more` is true when the server likely has more bytes on the way right now (the read filled the
+   * read buffer, or a message is cut at its end). Not called when node pg's own parser is kept.
+   */
+  onReadDone?(more: boolean): void;
 }
+
+/** Node reads a socket in chunks of at most this many bytes: a full chunk means more may be waiting. */
+const FULL_READ_BYTES = 64 * 1024;
 
 /**
  * One walsender connection (`replication=database`) streaming a logical slot with pgoutput,
@@ -109,7 +118,10 @@ export class ReplicationConnection {
       },
     );
     stream.removeListener('data', pgParse);
-    stream.on('data', (chunk) => framer.push(chunk));
+    stream.on('data', (chunk) => {
+      framer.push(chunk);
+      if (framer.streaming && !this.stopping) handlers.onReadDone?.(chunk.length >= FULL_READ_BYTES || framer.holdsPartial);
+    });
     return framer;
   }
 

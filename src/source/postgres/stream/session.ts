@@ -15,6 +15,7 @@ import { sameTableSchema, type RelationState } from '../schema/relationState';
 import { TypeRegistry } from '../types/resolver';
 import { ChangeAssembler } from './assembler';
 import { Heartbeat } from './heartbeat';
+import { DDL_MESSAGE_PREFIX } from '../../../ddl/trigger';
 import { ReplicationConnection } from './replicationConnection';
 import { readSlot } from './slotInfo';
 
@@ -74,6 +75,11 @@ export class ReplicationSession {
   private heartbeat?: Heartbeat;
   private receivedLsn: Lsn = 0n;
   private serverWalEnd: Lsn = 0n;
+  /**
+   * False while the last socket read suggests more bytes are on the way (it filled the read buffer
+   * or ended inside a message). Stays true when node pg's parser frames the stream (no read hook).
+   */
+  private drained = true;
 
   constructor(
     private readonly config: PostgresSourceConfig,
@@ -111,6 +117,7 @@ export class ReplicationSession {
       await this.conn.start(config.slot, config.publication, this.from, {
         onCopyData: (buf, start, end) => this.onCopyData(buf, start, end),
         onFailure: (e) => this.fail(e),
+        onReadDone: (more) => this.onReadDone(more),
       });
     } catch (e) {
       const err = streamError(e, config.slot);
@@ -134,8 +141,11 @@ export class ReplicationSession {
   }
 
   /**
-   * The next batch: a full one as soon as it exists, a partial one `batch_timeout` after its first
-   * change, or an empty one after `batch_timeout` without changes. Undefined once stopped.
+   * The next batch: a full one as soon as it exists; a partial one as soon as the stream has caught
+   * up (see {@link caughtUp}), else `batch_timeout` after its first change; or an empty one after
+   * `batch_timeout` without changes. Undefined once stopped. So an idle stream delivers a change
+   * within milliseconds, while a busy one still fills batches (it is cut only when the consumer
+   * asks and nothing more is arriving).
    */
   async next(): Promise<Batch | undefined> {
     const timeout = this.config.batchTimeoutMs;
@@ -147,6 +157,10 @@ export class ReplicationSession {
       if (ready) {
         if (!this.backlogged()) this.resume('backlog');
         return ready;
+      }
+      if (this.caughtUp()) {
+        this.assembler.cut();
+        continue;
       }
       const now = Date.now();
       const due = this.assembler.pendingCount > 0 ? this.assembler.pendingSince + timeout : waitStart + timeout;
@@ -201,6 +215,20 @@ export class ReplicationSession {
 
   private wake(): void {
     this.waiter?.();
+  }
+
+  /**
+   * True when changes are pending and the stream has caught up: every transaction received is
+   * complete, nothing is queued behind a catalog lookup, and the last socket read emptied the
+   * socket. Cutting then costs no batching: nothing more is there to wait for.
+   */
+  private caughtUp(): boolean {
+    return this.assembler.pendingCount > 0 && !this.assembler.inTransaction && this.drained && !this.blocked && this.inbox.length === 0;
+  }
+
+  private onReadDone(more: boolean): void {
+    this.drained = !more;
+    if (this.waiter && this.caughtUp()) this.wake();
   }
 
   /** True when enough is decoded ahead: stop reading until the consumer takes a batch. */
@@ -267,6 +295,7 @@ export class ReplicationSession {
         case 'message':
           // A non-transactional message (e.g. a heartbeat) outside a transaction is a safe position, like a keepalive.
           if (!m.transactional) this.assembler.onKeepalive(m.lsn);
+          if (m.prefix === DDL_MESSAGE_PREFIX) this.assembler.onDdlMessage(m);
           break;
         default:
           break; // origin messages carry nothing for destinations

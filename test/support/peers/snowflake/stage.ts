@@ -116,7 +116,9 @@ export class StandInStages {
       try {
         const before = await count(conn, target);
         const columns = (await conn.runAndReadAll(`SELECT * FROM ${target} LIMIT 0`)).columnCount;
-        await conn.run(`INSERT INTO ${target} ${cmd.byName ? 'BY NAME ' : ''}SELECT * FROM ${reader(cmd.type, tmp, columns)}`);
+        const from = reader(cmd.type, tmp, columns);
+        const select = cmd.byName ? await byNameSelect(conn, target, from) : '*';
+        await conn.run(`INSERT INTO ${target} ${cmd.byName ? 'BY NAME ' : ''}SELECT ${select} FROM ${from}`);
         out.push({ file: f, rows: (await count(conn, target)) - before });
       } finally {
         rmSync(tmp, { force: true });
@@ -126,6 +128,23 @@ export class StandInStages {
     }
     return out;
   }
+}
+
+/**
+ * The select list of a MATCH_BY_COLUMN_NAME load: text loaded into a BINARY column is decoded as
+ * hex, as Snowflake does with its default BINARY_FORMAT (DuckDB would keep the text's bytes).
+ */
+async function byNameSelect(conn: DuckDBConnection, target: string, from: string): Promise<string> {
+  const describe = async (sql: string): Promise<Map<string, string>> =>
+    new Map((await conn.runAndReadAll(`DESCRIBE ${sql}`)).getRows().map((r) => [String(r[0]), String(r[1])] as const));
+  const targetTypes = await describe(`SELECT * FROM ${target}`);
+  const fileTypes = await describe(`SELECT * FROM ${from}`);
+  return [...fileTypes]
+    .map(([name, type]) => {
+      const q = `"${name.replace(/"/g, '""')}"`;
+      return targetTypes.get(name) === 'BLOB' && type === 'VARCHAR' ? `unhex(${q}) AS ${q}` : q;
+    })
+    .join(', ');
 }
 
 async function count(conn: DuckDBConnection, target: string): Promise<number> {

@@ -1,0 +1,4 @@
+import { conformanceSuite } from './suite';
+import { snowpipeSubject } from './readers/snowpipe';
+
+conformanceSuite(snowpipeSubject());
