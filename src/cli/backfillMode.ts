@@ -1,5 +1,5 @@
 import { DBOS } from '@dbos-inc/dbos-sdk';
-import type { ServiceEnv } from '../config/env';
+import { progressIntervalMs, type ServiceEnv } from '../config/env';
 import { describeError } from '../core/errors';
 import type { Flow } from '../core/flow';
 import type { Logger } from '../core/log';
@@ -46,7 +46,7 @@ export async function runBackfillMode(o: {
     await DBOS.startWorkflow(backfillWorkflow, { workflowID: id })(request);
     process.stderr.write(`${o.prog}: backfill ${id} started: ${request.tables.join(', ')} with ${request.workers} worker(s)\n`);
   }
-  const intervalMs = (Number(process.env.DUCTSTREAM_PROGRESS_INTERVAL) || 5) * 1000;
+  const intervalMs = progressIntervalMs();
   const report = async (): Promise<void> => {
     const s = await getBackfill(dbosReader, id).catch(() => null);
     if (s) for (const line of backfillStatusLines(s)) process.stderr.write(`${o.prog}: ${line}\n`);

@@ -17,7 +17,9 @@ export function backfillStatusLines(s: BackfillStatus): string[] {
   ];
   for (const t of s.tables) {
     const pct = t.estimatedRows ? ` (${Math.min(100, Math.round((100 * t.rowsDone) / Math.max(1, t.estimatedRows)))}%)` : '';
-    lines.push(`  ${t.table}: ${t.rowsDone}/${t.estimatedRows ?? '?'} rows${pct}, partitions ${t.partitionsDone}/${t.partitions}`);
+    lines.push(
+      `  ${t.table}: ${t.rowsDone}/${t.estimatedRows ?? '?'} rows${pct}, partitions ${t.partitionsDone}/${t.partitions}${t.partitioning ? ` by ${t.partitioning}` : ''}`,
+    );
   }
   if (s.error) lines.push(`  error: ${s.error}`);
   return lines;

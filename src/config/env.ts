@@ -373,6 +373,14 @@ export function progressIntervalMs(env: NodeJS.ProcessEnv = process.env): number
   return positiveInt(env, 'DUCTSTREAM_PROGRESS_INTERVAL', ENV_DEFAULTS.progressIntervalSeconds) * 1000;
 }
 
+/**
+ * Attempts of a backfill step on transient errors (DUCTSTREAM_STEP_MAX_ATTEMPTS; default, and for
+ * 0, 8): a backfill ends failed rather than retrying without end. Read when the module loads.
+ */
+export function backfillStepAttempts(env: NodeJS.ProcessEnv = process.env): number {
+  return Number(env.DUCTSTREAM_STEP_MAX_ATTEMPTS) || 8;
+}
+
 /** DUCTSTREAM_PROTO_DIR: the proto root when the server cannot find `proto/` above its code. */
 export function protoDirFromEnv(env: NodeJS.ProcessEnv = process.env): string | undefined {
   return env.DUCTSTREAM_PROTO_DIR?.trim() || undefined;

@@ -141,7 +141,7 @@ it('a backfill started through BackfillService hands off to the running stream w
     backfill_id: started.backfill_id,
   });
   expect(done.status).toBe('SUCCESS');
-  expect(done.tables[0]!.table).toBe('public.items');
+  expect(done.tables[0]).toMatchObject({ table: 'public.items', partitioning: 'range(id)', partitions: 3, partitions_done: 3 });
   expect(Number(done.tables[0]!.rows_done)).toBeGreaterThanOrEqual(ROWS - 200);
 
   // The stream takes over: once its checkpoint passes the last change, pause the flow (the server lets go of the DuckDB file).
@@ -166,6 +166,10 @@ it('a backfill started through BackfillService hands off to the running stream w
     ['backfill', 'status', '-flow-id', 'bfh'],
     { DUCTSTREAM_POSTGRES_DSN: state.dsn },
   );
-  expect(status).toMatchObject({ backfill_id: started.backfill_id, status: 'SUCCESS', tables: [{ table: 'public.items' }] });
+  expect(status).toMatchObject({
+    backfill_id: started.backfill_id,
+    status: 'SUCCESS',
+    tables: [{ table: 'public.items', partitioning: 'range(id)', partitions: 3 }],
+  });
   expect(status.tables[0]!.rows_done).toBe(Number(done.tables[0]!.rows_done));
 }, 900_000);

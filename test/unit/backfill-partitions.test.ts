@@ -1,5 +1,5 @@
 import { isApplied } from '../../src/destinations/sql/meta-table';
-import { chunkQuery, planPartitions, snapshotSeq } from '../../src/source/postgres/snapshot/partitions';
+import { chunkQuery, partitioningOf, planPartitions, rangeBounds, snapshotSeq } from '../../src/source/postgres/snapshot/partitions';
 import type { SnapshotTable } from '../../src/source/postgres/snapshot/tables';
 
 const users: SnapshotTable = {
@@ -60,5 +60,27 @@ describe('backfill partitions', () => {
     // Streamed changes before the snapshot are in it: skipped once snapshot rows are written.
     expect(isApplied({ commitLsn: 100n, seq: -1 }, { commitLsn: 99n, seq: 5 })).toBe(true);
     expect(isApplied({ commitLsn: 100n, seq: -1 }, { commitLsn: 100n, seq: 0 })).toBe(false);
+    // Rows at H - 1 = 99 of a snapshot at S = 150: a streamed change between H and S (written by a
+    // stream that had not seen the hold yet) does not make them applied; one after S does.
+    const held = { op: 'read', commitLsn: 99n, commitEndLsn: 150n, seq: -1 };
+    expect(isApplied({ commitLsn: 120n, seq: 3 }, held)).toBe(false);
+    expect(isApplied({ commitLsn: 151n, seq: 0 }, held)).toBe(true);
+  });
+
+  it('an integer partition column with a planned min..max splits by range, open at both ends, and says so', () => {
+    const ranged = { ...users, range: { min: '-5', max: '94' } };
+    const parts = planPartitions([ranged], { partitionColumn: 'id', partitionCount: 4, chunkRows: 10_000 });
+    expect(parts.map((p) => [p.kind, p.lo, p.hi])).toEqual([
+      ['range', undefined, '20'],
+      ['range', '20', '45'],
+      ['range', '45', '70'],
+      ['range', '70', undefined],
+    ]);
+    expect(chunkQuery(parts[1]!, 0)).toContain('"id" IS NOT NULL AND "id" >= 20 AND "id" < 45');
+    expect(chunkQuery(parts[0]!, 0)).not.toContain('>=  ');
+    expect(partitioningOf(parts)).toBe('range(id)');
+    expect(partitioningOf(planPartitions([users], { partitionColumn: 'id', partitionCount: 2, chunkRows: 10_000 }))).toBe('hash(id)');
+    expect(partitioningOf(planPartitions([users], { partitionCount: 1, chunkRows: 10_000 }))).toBe('whole');
+    expect(rangeBounds(0n, 2n ** 62n, 2)).toEqual([2n ** 61n]);
   });
 });

@@ -32,6 +32,7 @@ export function backfillMessage(s: BackfillStatus): Record<string, unknown> {
       estimated_rows: String(t.estimatedRows ?? -1),
       partitions: t.partitions,
       partitions_done: t.partitionsDone,
+      partitioning: t.partitioning,
     })),
     rows_done: String(s.rowsDone),
     estimated_rows: String(s.estimatedRows ?? -1),

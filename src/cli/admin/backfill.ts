@@ -40,6 +40,7 @@ function statusJson(s: BackfillStatus): Record<string, unknown> {
       estimated_rows: t.estimatedRows,
       partitions: t.partitions,
       partitions_done: t.partitionsDone,
+      partitioning: t.partitioning,
     })),
     ...(s.error ? { error: s.error } : {}),
   };

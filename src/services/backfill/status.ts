@@ -44,6 +44,8 @@ export interface TableProgress {
   estimatedRows: number | null;
   partitions: number;
   partitionsDone: number;
+  /** How the table is split: `range(col)`, `hash(col)`, `blocks`, `whole`; empty before the plan. */
+  partitioning: string;
 }
 
 /** One backfill as GetBackfill, ListBackfills and `backfill status` show it. */
@@ -72,7 +74,8 @@ export async function backfillStatusOf(r: WorkflowReader, s: WorkflowStatus): Pr
   const plan = await r.getEvent<BackfillPlan>(s.workflowID, PLAN_EVENT);
   const tables = new Map<string, TableProgress>();
   for (const t of plan?.tables ?? (input?.tables ?? []).map((table) => ({ table, estimatedRows: null, partitions: 0 }))) {
-    tables.set(t.table, { table: t.table, rowsDone: 0, estimatedRows: t.estimatedRows, partitions: t.partitions, partitionsDone: 0 });
+    const partitioning = 'partitioning' in t ? (t.partitioning ?? '') : '';
+    tables.set(t.table, { table: t.table, rowsDone: 0, estimatedRows: t.estimatedRows, partitions: t.partitions, partitionsDone: 0, partitioning });
   }
   const progress = await Promise.all((plan?.partitions ?? []).map((p) => r.getEvent<PartitionProgress>(p.id, PROGRESS_EVENT)));
   (plan?.partitions ?? []).forEach((p, i) => {

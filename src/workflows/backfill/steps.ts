@@ -6,10 +6,10 @@ import { backfillRuntimeFor, releaseBackfillRuntime } from '../../pipeline/backf
 import { runnerDeps } from '../../pipeline/deps';
 import { catalogQueryOf } from '../../source/postgres/catalogQuery';
 import { connectClient, endQuietly } from '../../source/postgres/connect';
-import { parseQualifiedTable } from '../../source/postgres/identifiers';
+import { parseQualifiedTable, quoteIdent, quoteTable } from '../../source/postgres/identifiers';
 import { preparePostgresSource } from '../../source/postgres/prepare';
 import { isSnapshotGone, releaseSnapshot, takeSnapshot } from '../../source/postgres/snapshot/exported';
-import { partitionLabel, planPartitions, type PartitionTask } from '../../source/postgres/snapshot/partitions';
+import { partitionLabel, partitioningOf, planPartitions, type PartitionTask } from '../../source/postgres/snapshot/partitions';
 import { readChunk } from '../../source/postgres/snapshot/reader';
 import { resolveSnapshotTables } from '../../source/postgres/snapshot/tables';
 import { activeRunOf } from '../flowQueue';
@@ -50,6 +50,19 @@ export async function planBackfill(backfillId: string, req: BackfillRequest): Pr
       },
       rt.log,
     );
+    // An integer partition column is split by range over min..max (cheaper to read than hash: a range is one index range).
+    if (req.partitionColumn !== undefined) {
+      for (const t of tables) {
+        if (!t.integerColumns?.includes(req.partitionColumn)) continue;
+        const col = quoteIdent(req.partitionColumn);
+        const [r] = (
+          await client.query<{ min: string | null; max: string | null }>(
+            `SELECT min(${col})::text AS min, max(${col})::text AS max FROM ${quoteTable(t.table)}`,
+          )
+        ).rows;
+        if (r?.min != null && r.max != null) t.range = { min: r.min, max: r.max };
+      }
+    }
   } finally {
     await endQuietly(client);
   }
@@ -69,6 +82,7 @@ export async function planBackfill(backfillId: string, req: BackfillRequest): Pr
       table: tableKey(t.table),
       estimatedRows: t.estimatedRows,
       partitions: parts.filter((p) => tableKey(p.table) === tableKey(t.table)).length,
+      partitioning: partitioningOf(parts.filter((p) => tableKey(p.table) === tableKey(t.table))),
     })),
     partitions: parts.map((task, i) => ({ id: `${backfillId}.p${i}`, label: partitionLabel(task), task })),
     startedAtMs: Date.now(),
@@ -122,7 +136,11 @@ export async function copyChunk(
         await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       }
     }
-    changes = await readChunk(client, rel, part, chunk, { lsn: parseLsn(snap.rowsLsn ?? snap.lsn), timeMicros: BigInt(snap.timeMicros) });
+    changes = await readChunk(client, rel, part, chunk, {
+      lsn: parseLsn(snap.rowsLsn ?? snap.lsn),
+      snapshotLsn: parseLsn(snap.lsn),
+      timeMicros: BigInt(snap.timeMicros),
+    });
     await client.query('COMMIT');
   } catch (e) {
     await client.query('ROLLBACK').catch(() => undefined);

@@ -44,7 +44,8 @@ export interface PlannedPartition {
 export interface BackfillPlan {
   snapshot: SnapshotRef;
   queueName: string;
-  tables: Array<{ table: string; estimatedRows: number | null; partitions: number }>;
+  /** `partitioning`: `range(col)`, `hash(col)`, `blocks` or `whole` (absent in plans of older versions). */
+  tables: Array<{ table: string; estimatedRows: number | null; partitions: number; partitioning?: string }>;
   partitions: PlannedPartition[];
   startedAtMs: number;
 }

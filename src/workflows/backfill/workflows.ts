@@ -1,4 +1,5 @@
 import { DBOS, Error as DBOSErrors } from '@dbos-inc/dbos-sdk';
+import { backfillStepAttempts } from '../../config/env';
 import { DuctError, retryClassOf } from '../../core/errors';
 import type { PartitionTask } from '../../source/postgres/snapshot/partitions';
 import { copyChunk, finishBackfill, planBackfill, resolveBackfillStaging } from './steps';
@@ -15,7 +16,7 @@ import {
 
 const STEP_RETRY = {
   retriesAllowed: true,
-  maxAttempts: Number(process.env.DUCTSTREAM_STEP_MAX_ATTEMPTS) || 8,
+  maxAttempts: backfillStepAttempts(),
   intervalSeconds: 0.5,
   backoffRate: 2,
   shouldRetry: (e: unknown) => retryClassOf(e) !== 'never',

@@ -12,6 +12,8 @@ const DEFAULT_ROWS_PER_BLOCK = 100;
  * - `hash`: rows whose `column` is NOT NULL and `((h % count) + count) % count = index`, with
  *   `h = hashtextextended(column::text, 0)` (a signed 64-bit hash of the value's text, so any type
  *   works: integers, uuid, text, enums, composites); the non-negative modulus keeps negative hashes;
+ * - `range`: an integer `column` in [`lo`, `hi`) (the first range open below, the last open above,
+ *   so rows outside the planned min..max are still read), `count` ranges splitting min..max evenly;
  * - `nulls`: rows whose `column` IS NULL (a partition of its own, only for a nullable column);
  * - `blocks`: a contiguous range of the table's chunks (no column given, `partition_count` > 1).
  * Chunks are ranges of heap blocks (`ctid`), so reading needs no index and no sort; the table's
@@ -20,12 +22,15 @@ const DEFAULT_ROWS_PER_BLOCK = 100;
 export interface PartitionTask {
   table: TableRef;
   columns: string[];
-  kind: 'whole' | 'hash' | 'nulls' | 'blocks';
+  kind: 'whole' | 'hash' | 'range' | 'nulls' | 'blocks';
   /** Partition number within the table (hash: 0..count-1; nulls: count). */
   index: number;
   /** Hash partitions of the table (hash and nulls). */
   count: number;
   column?: string;
+  /** Range partitions: bounds as decimal text (int8 fits no JS number); absent = open. */
+  lo?: string;
+  hi?: string;
   blocksPerChunk: number;
   /** Chunks of the table; chunk `totalChunks - 1` is open-ended. */
   totalChunks: number;
@@ -60,8 +65,16 @@ export function planPartitions(tables: SnapshotTable[], o: PartitionOptions): Pa
     if (hashed) {
       const column = o.partitionColumn!;
       const share = t.estimatedRows === null ? null : Math.round(t.estimatedRows / o.partitionCount);
+      const bounds = t.range ? rangeBounds(BigInt(t.range.min), BigInt(t.range.max), o.partitionCount) : null;
       for (let p = 0; p < o.partitionCount; p++) {
-        out.push({ ...base, kind: 'hash', index: p, count: o.partitionCount, column, firstChunk: 0, endChunk: totalChunks, estimatedRows: share });
+        const whole = { ...base, index: p, count: o.partitionCount, column, firstChunk: 0, endChunk: totalChunks, estimatedRows: share };
+        if (!bounds) out.push({ ...whole, kind: 'hash' });
+        else {
+          const range: Partial<PartitionTask> = {};
+          if (p > 0) range.lo = bounds[p - 1]!.toString();
+          if (p < o.partitionCount - 1) range.hi = bounds[p]!.toString();
+          out.push({ ...whole, kind: 'range', ...range });
+        }
       }
       if (!t.notNullColumns.includes(column)) {
         out.push({ ...base, kind: 'nulls', index: o.partitionCount, count: o.partitionCount, column, firstChunk: 0, endChunk: totalChunks, estimatedRows: 0 });
@@ -81,6 +94,20 @@ export function planPartitions(tables: SnapshotTable[], o: PartitionOptions): Pa
   return out.map((p, slot) => ({ ...p, slot, slots: out.length }));
 }
 
+/** The `count - 1` inner bounds splitting [min, max] into `count` ranges of (nearly) equal width. */
+export function rangeBounds(min: bigint, max: bigint, count: number): bigint[] {
+  const width = max - min + 1n;
+  const out: bigint[] = [];
+  for (let p = 1; p < count; p++) out.push(min + (width * BigInt(p)) / BigInt(count));
+  return out;
+}
+
+/** How a table's partitions split it, as status shows it: `range(id)`, `hash(id)`, `blocks` or `whole`. */
+export function partitioningOf(parts: readonly Pick<PartitionTask, 'kind' | 'column'>[]): string {
+  const kind = parts.find((p) => p.kind !== 'nulls')?.kind ?? parts[0]?.kind ?? 'whole';
+  return kind === 'range' || kind === 'hash' ? `${kind}(${parts[0]!.column})` : kind;
+}
+
 /** The SELECT of chunk `chunk` of a partition: its block range and the partition's predicate. */
 export function chunkQuery(p: PartitionTask, chunk: number): string {
   const from = chunk * p.blocksPerChunk;
@@ -89,7 +116,11 @@ export function chunkQuery(p: PartitionTask, chunk: number): string {
   if (p.column !== undefined) {
     const col = quoteIdent(p.column);
     if (p.kind === 'nulls') where.push(`${col} IS NULL`);
-    else where.push(`${col} IS NOT NULL AND ((pg_catalog.hashtextextended(${col}::text, 0) % ${p.count}) + ${p.count}) % ${p.count} = ${p.index}`);
+    else if (p.kind === 'range') {
+      where.push(`${col} IS NOT NULL`);
+      if (p.lo !== undefined) where.push(`${col} >= ${BigInt(p.lo).toString()}`);
+      if (p.hi !== undefined) where.push(`${col} < ${BigInt(p.hi).toString()}`);
+    } else where.push(`${col} IS NOT NULL AND ((pg_catalog.hashtextextended(${col}::text, 0) % ${p.count}) + ${p.count}) % ${p.count} = ${p.index}`);
   }
   return `SELECT ${p.columns.map(quoteIdent).join(', ')}, ctid FROM ${quoteTable(p.table)} WHERE ${where.join(' AND ')}`;
 }
@@ -116,5 +147,6 @@ export function partitionLabel(p: Pick<PartitionTask, 'table' | 'kind' | 'index'
   const t = `${p.table.schema}.${p.table.name}`;
   if (p.kind === 'whole') return t;
   if (p.kind === 'nulls') return `${t}#null`;
+  if (p.kind === 'range') return `${t}#range${p.index}/${p.count}`;
   return `${t}#${p.index}/${p.count}`;
 }

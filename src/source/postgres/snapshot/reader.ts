@@ -34,7 +34,10 @@ export async function loadSnapshotRelation(query: CatalogQuery, table: TableRef,
 
 /** Where snapshot rows sit in the stream: the snapshot's LSN and time. */
 export interface SnapshotPosition {
+  /** Where rows sit (commit LSN): just below the backfill's hold. */
   lsn: Lsn;
+  /** The snapshot's own LSN (carried as `commitEndLsn`, see `isApplied`). */
+  snapshotLsn: Lsn;
   timeMicros: bigint;
 }
 
@@ -66,7 +69,7 @@ export async function readChunk(client: Client, rel: RelationState, part: Partit
       table: ref,
       lsn: at.lsn,
       commitLsn: at.lsn,
-      commitEndLsn: at.lsn,
+      commitEndLsn: at.snapshotLsn,
       commitTimeMicros: at.timeMicros,
       xid: 0,
       seq: snapshotSeq(part, raw[columns]!),

@@ -17,6 +17,10 @@ export interface SnapshotTable {
   columns: string[];
   /** Columns declared NOT NULL. */
   notNullColumns: string[];
+  /** Integer columns (int2, int4, int8): a partition column among them is split by range. */
+  integerColumns?: string[];
+  /** min and max of an integer partition column (decimal text) when planned; absent: hash partitions. */
+  range?: { min: string; max: string };
 }
 
 /** Which option or flag carries the tables and the partition column, for error messages. */
@@ -33,6 +37,7 @@ interface TableRow {
   blocks: number;
   columns: string[];
   not_null: string[];
+  integers: string[];
 }
 
 /**
@@ -84,7 +89,9 @@ export async function resolveSnapshotTables(
       `SELECT c.oid::int8::float8 AS oid, n.nspname::text AS schema, c.relname::text AS name, c.reltuples::float8 AS reltuples,
               (pg_catalog.pg_relation_size(c.oid) / current_setting('block_size')::int)::float8 AS blocks,
               ARRAY(SELECT a.attname::text FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum) AS columns,
-              ARRAY(SELECT a.attname::text FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attnotnull) AS not_null
+              ARRAY(SELECT a.attname::text FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attnotnull) AS not_null,
+              ARRAY(SELECT a.attname::text FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+                       AND a.atttypid IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype)) AS integers
          FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
         WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')`,
       [t.schema, t.name],
@@ -109,6 +116,7 @@ export async function resolveSnapshotTables(
       blocks: Math.max(0, Math.ceil(row.blocks)),
       columns: row.columns,
       notNullColumns: row.not_null,
+      integerColumns: row.integers,
     });
   }
   return out;
