@@ -1,3 +1,4 @@
+import { backfillServiceRegistration } from './backfill/registration';
 import { ddlServiceRegistration } from './ddlRegistration';
 import { flowServiceRegistration } from './flows/registration';
 import { publicationServiceRegistration } from './publicationRegistration';
@@ -15,4 +16,5 @@ export const API_SERVICES: readonly ApiServiceRegistration[] = [
   streamServiceRegistration,
   ddlServiceRegistration,
   publicationServiceRegistration,
+  backfillServiceRegistration,
 ];

@@ -12,10 +12,12 @@ import { describeError } from '../core/errors';
 import { createLogger, type Logger } from '../core/log';
 import '../destinations';
 import { installRunnerDeps } from '../pipeline/deps';
+import { backfillHoldOf } from '../services/backfill/hold';
 import { FlowService } from '../services/flows/service';
 import { launchDbos, shutdownDbos } from '../workflows/dbos';
 import { DbosFlowRuns, registerFlowQueue } from '../workflows/flowQueue';
 import { FLOW_RUN_WORKFLOW } from '../workflows/flowRun';
+import { releaseAllBackfillRuntimes } from '../pipeline/backfillRuntime';
 import { releaseAllRuntimes, requestStop } from '../workflows/runtimes';
 import { applyServiceSchedules } from '../workflows/schedule';
 import { startRunSupervisor } from '../workflows/supervisor';
@@ -101,13 +103,13 @@ async function main(argv: string[]): Promise<number> {
   let presence: ExecutorPresence | undefined;
   const executorId = executorIdFor('server');
   try {
-    installRunnerDeps(env, state, log);
+    installRunnerDeps(env, state, log, env.dbosEnabled ? backfillHoldOf : undefined);
     const maxStepsPerRun = env.runner.stepsPerRun;
     const startRunKind = env.dbosSchedule ? 'once' : 'stream';
     let runs: DbosFlowRuns | null = null;
     if (env.dbosEnabled) {
       // Interrupted runs of this executor are recovered inside launch, so dependencies come first.
-      await launchDbos({ env, executorId, systemDatabaseUrl: env.dbosSystemDatabaseUrl!, log, listenQueues: [env.dbosQueue] });
+      await launchDbos({ env, executorId, systemDatabaseUrl: env.dbosSystemDatabaseUrl!, log, listenQueues: 'all' });
       presence = new ExecutorPresence({ systemDatabaseUrl: env.dbosSystemDatabaseUrl!, app: env.dbosApp, executorId, log });
       await presence.start();
       await registerFlowQueue(env.dbosQueue);
@@ -186,6 +188,7 @@ async function main(argv: string[]): Promise<number> {
     await api?.shutdown(1000);
     await statusHttp?.close();
     await releaseAllRuntimes();
+    await releaseAllBackfillRuntimes();
     await status?.stop();
     if (env.dbosEnabled) await shutdownDbos();
     await presence?.stop();

@@ -5,6 +5,7 @@ import { readServiceEnv } from '../config/env';
 import { createLogger } from '../core/log';
 import { isLsnText } from '../core/lsn';
 import '../destinations';
+import { BACKFILL_FLAG_OPTIONS, type BackfillModeArgs } from './backfillFlags';
 import { EXIT_OK, reportFatal } from './exit';
 import { formatHelp, parseFlags, UsageError, type FlagSpec } from './flags';
 
@@ -22,10 +23,13 @@ const FLAGS: FlagSpec[] = [
   { name: 'partition-column', type: 'string', placeholder: 'COL', help: 'column to hash-partition backfilled tables by' },
   { name: 'partition-count', type: 'int', placeholder: 'N', min: 1, help: 'partitions per backfilled table' },
   { name: 'resolve-staging', type: 'bool', help: 'apply staged backfill data at the end of the run' },
+  { name: 'resync', type: 'bool', help: 'reload the tables (with batch_mode=staging: replaced atomically at the end)' },
 ];
 
 const USAGE = `usage: ${PROG} -flow-id ID [-max-empty-reads N] [-start-lsn X/Y]
        ${PROG} -flow-file flow.json [-max-empty-reads N]
+       ${PROG} -flow-id ID -mode backfill [-tables a.b,c.d] [-snapshot-workers N] [-partition-column C]
+                 [-partition-count N] [-resolve-staging] [-resync]
 
 Runs one flow in this process as a chain of durable DBOS workflows. Progress goes to stderr;
 Ctrl-C stops after the current batch. Environment: DUCTSTREAM_POSTGRES_DSN (flows, checkpoints,
@@ -37,6 +41,7 @@ interface WorkerArgs {
   maxEmptyReads: number;
   startLsn?: string;
   metricsListen?: string;
+  backfill?: BackfillModeArgs;
 }
 
 function parseArgs(argv: string[]): WorkerArgs | 'help' {
@@ -50,8 +55,20 @@ function parseArgs(argv: string[]): WorkerArgs | 'help' {
     throw new UsageError(`flag -start-lsn: "${startLsn}" is not an LSN; use two hex numbers X/Y, e.g. 0/16B6C50`);
   const mode = (values.mode as string | undefined) ?? 'stream';
   if (mode !== 'stream' && mode !== 'backfill') throw new UsageError(`flag -mode: "${mode}" is not a mode; use stream or backfill`);
-  if (mode === 'backfill') throw new UsageError('flag -mode: backfill is not available in this version; run without -mode to stream changes');
-  for (const f of ['tables', 'snapshot-workers', 'partition-column', 'partition-count', 'resolve-staging']) {
+  if (mode === 'backfill') {
+    for (const f of ['max-empty-reads', 'start-lsn', 'metrics-listen'])
+      if (values[f] !== undefined) throw new UsageError(`flag -${f} applies to -mode stream only`);
+    const options: Record<string, string> = {};
+    for (const [flag, option] of Object.entries(BACKFILL_FLAG_OPTIONS)) if (values[flag] !== undefined) options[option] = String(values[flag]);
+    const tables = ((values.tables as string | undefined) ?? '')
+      .split(',')
+      .map((t) => t.trim())
+      .filter((t) => t !== '');
+    if (values.tables !== undefined && tables.length === 0) throw new UsageError('flag -tables: is empty; name tables as schema.table,schema.table');
+    const input = { tables, options, resolveStaging: values['resolve-staging'] === true, resync: values.resync === true };
+    return { flowId, flowFile, maxEmptyReads: 0, backfill: { input } };
+  }
+  for (const f of ['tables', 'snapshot-workers', 'partition-column', 'partition-count', 'resolve-staging', 'resync']) {
     if (values[f] !== undefined) throw new UsageError(`flag -${f} applies to -mode backfill only`);
   }
   const metricsListen = values['metrics-listen'] as string | undefined;
@@ -105,6 +122,7 @@ async function main(argv: string[]): Promise<number> {
     maxEmptyReads: args.maxEmptyReads,
     startLsn: args.startLsn,
     metricsListen: args.metricsListen,
+    backfill: args.backfill,
   });
 }
 

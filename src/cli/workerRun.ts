@@ -24,6 +24,8 @@ import { startStatusHttp, type StatusHttpServer } from '../http/server';
 import { startStatusRuntime, type StatusRuntime } from '../status';
 import { DdlStatusExtension } from '../status/ddl';
 import { dbosWorkflowReader, RunHistory } from '../status/runHistory';
+import { backfillHoldOf } from '../services/backfill/hold';
+import type { BackfillModeArgs } from './backfillFlags';
 import { EXIT_OK } from './exit';
 
 /** What `ductstream-worker` decided from its flags, environment and flow file (all validated). */
@@ -40,6 +42,8 @@ export interface WorkerRunInput {
   startLsn: string | undefined;
   /** `-metrics-listen`: serve this flow's Prometheus /metrics there. */
   metricsListen: string | undefined;
+  /** `-mode backfill`: load the tables' existing rows instead of streaming. */
+  backfill?: BackfillModeArgs;
 }
 
 /**
@@ -97,8 +101,12 @@ export async function runWorkerFlow(input: WorkerRunInput): Promise<number> {
       return EXIT_OK;
     }
 
-    installRunnerDeps(env, state, log);
+    installRunnerDeps(env, state, log, backfillHoldOf);
     const systemDatabaseUrl = systemDatabaseUrlFor(env, flow.source.options.dsn!);
+    if (input.backfill) {
+      const { runBackfillMode } = await import('./backfillMode');
+      return await runBackfillMode({ prog: PROG, flow, env, args: input.backfill, executorId: executorIdFor(`backfill-${flowId}`), systemDatabaseUrl, log });
+    }
     setRunPolicy(flowId, { maxEmptyReads: args.maxEmptyReads });
     const executorId = executorIdFor(`worker-${flowId}`);
     await launchDbos({ env, executorId, systemDatabaseUrl, log });

@@ -98,6 +98,8 @@ export interface RunnerLimits {
    * this long, in ms (DUCTSTREAM_TAKEOVER_AFTER, in seconds).
    */
   takeoverAfterMs: number;
+  /** Rows one backfill chunk (one DBOS step) aims at (DUCTSTREAM_BACKFILL_CHUNK_ROWS). */
+  backfillChunkRows: number;
 }
 
 export { databaseOf, validateCron, withDatabase } from './envValues';
@@ -117,6 +119,7 @@ export const ENV_DEFAULTS = {
     stepMaxAttempts: 0,
     retryMaxBackoffMs: 30_000,
     takeoverAfterMs: 15_000,
+    backfillChunkRows: 20_000,
   },
   httpListen: '127.0.0.1:8081',
   statusIntervalSeconds: 5,
@@ -231,6 +234,7 @@ export function readServiceEnv(env: NodeJS.ProcessEnv = process.env): ServiceEnv
       stepMaxAttempts: nonNegativeInt(env, 'DUCTSTREAM_STEP_MAX_ATTEMPTS', ENV_DEFAULTS.runner.stepMaxAttempts),
       retryMaxBackoffMs: seconds(env, 'DUCTSTREAM_RETRY_MAX_BACKOFF', ENV_DEFAULTS.runner.retryMaxBackoffMs),
       takeoverAfterMs: seconds(env, 'DUCTSTREAM_TAKEOVER_AFTER', ENV_DEFAULTS.runner.takeoverAfterMs),
+      backfillChunkRows: positiveInt(env, 'DUCTSTREAM_BACKFILL_CHUNK_ROWS', ENV_DEFAULTS.runner.backfillChunkRows),
     },
     ops: readOpsEnv(env),
     ddl: {
@@ -300,6 +304,14 @@ export function debugStacksEnabled(env: NodeJS.ProcessEnv = process.env): boolea
 /** DUCTSTREAM_PROGRESS_INTERVAL (seconds, default 5) in ms: the worker's progress lines. */
 export function progressIntervalMs(env: NodeJS.ProcessEnv = process.env): number {
   return positiveInt(env, 'DUCTSTREAM_PROGRESS_INTERVAL', ENV_DEFAULTS.progressIntervalSeconds) * 1000;
+}
+
+/**
+ * Attempts of a backfill step on transient errors (DUCTSTREAM_STEP_MAX_ATTEMPTS; default, and for
+ * 0, 8): a backfill ends failed rather than retrying without end. Read when the module loads.
+ */
+export function backfillStepAttempts(env: NodeJS.ProcessEnv = process.env): number {
+  return Number(env.DUCTSTREAM_STEP_MAX_ATTEMPTS) || 8;
 }
 
 /** DUCTSTREAM_PROTO_DIR: the proto root when the server cannot find `proto/` above its code. */

@@ -69,7 +69,11 @@ export type Value = ScalarValue | Value[];
 /** A row image: column name → value. A column absent from the object is an unchanged TOAST value. */
 export type Row = Record<string, Value>;
 
-export type ChangeOp = 'insert' | 'update' | 'delete' | 'truncate';
+/**
+ * `read` is a row of a backfill (snapshot) read at the snapshot's LSN (Debezium's `r`): table
+ * destinations upsert it like an insert; event destinations send it as its own op.
+ */
+export type ChangeOp = 'insert' | 'update' | 'delete' | 'truncate' | 'read';
 
 /**
  * One change from the source, in commit order. Ordering key across the whole stream is

@@ -18,6 +18,22 @@ export interface RunnerDeps {
   log: Logger;
   /** DDL events and schema baselines; absent for a standalone worker (no state database): no DDL governance then. */
   ddl?: DdlStore;
+  /** The backfill hold of a flow (see {@link BackfillHold}); absent: never held. Cheap (cached by the implementation). */
+  backfillHold?: (flowId: string) => Promise<BackfillHold | null>;
+}
+
+/**
+ * While a backfill of some tables runs, the flow's stream does not write their changes committed
+ * at or after `lsn` (at or before the backfill's snapshot LSN) and its checkpoint stops before the
+ * first change it left out; other tables keep streaming. When the hold ends the stream re-reads
+ * from that checkpoint: the held tables' changes then apply after the snapshot rows (changes the
+ * snapshot already holds are skipped by the destination's watermark), other tables' changes are
+ * replays that destinations skip.
+ */
+export interface BackfillHold {
+  lsn: bigint;
+  /** `schema.table` keys of the tables being backfilled. */
+  tables: ReadonlySet<string>;
 }
 
 let current: RunnerDeps | undefined;
@@ -34,7 +50,18 @@ export function runnerDeps(): RunnerDeps {
 /** The stores a process opened (its `AppState`) that the data path uses. */
 export type RunnerStores = Pick<RunnerDeps, 'flows' | 'checkpoints' | 'ddl'>;
 
-/** Sets the runner dependencies of a server or worker from its environment, stores and logger (codecs from the registry). */
-export function installRunnerDeps(env: ServiceEnv, stores: RunnerStores, log: Logger): void {
-  setRunnerDeps({ env, flows: stores.flows, checkpoints: stores.checkpoints, ...(stores.ddl ? { ddl: stores.ddl } : {}), codecFor: getCodec, log });
+/**
+ * Sets the runner dependencies of a server or worker from its environment, stores and logger
+ * (codecs from the registry), and where backfill holds come from (none: never held).
+ */
+export function installRunnerDeps(env: ServiceEnv, stores: RunnerStores, log: Logger, backfillHold?: RunnerDeps['backfillHold']): void {
+  setRunnerDeps({
+    env,
+    flows: stores.flows,
+    checkpoints: stores.checkpoints,
+    ...(stores.ddl ? { ddl: stores.ddl } : {}),
+    ...(backfillHold ? { backfillHold } : {}),
+    codecFor: getCodec,
+    log,
+  });
 }

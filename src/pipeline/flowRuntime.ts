@@ -1,3 +1,4 @@
+import { tableKey, type Batch } from '../core/change';
 import { DuctError, describeError, invalidArgument } from '../core/errors';
 import { observeBatchDuration } from '../status/metrics';
 import { recordCaughtUp, recordDelivered, recordFailure, recordHeartbeat } from '../status/liveCounters';
@@ -10,7 +11,7 @@ import { preparePostgresSource } from '../source/postgres/prepare';
 import { currentFlushLsn } from '../source/postgres/walPosition';
 import { PostgresSource } from '../source/postgres/source';
 import type { Source } from '../source/source';
-import type { RunnerDeps } from './deps';
+import type { BackfillHold, RunnerDeps } from './deps';
 import { BatchReader } from './batchReader';
 import { applyToDestinations, DdlStage } from './ddlStage';
 import type { SchemaChange } from '../core/schemaChange';
@@ -58,6 +59,8 @@ export class FlowRuntime {
    */
   private catchUpTarget: Lsn = 0n;
   private caughtUp = false;
+  /** Set while a backfill hold left changes out: the checkpoint stays here until the hold ends. */
+  private frozenAt: Lsn | null = null;
   readonly sourceConfig: PostgresSourceConfig;
   private readonly log: Logger;
 
@@ -96,6 +99,13 @@ export class FlowRuntime {
   /** Reads and delivers batches from `from` until the step's bounds, an empty poll, or a stop request. */
   async deliver(from: Lsn, shouldStop: () => boolean): Promise<DeliverResult> {
     try {
+      if (this.frozenAt !== null && !(await this.currentHold())) {
+        // The backfill ended: re-read from the checkpoint before the first change left out, with
+        // destinations reopened (their cached watermarks predate the snapshot rows).
+        this.log.info('backfill hold ended; re-reading from the held checkpoint', { from: formatLsn(from) });
+        this.frozenAt = null;
+        await this.close();
+      }
       if (this.ddl && this.source && (await this.ddl.releasedAny())) await this.closeStream();
       await this.ensureOpen(from);
       const started = Date.now();
@@ -106,8 +116,13 @@ export class FlowRuntime {
       let empty = false;
       const ddlEvents: number[] = this.ddl?.takeRecovered() ?? [];
       while (!shouldStop()) {
-        let batch = await this.reader!.next();
-        if (!batch) throw new DuctError('source_failed', 'the replication stream ended unexpectedly', { retry: 'transient' });
+        const read = await this.reader!.next();
+        if (!read) throw new DuctError('source_failed', 'the replication stream ended unexpectedly', { retry: 'transient' });
+        // Looked up per batch (cached ~1 s): a backfill starting mid-step holds its tables from the next batch on.
+        const hold = await this.currentHold();
+        // The hold ended mid-step: this batch is dropped unwritten; the next step re-reads from the held checkpoint.
+        if (!hold && this.frozenAt !== null) break;
+        let batch = hold ? this.withoutHeld(read, hold, checkpoint) : read;
         const before = checkpoint;
         if (batch.checkpointLsn > checkpoint) checkpoint = batch.checkpointLsn;
         if (this.ddl && (batch.changes.length > 0 || batch.ddl)) {
@@ -139,8 +154,10 @@ export class FlowRuntime {
         if (rows >= this.deps.env.runner.stepMaxRows || Date.now() - started >= this.deps.env.runner.stepMaxMs) break;
       }
       this.updateProgress();
+      if (this.frozenAt !== null) this.position = this.frozenAt;
       const bound = this.ddl?.checkpointBound();
-      this.returned = bound !== undefined && bound < checkpoint ? bound : checkpoint;
+      const upTo = this.frozenAt ?? checkpoint;
+      this.returned = bound !== undefined && bound < upTo ? bound : upTo;
       return { rows, batches, checkpointLsn: formatLsn(this.returned), empty, ddlEvents };
     } catch (e) {
       this.log.warn('delivery failed; the stream will reopen from the checkpoint', { error: describeError(e) });
@@ -186,6 +203,22 @@ export class FlowRuntime {
     const dests = this.destinations;
     this.destinations = [];
     await Promise.allSettled([source?.close(), ...dests.map((d) => d.close())]);
+  }
+
+  private async currentHold(): Promise<BackfillHold | null> {
+    const hold = (await this.deps.backfillHold?.(this.flow.id)) ?? null;
+    return hold && hold.tables.size > 0 ? hold : null;
+  }
+
+  /** The batch without the held tables' changes at or after the hold LSN; freezes the checkpoint before the first one left out. */
+  private withoutHeld(batch: Batch, hold: BackfillHold, checkpointBefore: Lsn): Batch {
+    const kept = batch.changes.filter((c) => c.commitLsn < hold.lsn || !hold.tables.has(tableKey(c.table)));
+    if (kept.length === batch.changes.length) return batch;
+    if (this.frozenAt === null) {
+      this.frozenAt = checkpointBefore;
+      this.log.info('backfill running: holding its tables and the checkpoint', { hold_lsn: formatLsn(hold.lsn), checkpoint: formatLsn(checkpointBefore) });
+    }
+    return { ...batch, changes: kept };
   }
 
   private hasCaughtUp(checkpoint: Lsn): boolean {

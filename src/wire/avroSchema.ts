@@ -147,7 +147,7 @@ export function avroSchemaOf(table: TableSchema): { [k: string]: unknown } {
     namespace: ['ductstream', sanitize(table.schema), sanitize(table.name)].join('.'),
     doc: `Change events of ${table.schema}.${table.name} (DuctStream)`,
     fields: [
-      { name: 'op', type: { type: 'enum', name: 'Op', symbols: ['insert', 'update', 'delete', 'truncate'] } },
+      { name: 'op', type: { type: 'enum', name: 'Op', symbols: ['insert', 'update', 'delete', 'truncate', 'read'] } },
       { name: 'schema', type: 'string' },
       { name: 'table', type: 'string' },
       { name: 'key', type: { type: 'record', name: 'Row', fields: rowFields } },

@@ -22,7 +22,7 @@ import { decodeJsonValue, encodeJsonValue } from './jsonValues';
  * Fallback: every PostgreSQL type without a JSON counterpart travels as its PostgreSQL text.
  */
 
-const OPS: readonly ChangeOp[] = ['insert', 'update', 'delete', 'truncate'];
+const OPS: readonly ChangeOp[] = ['insert', 'update', 'delete', 'truncate', 'read'];
 
 /** `"name":` of every column, computed once per table schema. */
 const memberKeys = new WeakMap<TableSchema, string[]>();

@@ -36,7 +36,7 @@ import { microsToTime, timeToMicros } from './values';
  * unchanged TOAST columns and non-key columns are absent, exactly as in the `Change`.
  */
 
-const OPS: ChangeOp[] = ['insert', 'update', 'delete', 'truncate'];
+const OPS: ChangeOp[] = ['insert', 'update', 'delete', 'truncate', 'read'];
 
 /** Finds `proto/` from src/wire (jest, tsx) or dist/src/wire (compiled): the first ancestor that has it. */
 export function protoDir(start = __dirname): string {

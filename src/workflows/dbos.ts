@@ -26,9 +26,10 @@ export interface LaunchOptions {
   /**
    * The database-backed queues this process dequeues from. Default none: every process of the
    * application shares the system database, and a dedicated worker must not pick up runs of
-   * other flows from the service queue. The server passes [DUCTSTREAM_DBOS_QUEUE].
+   * other flows from the service queue. The server passes `all`: the service queue and every
+   * flow's backfill queue (`ductstream-backfill-<flow>`, created when a backfill starts).
    */
-  listenQueues?: string[];
+  listenQueues?: string[] | 'all';
 }
 
 /**
@@ -47,7 +48,7 @@ export async function launchDbos(o: LaunchOptions): Promise<void> {
     systemDatabaseUrl: o.systemDatabaseUrl,
     executorID: o.executorId,
     applicationVersion: o.env.appVersion,
-    listenQueues: o.listenQueues ?? [],
+    ...(o.listenQueues === 'all' ? {} : { listenQueues: o.listenQueues ?? [] }),
     logger: dbosLogger(o.log.child({ component: 'dbos' }), o.env.ops.dbosLogLevel),
     ...(otlpTracesEndpoint ? { enableOTLP: true, otlpTracesEndpoints: [otlpTracesEndpoint], otlpLogsEndpoints: [] } : {}),
   });

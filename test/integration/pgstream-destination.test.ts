@@ -106,7 +106,7 @@ describe('writing events', () => {
     expect(await d.writeBatch(first)).toBe(0);
 
     const rows = await db.query<{ id: string; op: string; key: unknown; commit_lsn: string; seq: number; format: string; payload: Buffer; table_name: string }>(
-      `SELECT e.id::text, e.op, e.key, e.commit_lsn::text, e.seq, e.format, e.payload, e.table_name
+      `SELECT e.id::text, e.op, e.key, e.commit_lsn::text, e.seq::int AS seq, e.format, e.payload, e.table_name
        FROM ductstream_stream.events e JOIN ductstream_stream.streams s ON s.id = e.stream_id WHERE s.name = 'orders' ORDER BY e.id`,
     );
     expect(rows.map((r) => [r.op, r.key, r.seq, r.format, r.table_name])).toEqual([

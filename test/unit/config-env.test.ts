@@ -19,6 +19,7 @@ describe('readServiceEnv', () => {
       stepMaxAttempts: 0,
       retryMaxBackoffMs: 30000,
       takeoverAfterMs: 15000,
+      backfillChunkRows: 20000,
     });
     expect(readServiceEnv({ DUCTSTREAM_STEP_MAX_ATTEMPTS: '5', DUCTSTREAM_RETRY_MAX_BACKOFF: '60', DUCTSTREAM_TAKEOVER_AFTER: '3' }).runner).toMatchObject({
       stepMaxAttempts: 5,

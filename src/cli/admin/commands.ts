@@ -1,3 +1,4 @@
+import { backfillCommand } from './backfill';
 import type { Command } from './command';
 import { ddlCommand } from './ddl';
 import { flowCommand } from './flow';
@@ -6,4 +7,4 @@ import { publicationCommand } from './publication';
 import { streamCommand } from './stream';
 
 /** Every command of `ductstream-admin`. */
-export const ADMIN_COMMANDS: readonly Command[] = [streamCommand, publicationCommand, ddlCommand, flowCommand, slotsCommand];
+export const ADMIN_COMMANDS: readonly Command[] = [streamCommand, publicationCommand, ddlCommand, flowCommand, slotsCommand, backfillCommand];

@@ -21,7 +21,8 @@ const TYPES: Record<(typeof META_COLUMNS)[number], string> = {
   target_table: 'String',
   key_json: 'String',
   commit_lsn: 'UInt64',
-  seq: 'UInt64',
+  // Signed: snapshot rows of a backfill sit at negative seqs (meta tables made before are altered by ensure()).
+  seq: 'Int64',
   commit_time: "DateTime64(6, 'UTC')",
   updated_at: "DateTime64(6, 'UTC')",
 };
@@ -47,6 +48,10 @@ export class ClickhouseMeta {
     await this.conn.command(
       `CREATE TABLE IF NOT EXISTS ${qualifiedName(this.table)} (${defs}) ENGINE = ${this.engine} ORDER BY (${this.orderBy.map(q).join(', ')})`,
     );
+    const [seq] = await this.conn.rows(
+      `SELECT type FROM system.columns WHERE database = ${s(this.table.schema)} AND table = ${s(this.table.name)} AND name = 'seq'`,
+    );
+    if (seq && String(seq.type) === 'UInt64') await this.conn.command(`ALTER TABLE ${qualifiedName(this.table)} MODIFY COLUMN ${q('seq')} Int64`);
   }
 
   async read(flowId: string): Promise<Map<string, Watermark>> {

@@ -10,9 +10,14 @@ import { clickhouseTypeName, columnType, quoteIdent, quoteString } from './types
 export const VERSION_COLUMN = '__ds_version';
 export const ROW_DELETED_COLUMN = '__ds_row_deleted';
 
-/** A stream position as one UInt128: commit LSN in the high 64 bits, seq in the low ones. */
+/**
+ * A stream position as one UInt128, ordered as (commit LSN, seq): `commitLsn * 2^64 + seq`. Snapshot
+ * rows (backfill, `op: 'read'`) have negative seqs: they borrow from the LSN part, so they sort below
+ * every streamed change of their LSN and above every change of an earlier one (an OR of the two
+ * parts would make a negative seq a negative, invalid, version).
+ */
 export function versionOf(p: { commitLsn: Lsn; seq: number }): bigint {
-  return (p.commitLsn << 64n) | BigInt(p.seq);
+  return (p.commitLsn << 64n) + BigInt(p.seq);
 }
 
 /** Destination values (TSV fields as ClickHouse wrote them) of rows this batch fills from, by column. */

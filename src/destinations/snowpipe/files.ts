@@ -17,7 +17,9 @@ import type { SnowpipeFormat } from './config';
 export function fileName(changes: Change[], format: SnowpipeFormat): string {
   const first = changes[0]!;
   const last = changes[changes.length - 1]!;
-  const pos = (c: Change): string => `${c.commitLsn.toString(16).padStart(16, '0')}_${String(c.seq).padStart(10, '0')}`;
+  // Snapshot rows (backfill) have negative seqs: `r` and the magnitude, so names stay plain and unique.
+  const seq = (s: number): string => (s < 0 ? `r${String(-s).padStart(19, '0')}` : String(s).padStart(10, '0'));
+  const pos = (c: Change): string => `${c.commitLsn.toString(16).padStart(16, '0')}_${seq(c.seq)}`;
   return `${pos(first)}_${pos(last)}.${format === 'json' ? 'json' : format}`;
 }
 
@@ -30,8 +32,8 @@ export function filePath(stagePath: string, source: TableRef): string {
  * One record per change, column name → text (NULL as null): the row (the new row of inserts and
  * updates, the old row or key of deletes) in the text forms Snowflake converts on COPY, then the
  * layout's metadata columns (operation, deleted flag, synced-at, watermark, position) when
- * `append_mode`/`meta_enabled` ask for them. Without metadata, deletes and truncates have no row to
- * append and are left out. An update that changes the primary key is preceded by a `delete`
+ * `append_mode`/`meta_enabled` ask for them. Snapshot rows (backfill, `op: 'read'`) are rows like
+ * inserts. Without metadata, deletes and truncates have no row to append and are left out. An update that changes the primary key is preceded by a `delete`
  * record of the old key at the same position (with metadata only). Changes come with their unchanged TOAST values completed (see `rowImages.ts`).
  */
 export function fileRecords(layout: TableLayout, changes: readonly Change[], withMetadata: boolean, syncedAtMicros: bigint): Record<string, string | null>[] {
@@ -48,7 +50,7 @@ export function fileRecords(layout: TableLayout, changes: readonly Change[], wit
     out.push(rec);
   };
   for (const c of changes) {
-    if (!withMetadata && c.op !== 'insert' && c.op !== 'update') continue;
+    if (!withMetadata && c.op !== 'insert' && c.op !== 'update' && c.op !== 'read') continue;
     // A key change is a delete of the old key first (as on every event destination), so a consumer
     // keeping the latest record per key drops the old row.
     if (withMetadata && idOf && c.op === 'update' && c.before && c.after && idOf(c.before) !== idOf(c.after)) record(c, 'delete', c.before);

@@ -111,9 +111,21 @@ export function deleteWatermark(d: SqlDialect, k: WatermarkKey): string {
   return `DELETE FROM ${qualified(d, d.metaTable)} WHERE ${keyWhere(d, k)}`;
 }
 
-/** True when the change at (commitLsn, seq) is at or before the watermark: already applied. */
-export function isApplied(w: Watermark | undefined, c: { commitLsn: Lsn; seq: number }): boolean {
+/**
+ * True when the change at (commitLsn, seq) is at or before the watermark: already applied.
+ * Snapshot rows (`op: 'read'`, backfill) sit just below the backfill's hold LSN H with negative
+ * seqs; their `commitEndLsn` is the snapshot's LSN S (≥ H). They count as applied only once a
+ * streamed change after S has been (then the stream owns the table's rows and a snapshot row could
+ * regress one), never because of another snapshot row or of a streamed change between H and S (a
+ * stream that had not yet seen the hold wrote it; the snapshot already reflects it), so chunks of
+ * one backfill in any order apply.
+ */
+export function isApplied(w: Watermark | undefined, c: { commitLsn: Lsn; seq: number; op?: string; commitEndLsn?: Lsn }): boolean {
   if (!w) return false;
+  if (c.op === 'read') {
+    const upTo = c.commitEndLsn !== undefined && c.commitEndLsn > c.commitLsn ? c.commitEndLsn : c.commitLsn;
+    return upTo < w.commitLsn || (upTo === w.commitLsn && w.seq >= 0);
+  }
   return c.commitLsn < w.commitLsn || (c.commitLsn === w.commitLsn && c.seq <= w.seq);
 }
 

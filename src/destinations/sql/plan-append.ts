@@ -18,7 +18,7 @@ export function planAppend(layout: TableLayout, changes: Change[]): TablePlan {
       rows.push({ action: 'append', values: {}, fill: [], fillFrom: null, change: c, deleted: false });
       continue;
     }
-    if (c.op === 'insert') {
+    if (c.op === 'insert' || c.op === 'read') {
       const image: Image = { values: { ...c.after }, fill: [], fillFrom: null };
       if (keyed) images.set(idOf(newKeyOf(layout, c, null)), image);
       rows.push({ action: 'append', ...image, change: c, deleted: false });
@@ -50,7 +50,7 @@ export function planKeyless(layout: TableLayout, changes: Change[]): TablePlan {
       truncate = c;
       continue;
     }
-    if (c.op === 'insert') {
+    if (c.op === 'insert' || c.op === 'read') {
       rows.push({ action: 'insert', values: { ...c.after }, fill: [], fillFrom: null, change: c, deleted: false });
       continue;
     }

@@ -21,7 +21,7 @@ export function planTarget(layout: TableLayout, changes: Change[]): TablePlan {
       onlyUpdates = false;
       continue;
     }
-    if (c.op === 'insert') {
+    if (c.op === 'insert' || c.op === 'read') {
       // The image is the change's own row (never mutated).
       entries.set(idOf(c.after!), upsertRow(c.after!, NO_COLUMNS, null, c));
       onlyUpdates = false;

@@ -147,7 +147,7 @@ function toMessage(r: MessageRow): StreamMessage {
     key: r.key,
     lsn: r.lsn,
     commitLsn: r.commit_lsn,
-    seq: r.seq,
+    seq: Number(r.seq),
     commitTime: r.commit_time,
     xid: Number(r.xid),
     format: r.format,

@@ -94,7 +94,7 @@ function insertSql(lock: boolean): string {
        (stream_id, commit_lsn, seq, lsn, commit_time, xid, table_schema, table_name, op, key, format, payload)
      SELECT $1, u.commit_lsn, u.seq, u.lsn, timestamptz 'epoch' + u.us * interval '1 microsecond', u.xid,
             u.table_schema, u.table_name, u.op, u.key, u.format, substring($12::bytea FROM u.off FOR u.len)
-     FROM ${lock ? 'writer, ' : ''}unnest($2::pg_lsn[], $3::int[], $4::pg_lsn[], $5::bigint[], $6::bigint[], $7::text[], $8::text[], $9::text[],
+     FROM ${lock ? 'writer, ' : ''}unnest($2::pg_lsn[], $3::int8[], $4::pg_lsn[], $5::bigint[], $6::bigint[], $7::text[], $8::text[], $9::text[],
                  $10::jsonb[], $11::text[], $13::int[], $14::int[])
           WITH ORDINALITY AS u(commit_lsn, seq, lsn, us, xid, table_schema, table_name, op, key, format, off, len, n)
      ORDER BY u.n

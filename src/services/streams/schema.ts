@@ -7,6 +7,7 @@ import type { PoolClient } from 'pg';
  * - `streams`: one row per stream name; `id` keys the other tables.
  * - `events`: one row per change, `(stream_id, id)` is the stream order (ids are allocated under the
  *   stream's writer lock, so they increase in commit order), unique on `(stream_id, commit_lsn, seq)`
+ *   (`seq` bigint: a backfill's snapshot rows have large negative seqs; an older int column is altered)
  *   so a batch written twice stores each change once.
  * - `groups`: one row per consumer group; `cursor` is the last event id copied into `deliveries`
  *   (the group has "seen" every event up to it).
@@ -33,7 +34,7 @@ const DDL = [
      stream_id int NOT NULL,
      id bigserial NOT NULL,
      commit_lsn pg_lsn NOT NULL,
-     seq int NOT NULL,
+     seq bigint NOT NULL,
      lsn pg_lsn NOT NULL,
      commit_time timestamptz NOT NULL,
      xid bigint NOT NULL,
@@ -76,12 +77,22 @@ const DDL = [
  * advisory lock serializes it); cheap when they exist.
  */
 export async function ensureStreamSchema(client: PoolClient): Promise<void> {
-  const { rows } = await client.query<{ ok: boolean }>(`SELECT to_regclass('${STREAM_SCHEMA}.deliveries') IS NOT NULL AS ok`);
-  if (rows[0]?.ok) return;
+  const { rows } = await client.query<{ ok: boolean; seq: string | null }>(
+    `SELECT to_regclass('${STREAM_SCHEMA}.deliveries') IS NOT NULL AS ok,
+            (SELECT data_type FROM information_schema.columns WHERE table_schema = '${STREAM_SCHEMA}' AND table_name = 'events' AND column_name = 'seq') AS seq`,
+  );
+  if (rows[0]?.ok && rows[0].seq !== 'integer') return;
   await client.query('BEGIN');
   try {
     await client.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK]);
     for (const sql of DDL) await client.query(sql);
+    // Streams made before backfills: snapshot rows' seqs (from their ctid) need 64 bits.
+    await client.query(
+      `DO $$ BEGIN
+         IF (SELECT data_type FROM information_schema.columns WHERE table_schema = '${STREAM_SCHEMA}' AND table_name = 'events' AND column_name = 'seq') = 'integer'
+         THEN ALTER TABLE ${STREAM_SCHEMA}.events ALTER COLUMN seq TYPE bigint; END IF;
+       END $$`,
+    );
     await client.query('COMMIT');
   } catch (e) {
     await client.query('ROLLBACK').catch(() => undefined);

@@ -1,0 +1,179 @@
+import { DBOS } from '@dbos-inc/dbos-sdk';
+import { tableKey, type TableRef } from '../../core/change';
+import { formatLsn, parseLsn } from '../../core/lsn';
+import { sleep } from '../../core/retry';
+import { backfillRuntimeFor, releaseBackfillRuntime } from '../../pipeline/backfillRuntime';
+import { runnerDeps } from '../../pipeline/deps';
+import { catalogQueryOf } from '../../source/postgres/catalogQuery';
+import { connectClient, endQuietly } from '../../source/postgres/connect';
+import { parseQualifiedTable, quoteIdent, quoteTable } from '../../source/postgres/identifiers';
+import { preparePostgresSource } from '../../source/postgres/prepare';
+import { isSnapshotGone, releaseSnapshot, takeSnapshot } from '../../source/postgres/snapshot/exported';
+import { partitionLabel, partitioningOf, planPartitions, type PartitionTask } from '../../source/postgres/snapshot/partitions';
+import { readChunk } from '../../source/postgres/snapshot/reader';
+import { resolveSnapshotTables } from '../../source/postgres/snapshot/tables';
+import { activeRunOf } from '../flowQueue';
+import { backfillQueueName, type BackfillPlan, type BackfillRequest, type SnapshotRef } from './types';
+
+/**
+ * The steps of a backfill. Each is idempotent: a chunk written twice is skipped or upserted by
+ * destinations (snapshot rows keep their positions), state rows are upserts, staging resolution
+ * of a table already resolved finds nothing staged.
+ */
+
+/** How long the plan waits, when the flow streams, for its stream to see the hold (its lookup is cached for 1 s). */
+const HOLD_SETTLE_MS = 2500;
+
+export const tableRefOf = (t: string): TableRef => parseQualifiedTable(t, 'tables');
+
+/**
+ * Plans a backfill: prepares the source (publication, slot: the stream must cover everything after
+ * the snapshot), re-reads the tables (sizes for partitioning and estimates), registers the flow's
+ * backfill queue with concurrency `workers`, and takes the snapshot.
+ */
+export async function planBackfill(backfillId: string, req: BackfillRequest): Promise<BackfillPlan> {
+  const deps = runnerDeps();
+  const rt = await backfillRuntimeFor(req.flowId, deps);
+  const cfg = rt.sourceConfig;
+  await preparePostgresSource(cfg, { flowId: req.flowId, log: rt.log });
+  const client = await connectClient(cfg.dsn, 'source.options.dsn', { applicationName: 'ductstream-backfill-plan' });
+  let tables;
+  try {
+    tables = await resolveSnapshotTables(
+      catalogQueryOf(client),
+      cfg,
+      req.tables.map(tableRefOf),
+      req.partitionColumn,
+      {
+        tables: 'tables',
+        partitionColumn: 'partition_column',
+      },
+      rt.log,
+    );
+    // An integer partition column is split by range over min..max (cheaper to read than hash: a range is one index range).
+    if (req.partitionColumn !== undefined) {
+      for (const t of tables) {
+        if (!t.integerColumns?.includes(req.partitionColumn)) continue;
+        const col = quoteIdent(req.partitionColumn);
+        const [r] = (
+          await client.query<{ min: string | null; max: string | null }>(
+            `SELECT min(${col})::text AS min, max(${col})::text AS max FROM ${quoteTable(t.table)}`,
+          )
+        ).rows;
+        if (r?.min != null && r.max != null) t.range = { min: r.min, max: r.max };
+      }
+    }
+  } finally {
+    await endQuietly(client);
+  }
+  const queueName = backfillQueueName(req.flowId);
+  await DBOS.registerQueue(queueName, { concurrency: req.workers, onConflict: 'always_update' });
+  if (await activeRunOf(req.flowId)) await sleep(HOLD_SETTLE_MS);
+  const snap = await takeSnapshot(cfg.dsn, backfillId, req.consistent, rt.log);
+  const parts = planPartitions(tables, {
+    partitionColumn: req.partitionColumn,
+    partitionCount: req.partitionCount,
+    chunkRows: deps.env.runner.backfillChunkRows,
+  });
+  return {
+    snapshot: { name: snap.name, lsn: formatLsn(snap.lsn), timeMicros: snap.timeMicros.toString(), rowsLsn: formatLsn(rowsPosition(req, snap.lsn)) },
+    queueName,
+    tables: tables.map((t) => ({
+      table: tableKey(t.table),
+      estimatedRows: t.estimatedRows,
+      partitions: parts.filter((p) => tableKey(p.table) === tableKey(t.table)).length,
+      partitioning: partitioningOf(parts.filter((p) => tableKey(p.table) === tableKey(t.table))),
+    })),
+    partitions: parts.map((task, i) => ({ id: `${backfillId}.p${i}`, label: partitionLabel(task), task })),
+    startedAtMs: Date.now(),
+  };
+}
+
+/** Where snapshot rows sit (see {@link SnapshotRef.rowsLsn}): one below the hold LSN, never above the snapshot. */
+export function rowsPosition(req: Pick<BackfillRequest, 'holdLsn'>, snapshotLsn: bigint): bigint {
+  const hold = parseLsn(req.holdLsn);
+  return hold > 0n && hold <= snapshotLsn ? hold - 1n : snapshotLsn;
+}
+
+const SNAPSHOT_NAME = /^[0-9A-F-]+$/i;
+
+export interface ChunkResult {
+  rows: number;
+}
+
+/**
+ * Reads chunk `chunk` of a partition under the backfill's snapshot and writes it to every
+ * destination of the flow. When the exported snapshot is gone (the process that held it ended),
+ * the chunk is read under a fresh snapshot: its rows keep the snapshot LSN as position, so
+ * streamed changes at or after that LSN are applied over them and the result still converges
+ * to the source (README, "Backfill").
+ */
+export async function copyChunk(
+  backfillId: string,
+  flowId: string,
+  part: PartitionTask,
+  chunk: number,
+  rowsBefore: number,
+  snap: SnapshotRef,
+): Promise<ChunkResult> {
+  const rt = await backfillRuntimeFor(flowId, runnerDeps());
+  const rel = await rt.relation(part.table);
+  const client = await rt.pool.connect();
+  let changes;
+  try {
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    if (snap.name !== null && SNAPSHOT_NAME.test(snap.name) && !rt.goneSnapshots.has(snap.name)) {
+      try {
+        await client.query(`SET TRANSACTION SNAPSHOT '${snap.name}'`);
+      } catch (e) {
+        if (!isSnapshotGone(e)) throw e;
+        rt.goneSnapshots.add(snap.name);
+        rt.log.warn('the exported snapshot is gone (its process ended); reading under fresh snapshots, converging through the stream', {
+          backfill: backfillId,
+          snapshot: snap.name,
+        });
+        await client.query('ROLLBACK');
+        await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      }
+    }
+    changes = await readChunk(client, rel, part, chunk, {
+      lsn: parseLsn(snap.rowsLsn ?? snap.lsn),
+      snapshotLsn: parseLsn(snap.lsn),
+      timeMicros: BigInt(snap.timeMicros),
+    });
+    await client.query('COMMIT');
+  } catch (e) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw e;
+  } finally {
+    client.release();
+  }
+  if (changes.length > 0) {
+    await rt.write({ flowId, changes, schemas: new Map([[rel.key, rel.schema]]), firstLsn: changes[0]!.lsn, checkpointLsn: changes[0]!.commitLsn });
+  }
+  await rt.state.record({
+    flowId,
+    backfillId,
+    table: tableKey(part.table),
+    partition: `${part.kind}:${part.index}`,
+    status: chunk + 1 >= part.endChunk ? 'done' : 'running',
+    rowsDone: rowsBefore + changes.length,
+    rowsEstimated: part.estimatedRows,
+    chunksDone: chunk + 1 - part.firstChunk,
+    chunks: part.endChunk - part.firstChunk,
+    snapshotLsn: snap.lsn,
+  });
+  return { rows: changes.length };
+}
+
+/** Resolves staged tables at the end of a backfill; returns how many destinations resolved. */
+export async function resolveBackfillStaging(req: BackfillRequest): Promise<number> {
+  const rt = await backfillRuntimeFor(req.flowId, runnerDeps());
+  return rt.resolveStaging(req.tables.map(tableRefOf), req.resync ? 'replace' : undefined, req.resolveStaging ? 'append' : 'none');
+}
+
+/** Ends the exporting session and the flow's backfill runtime in this process. */
+export async function finishBackfill(backfillId: string, flowId: string): Promise<void> {
+  await releaseSnapshot(backfillId);
+  await releaseBackfillRuntime(flowId);
+}
