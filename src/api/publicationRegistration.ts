@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { DBOS } from '@dbos-inc/dbos-sdk';
 import { DuctError, invalidArgument } from '../core/errors';
 import { describePublication, diffPublication } from '../services/publications/publication';
+import { snapshotAddedTables } from '../services/publications/snapshot';
 import { parsePublicationSync, type PublicationSyncRequest } from '../services/publications/spec';
 import { publicationSync, setPublicationSyncStore } from '../workflows/publicationSync';
 import type { ApiContext, ApiServiceRegistration } from './registration';
@@ -23,13 +24,16 @@ export const publicationServiceRegistration: ApiServiceRegistration = {
     return {
       ListPublication: unary(log, 'ListPublication', async (r: { flow_id: string }) => describePublication(await flowOf(r.flow_id))),
       SyncPublication: unary(log, 'SyncPublication', async (r: PublicationSyncRequest) => {
-        const spec = parsePublicationSync(r, false);
+        const spec = parsePublicationSync(r, true);
         const flow = await flowOf(spec.flowId);
         if (!ctx.env.dbosEnabled)
           throw new DuctError('failed_precondition', 'publication sync runs as a DBOS workflow: DUCTSTREAM_DBOS_ENABLED is false', { retry: 'never' });
         await diffPublication(flow, spec);
         const handle = await DBOS.startWorkflow(publicationSync, { workflowID: `pubsync-${spec.flowId}-${randomUUID()}` })(spec);
-        return handle.getResult();
+        const result = await handle.getResult();
+        // snapshot: the added tables' existing rows, as a backfill this server runs (follow it with GetBackfill).
+        const backfill = spec.snapshot ? await snapshotAddedTables(spec.flowId, result.added, 'tables') : undefined;
+        return { ...result, backfill_id: backfill?.backfillId ?? '' };
       }),
     };
   },

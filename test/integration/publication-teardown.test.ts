@@ -68,13 +68,12 @@ afterAll(async () => {
 });
 
 describe('publication lifecycle', () => {
-  it('bad input: no -schemas/-tables, both, an unknown -mode, -snapshot without backfill: one line, exit 2, nothing changed', async () => {
+  it('bad input: no -schemas/-tables, both, an unknown -mode, an unknown table: one line, exit 2, nothing changed', async () => {
     await source.query('CREATE TABLE public.b (id int PRIMARY KEY, v text)');
     const cases: Array<[string[], string]> = [
       [['-mode', 'add'], 'flag -schemas: neither schemas nor tables is given'],
       [['-schemas', 'public', '-tables', 'public.b'], 'flag -tables'],
       [['-tables', 'public.b', '-mode', 'merge'], 'flag -mode: "merge" is not a sync mode'],
-      [['-tables', 'public.b', '-snapshot'], 'flag -snapshot: needs backfill'],
       [['-tables', 'public.nope'], 'flag -tables'],
     ];
     for (const [args, message] of cases) {
@@ -125,6 +124,25 @@ describe('publication lifecycle', () => {
       env(),
     );
     expect(list.tables.find((t) => t.table === 'extra.c')).toEqual({ table: 'extra.c', in_publication: true, in_flow: true });
+  });
+});
+
+describe('publication sync -snapshot', () => {
+  it("backfills the added table's existing rows (the admin waits for the backfill), then the table streams", async () => {
+    await source.query('CREATE TABLE public.s (id int PRIMARY KEY, v text)');
+    // Rows older than the table's place in the publication: only the snapshot brings them.
+    await source.query(`INSERT INTO public.s SELECT g, 's' || g FROM generate_series(1, 500) g`);
+    const r = await runAdmin(['publication', 'sync', '-flow-id', 'pubs', '-tables', 'public.s', '-snapshot', '-json'], env());
+    if (r.code !== 0) throw new Error(`admin exited ${r.code}: ${r.stderr.slice(-3000)}`);
+    const out = JSON.parse(r.stdout) as { added: string[]; backfill_id: string };
+    expect(out.added).toEqual(['public.s']);
+    expect(out.backfill_id).toMatch(/^backfill-pubs-\d+$/);
+    expect(r.stderr).toMatch(/backfill backfill-pubs-\d+ done: 500 rows/);
+    await expectEqual('public.s');
+    await source.query(`UPDATE public.s SET v = 'changed' WHERE id % 50 = 0`);
+    await source.query(`DELETE FROM public.s WHERE id > 490`);
+    await runOnce();
+    await expectEqual('public.s');
   });
 });
 

@@ -3,7 +3,10 @@ import { DBOS } from '@dbos-inc/dbos-sdk';
 import { executorIdFor } from '../../config/env';
 import { createLogger } from '../../core/log';
 import { describePublication, diffPublication } from '../../services/publications/publication';
+import { snapshotAddedTables } from '../../services/publications/snapshot';
 import { parsePublicationSync } from '../../services/publications/spec';
+import { installRunnerDeps } from '../../pipeline/deps';
+import { backfillQueueName, type BackfillResult } from '../../workflows/backfill/types';
 import { launchDbos, shutdownDbos } from '../../workflows/dbos';
 import { publicationSync, setPublicationSyncStore } from '../../workflows/publicationSync';
 import { EXIT_OK } from '../exit';
@@ -56,7 +59,7 @@ const sync: Subcommand = {
 Changes the flow's publication as a DBOS workflow (resumed if interrupted): -pause pauses the flow
 after its current batch, then ALTER PUBLICATION adds the tables of -schemas or -tables that are
 missing (-mode sync also drops the published tables not listed), the flow's options record them,
-and -resume resumes the flow. -snapshot (copy the added tables' existing rows) needs backfill.`,
+and -resume resumes the flow. -snapshot backfills the added tables' existing rows (a backfill of the flow) and waits for it.`,
   flags: [
     FLOW_ID,
     { name: 'schemas', type: 'string', placeholder: 'S1,S2', help: 'publish every table of these schemas' },
@@ -79,7 +82,7 @@ and -resume resumes the flow. -snapshot (copy the added tables' existing rows) n
         pause: v.pause === true,
         resume: v.resume === true,
       },
-      false,
+      true,
     );
     const state = await ctx.appState('to find the flow');
     const flow = await state.flows.get(spec.flowId);
@@ -88,21 +91,39 @@ and -resume resumes the flow. -snapshot (copy the added tables' existing rows) n
     const env = ctx.serviceEnv();
     if (!env.dbosSystemDatabaseUrl) throw new UsageError('DUCTSTREAM_POSTGRES_DSN is required to run the publication sync workflow');
     setPublicationSyncStore(state.flows);
+    const log = createLogger({ component: 'admin' }, 'warn');
+    if (spec.snapshot) {
+      // The backfill writes to the flow's destinations from this process: load their kinds.
+      await import('../../destinations');
+      installRunnerDeps(env, state, log);
+    }
     await launchDbos({
       env,
       executorId: executorIdFor('admin', ctx.io.env),
       systemDatabaseUrl: env.dbosSystemDatabaseUrl,
-      log: createLogger({ component: 'admin' }, 'warn'),
+      log,
+      // -snapshot: this process works on the backfill's partitions too (so do a server and a backfill worker).
+      ...(spec.snapshot ? { listenQueues: [backfillQueueName(spec.flowId)] } : {}),
     });
     try {
       const handle = await DBOS.startWorkflow(publicationSync, { workflowID: `pubsync-${spec.flowId}-${randomUUID()}` })(spec);
-      const r = await handle.getResult();
+      const synced = await handle.getResult();
+      const backfill = spec.snapshot ? await snapshotAddedTables(spec.flowId, synced.added, 'tables') : undefined;
+      const r = { ...synced, backfill_id: backfill?.backfillId ?? '' };
+      if (backfill) {
+        process.stderr.write(
+          `ductstream-admin: backfill ${backfill.backfillId} of ${synced.added.join(', ')} started; waiting for it (progress: backfill status)\n`,
+        );
+        const done = await DBOS.retrieveWorkflow<BackfillResult>(backfill.backfillId).getResult();
+        process.stderr.write(`ductstream-admin: backfill ${backfill.backfillId} done: ${done.rows} rows\n`);
+      }
       if (v.json) ctx.json(r);
       else {
         const parts = [`publication of flow "${r.flow_id}": added ${r.added.length ? r.added.join(', ') : 'nothing'}`];
         if (spec.mode === 'sync') parts.push(`dropped ${r.dropped.length ? r.dropped.join(', ') : 'nothing'}`);
         if (r.paused) parts.push('flow paused');
         if (r.resumed) parts.push('flow resumed');
+        if (r.backfill_id) parts.push(`backfilled by ${r.backfill_id}`);
         ctx.out(parts.join('; '));
       }
     } finally {

@@ -49,8 +49,8 @@ export function parsePublicationSync(r: PublicationSyncRequest, snapshotAvailabl
   if (r.snapshot && !snapshotAvailable) {
     throw invalidArgument(
       'snapshot',
-      'needs backfill, which this build does not have yet',
-      'run without -snapshot: the tables are streamed from now on; backfill their existing rows once ductstream-worker -mode backfill is available',
+      'is not available here',
+      'run without -snapshot, then backfill the added tables with ductstream-worker -mode backfill -tables ...',
     );
   }
   const seen = new Set<string>();
