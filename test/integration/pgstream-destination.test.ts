@@ -3,6 +3,7 @@
  * often a batch is written, in stream order, with the payload in the resolved wire format; options
  * are validated; acknowledged events are trimmed only when asked.
  */
+import * as avro from 'avsc';
 import { silentLogger } from '../../src/core/log';
 import { getDestinationKind } from '../../src/destinations';
 import type { PgstreamDestination } from '../../src/destinations/pgstream/destination';
@@ -191,5 +192,33 @@ describe('trim_acked', () => {
     expect(await count('trimmed')).toBe(3);
     const rest = await svc.pull({ stream: 'trimmed', group: 'b', maxMessages: 10, visibilitySeconds: 60, consumerId: 'c' });
     expect(rest.messages.map((m) => m.key)).toEqual([{ id: '5' }, { id: '6' }, { id: '100' }]);
+  });
+});
+
+describe('avro events carry their writer schema', () => {
+  test('a pulled avro event decodes with plain avsc from its own avro_schema; json events carry none', async () => {
+    const d = await destination({ stream: 'avro_users', format: 'avro' }, 'avro', 'avro');
+    const log = new ChangeLog();
+    log.tx((t) =>
+      t.insert(users, { id: 1n, name: 'ada', score: '1.50', raw: Buffer.from([0, 255]) }).update(users, { id: 1n, name: 'ada l', score: '2.00', raw: null }),
+    );
+    await d.write(encoded(log));
+    const { messages } = await service().pull({ stream: 'avro_users', group: 'g', maxMessages: 10, visibilitySeconds: 30, consumerId: 'c' });
+    expect(messages).toHaveLength(2);
+    const decoded = messages.map((m) => {
+      expect(m.format).toBe('avro');
+      return avro.Type.forSchema(JSON.parse(m.avroSchema) as avro.Schema).fromBuffer(m.payload) as { op: string; after: { name: string } | null };
+    });
+    expect(decoded.map((e) => [e.op, e.after?.name])).toEqual([
+      ['insert', 'ada'],
+      ['update', 'ada l'],
+    ]);
+
+    const j = await destination({ stream: 'json_users' }, 'json');
+    const jlog = new ChangeLog();
+    jlog.tx((t) => t.insert(users, { id: 2n, name: 'bob', score: null, raw: null }));
+    await j.write(encoded(jlog));
+    const pulled = await service().pull({ stream: 'json_users', group: 'g', maxMessages: 10, visibilitySeconds: 30, consumerId: 'c' });
+    expect(pulled.messages.map((m) => m.avroSchema)).toEqual(['']);
   });
 });

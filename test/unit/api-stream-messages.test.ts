@@ -28,6 +28,7 @@ describe('stream message conversions', () => {
       xid: 900,
       format: 'json',
       payload: Buffer.from('{}'),
+      avroSchema: '',
       deliveryCount: 2,
       leasedUntil: '2024-01-01T00:00:30.000001Z',
     });

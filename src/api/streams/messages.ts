@@ -54,6 +54,7 @@ export function streamMessageOf(m: StreamMessage): Record<string, unknown> {
     payload: m.payload,
     delivery_count: m.deliveryCount,
     leased_until: timestampOf(m.leasedUntil),
+    avro_schema: m.avroSchema,
   };
 }
 

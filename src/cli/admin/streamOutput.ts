@@ -27,7 +27,7 @@ function messageJson(m: StreamMessage): Record<string, unknown> {
   };
   return m.format === 'json'
     ? { ...base, payload: JSON.parse(m.payload.toString('utf8')) as unknown }
-    : { ...base, payload_base64: m.payload.toString('base64') };
+    : { ...base, payload_base64: m.payload.toString('base64'), ...(m.avroSchema ? { avro_schema: m.avroSchema } : {}) };
 }
 
 export function pullText(r: PullResult, consumerId: string, visibility: number): string {

@@ -4,6 +4,7 @@ import type { EventRow } from '../../services/streams/eventLog';
 import type { WireFormat } from '../../wire/codec';
 import { encodeJsonValue } from '../../wire/jsonValues';
 import type { EncodedBatch } from '../destination';
+import { avroSchemaJson } from '../schemaCarrier';
 
 /**
  * The stream events of a batch: one per change, its payload the change encoded as one message of
@@ -12,6 +13,14 @@ import type { EncodedBatch } from '../destination';
 export function eventRowsOf(batch: EncodedBatch, format: WireFormat): EventRow[] {
   if (batch.changes.length === 0) return [];
   const payloads = batch.messages(format);
+  // avro: the writer schema travels with each event (one text per table schema, shared).
+  const schemas = new Map<TableSchema, string>();
+  const avroSchemaOf = (t: TableSchema | undefined): string | null => {
+    if (format !== 'avro' || !t) return null;
+    let json = schemas.get(t);
+    if (json === undefined) schemas.set(t, (json = avroSchemaJson(t)));
+    return json;
+  };
   return batch.changes.map((c, i) => ({
     commitLsn: formatLsn(c.commitLsn),
     seq: c.seq,
@@ -24,6 +33,7 @@ export function eventRowsOf(batch: EncodedBatch, format: WireFormat): EventRow[]
     keyJson: keyJson(c.key, batch.schemas.get(tableKey(c.table))),
     format,
     payload: payloads[i]!,
+    avroSchema: avroSchemaOf(batch.schemas.get(tableKey(c.table))),
   }));
 }
 

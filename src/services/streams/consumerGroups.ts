@@ -45,6 +45,7 @@ interface MessageRow {
   xid: string;
   format: string;
   payload: Buffer;
+  avro_schema: string | null;
   delivery_count: number;
   leased_until: string;
 }
@@ -112,7 +113,7 @@ function messagesOf(leasedRows: string, busy: string): string {
   return `
      SELECT (${busy}) AS group_busy, m.* FROM (SELECT 1) one LEFT JOIN (
        SELECT e.id, e.table_schema, e.table_name, e.op, e.key, e.lsn::text AS lsn, e.commit_lsn::text AS commit_lsn, e.seq,
-              to_char(e.commit_time AT TIME ZONE 'UTC', ${ISO_US}) AS commit_time, e.xid, e.format, e.payload,
+              to_char(e.commit_time AT TIME ZONE 'UTC', ${ISO_US}) AS commit_time, e.xid, e.format, e.payload, e.avro_schema,
               l.delivery_count, to_char(l.leased_until AT TIME ZONE 'UTC', ${ISO_US}) AS leased_until
        FROM (${leasedRows}) l
        CROSS JOIN LATERAL (SELECT * FROM ${S}.events e WHERE e.stream_id = $5 AND e.id = l.event_id LIMIT 1) e) m ON true
@@ -152,6 +153,7 @@ function toMessage(r: MessageRow): StreamMessage {
     xid: Number(r.xid),
     format: r.format,
     payload: r.payload,
+    avroSchema: r.avro_schema ?? '',
     deliveryCount: r.delivery_count,
     leasedUntil: r.leased_until,
   };

@@ -17,6 +17,8 @@ export interface EventRow {
   keyJson: string;
   format: string;
   payload: Uint8Array;
+  /** The Avro writer schema (JSON) of an avro payload, so a consumer decodes it on its own; null for other formats. */
+  avroSchema?: string | null;
 }
 
 /** Bounds of one INSERT statement (its arrays and its payload buffer are single parameters). */
@@ -86,22 +88,22 @@ export async function appendEvents(client: PoolClient, streamId: number, events:
 
 /**
  * The INSERT of one slice of events. With `lock`, it first takes the stream's writer lock (params
- * $15, $16) in the same statement: the sort by ordinality above the join consumes the lock's row
+ * $16, $17) in the same statement: the sort by ordinality above the join consumes the lock's row
  * before any row is inserted, so every event id is allocated under the lock.
  */
 function insertSql(lock: boolean): string {
-  return `${lock ? 'WITH writer AS MATERIALIZED (SELECT pg_advisory_xact_lock($15, $16)) ' : ''}INSERT INTO ${STREAM_SCHEMA}.events
-       (stream_id, commit_lsn, seq, lsn, commit_time, xid, table_schema, table_name, op, key, format, payload)
+  return `${lock ? 'WITH writer AS MATERIALIZED (SELECT pg_advisory_xact_lock($16, $17)) ' : ''}INSERT INTO ${STREAM_SCHEMA}.events
+       (stream_id, commit_lsn, seq, lsn, commit_time, xid, table_schema, table_name, op, key, format, payload, avro_schema)
      SELECT $1, u.commit_lsn, u.seq, u.lsn, timestamptz 'epoch' + u.us * interval '1 microsecond', u.xid,
-            u.table_schema, u.table_name, u.op, u.key, u.format, substring($12::bytea FROM u.off FOR u.len)
+            u.table_schema, u.table_name, u.op, u.key, u.format, substring($12::bytea FROM u.off FOR u.len), u.avro_schema
      FROM ${lock ? 'writer, ' : ''}unnest($2::pg_lsn[], $3::int8[], $4::pg_lsn[], $5::bigint[], $6::bigint[], $7::text[], $8::text[], $9::text[],
-                 $10::jsonb[], $11::text[], $13::int[], $14::int[])
-          WITH ORDINALITY AS u(commit_lsn, seq, lsn, us, xid, table_schema, table_name, op, key, format, off, len, n)
+                 $10::jsonb[], $11::text[], $13::int[], $14::int[], $15::text[])
+          WITH ORDINALITY AS u(commit_lsn, seq, lsn, us, xid, table_schema, table_name, op, key, format, off, len, avro_schema, n)
      ORDER BY u.n
      ON CONFLICT (stream_id, commit_lsn, seq) DO NOTHING`;
 }
 
-/** Parameters $1..$14 of {@link insertSql}: payloads travel as one binary parameter sliced by offset (far cheaper than a bytea[] in hex text). */
+/** Parameters $1..$15 of {@link insertSql}: payloads travel as one binary parameter sliced by offset (far cheaper than a bytea[] in hex text). */
 function insertParams(streamId: number, chunk: readonly EventRow[]): unknown[] {
   const n = chunk.length;
   const commitLsns = new Array<string>(n);
@@ -117,6 +119,7 @@ function insertParams(streamId: number, chunk: readonly EventRow[]): unknown[] {
   const offsets = new Array<number>(n);
   const lengths = new Array<number>(n);
   const payloads = new Array<Uint8Array>(n);
+  const avroSchemas = new Array<string | null>(n);
   let at = 1;
   for (let i = 0; i < n; i++) {
     const e = chunk[i]!;
@@ -133,9 +136,10 @@ function insertParams(streamId: number, chunk: readonly EventRow[]): unknown[] {
     offsets[i] = at;
     lengths[i] = e.payload.length;
     payloads[i] = e.payload;
+    avroSchemas[i] = e.avroSchema ?? null;
     at += e.payload.length;
   }
-  return [streamId, commitLsns, seqs, lsns, micros, xids, schemas, tables, ops, keys, formats, Buffer.concat(payloads), offsets, lengths];
+  return [streamId, commitLsns, seqs, lsns, micros, xids, schemas, tables, ops, keys, formats, Buffer.concat(payloads), offsets, lengths, avroSchemas];
 }
 
 /** Events deleted per trim statement, so one trim never holds locks for long. */

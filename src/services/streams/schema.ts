@@ -44,6 +44,7 @@ const DDL = [
      key jsonb NOT NULL,
      format text NOT NULL,
      payload bytea NOT NULL,
+     avro_schema text,
      written_at timestamptz NOT NULL DEFAULT now(),
      PRIMARY KEY (stream_id, id),
      UNIQUE (stream_id, commit_lsn, seq))`,
@@ -77,11 +78,12 @@ const DDL = [
  * advisory lock serializes it); cheap when they exist.
  */
 export async function ensureStreamSchema(client: PoolClient): Promise<void> {
-  const { rows } = await client.query<{ ok: boolean; seq: string | null }>(
+  const { rows } = await client.query<{ ok: boolean; seq: string | null; avro: boolean }>(
     `SELECT to_regclass('${STREAM_SCHEMA}.deliveries') IS NOT NULL AS ok,
-            (SELECT data_type FROM information_schema.columns WHERE table_schema = '${STREAM_SCHEMA}' AND table_name = 'events' AND column_name = 'seq') AS seq`,
+            (SELECT data_type FROM information_schema.columns WHERE table_schema = '${STREAM_SCHEMA}' AND table_name = 'events' AND column_name = 'seq') AS seq,
+            EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = '${STREAM_SCHEMA}' AND table_name = 'events' AND column_name = 'avro_schema') AS avro`,
   );
-  if (rows[0]?.ok && rows[0].seq !== 'integer') return;
+  if (rows[0]?.ok && rows[0].seq !== 'integer' && rows[0].avro) return;
   await client.query('BEGIN');
   try {
     await client.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK]);
@@ -93,6 +95,8 @@ export async function ensureStreamSchema(client: PoolClient): Promise<void> {
          THEN ALTER TABLE ${STREAM_SCHEMA}.events ALTER COLUMN seq TYPE bigint; END IF;
        END $$`,
     );
+    // Streams made before avro events carried their writer schema.
+    await client.query(`ALTER TABLE ${STREAM_SCHEMA}.events ADD COLUMN IF NOT EXISTS avro_schema text`);
     await client.query('COMMIT');
   } catch (e) {
     await client.query('ROLLBACK').catch(() => undefined);

@@ -25,6 +25,8 @@ export interface StreamMessage {
   format: string;
   /** The change encoded as one message of `format` (the same bytes a Kafka value would hold). */
   payload: Buffer;
+  /** The Avro writer schema (JSON) of an `avro` payload, so any Avro library decodes it alone; '' for other formats. */
+  avroSchema: string;
   /** How many times this group has been handed this event, this delivery included. */
   deliveryCount: number;
   /** When the lease ends and the event becomes visible to the group again unless acked (ISO 8601). */
