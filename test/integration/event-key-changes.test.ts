@@ -4,6 +4,9 @@
  * consumer upserting and deleting by key) must end with exactly the live rows: a key change sends
  * a delete of the old key (Kafka: then a tombstone) before the update under the new key.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import '../../src/destinations';
 import { silentLogger } from '../../src/core/log';
 import { getDestinationKind } from '../../src/destinations/registry';
@@ -16,6 +19,9 @@ import { materialize } from '../conformance/materialize';
 import { ChangeLog, table } from '../support/changes';
 import { startHttpPeer, type HttpPeer } from '../support/peers/httpPeer';
 import { startKafkaBroker, type KafkaBroker } from '../support/peers/kafkaBroker';
+import { testFlow, writeFlowFile } from '../support/flows';
+import { createTestDatabase } from '../support/pg';
+import { runWorker } from '../support/worker';
 
 const users = table('public.users', { id: 'int8', name: 'text' }, { primaryKey: ['id'] });
 const swaps = { ...table('public.swaps', { id: 'int8', name: 'text' }, { primaryKey: ['id'], replicaIdentity: 'full' }), keyDeferrable: true };
@@ -113,3 +119,46 @@ test('http: a consumer upserting and deleting by key from the requests, in arriv
     expect(sortedRows([...rows.values()] as ReturnType<typeof canonicalRow>[], t)).toEqual(expectedRows(log, t));
   }
 });
+
+test('kafka through the worker: key changes made in PostgreSQL leave a compacted topic holding exactly the source rows', async () => {
+  const source = await createTestDatabase('ekc_src');
+  const state = await createTestDatabase('ekc_state');
+  const dir = mkdtempSync(join(tmpdir(), 'ductstream-ekc-'));
+  try {
+    await source.query('CREATE TABLE public.people (id bigint PRIMARY KEY, name text)');
+    const file = writeFlowFile(
+      dir,
+      testFlow({
+        id: 'ekc',
+        sourceDsn: source.dsn,
+        slot: 'ekc_slot',
+        publication: 'ekc_pub',
+        tables: ['public.people'],
+        destinations: [{ name: 'bus', type: 'kafka', options: { brokers: broker.bootstrap, topic: 'ekc.{table}' } }],
+      }),
+    );
+    const env = { DUCTSTREAM_POSTGRES_DSN: state.dsn };
+    const run = async (args: string[]): Promise<void> => {
+      const r = await runWorker([...args, '-max-empty-reads', '1'], env);
+      if (r.code !== 0) throw new Error(`worker exited ${r.code}: ${r.stderr.slice(-3000)}`);
+    };
+    await run(['-flow-file', file]);
+    await source.query(`INSERT INTO public.people SELECT g, 'p' || g FROM generate_series(1, 20) g`);
+    await source.query('UPDATE public.people SET id = id + 100 WHERE id % 4 = 0'); // keys move
+    await source.query('DELETE FROM public.people WHERE id IN (3, 5)');
+    await source.query('UPDATE public.people SET id = 3 WHERE id = 104'); // onto a freed key
+    await source.query(`BEGIN; UPDATE public.people SET id = 50 WHERE id = 1; UPDATE public.people SET id = 1 WHERE id = 50; COMMIT`); // moved and back
+    await run(['-flow-id', 'ekc']);
+
+    const records = await broker.readTopic('ekc.people');
+    const last = new Map<string, Buffer | null>();
+    for (const r of records) last.set(r.key!.toString(), r.value);
+    const live = [...last.values()].filter((v): v is Buffer => v !== null).map((v) => JSON.parse(v.toString()) as { after: { id: string; name: string } });
+    const src = await source.query<{ id: string; name: string }>('SELECT id::text AS id, name FROM public.people ORDER BY people.id');
+    expect(live.map((e) => ({ id: String(e.after.id), name: e.after.name })).sort((a, b) => Number(a.id) - Number(b.id))).toEqual(src);
+  } finally {
+    await source.drop();
+    await state.drop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}, 120_000);
