@@ -22,8 +22,6 @@ import { openAppState } from '../src/app/state';
 import { readServiceEnv } from '../src/config/env';
 import { silentLogger } from '../src/core/log';
 import '../src/destinations';
-import type { Destination, EncodedBatch } from '../src/destinations/destination';
-import { getDestinationKind, registerDestinationKind } from '../src/destinations/registry';
 import { setRunnerDeps } from '../src/pipeline/deps';
 import { measureRawDrain } from '../src/source/postgres/drain';
 import type { WireFormat } from '../src/wire/codec';
@@ -31,6 +29,7 @@ import { getCodec } from '../src/wire/registry';
 import { launchDbos, shutdownDbos } from '../src/workflows/dbos';
 import { flowRun } from '../src/workflows/flowRun';
 import { arg, createItemsTable, fmt, percentile, printTable, startBenchCluster, writeItems } from './support';
+import { sinkOf, timeDestinationKind } from './timing';
 
 export interface EventBenchSpec {
   /** Shown in the result title. */
@@ -40,46 +39,6 @@ export interface EventBenchSpec {
   options(flowId: string): Record<string, string>;
   wireFormat: WireFormat;
   parallelism: number;
-}
-
-interface Sink {
-  latenciesMs: number[];
-  rows: number;
-  lastAckAt: number;
-}
-
-const sinks = new Map<string, Sink>();
-
-function sinkOf(flowId: string): Sink {
-  let s = sinks.get(flowId);
-  if (!s) sinks.set(flowId, (s = { latenciesMs: [], rows: 0, lastAckAt: 0 }));
-  return s;
-}
-
-/** Re-registers `type` so every destination it creates records when each change was acknowledged. */
-function timeDestinationKind(type: string): void {
-  const real = getDestinationKind(type, 'type');
-  registerDestinationKind({
-    ...real,
-    async create(config, ctx) {
-      const inner: Destination = await real.create(config, ctx);
-      const sink = sinkOf(ctx.flowId);
-      return {
-        name: inner.name,
-        kind: inner.kind,
-        open: () => inner.open(),
-        close: () => inner.close(),
-        async write(batch: EncodedBatch) {
-          await inner.write(batch);
-          const now = Date.now();
-          const nowMicros = BigInt(now) * 1000n;
-          for (const c of batch.changes) sink.latenciesMs.push(Number(nowMicros - c.commitTimeMicros) / 1000);
-          sink.rows += batch.changes.length;
-          sink.lastAckAt = now;
-        },
-      };
-    },
-  });
 }
 
 const ROWS = Number(arg('rows', '200000'));
