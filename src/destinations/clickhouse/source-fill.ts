@@ -30,7 +30,7 @@ export async function completeFillFromSource(
   reader: SourceRowReader | undefined,
   log: Logger,
 ): Promise<CompletedFill> {
-  const lacking = rows.filter((r) => r.action !== 'delete' && r.action !== 'soft_delete' && r.fillFrom && r.fill.length > 0 && fill(r) === undefined);
+  const lacking = rows.filter((r) => r.action !== 'delete' && r.action !== 'soft_delete' && fillColumns(layout, r).length > 0 && fill(r) === undefined);
   if (lacking.length === 0 || layout.key.length === 0) return { fill, gone: new Set() };
   const columns = [...new Set(lacking.flatMap((r) => fillColumns(layout, r)))];
   if (!reader) throw unknownValues(layout, lacking, columns);

@@ -21,20 +21,23 @@ export function eventRowsOf(batch: EncodedBatch, format: WireFormat): EventRow[]
     if (json === undefined) schemas.set(t, (json = avroSchemaJson(t)));
     return json;
   };
-  return batch.changes.map((c, i) => ({
-    commitLsn: formatLsn(c.commitLsn),
-    seq: c.seq,
-    lsn: formatLsn(c.lsn),
-    commitTimeMicros: c.commitTimeMicros,
-    xid: c.xid,
-    tableSchema: c.table.schema,
-    tableName: c.table.name,
-    op: c.op,
-    keyJson: keyJson(c.key, batch.schemas.get(tableKey(c.table))),
-    format,
-    payload: payloads[i]!,
-    avroSchema: avroSchemaOf(batch.schemas.get(tableKey(c.table))),
-  }));
+  return batch.changes.map((c, i) => {
+    const schema = batch.schemas.get(tableKey(c.table));
+    return {
+      commitLsn: formatLsn(c.commitLsn),
+      seq: c.seq,
+      lsn: formatLsn(c.lsn),
+      commitTimeMicros: c.commitTimeMicros,
+      xid: c.xid,
+      tableSchema: c.table.schema,
+      tableName: c.table.name,
+      op: c.op,
+      keyJson: keyJson(c.key, schema),
+      format,
+      payload: payloads[i]!,
+      avroSchema: avroSchemaOf(schema),
+    };
+  });
 }
 
 /** The key values as a JSON object, in the json wire format's value mapping (int8 as a string, bytea base64...). */
