@@ -19,7 +19,7 @@ import { silentLogger } from '../src/core/log';
 import '../src/destinations';
 import { setRunnerDeps } from '../src/pipeline/deps';
 import { progressOf } from '../src/pipeline/progress';
-import { measureRawDrain } from '../src/source/postgres/drain';
+import { measureRawDrain } from '../tools/rawDrain';
 import { getCodec } from '../src/wire/registry';
 import { launchDbos, shutdownDbos } from '../src/workflows/dbos';
 import { flowRun } from '../src/workflows/flowRun';

@@ -23,7 +23,7 @@ import { readServiceEnv } from '../src/config/env';
 import { silentLogger } from '../src/core/log';
 import '../src/destinations';
 import { setRunnerDeps } from '../src/pipeline/deps';
-import { measureRawDrain } from '../src/source/postgres/drain';
+import { measureRawDrain } from '../tools/rawDrain';
 import type { WireFormat } from '../src/wire/codec';
 import { getCodec } from '../src/wire/registry';
 import { launchDbos, shutdownDbos } from '../src/workflows/dbos';

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { credentials, loadPackageDefinition, Metadata, type Client, type ServiceError } from '@grpc/grpc-js';
 import { Client as PgClient } from 'pg';
 import { loadApiProtos } from '../src/api/protos';
-import { startLocalCluster } from '../src/localpg/cluster';
+import { startLocalCluster } from '../tools/localpg';
 import { arg, fmt, percentile, printTable } from './support';
 
 type Unary = (req: unknown, md: Metadata, cb: (err: ServiceError | null, res: unknown) => void) => void;

@@ -20,7 +20,7 @@ import { setRunnerDeps } from '../src/pipeline/deps';
 import { toEncodedBatch } from '../src/pipeline/encodedBatch';
 import { progressOf } from '../src/pipeline/progress';
 import { StreamService } from '../src/services/streams';
-import { measureRawDrain } from '../src/source/postgres/drain';
+import { measureRawDrain } from '../tools/rawDrain';
 import type { WireFormat } from '../src/wire/codec';
 import { getCodec, parseWireFormat } from '../src/wire/registry';
 import { launchDbos, shutdownDbos } from '../src/workflows/dbos';

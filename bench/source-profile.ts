@@ -9,7 +9,7 @@
 import { Client } from 'pg';
 import { silentLogger } from '../src/core/log';
 import { parsePostgresSourceConfig } from '../src/source/postgres/config';
-import { measureRawDrain } from '../src/source/postgres/drain';
+import { measureRawDrain } from '../tools/rawDrain';
 import { PostgresSource } from '../src/source/postgres/source';
 import { arg, createItemsTable, fmt, printTable, startBenchCluster, writeItems } from './support';
 

@@ -1,7 +1,7 @@
 /** Small helpers shared by the benchmarks: percentiles, formatting, a private cluster. */
 import { readdirSync, readFileSync } from 'node:fs';
 import { Client } from 'pg';
-import { startLocalCluster, type LocalCluster } from '../src/localpg/cluster';
+import { startLocalCluster, type LocalCluster } from '../tools/localpg';
 
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;

@@ -10,7 +10,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { Client } from 'pg';
-import { startLocalCluster } from '../src/localpg/cluster';
+import { startLocalCluster } from '../tools/localpg';
 
 const ROOT = resolve(__dirname, '..', '..');
 const DATA = join(ROOT, 'data');

@@ -6,7 +6,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { freePort } from '../../src/localpg/cluster';
+import { freePort } from '../../tools/localpg';
 import { flowClient, waitFor, type FlowClient } from '../support/api';
 import { testFlow } from '../support/flows';
 import { clusterDsn, createTestDatabase, type TestDatabase } from '../support/pg';

@@ -7,7 +7,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../../src/localpg/cluster';
+import { freePort } from '../../tools/localpg';
 import { flowClient, startApiServer, waitFor, type ApiServerProcess, type FlowClient } from '../support/api';
 import { queryDuckDbFile } from '../support/duckdbFile';
 import { testFlow } from '../support/flows';

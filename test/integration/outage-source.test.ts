@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { startLocalCluster, type LocalCluster } from '../../src/localpg/cluster';
+import { startLocalCluster, type LocalCluster } from '../../tools/localpg';
 import { flowClient, startApiServer, waitFor, type ApiServerProcess, type FlowClient } from '../support/api';
 import { queryDuckDbFile } from '../support/duckdbFile';
 import { testFlow, writeFlowFile } from '../support/flows';

@@ -4,8 +4,8 @@
  * destination opens, and events keep their seqs exactly.
  */
 import { Pool } from 'pg';
-import { appendEvents, registerStream } from '../../src/services/streams/eventLog';
-import { ensureStreamSchema } from '../../src/services/streams/schema';
+import { appendEvents, registerStream } from '../../src/pgstream/eventLog';
+import { ensureStreamSchema } from '../../src/pgstream/schema';
 import { createTestDatabase, type TestDatabase } from '../support/pg';
 
 let db: TestDatabase;

@@ -1,6 +1,6 @@
 import { DuctError } from '../../src/core/errors';
 import { silentLogger } from '../../src/core/log';
-import { startLocalCluster, type LocalCluster } from '../../src/localpg/cluster';
+import { startLocalCluster, type LocalCluster } from '../../tools/localpg';
 import { parsePostgresSourceConfig } from '../../src/source/postgres/config';
 import { preparePostgresSource } from '../../src/source/postgres/prepare';
 import { createTestDatabase, type TestDatabase } from '../support/pg';

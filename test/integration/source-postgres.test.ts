@@ -1,7 +1,7 @@
 import type { Batch, Change } from '../../src/core/change';
 import { DuctError } from '../../src/core/errors';
 import { silentLogger } from '../../src/core/log';
-import { measureRawDrain } from '../../src/source/postgres/drain';
+import { measureRawDrain } from '../../tools/rawDrain';
 import { PostgresSource } from '../../src/source/postgres/source';
 import { createTestDatabase, type TestDatabase } from '../support/pg';
 import { confirmedFlush, nextBatch, nextNonEmpty, openSource, prepared, pullChanges, uniqueName, waitFor } from './source-postgres-helpers';

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { startLocalCluster, type LocalCluster } from '../../src/localpg/cluster';
+import { startLocalCluster, type LocalCluster } from '../../tools/localpg';
 import { testFlow, writeFlowFile } from '../support/flows';
 import { createTestDatabase, type TestDatabase } from '../support/pg';
 import { runWorker } from '../support/worker';

@@ -1,6 +1,6 @@
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { startLocalCluster, type LocalCluster } from '../../src/localpg/cluster';
+import { startLocalCluster, type LocalCluster } from '../../tools/localpg';
 
 /** Starts one private PostgreSQL (wal_level=logical) for the whole jest run; test files each get a database. */
 export default async function globalSetup(): Promise<void> {

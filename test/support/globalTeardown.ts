@@ -1,4 +1,4 @@
-import type { LocalCluster } from '../../src/localpg/cluster';
+import type { LocalCluster } from '../../tools/localpg';
 
 export default async function globalTeardown(): Promise<void> {
   const cluster = (globalThis as { __ductstreamCluster?: LocalCluster }).__ductstreamCluster;

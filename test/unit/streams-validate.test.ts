@@ -1,5 +1,5 @@
 import { DuctError } from '../../src/core/errors';
-import { statementChunks, type EventRow } from '../../src/services/streams/eventLog';
+import { statementChunks, type EventRow } from '../../src/pgstream/eventLog';
 import { parseEventId, parseIdList, parseInstant, validateAck, validatePull, validateReplay } from '../../src/services/streams/validate';
 
 const fieldOf = (fn: () => unknown): string | undefined => {

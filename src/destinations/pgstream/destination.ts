@@ -1,20 +1,20 @@
 import { Pool, type PoolClient } from 'pg';
 import { DuctError, describeError, isDuctError } from '../../core/errors';
 import type { Logger } from '../../core/log';
-import { appendEvents, registerStream, trimAckedEvents } from '../../services/streams/eventLog';
-import { ensureStreamSchema } from '../../services/streams/schema';
+import { appendEvents, registerStream, trimAckedEvents } from '../../pgstream/eventLog';
+import { ensureStreamSchema } from '../../pgstream/schema';
 import { connectError, isConnectionLoss } from '../../source/postgres/errors';
 import type { WireFormat } from '../../wire/codec';
 import type { EncodedBatch, EventDestination } from '../destination';
 import type { DestinationContext } from '../registry';
-import { streamNameOf, type PgstreamConfig } from './config';
+import { streamNameOf, type PgstreamConfig } from '../../pgstream/config';
 import { eventRowsOf } from './events';
 import { Serial } from '../../core/serial';
 import { requireOpen } from '../requireOpen';
 
 /**
  * Writes every change as one event of a Postgres-backed stream (tables in schema
- * `ductstream_stream` of `dsn`, see src/services/streams/schema.ts), for consumer groups to pull.
+ * `ductstream_stream` of `dsn`, see src/pgstream/schema.ts), for consumer groups to pull.
  *
  * Contract (beyond `EventDestination`'s: at-least-once; the stream stores each position once, so a replay adds nothing):
  * - `open()` creates the stream tables when missing and registers the stream with the resolved

@@ -1,6 +1,6 @@
 import { tableKey, type Row, type TableSchema } from '../../core/change';
 import { formatLsn } from '../../core/lsn';
-import type { EventRow } from '../../services/streams/eventLog';
+import type { EventRow } from '../../pgstream/eventLog';
 import type { WireFormat } from '../../wire/codec';
 import { encodeJsonValue } from '../../wire/jsonValues';
 import type { EncodedBatch } from '../destination';

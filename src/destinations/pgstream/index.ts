@@ -1,6 +1,6 @@
 import { dsnPaths } from '../../config/localPaths';
 import type { DestinationKind } from '../registry';
-import { parsePgstreamConfig, type PgstreamConfig } from './config';
+import { parsePgstreamConfig, type PgstreamConfig } from '../../pgstream/config';
 
 /**
  * The `pgstream` destination kind: every change as one event (encoded in the flow's wire format)
@@ -18,5 +18,5 @@ export const pgstreamDestinationKind: DestinationKind<PgstreamConfig> = {
   },
 };
 
-export { parsePgstreamConfig, streamNameOf, pgstreamTargetOf, PGSTREAM_DEFAULTS } from './config';
-export type { PgstreamConfig } from './config';
+export { parsePgstreamConfig, streamNameOf, pgstreamTargetOf, PGSTREAM_DEFAULTS } from '../../pgstream/config';
+export type { PgstreamConfig } from '../../pgstream/config';

@@ -1,5 +1,5 @@
 import type { Flow } from '../../core/flow';
-import { pgstreamTargetOf } from '../../destinations/pgstream/config';
+import { pgstreamTargetOf } from '../../pgstream/config';
 import type { FlowStore } from '../flows/store';
 
 /** Where a stream lives: the DSN of the pgstream destination(s) that write it. */

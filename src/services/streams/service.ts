@@ -3,12 +3,12 @@ import { DuctError, describeError, isDuctError } from '../../core/errors';
 import { maskDsn } from '../../core/redact';
 import { connectError, isConnectionLoss } from '../../source/postgres/errors';
 import type { FlowStore } from '../flows/store';
-import { describeStreams, findStream, groupPending } from './backlog';
-import { ackEvents, ensureGroup, findGroup, leaseEvents, replayGroup } from './consumerGroups';
-import { declareStream } from './eventLog';
+import { describeStreams, findStream, groupPending } from '../../pgstream/backlog';
+import { ackEvents, ensureGroup, findGroup, leaseEvents, replayGroup } from '../../pgstream/consumerGroups';
+import { declareStream } from '../../pgstream/eventLog';
 import { FlowStreamLocator, type StreamLocation } from './locate';
-import { ensureStreamSchema } from './schema';
-import type { AckRequest, AckResult, PullRequest, PullResult, ReplayRequest, ReplayResult, StreamInfo } from './types';
+import { ensureStreamSchema } from '../../pgstream/schema';
+import type { AckRequest, AckResult, PullRequest, PullResult, ReplayRequest, ReplayResult, StreamInfo } from '../../pgstream/types';
 import { validateAck, validatePull, validateReplay, validateStreamName } from './validate';
 
 export interface StreamServiceOptions {

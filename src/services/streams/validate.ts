@@ -1,7 +1,7 @@
 import { invalidArgument } from '../../core/errors';
 import { isLsnText } from '../../core/lsn';
-import type { ReplayFrom } from './consumerGroups';
-import { PULL_LIMITS, type AckRequest, type GroupStart, type PullRequest, type ReplayRequest } from './types';
+import type { ReplayFrom } from '../../pgstream/consumerGroups';
+import { PULL_LIMITS, type AckRequest, type GroupStart, type PullRequest, type ReplayRequest } from '../../pgstream/types';
 
 /**
  * Validation of stream requests, shared by the gRPC handlers and the admin CLI. Errors are

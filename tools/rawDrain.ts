@@ -1,11 +1,11 @@
-import { DuctError } from '../../core/errors';
-import { parseLsn, type Lsn } from '../../core/lsn';
-import { catalogQueryOf } from './catalogQuery';
-import { connectClient, endQuietly } from './connect';
-import { streamError } from './errors';
-import { KEEPALIVE, XLOG_DATA, XLOG_DATA_HEADER, standbyStatusUpdate } from './pgoutput/framing';
-import { ReplicationConnection } from './stream/replicationConnection';
-import { readSlot } from './stream/slotInfo';
+import { DuctError } from '../src/core/errors';
+import { parseLsn, type Lsn } from '../src/core/lsn';
+import { catalogQueryOf } from '../src/source/postgres/catalogQuery';
+import { connectClient, endQuietly } from '../src/source/postgres/connect';
+import { streamError } from '../src/source/postgres/errors';
+import { KEEPALIVE, XLOG_DATA, XLOG_DATA_HEADER, standbyStatusUpdate } from '../src/source/postgres/pgoutput/framing';
+import { ReplicationConnection } from '../src/source/postgres/stream/replicationConnection';
+import { readSlot } from '../src/source/postgres/stream/slotInfo';
 
 /** Prefix of the logical message that marks where a drain stops. */
 export const DRAIN_MARKER = 'ductstream_drain_marker';

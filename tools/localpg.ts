@@ -3,8 +3,8 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, chownSync, writeFileSync 
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { postgresBinDirFromEnv } from '../config/env';
-import { DuctError } from '../core/errors';
+import { postgresBinDirFromEnv } from '../src/config/env';
+import { DuctError } from '../src/core/errors';
 
 /**
  * A private PostgreSQL cluster in a temporary directory with logical replication on, for tests,

@@ -1,8 +1,8 @@
-import { OptionReader, type OptionMap } from '../../config/options';
-import { invalidArgument } from '../../core/errors';
-import type { Endpoint } from '../../core/flow';
-import type { WireFormat } from '../../wire/codec';
-import { parseWireFormat } from '../../wire/registry';
+import { OptionReader, type OptionMap } from '../config/options';
+import { invalidArgument } from '../core/errors';
+import type { Endpoint } from '../core/flow';
+import type { WireFormat } from '../wire/codec';
+import { parseWireFormat } from '../wire/registry';
 
 /** The pgstream destination's options (docs/usage.md, "pgstream"), typed. */
 export interface PgstreamConfig {

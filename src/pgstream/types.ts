@@ -1,4 +1,4 @@
-import type { ChangeOp } from '../../core/change';
+import type { ChangeOp } from '../core/change';
 
 /** Where a consumer group created by its first pull starts: every retained event, or only new ones. */
 export type GroupStart = 'beginning' | 'now';

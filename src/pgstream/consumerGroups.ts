@@ -1,5 +1,5 @@
 import type { PoolClient } from 'pg';
-import type { ChangeOp } from '../../core/change';
+import type { ChangeOp } from '../core/change';
 import { STREAM_SCHEMA } from './schema';
 import type { GroupStart, StreamMessage } from './types';
 
