@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DBOS } from '@dbos-inc/dbos-sdk';
 import { Client } from 'pg';
-import { openAppState } from '../src/app/state';
+import { openAppState } from '../src/state/open';
 import { readServiceEnv } from '../src/config/env';
 import { silentLogger } from '../src/core/log';
 import '../src/destinations';

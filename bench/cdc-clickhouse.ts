@@ -13,7 +13,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DBOS } from '@dbos-inc/dbos-sdk';
-import { openAppState } from '../src/app/state';
+import { openAppState } from '../src/state/open';
 import { readServiceEnv } from '../src/config/env';
 import { silentLogger } from '../src/core/log';
 import '../src/destinations';

@@ -10,7 +10,7 @@
  *     [--formats json,proto] [--pull-events 50000] [--pull-max 10,100] [--consumers 1,4,16]
  */
 import { DBOS } from '@dbos-inc/dbos-sdk';
-import { openAppState } from '../src/app/state';
+import { openAppState } from '../src/state/open';
 import { readServiceEnv } from '../src/config/env';
 import { silentLogger } from '../src/core/log';
 import '../src/destinations';

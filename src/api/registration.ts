@@ -1,5 +1,5 @@
 import type { UntypedServiceImplementation } from '@grpc/grpc-js';
-import type { AppState } from '../app/state';
+import type { AppState } from '../state/open';
 import type { ServiceEnv } from '../config/env';
 import type { Logger } from '../core/log';
 import type { FlowService } from '../services/flows/service';

@@ -6,7 +6,7 @@ import { startStatusHttp, type StatusHttpServer } from '../http/server';
 import { startStatusRuntime, type StatusRuntime } from '../status';
 import { DdlStatusExtension } from '../status/ddl';
 import { dbosWorkflowReader, RunHistory } from '../status/runHistory';
-import { openAppState, type AppState } from '../app/state';
+import { openAppState, type AppState } from '../state/open';
 import { executorIdFor, readApiSecurity, readServiceEnv, type ServiceEnv } from '../config/env';
 import { describeError } from '../core/errors';
 import { createLogger, type Logger } from '../core/log';

@@ -1,5 +1,5 @@
 import { DBOS, type WorkflowHandle } from '@dbos-inc/dbos-sdk';
-import { openAppState } from '../app/state';
+import { openAppState } from '../state/open';
 import type { Flow } from '../core/flow';
 import { parseFlow, type FlowValidationContext } from '../config/flow';
 import { executorIdFor, readApiSecurity, systemDatabaseUrlFor, type ServiceEnv } from '../config/env';

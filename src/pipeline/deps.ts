@@ -1,8 +1,8 @@
-import type { CheckpointStore } from '../checkpoint/store';
+import type { CheckpointStore } from '../state/checkpoint/store';
 import type { DdlStore } from '../ddl/store';
 import type { ServiceEnv } from '../config/env';
 import type { Logger } from '../core/log';
-import type { FlowStore } from '../services/flows/store';
+import type { FlowStore } from '../state/flows/store';
 import type { Codec, WireFormat } from '../wire/codec';
 import { getCodec } from '../wire/registry';
 

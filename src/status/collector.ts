@@ -1,7 +1,7 @@
-import type { CheckpointStore, Checkpoint } from '../checkpoint/store';
+import type { CheckpointStore, Checkpoint } from '../state/checkpoint/store';
 import type { Flow } from '../core/flow';
 import { formatLsn } from '../core/lsn';
-import type { FlowStore } from '../services/flows/store';
+import type { FlowStore } from '../state/flows/store';
 import { parsePostgresSourceConfig, POSTGRES_SOURCE_DEFAULTS, type MonitoringConfig } from '../source/postgres/config';
 import { alarmsOf, lagSecondsOf } from './alarms';
 import type { FlowStatus, SlotStatus, StatusExtension } from './model';

@@ -1,4 +1,4 @@
-import type { AppState } from '../app/state';
+import type { AppState } from '../state/open';
 import type { Logger } from '../core/log';
 import type { StatusExtension } from './model';
 import type { RunHistory } from './runHistory';

@@ -4,7 +4,7 @@ import { DuctError } from '../core/errors';
 import type { Flow, FlowState } from '../core/flow';
 import { alterPublication, diffPublication, withSyncedOptions, type PublicationDiff } from '../services/publications/publication';
 import type { PublicationSyncSpec } from '../services/publications/spec';
-import type { FlowStore } from '../services/flows/store';
+import type { FlowStore } from '../state/flows/store';
 import { parsePostgresSourceConfig } from '../source/postgres/config';
 import { connectClient, endQuietly } from '../source/postgres/connect';
 

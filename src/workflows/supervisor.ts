@@ -1,7 +1,7 @@
 import { describeError } from '../core/errors';
 import type { Logger } from '../core/log';
 import type { FlowRunControl } from '../services/flows/runs';
-import type { FlowStore } from '../services/flows/store';
+import type { FlowStore } from '../state/flows/store';
 import { flowsWithActiveRuns } from './flowQueue';
 import type { RunTakeover } from './takeover';
 

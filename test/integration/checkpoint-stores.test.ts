@@ -2,11 +2,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'pg';
-import { PostgresCheckpointStore } from '../../src/checkpoint/postgres';
-import { SqliteCheckpointStore, sqlitePathFromDsn } from '../../src/checkpoint/sqlite';
-import type { CheckpointStore } from '../../src/checkpoint/store';
+import { PostgresCheckpointStore } from '../../src/state/checkpoint/postgres';
+import { SqliteCheckpointStore, sqlitePathFromDsn } from '../../src/state/checkpoint/sqlite';
+import type { CheckpointStore } from '../../src/state/checkpoint/store';
 import { parseLsn } from '../../src/core/lsn';
-import { migrateStateDatabase } from '../../src/db/state';
+import { migrateStateDatabase } from '../../src/state/db';
 import { createTestDatabase, type TestDatabase } from '../support/pg';
 
 let db: TestDatabase;

@@ -8,8 +8,8 @@
  * moved back, and the fault really happened.
  */
 import { DBOS } from '@dbos-inc/dbos-sdk';
-import { openAppState, type AppState } from '../../src/app/state';
-import type { CheckpointStore } from '../../src/checkpoint/store';
+import { openAppState, type AppState } from '../../src/state/open';
+import type { CheckpointStore } from '../../src/state/checkpoint/store';
 import { readServiceEnv, type ServiceEnv } from '../../src/config/env';
 import { silentLogger } from '../../src/core/log';
 import { parseLsn, type Lsn } from '../../src/core/lsn';

@@ -7,7 +7,7 @@ import { silentLogger } from '../../src/core/log';
 import { getDestinationKind } from '../../src/destinations';
 import type { PgstreamDestination } from '../../src/destinations/pgstream/destination';
 import { toEncodedBatch } from '../../src/pipeline/encodedBatch';
-import { MemoryFlowStore } from '../../src/services/flows/memoryStore';
+import { MemoryFlowStore } from '../../src/state/flows/memoryStore';
 import { StreamService, type StreamMessage } from '../../src/services/streams';
 import { getCodec } from '../../src/wire/registry';
 import { ChangeLog, table } from '../support/changes';

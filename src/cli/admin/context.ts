@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import type { AppState } from '../../app/state';
+import type { AppState } from '../../state/open';
 import { readServiceEnv, type ServiceEnv } from '../../config/env';
 import type { DBOSClient } from '@dbos-inc/dbos-sdk';
 import type { DdlService } from '../../services/ddl/service';
@@ -30,7 +30,7 @@ export class AdminContext {
     const env = this.serviceEnv();
     if (!env.postgresDsn) throw new UsageError(`DUCTSTREAM_POSTGRES_DSN is required ${why}; set it to the database where flows live`);
     // Loaded on demand (knex, pg): bad flags are refused without loading them.
-    const { openAppState } = await import('../../app/state');
+    const { openAppState } = await import('../../state/open');
     this.state = await openAppState(env);
     return this.state;
   }

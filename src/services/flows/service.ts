@@ -3,8 +3,8 @@ import { DuctError, invalidArgument } from '../../core/errors';
 import { definitionDigest, definitionOf, type Flow, type FlowState } from '../../core/flow';
 import { keepMaskedSecrets, maskFlow } from './mask';
 import type { FlowRunControl, FlowRunInfo, FlowRunPage, RunKind } from './runs';
-import type { FlowPage, FlowStore } from './store';
-import type { CheckpointStore } from '../../checkpoint/store';
+import type { FlowPage, FlowStore } from '../../state/flows/store';
+import type { CheckpointStore } from '../../state/checkpoint/store';
 import type { DdlStore } from '../../ddl/store';
 import { teardownSource, type TeardownOptions, type TeardownResult } from '../teardown/sourceTeardown';
 

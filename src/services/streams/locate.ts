@@ -1,6 +1,6 @@
 import type { Flow } from '../../core/flow';
 import { pgstreamTargetOf } from '../../pgstream/config';
-import type { FlowStore } from '../flows/store';
+import type { FlowStore } from '../../state/flows/store';
 
 /** Where a stream lives: the DSN of the pgstream destination(s) that write it. */
 export interface StreamLocation {

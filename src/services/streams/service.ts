@@ -2,7 +2,7 @@ import { Pool, type PoolClient } from 'pg';
 import { DuctError, describeError, isDuctError } from '../../core/errors';
 import { maskDsn } from '../../core/redact';
 import { connectError, isConnectionLoss } from '../../source/postgres/errors';
-import type { FlowStore } from '../flows/store';
+import type { FlowStore } from '../../state/flows/store';
 import { describeStreams, findStream, groupPending } from '../../pgstream/backlog';
 import { ackEvents, ensureGroup, findGroup, leaseEvents, replayGroup } from '../../pgstream/consumerGroups';
 import { declareStream } from '../../pgstream/eventLog';

@@ -1,11 +1,11 @@
 import type { Pool } from 'pg';
-import { openCheckpointStore } from '../checkpoint';
-import type { CheckpointStore } from '../checkpoint/store';
+import { openCheckpointStore } from './checkpoint';
+import type { CheckpointStore } from './checkpoint/store';
 import type { ServiceEnv } from '../config/env';
-import { checkStateDatabase, createStatePool, migrateStateDatabase } from '../db/state';
-import { MemoryFlowStore } from '../services/flows/memoryStore';
-import { PostgresFlowStore } from '../services/flows/postgresStore';
-import type { FlowStore } from '../services/flows/store';
+import { checkStateDatabase, createStatePool, migrateStateDatabase } from './db';
+import { MemoryFlowStore } from './flows/memoryStore';
+import { PostgresFlowStore } from './flows/postgresStore';
+import type { FlowStore } from './flows/store';
 import { DdlStore } from '../ddl/store';
 
 /** The stores a process works with: flows and checkpoints, on DUCTSTREAM_POSTGRES_DSN or standalone. */

@@ -1,4 +1,4 @@
-import type { Lsn } from '../core/lsn';
+import type { Lsn } from '../../core/lsn';
 
 export interface Checkpoint {
   flowId: string;

@@ -1,5 +1,5 @@
 import type { Pool } from 'pg';
-import type { ServiceEnv } from '../config/env';
+import type { ServiceEnv } from '../../config/env';
 import { PostgresCheckpointStore } from './postgres';
 import { SqliteCheckpointStore, sqlitePathFromDsn } from './sqlite';
 import type { CheckpointStore } from './store';

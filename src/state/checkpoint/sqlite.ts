@@ -1,8 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
-import { DuctError } from '../core/errors';
-import { formatLsn, type Lsn } from '../core/lsn';
+import { DuctError } from '../../core/errors';
+import { formatLsn, type Lsn } from '../../core/lsn';
 import type { Checkpoint, CheckpointStore } from './store';
 
 /**

@@ -1,6 +1,6 @@
 import { Pool } from 'pg';
-import { DuctError } from '../core/errors';
-import { formatLsn, parseLsn, type Lsn } from '../core/lsn';
+import { DuctError } from '../../core/errors';
+import { formatLsn, parseLsn, type Lsn } from '../../core/lsn';
 import type { Checkpoint, CheckpointStore } from './store';
 
 /**
