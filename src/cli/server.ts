@@ -11,14 +11,14 @@ import { executorIdFor, readApiSecurity, readServiceEnv, type ServiceEnv } from 
 import { describeError } from '../core/errors';
 import { createLogger, type Logger } from '../core/log';
 import '../destinations';
-import { installRunnerDeps } from '../pipeline/deps';
+import { createPipelineContext, type PipelineContext } from '../pipeline/context';
 import { backfillHoldOf } from '../services/backfill/hold';
 import { FlowService } from '../services/flows/service';
 import { launchDbos, shutdownDbos } from '../workflows/dbos';
 import { DbosFlowRuns, registerFlowQueue } from '../workflows/flowQueue';
 import { FLOW_RUN_WORKFLOW } from '../workflows/flowRun';
 import { releaseAllBackfillRuntimes } from '../pipeline/backfillRuntime';
-import { releaseAllRuntimes, requestStop } from '../workflows/runtimes';
+import { bindPipelineContext } from '../workflows/context';
 import { applyServiceSchedules } from '../workflows/schedule';
 import { startRunSupervisor } from '../workflows/supervisor';
 import { ExecutorPresence } from '../workflows/executorPresence';
@@ -102,8 +102,10 @@ async function main(argv: string[]): Promise<number> {
   let stopSupervisor = (): void => undefined;
   let presence: ExecutorPresence | undefined;
   const executorId = executorIdFor('server');
+  let pipeline: PipelineContext | undefined;
   try {
-    installRunnerDeps(env, state, log, env.dbosEnabled ? backfillHoldOf : undefined);
+    pipeline = createPipelineContext(env, state, log, env.dbosEnabled ? backfillHoldOf : undefined);
+    bindPipelineContext(pipeline);
     const maxStepsPerRun = env.runner.stepsPerRun;
     const startRunKind = env.dbosSchedule ? 'once' : 'stream';
     let runs: DbosFlowRuns | null = null;
@@ -179,7 +181,7 @@ async function main(argv: string[]): Promise<number> {
     await api.shutdown(5000);
     api = undefined;
     if (env.dbosEnabled) {
-      requestStop();
+      pipeline.runtimes.requestStop();
       await drainRuns(executorId, 15_000, log);
     }
     return EXIT_OK;
@@ -187,7 +189,7 @@ async function main(argv: string[]): Promise<number> {
     stopSupervisor();
     await api?.shutdown(1000);
     await statusHttp?.close();
-    await releaseAllRuntimes();
+    await pipeline?.runtimes.releaseAll();
     await releaseAllBackfillRuntimes();
     await status?.stop();
     if (env.dbosEnabled) await shutdownDbos();

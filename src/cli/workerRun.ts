@@ -6,7 +6,7 @@ import { executorIdFor, readApiSecurity, systemDatabaseUrlFor, type ServiceEnv }
 import { DuctError } from '../core/errors';
 import type { Logger } from '../core/log';
 import { parseLsn } from '../core/lsn';
-import { installRunnerDeps } from '../pipeline/deps';
+import { createPipelineContext, type PipelineContext } from '../pipeline/context';
 import { checkFlowDestinations } from '../pipeline/destinations';
 import { parsePostgresSourceConfig } from '../source/postgres/config';
 import { connectClient, endQuietly } from '../source/postgres/connect';
@@ -18,7 +18,7 @@ import { flowRun, type FlowRunOptions, type FlowRunResult } from '../workflows/f
 import { newRunId } from '../workflows/runIds';
 import { ExecutorPresence } from '../workflows/executorPresence';
 import { RunTakeover } from '../workflows/takeover';
-import { releaseAllRuntimes, requestStop, setRunPolicy } from '../workflows/runtimes';
+import { bindPipelineContext } from '../workflows/context';
 import { startProgressReporter } from './progressReporter';
 import { startStatusHttp, type StatusHttpServer } from '../http/server';
 import { startStatusRuntime, type StatusRuntime } from '../status';
@@ -77,6 +77,7 @@ export async function runWorkerFlow(input: WorkerRunInput): Promise<number> {
   let stopProgress = (): void => undefined;
   let presence: ExecutorPresence | undefined;
   let status: StatusRuntime | undefined;
+  let pipeline: PipelineContext | undefined;
   let metricsHttp: StatusHttpServer | undefined;
   try {
     let flow: Flow | null;
@@ -101,13 +102,15 @@ export async function runWorkerFlow(input: WorkerRunInput): Promise<number> {
       return EXIT_OK;
     }
 
-    installRunnerDeps(env, state, log, backfillHoldOf);
+    pipeline = createPipelineContext(env, state, log, backfillHoldOf);
+    bindPipelineContext(pipeline);
+    const runtimes = pipeline.runtimes;
     const systemDatabaseUrl = systemDatabaseUrlFor(env, flow.source.options.dsn!);
     if (input.backfill) {
       const { runBackfillMode } = await import('./backfillMode');
       return await runBackfillMode({ prog: PROG, flow, env, args: input.backfill, executorId: executorIdFor(`backfill-${flowId}`), systemDatabaseUrl, log });
     }
-    setRunPolicy(flowId, { maxEmptyReads: args.maxEmptyReads });
+    runtimes.setRunPolicy(flowId, { maxEmptyReads: args.maxEmptyReads });
     const executorId = executorIdFor(`worker-${flowId}`);
     await launchDbos({ env, executorId, systemDatabaseUrl, log });
     status = startStatusRuntime({
@@ -135,11 +138,11 @@ export async function runWorkerFlow(input: WorkerRunInput): Promise<number> {
         process.exit(130);
       }
       process.stderr.write(`${PROG}: ${sig} received, stopping after the current batch (again to exit now)\n`);
-      requestStop();
+      runtimes.requestStop();
     };
     process.on('SIGINT', () => onSignal('SIGINT'));
     process.on('SIGTERM', () => onSignal('SIGTERM'));
-    stopProgress = startProgressReporter(flowId, log);
+    stopProgress = startProgressReporter(pipeline.progress.of(flowId), log);
 
     // A run interrupted by a crash is recovered by DBOS at launch (same executor ID): finish it first.
     let last: FlowRunResult | undefined;
@@ -179,7 +182,7 @@ export async function runWorkerFlow(input: WorkerRunInput): Promise<number> {
   } finally {
     stopProgress();
     await metricsHttp?.close();
-    await releaseAllRuntimes();
+    await pipeline?.runtimes.releaseAll();
     await status?.stop();
     await shutdownDbos();
     await presence?.stop();

@@ -17,7 +17,7 @@ import { applyToDestinations, DdlStage } from './ddlStage';
 import type { SchemaChange } from '../core/schemaChange';
 import { openFlowDestinations } from './destinations';
 import { toEncodedBatch } from './encodedBatch';
-import { progressOf } from './progress';
+import type { FlowProgress } from './progress';
 import { writeToAll } from './writeAll';
 
 export interface DeliverResult {
@@ -67,6 +67,8 @@ export class FlowRuntime {
   constructor(
     readonly flow: Flow,
     private readonly deps: RunnerDeps,
+    /** This flow's live counters (its entry of the context's ProgressBoard). */
+    private readonly progress: FlowProgress,
   ) {
     this.sourceConfig = parsePostgresSourceConfig(flow.source.options, 'source.options');
     this.log = deps.log.child({ flow: flow.id });
@@ -109,7 +111,7 @@ export class FlowRuntime {
       if (this.ddl && this.source && (await this.ddl.releasedAny())) await this.closeStream();
       await this.ensureOpen(from);
       const started = Date.now();
-      const p = progressOf(this.flow.id);
+      const p = this.progress;
       let rows = 0;
       let batches = 0;
       let checkpoint = from > this.position ? from : this.position;
@@ -171,7 +173,7 @@ export class FlowRuntime {
   async commit(lsn: Lsn): Promise<Lsn> {
     const stored = await this.deps.checkpoints.commit(this.flow.id, this.slot, lsn);
     if (this.source) await this.source.ack(stored);
-    progressOf(this.flow.id).checkpointLsn = stored;
+    this.progress.checkpointLsn = stored;
     return stored;
   }
 
@@ -232,7 +234,7 @@ export class FlowRuntime {
 
   private updateProgress(): void {
     if (!this.source) return;
-    const p = progressOf(this.flow.id);
+    const p = this.progress;
     const s = this.source.stats();
     p.receivedLsn = s.receivedLsn;
     p.serverWalEnd = s.serverWalEnd;

@@ -14,13 +14,13 @@ import { readServiceEnv, type ServiceEnv } from '../../src/config/env';
 import { silentLogger } from '../../src/core/log';
 import { parseLsn, type Lsn } from '../../src/core/lsn';
 import '../../src/destinations';
-import { setRunnerDeps } from '../../src/pipeline/deps';
 import { getCodec } from '../../src/wire/registry';
 import { launchDbos, shutdownDbos } from '../../src/workflows/dbos';
 import { flowRun, type FlowRunResult } from '../../src/workflows/flowRun';
-import { releaseAllRuntimes } from '../../src/workflows/runtimes';
 import { deliveredPositions, registerFaultyDestination, sinkOf, sinkRows, type Sink } from '../support/faultyDestination';
 import { createTestDatabase, type TestDatabase } from '../support/pg';
+import { PipelineContext } from '../../src/pipeline/context';
+import { bindPipelineContext, pipelineContext } from '../../src/workflows/context';
 
 jest.setTimeout(180_000);
 
@@ -57,12 +57,12 @@ beforeAll(async () => {
     close: () => store.close(),
   };
   registerFaultyDestination();
-  setRunnerDeps({ env, flows: state.flows, checkpoints: recording, codecFor: getCodec, log: silentLogger });
+  bindPipelineContext(new PipelineContext({ env, flows: state.flows, checkpoints: recording, codecFor: getCodec, log: silentLogger }));
   await launchDbos({ env, executorId: 'flowrun-faults-test', systemDatabaseUrl: env.dbosSystemDatabaseUrl!, log: silentLogger });
 });
 
 afterAll(async () => {
-  await releaseAllRuntimes();
+  await pipelineContext().runtimes.releaseAll();
   await shutdownDbos();
   await state?.close();
   await source?.drop();
