@@ -1,3 +1,6 @@
+import type { PostgresSourceConfig } from '../source/postgres/config';
+import type { PostgresSourceDeps } from '../source/postgres/source';
+import type { Source } from '../source/source';
 import type { CheckpointStore } from '../state/checkpoint/store';
 import type { DdlStore } from '../ddl/store';
 import type { ServiceEnv } from '../config/env';
@@ -17,6 +20,11 @@ export interface RunnerDeps {
   log: Logger;
   /** DDL events and schema baselines; absent for a standalone worker (no state database): no DDL governance then. */
   ddl?: DdlStore;
+  /**
+   * Opens a flow's replication source; absent: a PostgresSource. Tests wrap the real
+   * source here to reorder or delay what it hands out.
+   */
+  openSource?: (config: PostgresSourceConfig, deps: PostgresSourceDeps) => Source;
   /** The backfill hold of a flow (see {@link BackfillHold}); absent: never held. Cheap (cached by the implementation). */
   backfillHold?: (flowId: string) => Promise<BackfillHold | null>;
 }

@@ -223,12 +223,16 @@ export class FlowRuntime {
     return { ...batch, changes: kept };
   }
 
+  /**
+   * Whether an empty read means "caught up": the delivered position (`checkpoint`, which an empty
+   * batch moves to the last keepalive's WAL end when nothing is pending) has reached the server's
+   * flushed WAL position taken when the stream opened. What the source has merely received does not
+   * count: a batch cut by the timer can be handed out while changes received just before are still
+   * being decoded, and ending the run then would stop a `-max-empty-reads 1` worker with the
+   * backlog undelivered.
+   */
   private hasCaughtUp(checkpoint: Lsn): boolean {
-    if (!this.caughtUp && this.source) {
-      const s = this.source.stats();
-      const reached = [s.serverWalEnd, s.receivedLsn, checkpoint].reduce((a, b) => (a > b ? a : b));
-      this.caughtUp = reached >= this.catchUpTarget;
-    }
+    if (!this.caughtUp) this.caughtUp = checkpoint >= this.catchUpTarget;
     return this.caughtUp;
   }
 
@@ -251,7 +255,8 @@ export class FlowRuntime {
     this.catchUpTarget = await currentFlushLsn(this.sourceConfig.dsn);
     this.caughtUp = from >= this.catchUpTarget;
     // The source decodes up to one merged write ahead, so small batches can fill the next write.
-    const source = new PostgresSource(this.sourceConfig, {
+    const openSource = this.deps.openSource ?? ((config, deps) => new PostgresSource(config, deps));
+    const source = openSource(this.sourceConfig, {
       flowId: this.flow.id,
       log: this.log,
       readAheadRows: this.deps.env.runner.maxWriteRows,
