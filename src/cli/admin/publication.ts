@@ -6,7 +6,7 @@ import { describePublication, diffPublication } from '../../services/publication
 import { snapshotAddedTables } from '../../services/publications/snapshot';
 import { parsePublicationSync } from '../../services/publications/spec';
 import { installRunnerDeps } from '../../pipeline/deps';
-import { backfillQueueName, type BackfillResult } from '../../workflows/backfill/types';
+import { BACKFILL_RESULT_POLL_MS, backfillQueueName, type BackfillResult } from '../../workflows/backfill/types';
 import { launchDbos, shutdownDbos } from '../../workflows/dbos';
 import { publicationSync, setPublicationSyncStore } from '../../workflows/publicationSync';
 import { EXIT_OK } from '../exit';
@@ -114,7 +114,7 @@ and -resume resumes the flow. -snapshot backfills the added tables' existing row
         process.stderr.write(
           `ductstream-admin: backfill ${backfill.backfillId} of ${synced.added.join(', ')} started; waiting for it (progress: backfill status)\n`,
         );
-        const done = await DBOS.retrieveWorkflow<BackfillResult>(backfill.backfillId).getResult();
+        const done = await DBOS.retrieveWorkflow<BackfillResult>(backfill.backfillId).getResult({ pollingIntervalMs: BACKFILL_RESULT_POLL_MS });
         process.stderr.write(`ductstream-admin: backfill ${backfill.backfillId} done: ${done.rows} rows\n`);
       }
       if (v.json) ctx.json(r);
