@@ -3,8 +3,8 @@
  * workflow (DBOS parent + one child workflow per partition on the flow's queue, chunk steps) into
  * DuckDB and into a pgstream stream, with 1, 2 and 4 workers (and as many block-range partitions),
  * next to `COPY (SELECT * FROM items) TO STDOUT` of the same table by psql in the same run. Prints
- * rows/s, the ratio to COPY and this process's max RSS so far (monotone: the figure after a run
- * bounds that run).
+ * rows/s, the ratio to COPY, this process's RSS before each run, its peak during the run (sampled
+ * every 20 ms) and the process's max RSS so far (monotone, including the data generation).
  *
  *   npm run build && node dist/bench/backfill.js [--rows 1000000] [--workers 1,2,4] [--targets duckdb,pgstream]
  */
@@ -38,6 +38,18 @@ function copySeconds(dsn: string): number {
 }
 
 const maxRssMb = (): number => Math.round(process.resourceUsage().maxRSS / 1024);
+
+/** Samples this process's RSS every 20 ms from `start()` on; `stop()` gives the peak in MB. */
+function rssPeak(): { stop(): number } {
+  let peak = process.memoryUsage.rss();
+  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 20);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      return Math.round(Math.max(peak, process.memoryUsage.rss()) / 2 ** 20);
+    },
+  };
+}
 
 async function main(): Promise<void> {
   const bench = await startBenchCluster();
@@ -80,22 +92,35 @@ async function main(): Promise<void> {
           },
           destinations: [destination],
         });
+        const before = Math.round(process.memoryUsage.rss() / 2 ** 20);
+        const rss = rssPeak();
         const started = process.hrtime.bigint();
         const { backfillId } = await startBackfill(
           id,
           { tables: ['public.items'], options: { snapshot_workers: String(workers), partition_count: String(workers) } },
           { tables: 'tables', option: (k) => k },
         );
-        const result = await DBOS.retrieveWorkflow<BackfillResult>(backfillId).getResult();
+        const result = await DBOS.retrieveWorkflow<BackfillResult>(backfillId).getResult({ pollingIntervalMs: 20 });
         const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+        const peak = rss.stop();
         await releaseAllBackfillRuntimes();
         const rate = result.rows / seconds;
         const copyRate = ROWS / copy;
-        rows.push([target, String(workers), fmt(result.rows), fmt(rate), fmt(copyRate), `${fmt(rate / copyRate, 2)}x`, String(maxRssMb())]);
+        rows.push([
+          target,
+          String(workers),
+          fmt(result.rows),
+          fmt(rate),
+          fmt(copyRate),
+          `${fmt(rate / copyRate, 2)}x`,
+          String(before),
+          String(peak),
+          String(maxRssMb()),
+        ]);
         process.stderr.write(`${target} x${workers}: ${fmt(rate)} rows/s (COPY ${fmt(copyRate)} rows/s)\n`);
       }
     }
-    printTable(['target', 'workers', 'rows', 'rows/s', 'COPY rows/s', 'ratio', 'max RSS MB'], rows);
+    printTable(['target', 'workers', 'rows', 'rows/s', 'COPY rows/s', 'ratio', 'RSS before MB', 'peak RSS in run MB', 'max RSS so far MB'], rows);
     await shutdownDbos();
     await state.close();
   } finally {

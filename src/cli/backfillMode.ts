@@ -9,7 +9,7 @@ import { dbosReader, getBackfill } from '../services/backfill/status';
 import { validateBackfill } from '../services/backfill/validate';
 import { launchDbos } from '../workflows/dbos';
 import type { BackfillResult } from '../workflows/backfill/types';
-import { backfillQueueName, newBackfillId } from '../workflows/backfill/types';
+import { BACKFILL_RESULT_POLL_MS, backfillQueueName, backfillQueueOptions, newBackfillId } from '../workflows/backfill/types';
 import { backfillWorkflow } from '../workflows/backfill/workflows';
 import { BACKFILL_FLAG_OPTIONS, type BackfillModeArgs } from './backfillFlags';
 import { backfillStatusLines } from './backfillProgress';
@@ -35,7 +35,7 @@ export async function runBackfillMode(o: {
   const fields = { tables: '-tables', option: (k: string) => FLAG_OF[k] ?? `source.options.${k}` };
   const request = await validateBackfill(o.flow, o.args.input, fields, o.log);
   await launchDbos({ env: o.env, executorId: o.executorId, systemDatabaseUrl: o.systemDatabaseUrl, log: o.log, listenQueues: [backfillQueueName(o.flow.id)] });
-  await DBOS.registerQueue(backfillQueueName(o.flow.id), { concurrency: request.workers, onConflict: 'always_update' });
+  await DBOS.registerQueue(backfillQueueName(o.flow.id), backfillQueueOptions(request.workers));
   const active = await activeBackfills(o.flow.id);
   let id: string;
   if (active.length > 0) {
@@ -54,7 +54,7 @@ export async function runBackfillMode(o: {
   const timer = setInterval(() => void report(), intervalMs);
   timer.unref();
   try {
-    const result = await DBOS.retrieveWorkflow<BackfillResult>(id).getResult();
+    const result = await DBOS.retrieveWorkflow<BackfillResult>(id).getResult({ pollingIntervalMs: BACKFILL_RESULT_POLL_MS });
     clearInterval(timer);
     await report();
     process.stderr.write(

@@ -7,7 +7,7 @@ import { snapshotAddedTables } from '../../services/publications/snapshot';
 import { parsePublicationSync } from '../../services/publications/spec';
 import { createPipelineContext } from '../../pipeline/context';
 import { bindPipelineContext } from '../../workflows/context';
-import { backfillQueueName, type BackfillResult } from '../../workflows/backfill/types';
+import { BACKFILL_RESULT_POLL_MS, backfillQueueName, type BackfillResult } from '../../workflows/backfill/types';
 import { launchDbos, shutdownDbos } from '../../workflows/dbos';
 import { publicationSync, setPublicationSyncStore } from '../../workflows/publicationSync';
 import { EXIT_OK } from '../exit';
@@ -115,7 +115,7 @@ and -resume resumes the flow. -snapshot backfills the added tables' existing row
         process.stderr.write(
           `ductstream-admin: backfill ${backfill.backfillId} of ${synced.added.join(', ')} started; waiting for it (progress: backfill status)\n`,
         );
-        const done = await DBOS.retrieveWorkflow<BackfillResult>(backfill.backfillId).getResult();
+        const done = await DBOS.retrieveWorkflow<BackfillResult>(backfill.backfillId).getResult({ pollingIntervalMs: BACKFILL_RESULT_POLL_MS });
         process.stderr.write(`ductstream-admin: backfill ${backfill.backfillId} done: ${done.rows} rows\n`);
       }
       if (v.json) ctx.json(r);

@@ -13,7 +13,7 @@ import { partitionLabel, partitioningOf, planPartitions, type PartitionTask } fr
 import { readChunk } from '../../source/postgres/snapshot/reader';
 import { resolveSnapshotTables } from '../../source/postgres/snapshot/tables';
 import { activeRunOf } from '../flowQueue';
-import { backfillQueueName, type BackfillPlan, type BackfillRequest, type SnapshotRef } from './types';
+import { backfillQueueName, backfillQueueOptions, type BackfillPlan, type BackfillRequest, type SnapshotRef } from './types';
 
 /**
  * The steps of a backfill. Each is idempotent: a chunk written twice is skipped or upserted by
@@ -67,7 +67,7 @@ export async function planBackfill(backfillId: string, req: BackfillRequest): Pr
     await endQuietly(client);
   }
   const queueName = backfillQueueName(req.flowId);
-  await DBOS.registerQueue(queueName, { concurrency: req.workers, onConflict: 'always_update' });
+  await DBOS.registerQueue(queueName, backfillQueueOptions(req.workers));
   if (await activeRunOf(req.flowId)) await sleep(HOLD_SETTLE_MS);
   const snap = await takeSnapshot(cfg.dsn, backfillId, req.consistent, rt.log);
   const parts = planPartitions(tables, {

@@ -5,6 +5,7 @@ import type { PartitionTask } from '../../source/postgres/snapshot/partitions';
 import { copyChunk, finishBackfill, planBackfill, resolveBackfillStaging } from './steps';
 import {
   BACKFILL_PARTITION_WORKFLOW,
+  BACKFILL_RESULT_POLL_MS,
   BACKFILL_WORKFLOW,
   PLAN_EVENT,
   PROGRESS_EVENT,
@@ -58,7 +59,7 @@ async function backfillBody(req: BackfillRequest): Promise<BackfillResult> {
       handles.push(await DBOS.startWorkflow(backfillPartition, { workflowID: p.id, queueName: plan.queueName })(id, req.flowId, p.task, plan.snapshot));
     }
     let rows = 0;
-    for (const h of handles) rows += (await h.getResult()).rows;
+    for (const h of handles) rows += (await h.getResult({ pollingIntervalMs: BACKFILL_RESULT_POLL_MS })).rows;
     const resolved = await DBOS.runStep(() => resolveBackfillStaging(req), { name: 'resolveStaging', ...STEP_RETRY });
     return { flowId: req.flowId, rows, partitions: plan.partitions.length, snapshotLsn: plan.snapshot.lsn, resolved };
   } catch (e) {

@@ -108,7 +108,7 @@ export function partitioningOf(parts: readonly Pick<PartitionTask, 'kind' | 'col
   return kind === 'range' || kind === 'hash' ? `${kind}(${parts[0]!.column})` : kind;
 }
 
-/** The SELECT of chunk `chunk` of a partition: its block range and the partition's predicate. */
+/** The SELECT of chunk `chunk` of a partition: its block range and the partition's predicate; the last column is the row's ctid. */
 export function chunkQuery(p: PartitionTask, chunk: number): string {
   const from = chunk * p.blocksPerChunk;
   const where = [`ctid >= '(${from},0)'::tid`];
@@ -139,7 +139,12 @@ const TUPLES_PER_BLOCK = 2048;
 export function snapshotSeq(p: Pick<PartitionTask, 'slot' | 'slots'>, ctid: string): number {
   const m = /^\((\d+),(\d+)\)$/.exec(ctid);
   if (!m) throw new Error(`not a ctid: ${ctid}`);
-  return -(1 + p.slot + (Number(m[1]) * TUPLES_PER_BLOCK + Number(m[2])) * p.slots);
+  return snapshotSeqAt(p, Number(m[1]), Number(m[2]));
+}
+
+/** {@link snapshotSeq} of the row at (`block`, `offset`). */
+export function snapshotSeqAt(p: Pick<PartitionTask, 'slot' | 'slots'>, block: number, offset: number): number {
+  return -(1 + p.slot + (block * TUPLES_PER_BLOCK + offset) * p.slots);
 }
 
 /** A short label: `public.users` or `public.users#3/8`. */

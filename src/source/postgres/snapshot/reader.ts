@@ -4,10 +4,13 @@ import { DuctError } from '../../../core/errors';
 import type { Lsn } from '../../../core/lsn';
 import type { CatalogQuery } from '../catalogQuery';
 import type { RelationColumn } from '../pgoutput/messages';
+import { NO_UNCHANGED } from '../pgoutput/tuple';
 import { RelationLoader } from '../schema/relationLoader';
 import type { RelationState } from '../schema/relationState';
 import { TypeRegistry } from '../types/resolver';
-import { chunkQuery, snapshotSeq, type PartitionTask } from './partitions';
+import { copyOut } from './copyOut';
+import { readCopyCtid, readCopyTextRow } from './copyText';
+import { chunkQuery, snapshotSeqAt, type PartitionTask } from './partitions';
 
 /**
  * The relation state of a table as the stream would build it from a Relation message (same
@@ -41,30 +44,26 @@ export interface SnapshotPosition {
   timeMicros: bigint;
 }
 
-const RAW_TEXT = { getTypeParser: () => (v: string) => v };
-
 /**
  * Reads one chunk of a partition on `client` (inside whatever transaction and snapshot the caller
- * set) as `read` changes positioned at the snapshot: commit LSN = `at.lsn`, seq negative, unique in
- * the backfill and derived from the row's ctid ({@link snapshotSeq}).
+ * set) with `COPY (SELECT …) TO STDOUT` in text format, decoding each row as it arrives with the
+ * streaming path's parsers ({@link readCopyTextRow}), into `read` changes positioned at the
+ * snapshot: commit LSN = `at.lsn`, seq negative, unique in the backfill and derived from the row's
+ * ctid ({@link snapshotSeq}).
  */
 export async function readChunk(client: Client, rel: RelationState, part: PartitionTask, chunk: number, at: SnapshotPosition): Promise<Change[]> {
-  const res = await client.query<Value[]>({ text: chunkQuery(part, chunk), rowMode: 'array', types: RAW_TEXT });
-  const { parsers, names, keyIndexes, ref } = rel;
-  const out: Change[] = new Array<Change>(res.rows.length);
-  for (let r = 0; r < res.rows.length; r++) {
-    const raw = res.rows[r]! as unknown as Array<string | null>;
-    const columns = raw.length - 1; // the last one is the row's ctid
-    const values: Value[] = new Array<Value>(columns);
-    for (let i = 0; i < columns; i++) {
-      const text = raw[i];
-      const parse = parsers[i];
-      values[i] = text === null || text === undefined ? null : parse === undefined ? text : parse(text);
-    }
+  const { names, keyIndexes, ref } = rel;
+  const columns = names.length;
+  const out: Change[] = [];
+  const values: Value[] = new Array<Value>(columns);
+  const keyValues: Value[] = new Array<Value>(keyIndexes.length);
+  await copyOut(client, `COPY (${chunkQuery(part, chunk)}) TO STDOUT`, (buf, start, end) => {
+    const ctidAt = readCopyTextRow(buf, start, end, rel, columns, values);
+    const ctid = readCopyCtid(buf, ctidAt, end);
     const after: Row = rel.buildRow ? rel.buildRow(values) : Object.fromEntries(names.map((n, i) => [n, values[i]!]));
-    const keyValues = keyIndexes.map((i) => values[i]!);
+    for (let j = 0; j < keyIndexes.length; j++) keyValues[j] = values[keyIndexes[j]!]!;
     const key: Row = rel.buildKey ? rel.buildKey(keyValues) : Object.fromEntries(keyIndexes.map((i, j) => [names[i]!, keyValues[j]!]));
-    out[r] = {
+    out.push({
       op: 'read',
       table: ref,
       lsn: at.lsn,
@@ -72,12 +71,12 @@ export async function readChunk(client: Client, rel: RelationState, part: Partit
       commitEndLsn: at.snapshotLsn,
       commitTimeMicros: at.timeMicros,
       xid: 0,
-      seq: snapshotSeq(part, raw[columns]!),
+      seq: snapshotSeqAt(part, ctid.block, ctid.offset),
       key,
       before: null,
       after,
-      unchangedToast: [],
-    };
-  }
+      unchangedToast: NO_UNCHANGED,
+    });
+  });
   return out;
 }
