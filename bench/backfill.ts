@@ -19,12 +19,13 @@ import { readServiceEnv } from '../src/config/env';
 import { silentLogger } from '../src/core/log';
 import '../src/destinations';
 import { releaseAllBackfillRuntimes } from '../src/pipeline/backfillRuntime';
-import { setRunnerDeps } from '../src/pipeline/deps';
 import { startBackfill } from '../src/services/backfill/start';
 import type { BackfillResult } from '../src/workflows/backfill/types';
 import { getCodec } from '../src/wire/registry';
 import { launchDbos, shutdownDbos } from '../src/workflows/dbos';
 import { arg, createItemsTable, fmt, printTable, startBenchCluster, writeItems } from './support';
+import { PipelineContext } from '../src/pipeline/context';
+import { bindPipelineContext } from '../src/workflows/context';
 
 const ROWS = Number(arg('rows', '1000000'));
 const WORKERS = arg('workers', '1,2,4').split(',').map(Number);
@@ -54,7 +55,7 @@ async function main(): Promise<void> {
 
     const env = readServiceEnv({ DUCTSTREAM_POSTGRES_DSN: stateDsn });
     const state = await openAppState(env);
-    setRunnerDeps({ env, flows: state.flows, checkpoints: state.checkpoints, codecFor: getCodec, log: silentLogger });
+    bindPipelineContext(new PipelineContext({ env, flows: state.flows, checkpoints: state.checkpoints, codecFor: getCodec, log: silentLogger }));
     await launchDbos({ env, executorId: 'bench-backfill', systemDatabaseUrl: env.dbosSystemDatabaseUrl!, log: silentLogger, listenQueues: 'all' });
     const rows: string[][] = [];
     let n = 0;

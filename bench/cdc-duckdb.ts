@@ -17,13 +17,13 @@ import { openAppState } from '../src/state/open';
 import { readServiceEnv } from '../src/config/env';
 import { silentLogger } from '../src/core/log';
 import '../src/destinations';
-import { setRunnerDeps } from '../src/pipeline/deps';
-import { progressOf } from '../src/pipeline/progress';
 import { measureRawDrain } from '../tools/rawDrain';
 import { getCodec } from '../src/wire/registry';
 import { launchDbos, shutdownDbos } from '../src/workflows/dbos';
 import { flowRun } from '../src/workflows/flowRun';
 import { arg, createItemsTable, fmt, printTable, startBenchCluster, threadCpuMicros, writeItems } from './support';
+import { PipelineContext } from '../src/pipeline/context';
+import { bindPipelineContext, pipelineContext } from '../src/workflows/context';
 
 const ROWS = Number(arg('rows', '1000000'));
 const BATCH_SIZES = arg('batch-sizes', '1000,10000').split(',').map(Number);
@@ -44,7 +44,7 @@ async function main(): Promise<void> {
 
     const env = readServiceEnv({ DUCTSTREAM_POSTGRES_DSN: stateDsn, DUCTSTREAM_MAX_WRITE_ROWS: arg('max-write-rows', '10000') });
     const state = await openAppState(env);
-    setRunnerDeps({ env, flows: state.flows, checkpoints: state.checkpoints, codecFor: getCodec, log: silentLogger });
+    bindPipelineContext(new PipelineContext({ env, flows: state.flows, checkpoints: state.checkpoints, codecFor: getCodec, log: silentLogger }));
     for (const b of BATCH_SIZES) {
       await state.flows.create({
         id: `bench-${b}`,
@@ -78,7 +78,7 @@ async function main(): Promise<void> {
       process.stderr.write(`${phase}: raw drain ${fmt(raw.rowsPerSecond)} rows/s\n`);
       for (const b of BATCH_SIZES) {
         const flowId = `bench-${b}`;
-        const p = progressOf(flowId);
+        const p = pipelineContext().progress.of(flowId);
         const startRows = p.rows;
         const startWrites = p.batches;
         const started = Date.now();

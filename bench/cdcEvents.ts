@@ -22,7 +22,6 @@ import { openAppState } from '../src/state/open';
 import { readServiceEnv } from '../src/config/env';
 import { silentLogger } from '../src/core/log';
 import '../src/destinations';
-import { setRunnerDeps } from '../src/pipeline/deps';
 import { measureRawDrain } from '../tools/rawDrain';
 import type { WireFormat } from '../src/wire/codec';
 import { getCodec } from '../src/wire/registry';
@@ -30,6 +29,8 @@ import { launchDbos, shutdownDbos } from '../src/workflows/dbos';
 import { flowRun } from '../src/workflows/flowRun';
 import { arg, createItemsTable, fmt, percentile, printTable, startBenchCluster, writeItems } from './support';
 import { sinkOf, timeDestinationKind } from './timing';
+import { PipelineContext } from '../src/pipeline/context';
+import { bindPipelineContext } from '../src/workflows/context';
 
 export interface EventBenchSpec {
   /** Shown in the result title. */
@@ -63,7 +64,7 @@ export async function runEventBench(spec: EventBenchSpec): Promise<void> {
     await db.query('SET synchronous_commit = on');
     const env = readServiceEnv({ DUCTSTREAM_POSTGRES_DSN: stateDsn });
     const state = await openAppState(env);
-    setRunnerDeps({ env, flows: state.flows, checkpoints: state.checkpoints, codecFor: getCodec, log: silentLogger });
+    bindPipelineContext(new PipelineContext({ env, flows: state.flows, checkpoints: state.checkpoints, codecFor: getCodec, log: silentLogger }));
     await launchDbos({ env, executorId: `bench-cdc-${spec.type}`, systemDatabaseUrl: env.dbosSystemDatabaseUrl!, log: silentLogger });
 
     /** Creates the phase's slot (it starts at the current WAL end) and its flow. */

@@ -19,14 +19,14 @@ import { openAppState } from '../src/state/open';
 import { readServiceEnv } from '../src/config/env';
 import { silentLogger } from '../src/core/log';
 import '../src/destinations';
-import { setRunnerDeps } from '../src/pipeline/deps';
 import { getCodec } from '../src/wire/registry';
 import { launchDbos, shutdownDbos } from '../src/workflows/dbos';
 import { flowRun } from '../src/workflows/flowRun';
-import { requestStop } from '../src/workflows/runtimes';
 import { startKafkaBroker, type KafkaBroker } from '../test/support/peers/kafkaBroker';
 import { arg, fmt, percentile, printTable, startBenchCluster } from './support';
 import { sinkOf, startRawTail, timeDestinationKind, type LatencySink } from './timing';
+import { PipelineContext } from '../src/pipeline/context';
+import { bindPipelineContext, pipelineContext } from '../src/workflows/context';
 
 const RATES = arg('rates', '100,1000,10000').split(',').map(Number);
 const SECONDS = Number(arg('seconds', '5'));
@@ -73,7 +73,7 @@ async function main(): Promise<void> {
     await db.query('SET synchronous_commit = on');
     const env = readServiceEnv({ DUCTSTREAM_POSTGRES_DSN: stateDsn });
     const state = await openAppState(env);
-    setRunnerDeps({ env, flows: state.flows, checkpoints: state.checkpoints, codecFor: getCodec, log: silentLogger });
+    bindPipelineContext(new PipelineContext({ env, flows: state.flows, checkpoints: state.checkpoints, codecFor: getCodec, log: silentLogger }));
     for (const d of DESTINATIONS) timeDestinationKind(d);
     await launchDbos({ env, executorId: 'bench-latency', systemDatabaseUrl: env.dbosSystemDatabaseUrl!, log: silentLogger });
 
@@ -127,7 +127,7 @@ async function main(): Promise<void> {
         const offeredRate = offered / ((Date.now() - t0) / 1000);
         const deadline = Date.now() + 30_000;
         while ((sink.rows < offered || raw.sink.rows < offered) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-        requestStop(flowId);
+        pipelineContext().runtimes.requestStop(flowId);
         await handle.getResult();
         await raw.stop();
         results.push([dest, fmt(offeredRate), ...summary(sink), ...summary(raw.sink).slice(1)]);

@@ -16,13 +16,13 @@ import { openAppState } from '../src/state/open';
 import { readServiceEnv } from '../src/config/env';
 import { silentLogger } from '../src/core/log';
 import '../src/destinations';
-import { setRunnerDeps } from '../src/pipeline/deps';
 import { getCodec } from '../src/wire/registry';
 import { launchDbos, shutdownDbos } from '../src/workflows/dbos';
 import { flowRun } from '../src/workflows/flowRun';
-import { requestStop } from '../src/workflows/runtimes';
 import { arg, fmt, percentile, printTable, startBenchCluster } from './support';
 import { sinkOf, timeDestinationKind } from './timing';
+import { PipelineContext } from '../src/pipeline/context';
+import { bindPipelineContext, pipelineContext } from '../src/workflows/context';
 
 const FLOWS = Number(arg('flows', '50'));
 const RATE = Number(arg('rate', '100'));
@@ -49,7 +49,7 @@ async function main(): Promise<void> {
     const db = writers[0]!;
     const env = readServiceEnv({ DUCTSTREAM_POSTGRES_DSN: stateDsn });
     const state = await openAppState(env);
-    setRunnerDeps({ env, flows: state.flows, checkpoints: state.checkpoints, codecFor: getCodec, log: silentLogger });
+    bindPipelineContext(new PipelineContext({ env, flows: state.flows, checkpoints: state.checkpoints, codecFor: getCodec, log: silentLogger }));
     timeDestinationKind('http');
     const ids: string[] = [];
     for (let i = 0; i < FLOWS; i++) {
@@ -118,7 +118,7 @@ async function main(): Promise<void> {
     );
     const flowConns = conns.reduce((n, r) => n + Number(r.n), 0);
     const lat = ids.flatMap((id) => sinkOf(id).latenciesMs).sort((a, b) => a - b);
-    for (const id of ids) requestStop(id);
+    for (const id of ids) pipelineContext().runtimes.requestStop(id);
     await Promise.all(handles.map((h) => h.getResult()));
     for (const w of writers) await w.end();
     await shutdownDbos();

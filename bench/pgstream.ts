@@ -16,9 +16,7 @@ import { silentLogger } from '../src/core/log';
 import '../src/destinations';
 import { pgstreamDestinationKind } from '../src/destinations/pgstream';
 import type { PgstreamDestination } from '../src/destinations/pgstream/destination';
-import { setRunnerDeps } from '../src/pipeline/deps';
 import { toEncodedBatch } from '../src/pipeline/encodedBatch';
-import { progressOf } from '../src/pipeline/progress';
 import { StreamService } from '../src/services/streams';
 import { measureRawDrain } from '../tools/rawDrain';
 import type { WireFormat } from '../src/wire/codec';
@@ -27,6 +25,8 @@ import { launchDbos, shutdownDbos } from '../src/workflows/dbos';
 import { flowRun } from '../src/workflows/flowRun';
 import { ChangeLog, table } from '../test/support/changes';
 import { arg, createItemsTable, fmt, printTable, startBenchCluster, writeItems } from './support';
+import { PipelineContext } from '../src/pipeline/context';
+import { bindPipelineContext, pipelineContext } from '../src/workflows/context';
 
 const ROWS = Number(arg('rows', '200000'));
 const BATCH_SIZES = arg('batch-sizes', '1000,10000').split(',').map(Number);
@@ -67,7 +67,7 @@ async function flowToStream(src: string, stateDsn: string, streamDsn: string): P
 
   const env = readServiceEnv({ DUCTSTREAM_POSTGRES_DSN: stateDsn, DUCTSTREAM_MAX_WRITE_ROWS: arg('max-write-rows', '10000') });
   const state = await openAppState(env);
-  setRunnerDeps({ env, flows: state.flows, checkpoints: state.checkpoints, codecFor: getCodec, log: silentLogger });
+  bindPipelineContext(new PipelineContext({ env, flows: state.flows, checkpoints: state.checkpoints, codecFor: getCodec, log: silentLogger }));
   for (const f of flows) {
     await state.flows.create({
       id: f.id,
@@ -99,7 +99,7 @@ async function flowToStream(src: string, stateDsn: string, streamDsn: string): P
   process.stderr.write(`raw drain ${fmt(raw.rowsPerSecond)} rows/s\n`);
   const results: string[][] = [];
   for (const f of flows) {
-    const p = progressOf(f.id);
+    const p = pipelineContext().progress.of(f.id);
     const started = Date.now();
     const cpu0 = process.cpuUsage();
     let doneAt = 0;

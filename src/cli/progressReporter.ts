@@ -1,7 +1,7 @@
 import { progressIntervalMs } from '../config/env';
 import type { Logger } from '../core/log';
 import { formatLsn } from '../core/lsn';
-import { progressOf } from '../pipeline/progress';
+import type { FlowProgress } from '../pipeline/progress';
 
 /**
  * Prints a progress line for a flow every DUCTSTREAM_PROGRESS_INTERVAL seconds (default 5) on
@@ -9,11 +9,10 @@ import { progressOf } from '../pipeline/progress';
  * the server's WAL end, and `status="retrying: <reason>"` while an outage is being retried. Returns a function that stops it and prints a last line, so even a run
  * shorter than the interval reports its progress once.
  */
-export function startProgressReporter(flowId: string, log: Logger, intervalMs = progressIntervalMs()): () => void {
+export function startProgressReporter(p: FlowProgress, log: Logger, intervalMs = progressIntervalMs()): () => void {
   let lastRows = 0;
   let lastAt = Date.now();
   const report = (): void => {
-    const p = progressOf(flowId);
     const now = Date.now();
     const rate = ((p.rows - lastRows) * 1000) / Math.max(1, now - lastAt);
     lastRows = p.rows;

@@ -11,14 +11,14 @@ import { executorIdFor, readApiSecurity, readServiceEnv, type ServiceEnv } from 
 import { describeError } from '../core/errors';
 import { createLogger, type Logger } from '../core/log';
 import '../destinations';
-import { installRunnerDeps } from '../pipeline/deps';
+import { createPipelineContext, type PipelineContext } from '../pipeline/context';
 import { backfillHoldOf } from '../services/backfill/hold';
 import { FlowService } from '../services/flows/service';
 import { launchDbos, shutdownDbos } from '../workflows/dbos';
 import { DbosFlowRuns, registerFlowQueue } from '../workflows/flowQueue';
 import { FLOW_RUN_WORKFLOW } from '../workflows/flowRun';
 import { releaseAllBackfillRuntimes } from '../pipeline/backfillRuntime';
-import { releaseAllRuntimes, requestStop } from '../workflows/runtimes';
+import { bindPipelineContext } from '../workflows/context';
 import { applyServiceSchedules } from '../workflows/schedule';
 import { startRunSupervisor } from '../workflows/supervisor';
 import { ExecutorPresence } from '../workflows/executorPresence';
@@ -76,6 +76,44 @@ async function drainRuns(executorId: string, ms: number, log: Logger): Promise<v
   await Promise.race([all, new Promise((r) => setTimeout(r, ms).unref())]);
 }
 
+/** Warns when the API listens beyond loopback without tokens, or with tokens but without TLS. */
+function warnIfExposed(bind: string, tokens: number, tls: string, log: Logger): void {
+  if (isLoopbackBind(bind)) return;
+  if (tokens === 0)
+    log.warn(
+      `serving without authentication on ${bind}: anyone who reaches this port can create flows and read streams; set DUCTSTREAM_API_TOKEN (and DUCTSTREAM_GRPC_TLS_CERT/_KEY), or listen on 127.0.0.1`,
+    );
+  else if (tls === 'none') log.warn(`bearer tokens travel in plaintext on ${bind}: set DUCTSTREAM_GRPC_TLS_CERT and DUCTSTREAM_GRPC_TLS_KEY`);
+}
+
+/**
+ * Launches DBOS (which recovers this executor's interrupted runs, so the pipeline context must be
+ * bound first), takes the executor's presence lock, and sets up the flow-run queue and schedules.
+ */
+async function startFlowExecution(env: ServiceEnv, executorId: string, presence: ExecutorPresence, log: Logger): Promise<DbosFlowRuns> {
+  const maxStepsPerRun = env.runner.stepsPerRun;
+  await launchDbos({ env, executorId, systemDatabaseUrl: env.dbosSystemDatabaseUrl!, log, listenQueues: 'all' });
+  await presence.start();
+  await registerFlowQueue(env.dbosQueue);
+  await applyServiceSchedules(env.dbosSchedule, { queueName: env.dbosQueue, maxStepsPerRun });
+  return new DbosFlowRuns({ queueName: env.dbosQueue, maxStepsPerRun }, log);
+}
+
+/** Resolves on the first SIGINT/SIGTERM; a second one exits at once. */
+async function waitForStopSignal(log: Logger): Promise<void> {
+  const signal = await new Promise<string>((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+  });
+  const exitNow = (sig: string): void => {
+    process.stderr.write(`${PROG}: second ${sig}, exiting now\n`);
+    process.exit(130);
+  };
+  process.once('SIGINT', () => exitNow('SIGINT'));
+  process.once('SIGTERM', () => exitNow('SIGTERM'));
+  log.info(`${signal} received: stopping (again to exit now)`);
+}
+
 async function main(argv: string[]): Promise<number> {
   const { help } = parseFlags(argv, []);
   if (help) {
@@ -88,13 +126,7 @@ async function main(argv: string[]): Promise<number> {
   const security = readApiSecurity();
   const { credentials, tls } = serverCredentialsFor(security);
   const log = createLogger({ component: 'server' });
-  if (!isLoopbackBind(bind)) {
-    if (security.tokens.length === 0)
-      log.warn(
-        `serving without authentication on ${bind}: anyone who reaches this port can create flows and read streams; set DUCTSTREAM_API_TOKEN (and DUCTSTREAM_GRPC_TLS_CERT/_KEY), or listen on 127.0.0.1`,
-      );
-    else if (tls === 'none') log.warn(`bearer tokens travel in plaintext on ${bind}: set DUCTSTREAM_GRPC_TLS_CERT and DUCTSTREAM_GRPC_TLS_KEY`);
-  }
+  warnIfExposed(bind, security.tokens.length, tls, log);
   const state: AppState = await openAppState(env);
   let api: ApiServer | undefined;
   let statusHttp: StatusHttpServer | undefined;
@@ -102,19 +134,15 @@ async function main(argv: string[]): Promise<number> {
   let stopSupervisor = (): void => undefined;
   let presence: ExecutorPresence | undefined;
   const executorId = executorIdFor('server');
+  let pipeline: PipelineContext | undefined;
   try {
-    installRunnerDeps(env, state, log, env.dbosEnabled ? backfillHoldOf : undefined);
-    const maxStepsPerRun = env.runner.stepsPerRun;
+    pipeline = createPipelineContext(env, state, log, env.dbosEnabled ? backfillHoldOf : undefined);
+    bindPipelineContext(pipeline);
     const startRunKind = env.dbosSchedule ? 'once' : 'stream';
     let runs: DbosFlowRuns | null = null;
     if (env.dbosEnabled) {
-      // Interrupted runs of this executor are recovered inside launch, so dependencies come first.
-      await launchDbos({ env, executorId, systemDatabaseUrl: env.dbosSystemDatabaseUrl!, log, listenQueues: 'all' });
       presence = new ExecutorPresence({ systemDatabaseUrl: env.dbosSystemDatabaseUrl!, app: env.dbosApp, executorId, log });
-      await presence.start();
-      await registerFlowQueue(env.dbosQueue);
-      await applyServiceSchedules(env.dbosSchedule, { queueName: env.dbosQueue, maxStepsPerRun });
-      runs = new DbosFlowRuns({ queueName: env.dbosQueue, maxStepsPerRun }, log);
+      runs = await startFlowExecution(env, executorId, presence, log);
     }
     const flows = new FlowService({
       store: state.flows,
@@ -163,23 +191,12 @@ async function main(argv: string[]): Promise<number> {
       tls,
       data_dir: security.dataDir,
     });
-
-    const signal = await new Promise<string>((resolve) => {
-      process.once('SIGINT', () => resolve('SIGINT'));
-      process.once('SIGTERM', () => resolve('SIGTERM'));
-    });
-    const exitNow = (sig: string): void => {
-      process.stderr.write(`${PROG}: second ${sig}, exiting now\n`);
-      process.exit(130);
-    };
-    process.once('SIGINT', () => exitNow('SIGINT'));
-    process.once('SIGTERM', () => exitNow('SIGTERM'));
-    log.info(`${signal} received: stopping (again to exit now)`);
+    await waitForStopSignal(log);
     stopSupervisor();
     await api.shutdown(5000);
     api = undefined;
     if (env.dbosEnabled) {
-      requestStop();
+      pipeline.runtimes.requestStop();
       await drainRuns(executorId, 15_000, log);
     }
     return EXIT_OK;
@@ -187,7 +204,7 @@ async function main(argv: string[]): Promise<number> {
     stopSupervisor();
     await api?.shutdown(1000);
     await statusHttp?.close();
-    await releaseAllRuntimes();
+    await pipeline?.runtimes.releaseAll();
     await releaseAllBackfillRuntimes();
     await status?.stop();
     if (env.dbosEnabled) await shutdownDbos();

@@ -135,6 +135,10 @@ export interface Batch {
 export interface CapturedDdl {
   /** Commit LSN of the DDL's transaction. */
   lsn: Lsn;
+  /** Row changes of its transaction before it: rows from `(lsn, seq)` on have the DDL's shape. */
+  seq: number;
+  /** The logical message's own WAL position (tells statements of one transaction apart). */
+  messageLsn: Lsn;
   /** `ALTER TABLE`, `CREATE TABLE`, `DROP TABLE`. */
   tag: string;
   table: TableRef;

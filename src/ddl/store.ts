@@ -2,6 +2,7 @@ import type { Pool, PoolClient } from 'pg';
 import { tableKey, type Column, type TableRef, type TableSchema } from '../core/change';
 import { formatLsn, parseLsn, type Lsn } from '../core/lsn';
 import type { ColumnChange, SchemaChange } from '../core/schemaChange';
+import { deleteCaptured, loadCaptured, saveCaptured, type CapturedText } from './capturedText';
 
 export type DdlStatus = 'pending' | 'approved' | 'rejected' | 'applied' | 'failed';
 export const DDL_STATUSES: readonly DdlStatus[] = ['pending', 'approved', 'rejected', 'applied', 'failed'];
@@ -145,11 +146,34 @@ export class DdlStore {
     await this.withClient((c) => upsertBaseline(c, flowId, schema, schema, at));
   }
 
-  /** Records `events` and sets (or, for a dropped table, removes) the table's baseline, atomically. */
-  async announce(events: NewDdlEvent[], baseline: { flowId: string; table: TableRef; schema: TableSchema | null; at: StreamPosition }): Promise<DdlEvent[]> {
+  /** Keeps DDL text the event trigger captured until the table's next announced change (idempotent). */
+  async saveCaptured(flowId: string, text: CapturedText, tag: string): Promise<void> {
+    await saveCaptured(this.pool, flowId, text, tag);
+  }
+
+  /** The flow's captured DDL texts not yet in an event, by table key, in stream order. */
+  async captured(flowId: string): Promise<Map<string, CapturedText[]>> {
+    return loadCaptured(this.pool, flowId);
+  }
+
+  /** Forgets captured texts of a table (they changed nothing the stream shows, or are older than its baseline). */
+  async forgetCaptured(flowId: string, table: TableRef, messageLsns: readonly Lsn[]): Promise<void> {
+    await deleteCaptured(this.pool, flowId, table, messageLsns);
+  }
+
+  /**
+   * Records `events` and sets (or, for a dropped table, removes) the table's baseline, and removes
+   * the captured DDL texts the events carry (`consumed`, by message LSN), atomically.
+   */
+  async announce(
+    events: NewDdlEvent[],
+    baseline: { flowId: string; table: TableRef; schema: TableSchema | null; at: StreamPosition },
+    consumed: readonly Lsn[] = [],
+  ): Promise<DdlEvent[]> {
     return this.withClient(async (c) => {
       await c.query('BEGIN');
       try {
+        await deleteCaptured(c, baseline.flowId, baseline.table, consumed);
         const out: DdlEvent[] = [];
         for (const e of events) {
           const r = await c.query<EventRow>(
@@ -251,6 +275,7 @@ export class DdlStore {
   async deleteFlow(flowId: string): Promise<void> {
     await this.pool.query('DELETE FROM ductstream.ddl_baselines WHERE flow_id = $1', [flowId]);
     await this.pool.query('DELETE FROM ductstream.ddl_events WHERE flow_id = $1', [flowId]);
+    await this.pool.query('DELETE FROM ductstream.ddl_captured WHERE flow_id = $1', [flowId]);
   }
 
   private async withClient<T>(fn: (c: PoolClient) => Promise<T>): Promise<T> {

@@ -3,6 +3,7 @@ import type { DdlGovernance } from '../config/env';
 import type { Logger } from '../core/log';
 import { formatLsn, type Lsn } from '../core/lsn';
 import { diffTableSchemas, isCompatible, kindOf, type ColumnChange, type SchemaChange } from '../core/schemaChange';
+import { DdlTexts, joinedText, type CapturedText } from './capturedText';
 import type { Baseline, DdlEvent, DdlStatus, DdlStore, StreamPosition } from './store';
 
 /** A table the flow does not deliver past `lsn` until its events are applied. */
@@ -41,15 +42,17 @@ export class SchemaTracker {
   private readonly held = new Map<string, HeldTable>();
   /** Approved, not yet applied events of an ungated flow: applied before the next write. */
   private approved: DdlEvent[] = [];
-  /** DDL text captured by the event trigger per table, attached to the table's next announced change (kept in memory). */
-  private readonly ddlText = new Map<string, string>();
+  /** DDL text captured by the event trigger per table, attached to the table's next announced change (persisted). */
+  private readonly texts: DdlTexts;
 
   constructor(
     private readonly flowId: string,
     private readonly store: DdlStore,
     private readonly governance: DdlGovernance,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.texts = new DdlTexts(flowId, store);
+  }
 
   /**
    * Reads baselines and unapplied events; the stream (re)opens at `from`. Returns the ids of events
@@ -59,6 +62,7 @@ export class SchemaTracker {
   async load(from: Lsn): Promise<number[]> {
     const waiting: number[] = [];
     this.baselines = await this.store.baselines(this.flowId);
+    await this.texts.load();
     this.held.clear();
     this.approved = [];
     for (const e of await this.store.unapplied(this.flowId)) {
@@ -106,38 +110,46 @@ export class SchemaTracker {
       const key = tableKey(d.table);
       if (d.tag === 'DROP TABLE') {
         if (this.baselines.has(key)) announced.push(...(await this.tableDropped(d.table, d.lsn, d.ddl)));
-      } else this.ddlText.set(key, d.ddl);
+      } else await this.texts.note(d, this.baselines.get(key)?.position);
     }
-    const first = firstPositionByTable(batch.changes);
+    const spans = spansByTable(batch.changes);
     for (const [key, schema] of batch.schemas) {
       if (this.held.has(key)) continue;
-      const at = first.get(key) ?? { lsn: batch.firstLsn, seq: 0 };
-      const base = this.baselines.get(key);
-      if (!base || base.schema === null) {
-        if (!base && this.baselines.size > 0) {
-          const events = await this.announce(schema, null, schema, [{ kind: 'new_table' }], at);
-          announced.push(...events);
-          for (const e of events) this.route(e, checkpoint, apply, { table: schema, before: null, after: schema, changes: e.changes });
-        } else {
-          await this.store.setBaseline(this.flowId, schema, at);
-          this.baselines.set(key, { table: schema, schema, position: at });
-        }
-        continue;
-      }
-      // A replay of changes older than the baseline's shape (after a restart or a release) is not a change.
-      if (!after(at, base.position)) continue;
-      const changes = diffTableSchemas(base.schema, schema);
-      if (changes.length === 0) continue;
-      const events = await this.announce(schema, base.schema, schema, changes, at);
-      announced.push(...events);
-      for (const e of events) this.route(e, checkpoint, apply, { table: schema, before: base.schema, after: schema, changes });
+      const span = spans.get(key);
+      const at = span?.first ?? { lsn: batch.firstLsn, seq: 0 };
+      announced.push(...(await this.trackTable(schema, at, checkpoint, apply)));
+      // Texts up to the table's last row here changed nothing these rows show (e.g. SET DEFAULT), or were announced.
+      await this.texts.forgetUpTo(schema, span?.last ?? at);
     }
     return { batch: this.withoutHeld(batch), announced, apply };
+  }
+
+  /** Compares one table's shape in a batch (its first row at `at`) with its baseline; announces a difference. */
+  private async trackTable(schema: TableSchema, at: StreamPosition, checkpoint: Lsn, apply: TrackedBatch['apply']): Promise<DdlEvent[]> {
+    const base = this.baselines.get(tableKey(schema));
+    if (!base || base.schema === null) {
+      if (!base && this.baselines.size > 0) {
+        const events = await this.announce(schema, null, schema, [{ kind: 'new_table' }], at);
+        for (const e of events) this.route(e, checkpoint, apply, { table: schema, before: null, after: schema, changes: e.changes });
+        return events;
+      }
+      await this.store.setBaseline(this.flowId, schema, at);
+      this.baselines.set(tableKey(schema), { table: schema, schema, position: at });
+      return [];
+    }
+    // A replay of changes older than the baseline's shape (after a restart or a release) is not a change.
+    if (!after(at, base.position)) return [];
+    const changes = diffTableSchemas(base.schema, schema);
+    if (changes.length === 0) return [];
+    const events = await this.announce(schema, base.schema, schema, changes, at);
+    for (const e of events) this.route(e, checkpoint, apply, { table: schema, before: base.schema, after: schema, changes });
+    return events;
   }
 
   /** Records a dropped table (no longer published) and forgets its baseline. */
   async tableDropped(table: TableRef, lsn: Lsn, ddl: string | null = null): Promise<DdlEvent[]> {
     const at = { lsn, seq: 0 };
+    await this.texts.forgetUpTo(table);
     const base = this.baselines.get(tableKey(table));
     const status: DdlStatus = this.governance.gate && !this.governance.autoApprove ? 'pending' : 'applied';
     const events = await this.store.announce(
@@ -167,6 +179,7 @@ export class SchemaTracker {
     const g = this.governance;
     const compatible = changes.every(isCompatible);
     const status: DdlStatus = (!g.gate && compatible) || (g.gate && g.autoApprove) ? 'approved' : 'pending';
+    const texts: CapturedText[] = this.texts.upTo(table, at);
     const events = await this.store.announce(
       [
         {
@@ -174,7 +187,7 @@ export class SchemaTracker {
           lsn,
           table,
           kind: kindOf(changes),
-          ddl: this.takeDdlText(table),
+          ddl: joinedText(texts),
           before,
           after: next,
           changes,
@@ -183,17 +196,12 @@ export class SchemaTracker {
         },
       ],
       { flowId: this.flowId, table, schema: next, at },
+      texts.map((t) => t.messageLsn),
     );
+    this.texts.dropped(table, texts);
     this.baselines.set(tableKey(table), { table, schema: next, position: at });
     this.log.info('schema change detected', { table: tableKey(table), kind: kindOf(changes), lsn: formatLsn(lsn), status, event: events[0]?.id });
     return events;
-  }
-
-  private takeDdlText(table: TableRef): string | null {
-    const key = tableKey(table);
-    const text = this.ddlText.get(key) ?? null;
-    this.ddlText.delete(key);
-    return text;
   }
 
   private route(e: DdlEvent, checkpoint: Lsn, apply: TrackedBatch['apply'], change: SchemaChange): void {
@@ -231,11 +239,15 @@ export class SchemaTracker {
   }
 }
 
-function firstPositionByTable(changes: readonly Change[]): Map<string, StreamPosition> {
-  const out = new Map<string, StreamPosition>();
+/** The positions of each table's first and last change in a batch. */
+function spansByTable(changes: readonly Change[]): Map<string, { first: StreamPosition; last: StreamPosition }> {
+  const out = new Map<string, { first: StreamPosition; last: StreamPosition }>();
   for (const c of changes) {
     const k = tableKey(c.table);
-    if (!out.has(k)) out.set(k, { lsn: c.commitLsn, seq: c.seq });
+    const at = { lsn: c.commitLsn, seq: c.seq };
+    const span = out.get(k);
+    if (span) span.last = at;
+    else out.set(k, { first: at, last: at });
   }
   return out;
 }

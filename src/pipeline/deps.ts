@@ -1,14 +1,16 @@
+import type { PostgresSourceConfig } from '../source/postgres/config';
+import type { PostgresSourceDeps } from '../source/postgres/source';
+import type { Source } from '../source/source';
 import type { CheckpointStore } from '../state/checkpoint/store';
 import type { DdlStore } from '../ddl/store';
 import type { ServiceEnv } from '../config/env';
 import type { Logger } from '../core/log';
 import type { FlowStore } from '../state/flows/store';
 import type { Codec, WireFormat } from '../wire/codec';
-import { getCodec } from '../wire/registry';
 
 /**
- * What the data path needs from the process it runs in. Set once at start-up (worker or server)
- * with {@link setRunnerDeps}; DBOS steps read it, since workflow arguments must stay serializable.
+ * What the data path needs from the process it runs in, given to a PipelineContext (context.ts) at
+ * start-up (worker, server, admin command, test).
  */
 export interface RunnerDeps {
   env: ServiceEnv;
@@ -18,6 +20,11 @@ export interface RunnerDeps {
   log: Logger;
   /** DDL events and schema baselines; absent for a standalone worker (no state database): no DDL governance then. */
   ddl?: DdlStore;
+  /**
+   * Opens a flow's replication source; absent: a PostgresSource. Tests wrap the real
+   * source here to reorder or delay what it hands out.
+   */
+  openSource?: (config: PostgresSourceConfig, deps: PostgresSourceDeps) => Source;
   /** The backfill hold of a flow (see {@link BackfillHold}); absent: never held. Cheap (cached by the implementation). */
   backfillHold?: (flowId: string) => Promise<BackfillHold | null>;
 }
@@ -34,34 +41,4 @@ export interface BackfillHold {
   lsn: bigint;
   /** `schema.table` keys of the tables being backfilled. */
   tables: ReadonlySet<string>;
-}
-
-let current: RunnerDeps | undefined;
-
-export function setRunnerDeps(d: RunnerDeps): void {
-  current = d;
-}
-
-export function runnerDeps(): RunnerDeps {
-  if (!current) throw new Error('runner dependencies are not set: call setRunnerDeps at start-up');
-  return current;
-}
-
-/** The stores a process opened (its `AppState`) that the data path uses. */
-export type RunnerStores = Pick<RunnerDeps, 'flows' | 'checkpoints' | 'ddl'>;
-
-/**
- * Sets the runner dependencies of a server or worker from its environment, stores and logger
- * (codecs from the registry), and where backfill holds come from (none: never held).
- */
-export function installRunnerDeps(env: ServiceEnv, stores: RunnerStores, log: Logger, backfillHold?: RunnerDeps['backfillHold']): void {
-  setRunnerDeps({
-    env,
-    flows: stores.flows,
-    checkpoints: stores.checkpoints,
-    ...(stores.ddl ? { ddl: stores.ddl } : {}),
-    ...(backfillHold ? { backfillHold } : {}),
-    codecFor: getCodec,
-    log,
-  });
 }

@@ -17,7 +17,7 @@ import { applyToDestinations, DdlStage } from './ddlStage';
 import type { SchemaChange } from '../core/schemaChange';
 import { openFlowDestinations } from './destinations';
 import { toEncodedBatch } from './encodedBatch';
-import { progressOf } from './progress';
+import type { FlowProgress } from './progress';
 import { writeToAll } from './writeAll';
 
 export interface DeliverResult {
@@ -67,6 +67,8 @@ export class FlowRuntime {
   constructor(
     readonly flow: Flow,
     private readonly deps: RunnerDeps,
+    /** This flow's live counters (its entry of the context's ProgressBoard). */
+    private readonly progress: FlowProgress,
   ) {
     this.sourceConfig = parsePostgresSourceConfig(flow.source.options, 'source.options');
     this.log = deps.log.child({ flow: flow.id });
@@ -109,7 +111,7 @@ export class FlowRuntime {
       if (this.ddl && this.source && (await this.ddl.releasedAny())) await this.closeStream();
       await this.ensureOpen(from);
       const started = Date.now();
-      const p = progressOf(this.flow.id);
+      const p = this.progress;
       let rows = 0;
       let batches = 0;
       let checkpoint = from > this.position ? from : this.position;
@@ -171,7 +173,7 @@ export class FlowRuntime {
   async commit(lsn: Lsn): Promise<Lsn> {
     const stored = await this.deps.checkpoints.commit(this.flow.id, this.slot, lsn);
     if (this.source) await this.source.ack(stored);
-    progressOf(this.flow.id).checkpointLsn = stored;
+    this.progress.checkpointLsn = stored;
     return stored;
   }
 
@@ -221,18 +223,22 @@ export class FlowRuntime {
     return { ...batch, changes: kept };
   }
 
+  /**
+   * Whether an empty read means "caught up": the delivered position (`checkpoint`, which an empty
+   * batch moves to the last keepalive's WAL end when nothing is pending) has reached the server's
+   * flushed WAL position taken when the stream opened. What the source has merely received does not
+   * count: a batch cut by the timer can be handed out while changes received just before are still
+   * being decoded, and ending the run then would stop a `-max-empty-reads 1` worker with the
+   * backlog undelivered.
+   */
   private hasCaughtUp(checkpoint: Lsn): boolean {
-    if (!this.caughtUp && this.source) {
-      const s = this.source.stats();
-      const reached = [s.serverWalEnd, s.receivedLsn, checkpoint].reduce((a, b) => (a > b ? a : b));
-      this.caughtUp = reached >= this.catchUpTarget;
-    }
+    if (!this.caughtUp) this.caughtUp = checkpoint >= this.catchUpTarget;
     return this.caughtUp;
   }
 
   private updateProgress(): void {
     if (!this.source) return;
-    const p = progressOf(this.flow.id);
+    const p = this.progress;
     const s = this.source.stats();
     p.receivedLsn = s.receivedLsn;
     p.serverWalEnd = s.serverWalEnd;
@@ -249,7 +255,8 @@ export class FlowRuntime {
     this.catchUpTarget = await currentFlushLsn(this.sourceConfig.dsn);
     this.caughtUp = from >= this.catchUpTarget;
     // The source decodes up to one merged write ahead, so small batches can fill the next write.
-    const source = new PostgresSource(this.sourceConfig, {
+    const openSource = this.deps.openSource ?? ((config, deps) => new PostgresSource(config, deps));
+    const source = openSource(this.sourceConfig, {
       flowId: this.flow.id,
       log: this.log,
       readAheadRows: this.deps.env.runner.maxWriteRows,

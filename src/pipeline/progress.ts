@@ -15,13 +15,17 @@ export interface FlowProgress {
   retrying?: string;
 }
 
-const progress = new Map<string, FlowProgress>();
+/** The {@link FlowProgress} of every flow a process runs; one per {@link PipelineContext}. No I/O. */
+export class ProgressBoard {
+  private readonly byFlow = new Map<string, FlowProgress>();
 
-export function progressOf(flowId: string): FlowProgress {
-  let p = progress.get(flowId);
-  if (!p) {
-    p = { flowId, rows: 0, batches: 0, checkpointLsn: 0n, receivedLsn: 0n, serverWalEnd: 0n };
-    progress.set(flowId, p);
+  /** The flow's counters, created at zero on first use. */
+  of(flowId: string): FlowProgress {
+    let p = this.byFlow.get(flowId);
+    if (!p) {
+      p = { flowId, rows: 0, batches: 0, checkpointLsn: 0n, receivedLsn: 0n, serverWalEnd: 0n };
+      this.byFlow.set(flowId, p);
+    }
+    return p;
   }
-  return p;
 }

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import * as flowsAndCheckpoints from '../../migrations/20261125000001_flows_and_checkpoints';
 import * as flowStats from '../../migrations/20261204000001_flow_stats';
 import * as ddlEvents from '../../migrations/20261204000002_ddl_events';
+import * as ddlCaptured from '../../migrations/20261205000003_ddl_captured';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -17,6 +18,7 @@ const MIGRATIONS: ReadonlyArray<[string, Migration]> = [
   ['20261125000001_flows_and_checkpoints', flowsAndCheckpoints],
   ['20261204000001_flow_stats', flowStats],
   ['20261204000002_ddl_events', ddlEvents],
+  ['20261205000003_ddl_captured', ddlCaptured],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

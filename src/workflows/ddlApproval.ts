@@ -1,11 +1,10 @@
 import { DBOS } from '@dbos-inc/dbos-sdk';
 import { describeError, DuctError } from '../core/errors';
 import { schemaChangeOf, type DdlStatus, type DdlStore } from '../ddl/store';
-import { runnerDeps } from '../pipeline/deps';
+import { pipelineContext } from './context';
 import { applyToDestinations } from '../pipeline/ddlStage';
 import { openFlowDestinations } from '../pipeline/destinations';
 import { DDL_APPROVAL_WORKFLOW, DDL_TOPIC } from './ddlIds';
-import { runtimeIfHere } from './runtimes';
 
 export { ddlWorkflowId } from './ddlIds';
 
@@ -13,7 +12,7 @@ export { ddlWorkflowId } from './ddlIds';
 const WAIT_SECONDS = 30;
 
 function store(): DdlStore {
-  const s = runnerDeps().ddl;
+  const s = pipelineContext().deps.ddl;
   if (!s) throw new DuctError('failed_precondition', 'DDL governance needs the state database', { retry: 'never', hint: 'set DUCTSTREAM_POSTGRES_DSN' });
   return s;
 }
@@ -28,8 +27,8 @@ export async function readDdlDecision(id: number): Promise<EventState> {
   const s = store();
   let e = await s.get(id);
   if (!e) return { status: 'missing', applyRequested: false };
-  if (e.status === 'pending' && runnerDeps().env.ddl.autoApprove) e = (await s.transition(id, ['pending'], 'approved', 'auto')) ?? (await s.get(id))!;
-  const autoApply = runnerDeps().env.ddl.autoApply && e.status === 'approved';
+  if (e.status === 'pending' && pipelineContext().deps.env.ddl.autoApprove) e = (await s.transition(id, ['pending'], 'approved', 'auto')) ?? (await s.get(id))!;
+  const autoApply = pipelineContext().deps.env.ddl.autoApply && e.status === 'approved';
   return { status: e.status, applyRequested: e.applyRequested || autoApply };
 }
 
@@ -45,12 +44,12 @@ export async function applyDdlEvent(id: number): Promise<DdlStatus | 'missing'> 
   if (e.status !== 'approved' && !(e.status === 'failed' && e.applyRequested)) return e.status;
   const change = schemaChangeOf(e);
   try {
-    const rt = runtimeIfHere(e.flowId);
+    const rt = pipelineContext().runtimes.runtimeIfHere(e.flowId);
     if (rt) await rt.applySchemaChange(change);
     else {
-      const flow = await runnerDeps().flows.get(e.flowId);
+      const flow = await pipelineContext().deps.flows.get(e.flowId);
       if (!flow) throw new DuctError('not_found', `flow "${e.flowId}" no longer exists`, { retry: 'never' });
-      const dests = await openFlowDestinations(flow, runnerDeps().env.wireFormat, runnerDeps().log);
+      const dests = await openFlowDestinations(flow, pipelineContext().deps.env.wireFormat, pipelineContext().deps.log);
       try {
         await applyToDestinations(change, dests);
       } finally {
@@ -60,11 +59,11 @@ export async function applyDdlEvent(id: number): Promise<DdlStatus | 'missing'> 
   } catch (err) {
     // Recorded with its reason; `ddl apply` tries again.
     await s.transition(id, ['approved', 'failed'], 'failed', e.actor, describeError(err));
-    runnerDeps().log.warn('applying a schema change failed', { event: id, flow: e.flowId, error: describeError(err) });
+    pipelineContext().deps.log.warn('applying a schema change failed', { event: id, flow: e.flowId, error: describeError(err) });
     return 'failed';
   }
   await s.transition(id, ['approved', 'failed'], 'applied', e.actor);
-  runnerDeps().log.info('schema change applied', { event: id, flow: e.flowId });
+  pipelineContext().deps.log.info('schema change applied', { event: id, flow: e.flowId });
   return 'applied';
 }
 

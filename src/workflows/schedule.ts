@@ -1,6 +1,6 @@
 import { DBOS, Error as DBOSErrors } from '@dbos-inc/dbos-sdk';
 import { invalidArgument } from '../core/errors';
-import { runnerDeps } from '../pipeline/deps';
+import { pipelineContext } from './context';
 import { flowRun } from './flowRun';
 import { flowsWithActiveRuns, runOptionsFor } from './flowQueue';
 import { newRunId } from './runIds';
@@ -18,7 +18,7 @@ export interface ScheduleContext {
 /** Step: the running flows that have no active run anywhere (a worker's, a queued or a streaming one). */
 export async function flowsToRun(): Promise<string[]> {
   // In this order: a worker creates its run before it marks the flow running (see workerRun.ts).
-  const running = await runnerDeps().flows.listByState('running');
+  const running = await pipelineContext().deps.flows.listByState('running');
   const active = await flowsWithActiveRuns();
   return running.map((f) => f.id).filter((id) => !active.has(id));
 }

@@ -1,8 +1,7 @@
 import { describeError } from '../core/errors';
 import { withRetry, type RetryPolicy } from '../core/retry';
-import { runnerDeps } from '../pipeline/deps';
 import type { StopReason } from '../pipeline/flowRuntime';
-import { progressOf } from '../pipeline/progress';
+import { pipelineContext } from './context';
 import { stopReasonOf } from './stopReason';
 
 /** A step that gave up retrying because the run must end (pause, stop, delete, new definition, signal). */
@@ -32,7 +31,7 @@ const MAX_REASON = 500;
  * so a replay takes the same decision).
  */
 export async function retryingStep<T>(flowId: string, step: string, fn: () => Promise<T>): Promise<T | Interrupted> {
-  const deps = runnerDeps();
+  const { deps, progress } = pipelineContext();
   const log = deps.log.child({ flow: flowId, step });
   const policy: RetryPolicy = { ...STEP_RETRY, maxAttempts: deps.env.runner.stepMaxAttempts || Infinity, maxMs: deps.env.runner.retryMaxBackoffMs };
   let interrupted: StopReason | null = null;
@@ -43,7 +42,7 @@ export async function retryingStep<T>(flowId: string, step: string, fn: () => Pr
       onRetry: (e, attempt, delayMs) => {
         retried = attempt;
         const note = `retrying: ${describeError(e)}`.slice(0, MAX_REASON);
-        progressOf(flowId).retrying = note;
+        progress.of(flowId).retrying = note;
         log.warn(note, { attempt, next_attempt_in_ms: delayMs });
         noted = noted.then(() => deps.flows.noteRunning(flowId, note)).catch(() => undefined);
       },
@@ -62,7 +61,7 @@ export async function retryingStep<T>(flowId: string, step: string, fn: () => Pr
     throw e;
   } finally {
     if (retried > 0) {
-      progressOf(flowId).retrying = undefined;
+      progress.of(flowId).retrying = undefined;
       // The store may be the database that was down: never let the note hold up the run.
       await Promise.race([noted, new Promise((r) => setTimeout(r, 5000).unref())]);
       await deps.flows.noteRunning(flowId, '').catch(() => undefined);

@@ -1,9 +1,8 @@
 import { describeError } from '../core/errors';
 import { definitionDigest, definitionOf } from '../core/flow';
 import { formatLsn, parseLsn } from '../core/lsn';
-import { runnerDeps } from '../pipeline/deps';
 import type { DeliverResult, StopReason } from '../pipeline/flowRuntime';
-import { releaseRuntime, runPolicyOf, runtimeFlowOf, runtimeFor, stopRequested } from './runtimes';
+import { pipelineContext } from './context';
 import { stopReasonOf } from './stopReason';
 
 /**
@@ -22,12 +21,13 @@ export interface PrepareResult {
 
 export async function prepareSource(flowId: string, startLsnOverride: string | undefined): Promise<PrepareResult> {
   // A runtime kept from the previous run of the chain must not outlive a change of definition.
-  const kept = runtimeFlowOf(flowId);
-  const stored = kept ? await runnerDeps().flows.get(flowId) : null;
-  if (kept && stored && definitionOf(kept) !== definitionOf(stored)) await releaseRuntime(flowId);
-  const rt = await runtimeFor(flowId);
+  const { deps, runtimes } = pipelineContext();
+  const kept = runtimes.flowOf(flowId);
+  const stored = kept ? await deps.flows.get(flowId) : null;
+  if (kept && stored && definitionOf(kept) !== definitionOf(stored)) await runtimes.release(flowId);
+  const rt = await runtimes.runtimeFor(flowId);
   const { startLsn, checkpoint } = await rt.prepare(startLsnOverride ? parseLsn(startLsnOverride) : undefined);
-  runnerDeps().log.info('flow run prepared', {
+  deps.log.info('flow run prepared', {
     flow: flowId,
     slot: rt.slot,
     start_lsn: formatLsn(startLsn),
@@ -55,30 +55,30 @@ export interface DeliverStepResult extends DeliverResult {
  * the step records it, so a replay of the workflow takes the same decision.
  */
 export async function deliverBatch(flowId: string, fromLsn: string, emptyReadsBefore: number, maxEmptyReadsOfRun: number): Promise<DeliverStepResult> {
-  const rt = await runtimeFor(flowId);
-  const result = await rt.deliver(parseLsn(fromLsn), () => stopRequested(flowId));
-  const maxEmptyReads = runPolicyOf(flowId)?.maxEmptyReads ?? maxEmptyReadsOfRun;
+  const { runtimes } = pipelineContext();
+  const rt = await runtimes.runtimeFor(flowId);
+  const result = await rt.deliver(parseLsn(fromLsn), () => runtimes.stopRequested(flowId));
+  const maxEmptyReads = runtimes.runPolicyOf(flowId)?.maxEmptyReads ?? maxEmptyReadsOfRun;
   const emptyReads = result.empty ? emptyReadsBefore + 1 : 0;
   const stop = (await stopReasonOf(flowId)) ?? (maxEmptyReads > 0 && emptyReads >= maxEmptyReads ? 'empty' : null);
   return { ...result, emptyReads, stop };
 }
 
 export async function commitCheckpoint(flowId: string, lsn: string): Promise<string> {
-  const rt = await runtimeFor(flowId);
+  const rt = await pipelineContext().runtimes.runtimeFor(flowId);
   return formatLsn(await rt.commit(parseLsn(lsn)));
 }
 
 export async function finishRun(flowId: string): Promise<void> {
-  await releaseRuntime(flowId);
+  await pipelineContext().runtimes.release(flowId);
 }
 
 /** Marks the flow failed with the reason (secrets removed) so the API and CLI can show why. */
 export async function markFlowFailed(flowId: string, error: unknown): Promise<string> {
   const reason = failureReason(error);
-  await releaseRuntime(flowId).catch(() => undefined);
-  await runnerDeps()
-    .flows.setState(flowId, 'failed', reason)
-    .catch(() => undefined);
+  const { deps, runtimes } = pipelineContext();
+  await runtimes.release(flowId).catch(() => undefined);
+  await deps.flows.setState(flowId, 'failed', reason).catch(() => undefined);
   return reason;
 }
 

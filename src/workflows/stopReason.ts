@@ -1,7 +1,6 @@
 import { definitionOf } from '../core/flow';
-import { runnerDeps } from '../pipeline/deps';
 import type { StopReason } from '../pipeline/flowRuntime';
-import { runtimeFlowOf, stopRequested } from './runtimes';
+import { pipelineContext } from './context';
 
 /** How often a run looks at its flow in the store (pause/stop/delete/update from the API) while streaming or retrying. */
 const STATE_CHECK_MS = 1000;
@@ -14,18 +13,17 @@ const lastStateCheck = new Map<string, number>();
  * store cannot be read (it may be the database that is down), only signals count.
  */
 export async function stopReasonOf(flowId: string): Promise<StopReason | null> {
-  if (stopRequested(flowId)) return 'signal';
+  const ctx = pipelineContext();
+  if (ctx.runtimes.stopRequested(flowId)) return 'signal';
   const now = Date.now();
   if (now - (lastStateCheck.get(flowId) ?? 0) < STATE_CHECK_MS) return null;
   lastStateCheck.set(flowId, now);
-  const flow = await runnerDeps()
-    .flows.get(flowId)
-    .catch(() => undefined);
+  const flow = await ctx.deps.flows.get(flowId).catch(() => undefined);
   if (flow === undefined) return null;
   if (!flow) return 'deleted';
   if (flow.state === 'paused') return 'paused';
   if (flow.state === 'stopped') return 'stopped';
-  const running = runtimeFlowOf(flowId);
+  const running = ctx.runtimes.flowOf(flowId);
   if (running && definitionOf(running) !== definitionOf(flow)) return 'updated';
   return null;
 }

@@ -14,13 +14,17 @@ import { readServiceEnv, type ServiceEnv } from '../../src/config/env';
 import { silentLogger } from '../../src/core/log';
 import { parseLsn, type Lsn } from '../../src/core/lsn';
 import '../../src/destinations';
-import { setRunnerDeps } from '../../src/pipeline/deps';
 import { getCodec } from '../../src/wire/registry';
 import { launchDbos, shutdownDbos } from '../../src/workflows/dbos';
 import { flowRun, type FlowRunResult } from '../../src/workflows/flowRun';
-import { releaseAllRuntimes } from '../../src/workflows/runtimes';
 import { deliveredPositions, registerFaultyDestination, sinkOf, sinkRows, type Sink } from '../support/faultyDestination';
 import { createTestDatabase, type TestDatabase } from '../support/pg';
+import type { Batch } from '../../src/core/change';
+import { PostgresSource } from '../../src/source/postgres/source';
+import { currentFlushLsn } from '../../src/source/postgres/walPosition';
+import type { Source, SourceStats } from '../../src/source/source';
+import { PipelineContext } from '../../src/pipeline/context';
+import { bindPipelineContext, pipelineContext } from '../../src/workflows/context';
 
 jest.setTimeout(180_000);
 
@@ -57,12 +61,14 @@ beforeAll(async () => {
     close: () => store.close(),
   };
   registerFaultyDestination();
-  setRunnerDeps({ env, flows: state.flows, checkpoints: recording, codecFor: getCodec, log: silentLogger });
+  bindPipelineContext(
+    new PipelineContext({ env, flows: state.flows, checkpoints: recording, codecFor: getCodec, log: silentLogger, openSource: wrapFirstOpen }),
+  );
   await launchDbos({ env, executorId: 'flowrun-faults-test', systemDatabaseUrl: env.dbosSystemDatabaseUrl!, log: silentLogger });
 });
 
 afterAll(async () => {
-  await releaseAllRuntimes();
+  await pipelineContext().runtimes.releaseAll();
   await shutdownDbos();
   await state?.close();
   await source?.drop();
@@ -113,6 +119,67 @@ async function prepare(name: string, faults: Record<string, string>): Promise<Sc
     destinations: [{ name: 'dest', type: 'faulty', options: { sink: flowId, ...faults } }],
   });
   return { flowId, table, slot, sink: sinkOf(flowId), walEnd };
+}
+
+/** Flows whose next stream opens through {@link EmptyFirstSource} (once). */
+const emptyFirst = new Set<string>();
+
+function wrapFirstOpen(config: ConstructorParameters<typeof PostgresSource>[0], deps: ConstructorParameters<typeof PostgresSource>[1]): Source {
+  const real = new PostgresSource(config, deps);
+  return emptyFirst.delete(deps.flowId) ? new EmptyFirstSource(real, config.dsn) : real;
+}
+
+/**
+ * The real source, except that before handing anything out it reads ahead until the session has
+ * received the whole backlog (its received position or the server's keepalive WAL end reached the
+ * flushed WAL position), then hands out an empty batch at the start position first: what a batch
+ * cut by the timer looks like when the backlog arrives while it is on its way to the run.
+ */
+class EmptyFirstSource implements Source {
+  constructor(
+    private readonly inner: PostgresSource,
+    private readonly dsn: string,
+  ) {}
+
+  open(from: Lsn): AsyncIterable<Batch> {
+    const { inner, dsn } = this;
+    return {
+      async *[Symbol.asyncIterator]() {
+        const it = inner.open(from)[Symbol.asyncIterator]();
+        const target = await currentFlushLsn(dsn);
+        const queued: Batch[] = [];
+        const deadline = Date.now() + 30_000;
+        for (;;) {
+          const s = inner.stats();
+          if (s.receivedLsn >= target || s.serverWalEnd >= target) break;
+          if (Date.now() > deadline) throw new Error('test precondition: the source never received the backlog');
+          const r = await it.next();
+          if (r.done) return;
+          queued.push(r.value);
+        }
+        expect(queued.some((b) => b.changes.length > 0)).toBe(true);
+        yield { flowId: queued[0]!.flowId, changes: [], schemas: new Map(), firstLsn: from, checkpointLsn: from };
+        yield* queued;
+        for (;;) {
+          const r = await it.next();
+          if (r.done) return;
+          yield r.value;
+        }
+      },
+    };
+  }
+
+  ack(upTo: Lsn): Promise<void> {
+    return this.inner.ack(upTo);
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+
+  stats(): SourceStats {
+    return this.inner.stats();
+  }
 }
 
 /** Runs the flow once until one empty read after catching up; waits for writes that land late. */
@@ -211,4 +278,12 @@ it('a batch delivered twice leaves the rows as the source has them', async () =>
   const dups = s.sink.deliveries.filter((d) => d.how === 'duplicate');
   expect(dups.map((d) => d.write)).toEqual([1, 2, 3, 6]);
   expect(dups.every((d) => d.skipped === d.positions.length)).toBe(true);
+});
+
+it('an empty batch handed out while the backlog is already received does not end the run early', async () => {
+  const s = await prepare('early_empty', {});
+  emptyFirst.add(s.flowId);
+  expect((await run(s, 1)).end).toBe('empty');
+  expect(emptyFirst.has(s.flowId)).toBe(false);
+  await expectComplete(s);
 });

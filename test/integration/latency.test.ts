@@ -17,14 +17,14 @@ import { readServiceEnv } from '../../src/config/env';
 import { silentLogger } from '../../src/core/log';
 import '../../src/destinations';
 import { openDuckdb } from '../../src/destinations/duckdb/client';
-import { setRunnerDeps } from '../../src/pipeline/deps';
 import { getCodec } from '../../src/wire/registry';
 import { launchDbos, shutdownDbos } from '../../src/workflows/dbos';
 import { flowRun } from '../../src/workflows/flowRun';
-import { releaseAllRuntimes, requestStop } from '../../src/workflows/runtimes';
 import { startHttpPeer, type HttpPeer } from '../support/peers/httpPeer';
 import { startKafkaBroker, type KafkaBroker } from '../support/peers/kafkaBroker';
 import { createTestDatabase, type TestDatabase } from '../support/pg';
+import { PipelineContext } from '../../src/pipeline/context';
+import { bindPipelineContext, pipelineContext } from '../../src/workflows/context';
 
 const BATCH_TIMEOUT_MS = 5000;
 /** Far below batch_timeout, far above the few milliseconds it takes (reading back included). */
@@ -95,7 +95,7 @@ async function arrival(since: number, what: string, probe: () => Promise<boolean
 it('a single change reaches Kafka, pgstream, HTTP and DuckDB long before batch_timeout', async () => {
   const env = readServiceEnv({ DUCTSTREAM_POSTGRES_DSN: state.dsn });
   app = await openAppState(env);
-  setRunnerDeps({ env, flows: app.flows, checkpoints: app.checkpoints, codecFor: getCodec, log: silentLogger });
+  bindPipelineContext(new PipelineContext({ env, flows: app.flows, checkpoints: app.checkpoints, codecFor: getCodec, log: silentLogger }));
   const duckFile = join(dir, 'latency.duckdb');
   await app.flows.create({
     id: FLOW,
@@ -168,8 +168,8 @@ it('a single change reaches Kafka, pgstream, HTTP and DuckDB long before batch_t
   } finally {
     tail?.stop();
     duck.close();
-    requestStop(FLOW);
+    pipelineContext().runtimes.requestStop(FLOW);
     await run.getResult().catch(() => undefined);
-    await releaseAllRuntimes();
+    await pipelineContext().runtimes.releaseAll();
   }
 });

@@ -35,9 +35,9 @@ it('an int events.seq of an older stream is altered to bigint, and a snapshot se
     const streamId = await registerStream(client, 'seqs', 'json', 'f');
     const seq = -(1 + 3 + (123_456_789 * 2048 + 17) * 4);
     const event = {
-      commitLsn: '0/16B6C50',
+      commitLsn: 0x16b6c50n,
       seq,
-      lsn: '0/16B6C50',
+      lsn: 0x16b6c50n,
       commitTimeMicros: 1_704_067_200_000_000n,
       xid: 0,
       tableSchema: 'public',

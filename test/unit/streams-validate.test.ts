@@ -62,9 +62,9 @@ describe('stream request validation', () => {
 
 describe('event insert statements', () => {
   const row = (bytes: number): EventRow => ({
-    commitLsn: '0/1',
+    commitLsn: 1n,
     seq: 0,
-    lsn: '0/1',
+    lsn: 1n,
     commitTimeMicros: 0n,
     xid: 1,
     tableSchema: 'public',

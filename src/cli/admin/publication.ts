@@ -5,7 +5,8 @@ import { createLogger } from '../../core/log';
 import { describePublication, diffPublication } from '../../services/publications/publication';
 import { snapshotAddedTables } from '../../services/publications/snapshot';
 import { parsePublicationSync } from '../../services/publications/spec';
-import { installRunnerDeps } from '../../pipeline/deps';
+import { createPipelineContext } from '../../pipeline/context';
+import { bindPipelineContext } from '../../workflows/context';
 import { backfillQueueName, type BackfillResult } from '../../workflows/backfill/types';
 import { launchDbos, shutdownDbos } from '../../workflows/dbos';
 import { publicationSync, setPublicationSyncStore } from '../../workflows/publicationSync';
@@ -95,7 +96,7 @@ and -resume resumes the flow. -snapshot backfills the added tables' existing row
     if (spec.snapshot) {
       // The backfill writes to the flow's destinations from this process: load their kinds.
       await import('../../destinations');
-      installRunnerDeps(env, state, log);
+      bindPipelineContext(createPipelineContext(env, state, log));
     }
     await launchDbos({
       env,

@@ -1,5 +1,4 @@
 import { tableKey, type Row, type TableSchema } from '../../core/change';
-import { formatLsn } from '../../core/lsn';
 import type { EventRow } from '../../pgstream/eventLog';
 import type { WireFormat } from '../../wire/codec';
 import { encodeJsonValue } from '../../wire/jsonValues';
@@ -24,9 +23,9 @@ export function eventRowsOf(batch: EncodedBatch, format: WireFormat): EventRow[]
   return batch.changes.map((c, i) => {
     const schema = batch.schemas.get(tableKey(c.table));
     return {
-      commitLsn: formatLsn(c.commitLsn),
+      commitLsn: c.commitLsn,
       seq: c.seq,
-      lsn: formatLsn(c.lsn),
+      lsn: c.lsn,
       commitTimeMicros: c.commitTimeMicros,
       xid: c.xid,
       tableSchema: c.table.schema,

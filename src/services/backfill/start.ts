@@ -1,6 +1,6 @@
 import { DBOS, type WorkflowStatus } from '@dbos-inc/dbos-sdk';
 import { DuctError } from '../../core/errors';
-import { runnerDeps } from '../../pipeline/deps';
+import { pipelineContext } from '../../workflows/context';
 import { backfillWorkflow } from '../../workflows/backfill/workflows';
 import { BACKFILL_WORKFLOW, backfillIdPrefix, flowIdOfBackfill, newBackfillId, type BackfillRequest } from '../../workflows/backfill/types';
 import { validateBackfill, type BackfillFields, type BackfillInput } from './validate';
@@ -35,7 +35,7 @@ export interface StartedBackfill {
  * Starting the same id twice returns the running backfill (DBOS deduplicates workflow ids).
  */
 export async function startBackfill(flowId: string, input: BackfillInput, fields: BackfillFields, backfillId?: string): Promise<StartedBackfill> {
-  const deps = runnerDeps();
+  const deps = pipelineContext().deps;
   if (backfillId !== undefined && flowIdOfBackfill(backfillId) !== flowId) {
     throw new DuctError('invalid_argument', `backfill id "${backfillId}" is not one of flow "${flowId}"`, {
       retry: 'never',

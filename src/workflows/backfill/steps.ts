@@ -3,7 +3,7 @@ import { tableKey, type TableRef } from '../../core/change';
 import { formatLsn, parseLsn } from '../../core/lsn';
 import { sleep } from '../../core/retry';
 import { backfillRuntimeFor, releaseBackfillRuntime } from '../../pipeline/backfillRuntime';
-import { runnerDeps } from '../../pipeline/deps';
+import { pipelineContext } from '../context';
 import { catalogQueryOf } from '../../source/postgres/catalogQuery';
 import { connectClient, endQuietly } from '../../source/postgres/connect';
 import { parseQualifiedTable, quoteIdent, quoteTable } from '../../source/postgres/identifiers';
@@ -32,7 +32,7 @@ export const tableRefOf = (t: string): TableRef => parseQualifiedTable(t, 'table
  * backfill queue with concurrency `workers`, and takes the snapshot.
  */
 export async function planBackfill(backfillId: string, req: BackfillRequest): Promise<BackfillPlan> {
-  const deps = runnerDeps();
+  const deps = pipelineContext().deps;
   const rt = await backfillRuntimeFor(req.flowId, deps);
   const cfg = rt.sourceConfig;
   await preparePostgresSource(cfg, { flowId: req.flowId, log: rt.log });
@@ -116,7 +116,7 @@ export async function copyChunk(
   rowsBefore: number,
   snap: SnapshotRef,
 ): Promise<ChunkResult> {
-  const rt = await backfillRuntimeFor(flowId, runnerDeps());
+  const rt = await backfillRuntimeFor(flowId, pipelineContext().deps);
   const rel = await rt.relation(part.table);
   const client = await rt.pool.connect();
   let changes;
@@ -168,7 +168,7 @@ export async function copyChunk(
 
 /** Resolves staged tables at the end of a backfill; returns how many destinations resolved. */
 export async function resolveBackfillStaging(req: BackfillRequest): Promise<number> {
-  const rt = await backfillRuntimeFor(req.flowId, runnerDeps());
+  const rt = await backfillRuntimeFor(req.flowId, pipelineContext().deps);
   return rt.resolveStaging(req.tables.map(tableRefOf), req.resync ? 'replace' : undefined, req.resolveStaging ? 'append' : 'none');
 }
 

@@ -73,6 +73,11 @@ export class ChangeAssembler {
     return b;
   }
 
+  /** DDL statements captured by the event trigger and not yet handed out with a batch. */
+  get pendingDdlCount(): number {
+    return this.pendingDdl.length;
+  }
+
   /** True when `pending` holds changes of the table `key`. */
   pendingHasTable(key: string): boolean {
     return this.pendingSchemas.has(key);
@@ -182,7 +187,14 @@ export class ChangeAssembler {
   onDdlMessage(m: LogicalMessage): void {
     const parsed = parseDdlMessage(m.content);
     if (!parsed) return;
-    this.pendingDdl.push({ lsn: this.tx?.commitLsn ?? m.lsn, tag: parsed.tag, table: { schema: parsed.schema, name: parsed.table }, ddl: parsed.ddl });
+    this.pendingDdl.push({
+      lsn: this.tx?.commitLsn ?? m.lsn,
+      seq: this.tx?.seq ?? 0,
+      messageLsn: m.lsn,
+      tag: parsed.tag,
+      table: { schema: parsed.schema, name: parsed.table },
+      ddl: parsed.ddl,
+    });
   }
 
   /** Moves the pending changes into a ready batch (no-op when there are none). */
@@ -205,7 +217,10 @@ export class ChangeAssembler {
     this.txStart = 0;
   }
 
-  /** A batch without changes that carries the current checkpoint (after `batch_timeout` of silence). */
+  /**
+   * A batch without changes that carries the current checkpoint: after `batch_timeout` of silence,
+   * or at once when only captured DDL is pending and the stream has caught up (a DDL-only batch).
+   */
   emptyBatch(): Batch {
     const ddl = this.takeDdl();
     return { flowId: this.flowId, changes: [], schemas: new Map(), firstLsn: this.safeLsn, checkpointLsn: this.safeLsn, ...(ddl ? { ddl } : {}) };

@@ -143,7 +143,8 @@ export class ReplicationSession {
   /**
    * The next batch: a full one as soon as it exists; a partial one as soon as the stream has caught
    * up (see {@link caughtUp}), else `batch_timeout` after its first change; or an empty one after
-   * `batch_timeout` without changes. Undefined once stopped. So an idle stream delivers a change
+   * `batch_timeout` without changes (at once when it carries DDL captured by the event trigger and
+   * the stream has caught up: a DDL with no row after it is not held back). Undefined once stopped. So an idle stream delivers a change
    * within milliseconds, while a busy one still fills batches (it is cut only when the consumer
    * asks and nothing more is arriving).
    */
@@ -159,6 +160,8 @@ export class ReplicationSession {
         return ready;
       }
       if (this.caughtUp()) {
+        // Only DDL pending (a DDL with no row after it): hand it out now, not after `batch_timeout`.
+        if (this.assembler.pendingCount === 0) return this.assembler.emptyBatch();
         this.assembler.cut();
         continue;
       }
@@ -218,12 +221,13 @@ export class ReplicationSession {
   }
 
   /**
-   * True when changes are pending and the stream has caught up: every transaction received is
+   * True when changes (or captured DDL) are pending and the stream has caught up: every transaction received is
    * complete, nothing is queued behind a catalog lookup, and the last socket read emptied the
    * socket. Cutting then costs no batching: nothing more is there to wait for.
    */
   private caughtUp(): boolean {
-    return this.assembler.pendingCount > 0 && !this.assembler.inTransaction && this.drained && !this.blocked && this.inbox.length === 0;
+    const a = this.assembler;
+    return (a.pendingCount > 0 || a.pendingDdlCount > 0) && !a.inTransaction && this.drained && !this.blocked && this.inbox.length === 0;
   }
 
   private onReadDone(more: boolean): void {
