@@ -1,9 +1,8 @@
-import { tableKey, type Row } from '../../core/change';
 import type { Logger } from '../../core/log';
 import type { SourceRowReader } from '../../core/sourceRows';
+import { readLackingFromSource } from '../sourceFill';
 import type { TableLayout } from '../sql/layout';
 import type { PlannedRow } from '../sql/plan';
-import { keyIdOf } from '../sql/row-key';
 import { keyOf, unknownValues } from '../sql/source-fill';
 import { fillColumns } from './fill';
 import type { FillLookup } from './rows';
@@ -18,10 +17,11 @@ export interface CompletedFill {
 /**
  * Unchanged TOAST values of rows ClickHouse does not hold (rows that existed before the flow
  * started): `fill` found nothing to keep for them, and writing the row would put NULL where the
- * source never had one. Their values are read from the source's current row by key instead (which
- * can be newer than the change; a later change of the stream corrects it); a row the source no
- * longer has is left out (its delete follows in the stream). Without a source reader the table
- * stops with the reason and the fix (`never`). Deletes and soft deletes are not completed.
+ * source never had one. Their values are read from the source's current row by key instead
+ * (`readLackingFromSource`: can be newer than the change; a later change of the stream corrects
+ * it); a row the source no longer has is left out (its delete follows in the stream). Without a
+ * source reader the table stops with the reason and the fix (`never`). Deletes and soft deletes
+ * are not completed.
  */
 export async function completeFillFromSource(
   layout: TableLayout,
@@ -33,30 +33,25 @@ export async function completeFillFromSource(
   const lacking = rows.filter((r) => r.action !== 'delete' && r.action !== 'soft_delete' && fillColumns(layout, r).length > 0 && fill(r) === undefined);
   if (lacking.length === 0 || layout.key.length === 0) return { fill, gone: new Set() };
   const columns = [...new Set(lacking.flatMap((r) => fillColumns(layout, r)))];
-  if (!reader) throw unknownValues(layout, lacking, columns);
-  const idOf = keyIdOf(layout.key);
-  const current = new Map<unknown, Row>();
-  for (const row of await reader.rowsByKey(
-    layout.source,
-    lacking.map((r) => keyOf(layout, r.values)),
-  ))
-    current.set(idOf(row), row);
+  const current = await readLackingFromSource(
+    {
+      schema: layout.source,
+      key: layout.key,
+      rows: lacking,
+      keyOf: (r) => keyOf(layout, r.values),
+      columns,
+      unknown: () => unknownValues(layout, lacking, columns),
+    },
+    reader,
+    log,
+  );
   const encoders = new Map(layout.columns.filter((c) => columns.includes(c.name)).map((c) => [c.name, fieldEncoder(c.load)] as const));
   const completed = new Map<PlannedRow, Map<string, string>>();
   const gone = new Set<PlannedRow>();
   for (const r of lacking) {
-    const src = current.get(idOf(r.values));
-    if (!src) {
-      gone.add(r);
-      continue;
-    }
-    completed.set(r, new Map(fillColumns(layout, r).map((c) => [c, encoders.get(c)!(src[c] ?? null)] as const)));
+    const src = current.get(r);
+    if (src) completed.set(r, new Map(fillColumns(layout, r).map((c) => [c, encoders.get(c)!(src[c] ?? null)] as const)));
+    else gone.add(r);
   }
-  log.info('unchanged TOAST values of rows the destination lacked were read from the source (they may be newer than the change)', {
-    table: tableKey(layout.source),
-    columns,
-    fetched: completed.size,
-    gone: gone.size,
-  });
   return { fill: (r) => completed.get(r) ?? fill(r), gone };
 }

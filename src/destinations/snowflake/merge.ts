@@ -99,13 +99,19 @@ function valueExprs(layout: TableLayout, kept: Set<number> | undefined): string[
   return [...dataExprs(layout, kept), ...layout.meta.map((m) => metaExpr(m, 'r.'))];
 }
 
+/** The condition that target row `f` is the row raw row `r` keeps columns from (its old key). */
+export function keepSourceMatch(layout: TableLayout): string {
+  return layout.key
+    .map((k, i) => {
+      const c = layout.columns.find((col) => col.name === k)!;
+      return `f.${q(k)} = ${typed(c, r(RAW.src(i)))}`;
+    })
+    .join(' AND ');
+}
+
 /** LEFT JOIN of the row each raw row keeps columns from (its old key), as `f`. */
 function keepJoin(layout: TableLayout, from: string): string {
-  const on = layout.key.map((k, i) => {
-    const c = layout.columns.find((col) => col.name === k)!;
-    return `f.${q(k)} = ${typed(c, r(RAW.src(i)))}`;
-  });
-  return ` LEFT JOIN ${from} AS f ON ${r(RAW.keep)} IS NOT NULL AND ${on.join(' AND ')}`;
+  return ` LEFT JOIN ${from} AS f ON ${r(RAW.keep)} IS NOT NULL AND ${keepSourceMatch(layout)}`;
 }
 
 function mergeStatement(layout: TableLayout, raw: QualifiedName, rows: RawRows): string {

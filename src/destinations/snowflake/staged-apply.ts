@@ -2,12 +2,14 @@ import { createHash } from 'node:crypto';
 import type { TableRef } from '../../core/change';
 import { DuctError } from '../../core/errors';
 import type { Logger } from '../../core/log';
+import type { SourceRowReader } from '../../core/sourceRows';
 import type { ApplyStrategy, EvolveTable, TableWork } from '../sql/apply-strategy';
 import { qualified, type ColumnDef, type QualifiedName, type SqlDialect } from '../sql/dialect';
 import { withTables } from '../sql/errors';
 import { layoutSignature, stagingName, targetName, type TableLayout } from '../sql/layout';
 import { createMetaTableStatements, deleteWatermark, parseWatermarkRows, selectWatermarks, watermarkMapKey, type Watermark } from '../sql/meta-table';
 import type { BatchResolution } from '../sql/options';
+import type { TablePlan } from '../sql/plan';
 import type { SnowflakeClient } from './client';
 import type { SnowflakeConfig } from './config';
 import { snowflakeDialect } from './dialect';
@@ -15,14 +17,16 @@ import { applyStatements } from './merge';
 import { addKeyColumns, createKeyMetaTable, mergeKeyMeta, mergeWatermark, type MetaTableNames } from './meta';
 import { rawColumns, rawRows, type RawRows } from './raw';
 import { loadRaw } from './raw-load';
+import { completeStagedFromSource } from './source-fill';
 import { snowflakeAlterSyntax } from './evolve';
 import { evolutionStatements } from '../sql/schema-evolution';
 
 /**
  * The `staged` apply strategy of Snowflake: each table's planned rows are staged as text into a
  * TRANSIENT raw table (bound multi-row INSERT for small batches, else a PUT file + COPY INTO),
- * outside any transaction; then one transaction runs, per table, one MERGE (latest row per key via
- * QUALIFY, deletes, key moves, unchanged TOAST from the target), the meta table's MERGE and the
+ * outside any transaction (rows keeping unchanged TOAST values of a target row that is not there are
+ * completed from the source first, `completeStagedFromSource`); then one transaction runs, per
+ * table, one MERGE (latest row per key via QUALIFY, deletes, key moves, unchanged TOAST from the target), the meta table's MERGE and the
  * watermark's MERGE, and commits. Visible and durable when `apply` resolves; on failure it rolls
  * back and nothing of the batch is visible. A replayed batch is skipped by the watermark (the
  * shared writer), and would be harmless anyway: a MERGE of the same rows changes nothing.
@@ -47,6 +51,8 @@ export class SnowflakeStagedApply implements ApplyStrategy {
     private readonly config: SnowflakeConfig,
     private readonly scope: string,
     private readonly log: Logger,
+    /** Reads the source's current rows, to complete unchanged TOAST values Snowflake lacks. */
+    private readonly sourceRows: SourceRowReader | undefined,
   ) {
     this.dialect = snowflakeDialect(config.metaSchema, config.metaTable);
     this.meta = { table: { schema: config.metaSchema, name: config.metaTable }, pkPrefix: config.metaPkPrefix };
@@ -84,26 +90,15 @@ export class SnowflakeStagedApply implements ApplyStrategy {
     const script: string[] = [];
     let blame: TableLayout[] = [];
     try {
-      for (const { layout, plan, watermark } of work) {
+      for (const { layout, plan: planned, watermark } of work) {
         blame = [layout];
-        let rows: RawRows;
-        try {
-          rows = rawRows(layout, plan);
-        } catch (e) {
-          throw new DuctError('destination_failed', `cannot stage the batch: ${(e as Error).message}`, { retry: 'never', cause: e });
-        }
         const raw = await this.rawTable(layout);
-        if (rows.rows.length > 0) {
-          if (this.dirty.has(raw.name)) await this.client.execute(`TRUNCATE TABLE ${qualified(d, raw)}`);
-          this.dirty.add(raw.name);
-          this.loads[
-            await loadRaw(
-              this.client,
-              raw,
-              rawColumns(layout).map((c) => c.name),
-              rows.rows,
-            )
-          ]++;
+        let plan = planned;
+        let rows = await this.stage(layout, plan, raw);
+        const completed = await completeStagedFromSource(this.client, layout, plan, raw, rows, this.sourceRows, this.log);
+        if (completed !== plan) {
+          plan = completed;
+          rows = await this.stage(layout, plan, raw);
         }
         script.push(...applyStatements(layout, raw, rows, plan.truncate !== null));
         if (watermark && layout.key.length > 0 && rows.rows.length > 0) {
@@ -168,6 +163,28 @@ export class SnowflakeStagedApply implements ApplyStrategy {
       throw e;
     }
     for (const sql of drops) await this.client.execute(sql);
+  }
+
+  /** Converts a plan to raw rows and loads them into `raw` (emptied first when it may hold earlier rows; left as is when there are none). */
+  private async stage(layout: TableLayout, plan: TablePlan, raw: QualifiedName): Promise<RawRows> {
+    let rows: RawRows;
+    try {
+      rows = rawRows(layout, plan);
+    } catch (e) {
+      throw new DuctError('destination_failed', `cannot stage the batch: ${(e as Error).message}`, { retry: 'never', cause: e });
+    }
+    if (rows.rows.length === 0) return rows;
+    if (this.dirty.has(raw.name)) await this.client.execute(`TRUNCATE TABLE ${qualified(this.dialect, raw)}`);
+    this.dirty.add(raw.name);
+    this.loads[
+      await loadRaw(
+        this.client,
+        raw,
+        rawColumns(layout).map((c) => c.name),
+        rows.rows,
+      )
+    ]++;
+    return rows;
   }
 
   /** The raw table of a layout, (re)created as TRANSIENT the first time this process sees the layout. */

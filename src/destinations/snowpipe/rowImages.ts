@@ -2,14 +2,15 @@ import { tableKey, type Change, type Row, type TableSchema } from '../../core/ch
 import { DuctError } from '../../core/errors';
 import type { Logger } from '../../core/log';
 import type { SourceRowReader } from '../../core/sourceRows';
+import { readLackingFromSource, withSourceValues } from '../sourceFill';
 import { keyIdOf, type KeyId } from '../sql/row-key';
 
 /**
  * Completes row images for an append-only file, which has no earlier row to take values from.
  * A delete that carries only the key gets the batch's latest image of the row as its old row, when
  * the batch has one (otherwise it stays the key). Unchanged TOAST values of updates come first
- * from the same key's latest image earlier in `changes`, else from the source's current row by key (which can be newer than the change; the later change that made it
- * newer follows in the stream). An update whose row the source no longer has is left out (its
+ * from the same key's latest image earlier in `changes`, else from the source's current row by key (`readLackingFromSource`: can be newer than the change;
+ * the later change that made it newer follows in the stream). An update whose row the source no longer has is left out (its
  * delete follows). Without a source reader such an update stops the table with the reason (`never`):
  * a file never carries NULL for a value the source had.
  *
@@ -54,28 +55,23 @@ export async function completeRowImages(
   }
   if (lacking.length === 0) return out as Change[];
   const first = out[lacking[0]!]!;
-  if (!reader || key.length === 0) throw unknownToast(schema, lacking.length, first);
-  const current = new Map<KeyId, Row>();
-  const keys = lacking.map((i) => Object.fromEntries(key.map((k) => [k, out[i]!.after![k] ?? null])));
-  for (const row of await reader.rowsByKey(schema, keys)) current.set(idOf(row), row);
-  let gone = 0;
+  const current = await readLackingFromSource(
+    {
+      schema,
+      key,
+      rows: lacking,
+      keyOf: (i) => Object.fromEntries(key.map((k) => [k, out[i]!.after![k] ?? null])),
+      columns: [...new Set(lacking.flatMap((i) => out[i]!.unchangedToast))],
+      unknown: () => unknownToast(schema, lacking.length, first),
+    },
+    reader,
+    log,
+  );
   for (const i of lacking) {
     const c = out[i]!;
-    const src = current.get(idOf(c.after!));
-    if (!src) {
-      out[i] = null;
-      gone++;
-      continue;
-    }
-    const after = { ...c.after! };
-    for (const n of c.unchangedToast) after[n] = src[n] ?? null;
-    out[i] = { ...c, after, unchangedToast: [] };
+    const src = current.get(i);
+    out[i] = src ? { ...c, after: withSourceValues(c.after!, c.unchangedToast, src), unchangedToast: [] } : null;
   }
-  log.info('unchanged TOAST values of rows the batch lacked were read from the source (they may be newer than the change)', {
-    table: tableKey(schema),
-    fetched: lacking.length - gone,
-    gone,
-  });
   return out.filter((c): c is Change => c !== null);
 }
 

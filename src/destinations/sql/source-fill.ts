@@ -2,20 +2,18 @@ import { tableKey, type Row } from '../../core/change';
 import { DuctError } from '../../core/errors';
 import type { Logger } from '../../core/log';
 import type { SourceRowReader } from '../../core/sourceRows';
+import { readLackingFromSource, withSourceValues } from '../sourceFill';
 import { qualified, type SqlDialect } from './dialect';
 import type { TableLayout } from './layout';
 import { LOAD, type LoadTable } from './load-table';
 import type { PlannedRow, TablePlan } from './plan';
-import { keyIdOf } from './row-key';
 import type { SqlSession } from './session';
 
 /**
  * Unchanged TOAST values of rows the destination does not hold (rows that existed before the flow
  * started, say): the change does not carry them and the destination has nothing to keep, so
- * writing the row would put NULL where the source never had one. Such rows are completed from the
- * source's current row by key instead (which can be newer than the change: a later change of the
- * stream corrects it); a row the source no longer has is left out (a later delete or key change in
- * the stream accounts for it). Without a source reader the table is stopped with the reason.
+ * writing the row would put NULL where the source never had one. DuckDB finds such rows of the
+ * loaded plan with one query ({@link missingFillQuery}) and completes them ({@link completePlanFromSource}).
  *
  * Returns the plan to apply: `plan` itself when every row's fill source is in the destination.
  */
@@ -30,40 +28,49 @@ export async function completeFromSource(
 ): Promise<TablePlan> {
   if (load.keep.length === 0 || layout.key.length === 0 || load.rowCount === 0) return plan;
   const found = await session.query(missingFillQuery(d, layout, load));
-  if (found.length === 0) return plan;
-  const missing = new Set(found.map((r) => Number(r.ord)));
+  return completePlanFromSource(layout, plan, new Set(found.map((r) => Number(r.ord))), reader, log);
+}
+
+/**
+ * Completes the rows of `plan` at indexes `missing` (rows that keep columns from a destination row
+ * that is not there) from the source's current row by key (`readLackingFromSource`: the values can
+ * be newer than the change; a later change of the stream corrects them). A row the source no
+ * longer has is left out (a later delete or key change in the stream accounts for it); a
+ * soft-deleted image flags whatever the destination has at its key. Without a source reader the
+ * table is stopped with the reason. Returns `plan` itself when `missing` is empty.
+ */
+export async function completePlanFromSource(
+  layout: TableLayout,
+  plan: TablePlan,
+  missing: ReadonlySet<number>,
+  reader: SourceRowReader | undefined,
+  log: Logger,
+): Promise<TablePlan> {
+  if (missing.size === 0) return plan;
   const rows = [...missing].map((i) => plan.rows[i]!);
   const columns = [...new Set(rows.flatMap((r) => r.fill))];
   if (!reader) throw unknownValues(layout, rows, columns);
-  const live = rows.filter((r) => !r.deleted);
-  const idOf = keyIdOf(layout.key);
-  const current = new Map<unknown, Row>();
-  for (const row of await reader.rowsByKey(
-    layout.source,
-    live.map((r) => keyOf(layout, r.values)),
-  ))
-    current.set(idOf(row), row);
+  const current = await readLackingFromSource(
+    {
+      schema: layout.source,
+      key: layout.key,
+      rows: rows.filter((r) => !r.deleted),
+      keyOf: (r) => keyOf(layout, r.values),
+      columns,
+      unknown: () => unknownValues(layout, rows, columns),
+    },
+    reader,
+    log,
+  );
   const out: PlannedRow[] = [];
-  let fetched = 0;
-  let gone = 0;
   plan.rows.forEach((r, i) => {
     if (!missing.has(i)) return out.push(r);
     if (r.deleted) {
       // A soft-deleted image of a row the destination never held: flag whatever is there.
       return out.push({ ...r, action: 'soft_delete', values: keyOf(layout, r.values), fill: [], fillFrom: null });
     }
-    const src = current.get(idOf(r.values));
-    if (!src) return gone++;
-    const values: Row = { ...r.values };
-    for (const c of r.fill) values[c] = src[c] ?? null;
-    fetched++;
-    out.push({ ...r, values, fill: [], fillFrom: null });
-  });
-  log.info('unchanged TOAST values of rows the destination lacked were read from the source (they may be newer than the change)', {
-    table: tableKey(layout.source),
-    columns,
-    fetched,
-    gone,
+    const src = current.get(r);
+    if (src) out.push({ ...r, values: withSourceValues(r.values, r.fill, src), fill: [], fillFrom: null });
   });
   return { ...plan, rows: out, onlyInserts: false, onlyUpdates: false };
 }
