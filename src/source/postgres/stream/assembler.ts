@@ -142,20 +142,7 @@ export class ChangeAssembler {
       unchanged = reader.unchanged;
     }
     const key = keyOf(rel, after ?? before!, before, op === 'delete' && keyFromOld);
-    this.push(rel, {
-      op,
-      table: rel.ref,
-      lsn,
-      commitLsn: tx.commitLsn,
-      commitEndLsn: 0n,
-      commitTimeMicros: tx.commitTimeMicros,
-      xid: tx.xid,
-      seq: tx.seq++,
-      key,
-      before,
-      after,
-      unchangedToast: unchanged,
-    });
+    this.push(rel, newChange(op, rel, lsn, tx, key, before, after, unchanged));
   }
 
   /** One truncate change per truncated (non-internal) table. */
@@ -165,21 +152,9 @@ export class ChangeAssembler {
     for (const id of m.relationIds) {
       const rel = this.relationOf(id);
       if (rel.internal) continue;
-      this.push(rel, {
-        op: 'truncate',
-        table: rel.ref,
-        lsn,
-        commitLsn: tx.commitLsn,
-        commitEndLsn: 0n,
-        commitTimeMicros: tx.commitTimeMicros,
-        xid: tx.xid,
-        seq: tx.seq++,
-        key: {},
-        before: null,
-        after: null,
-        unchangedToast: [],
-        truncateOptions: { ...truncateOptions },
-      });
+      const change = newChange('truncate', rel, lsn, tx, {}, null, null, []);
+      change.truncateOptions = { ...truncateOptions };
+      this.push(rel, change);
     }
   }
 
@@ -283,4 +258,34 @@ function keyRow(rel: RelationState, values: Value[], n: number): Row {
   const key: Row = {};
   for (let i = 0; i < n; i++) key[rel.names[rel.keyIndexes[i]!]!] = values[i]!;
   return key;
+}
+
+/**
+ * A change of the open transaction `tx` at `lsn`, numbered by the transaction's next `seq`; its
+ * commit end is not known until the Commit arrives. One constructor keeps every change one shape.
+ */
+function newChange(
+  op: Change['op'],
+  rel: RelationState,
+  lsn: Lsn,
+  tx: OpenTransaction,
+  key: Row,
+  before: Row | null,
+  after: Row | null,
+  unchangedToast: string[],
+): Change {
+  return {
+    op,
+    table: rel.ref,
+    lsn,
+    commitLsn: tx.commitLsn,
+    commitEndLsn: 0n,
+    commitTimeMicros: tx.commitTimeMicros,
+    xid: tx.xid,
+    seq: tx.seq++,
+    key,
+    before,
+    after,
+    unchangedToast,
+  };
 }
