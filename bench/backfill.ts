@@ -3,14 +3,17 @@
  * workflow (DBOS parent + one child workflow per partition on the flow's queue, chunk steps) into
  * DuckDB and into a pgstream stream, with 1, 2 and 4 workers (and as many block-range partitions),
  * next to `COPY (SELECT * FROM items) TO STDOUT` of the same table by psql in the same run. Prints
- * rows/s, the ratio to COPY, this process's RSS before each run, its peak during the run (sampled
- * every 20 ms) and the process's max RSS so far (monotone, including the data generation).
+ * rows/s, the ratio to COPY, the CPU time per row of this process during the run (all threads:
+ * decode, planning, DuckDB's own threads; the PostgreSQL server's work is not in it) and of psql
+ * for the COPY, this process's RSS before each run, its peak during the run (sampled every 20 ms),
+ * the process's max RSS so far (monotone, including the data generation) and the 1-minute load
+ * average when the run ended (the machine is shared: above its 2 cores, figures are low and noisy).
  *
- *   npm run build && node dist/bench/backfill.js [--rows 1000000] [--workers 1,2,4] [--targets duckdb,pgstream]
+ *   npm run build && node dist/bench/backfill.js [--rows 1000000] [--workers 1,2,4] [--targets duckdb,pgstream] [--chunk 20000]
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DBOS } from '@dbos-inc/dbos-sdk';
 import { Client } from 'pg';
@@ -30,11 +33,27 @@ import { bindPipelineContext } from '../src/workflows/context';
 const ROWS = Number(arg('rows', '1000000'));
 const WORKERS = arg('workers', '1,2,4').split(',').map(Number);
 const TARGETS = arg('targets', 'duckdb,pgstream').split(',');
+/** Rows per chunk step (DUCTSTREAM_BACKFILL_CHUNK_ROWS); the service's default when not given. */
+const CHUNK = arg('chunk', '');
 
-function copySeconds(dsn: string): number {
+/** psql's `COPY … TO STDOUT` of the table into /dev/null: its wall time and psql's CPU time (children's rusage). */
+function copyRun(dsn: string): { seconds: number; cpuMicros: number } {
+  const cpu0 = childCpuMicros();
   const started = process.hrtime.bigint();
   execFileSync('psql', [dsn, '-qAtc', 'COPY (SELECT * FROM items) TO STDOUT'], { stdio: ['ignore', 'ignore', 'inherit'], maxBuffer: 1 << 30 });
-  return Number(process.hrtime.bigint() - started) / 1e9;
+  return { seconds: Number(process.hrtime.bigint() - started) / 1e9, cpuMicros: childCpuMicros() - cpu0 };
+}
+
+/** CPU time of this process's waited-for children so far (utime + stime from /proc/self/stat, cutime + cstime), in µs. */
+function childCpuMicros(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[13]) + Number(f[14])) * 10_000;
+}
+
+function cpuMicros(): number {
+  const u = process.cpuUsage();
+  return u.user + u.system;
 }
 
 const maxRssMb = (): number => Math.round(process.resourceUsage().maxRSS / 1024);
@@ -65,7 +84,7 @@ async function main(): Promise<void> {
     await db.query('VACUUM ANALYZE items');
     await db.end();
 
-    const env = readServiceEnv({ DUCTSTREAM_POSTGRES_DSN: stateDsn });
+    const env = readServiceEnv({ DUCTSTREAM_POSTGRES_DSN: stateDsn, ...(CHUNK ? { DUCTSTREAM_BACKFILL_CHUNK_ROWS: CHUNK } : {}) });
     const state = await openAppState(env);
     bindPipelineContext(new PipelineContext({ env, flows: state.flows, checkpoints: state.checkpoints, codecFor: getCodec, log: silentLogger }));
     await launchDbos({ env, executorId: 'bench-backfill', systemDatabaseUrl: env.dbosSystemDatabaseUrl!, log: silentLogger, listenQueues: 'all' });
@@ -73,7 +92,7 @@ async function main(): Promise<void> {
     let n = 0;
     for (const target of TARGETS) {
       for (const workers of WORKERS) {
-        const copy = copySeconds(src);
+        const copy = copyRun(src);
         const id = `bench-${target}-${workers}`;
         const destination: { name: string; type: string; options: Record<string, string> } =
           target === 'duckdb'
@@ -94,6 +113,7 @@ async function main(): Promise<void> {
         });
         const before = Math.round(process.memoryUsage.rss() / 2 ** 20);
         const rss = rssPeak();
+        const cpu0 = cpuMicros();
         const started = process.hrtime.bigint();
         const { backfillId } = await startBackfill(
           id,
@@ -102,10 +122,12 @@ async function main(): Promise<void> {
         );
         const result = await DBOS.retrieveWorkflow<BackfillResult>(backfillId).getResult({ pollingIntervalMs: 20 });
         const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+        const cpu = cpuMicros() - cpu0;
         const peak = rss.stop();
+        const load = loadavg()[0]!;
         await releaseAllBackfillRuntimes();
         const rate = result.rows / seconds;
-        const copyRate = ROWS / copy;
+        const copyRate = ROWS / copy.seconds;
         rows.push([
           target,
           String(workers),
@@ -113,14 +135,33 @@ async function main(): Promise<void> {
           fmt(rate),
           fmt(copyRate),
           `${fmt(rate / copyRate, 2)}x`,
+          fmt(cpu / result.rows, 2),
+          fmt(copy.cpuMicros / ROWS, 2),
           String(before),
           String(peak),
           String(maxRssMb()),
+          fmt(load, 1),
         ]);
         process.stderr.write(`${target} x${workers}: ${fmt(rate)} rows/s (COPY ${fmt(copyRate)} rows/s)\n`);
       }
     }
-    printTable(['target', 'workers', 'rows', 'rows/s', 'COPY rows/s', 'ratio', 'RSS before MB', 'peak RSS in run MB', 'max RSS so far MB'], rows);
+    printTable(
+      [
+        'target',
+        'workers',
+        'rows',
+        'rows/s',
+        'COPY rows/s',
+        'ratio',
+        'CPU µs/row',
+        'psql COPY CPU µs/row',
+        'RSS before MB',
+        'peak RSS in run MB',
+        'max RSS so far MB',
+        'load avg',
+      ],
+      rows,
+    );
     await shutdownDbos();
     await state.close();
   } finally {

@@ -15,6 +15,7 @@ import { loadSnapshotRelation } from '../source/postgres/snapshot/reader';
 import { openSnapshotStateStore, type SnapshotStateStore } from '../services/backfill/stateStore';
 import type { RunnerDeps } from './deps';
 import { openFlowDestinations } from './destinations';
+import { ReadAhead } from './readAhead';
 import { toEncodedBatch } from './encodedBatch';
 import { writeToAll } from './writeAll';
 
@@ -31,8 +32,11 @@ export class BackfillRuntime {
   private destinations: Promise<Destination[]> | undefined;
   private readonly relations = new Map<string, Promise<RelationState>>();
   private tail: Promise<unknown> = Promise.resolve();
+  private closed = false;
   /** Exported snapshots found gone (their session ended): readers take fresh snapshots. */
   readonly goneSnapshots = new Set<string>();
+  /** Chunks read ahead of their steps (write while reading, one chunk ahead per partition). */
+  readonly readAhead = new ReadAhead();
   readonly log: Logger;
 
   constructor(
@@ -69,6 +73,7 @@ export class BackfillRuntime {
 
   /** Writes a batch to every destination of the flow: durable when it resolves; one batch at a time. */
   write(batch: Batch): Promise<void> {
+    this.checkOpen();
     const run = this.tail.then(async () => {
       const dests = await this.openDestinations();
       await writeToAll(dests, toEncodedBatch(batch, this.deps.codecFor), this.flow.parallelism);
@@ -102,6 +107,7 @@ export class BackfillRuntime {
   }
 
   private openDestinations(): Promise<Destination[]> {
+    this.checkOpen();
     if (!this.destinations) {
       this.destinations = openFlowDestinations(this.flow, this.deps.env.wireFormat, this.log);
       this.destinations.catch(() => (this.destinations = undefined));
@@ -109,7 +115,23 @@ export class BackfillRuntime {
     return this.destinations;
   }
 
+  /**
+   * A closed runtime opens nothing again: a step still running when its workflow was cancelled
+   * (or the process shut down) fails instead of reopening destinations nobody would close.
+   */
+  private checkOpen(): void {
+    if (this.closed) {
+      throw new DuctError('unavailable', `the backfill runtime of flow ${this.flow.id} is closed`, {
+        retry: 'transient',
+        hint: 'the backfill ended, was cancelled, or the process is stopping',
+      });
+    }
+  }
+
+  /** Waits for the write in progress, then closes the destinations, the source pool and the state store. */
   async close(): Promise<void> {
+    this.closed = true;
+    await this.readAhead.close();
     await this.tail;
     const dests = await this.destinations?.catch(() => []);
     this.destinations = undefined;
@@ -117,29 +139,67 @@ export class BackfillRuntime {
   }
 }
 
-const runtimes = new Map<string, Promise<BackfillRuntime>>();
+interface Held {
+  runtime: Promise<BackfillRuntime>;
+  /** Leases taken and not yet returned (workflow bodies and steps of this process). */
+  users: number;
+}
 
-/** The backfill runtime of a flow in this process (created on first use). */
-export function backfillRuntimeFor(flowId: string, deps: RunnerDeps): Promise<BackfillRuntime> {
-  let rt = runtimes.get(flowId);
-  if (!rt) {
-    rt = (async () => {
+const runtimes = new Map<string, Held>();
+/** Runtimes being closed, by flow: a new runtime of the flow opens its destinations after. */
+const closing = new Map<string, Promise<void>>();
+
+/**
+ * Runs `fn` with the backfill runtime of a flow in this process, created on first use and closed
+ * (destinations, source pool, state store) when its last user returns it: every backfill workflow
+ * body and step of the process holds a lease while it runs, so a process that executed some
+ * partitions of a backfill whose parent ran elsewhere, or whose backfill was cancelled (a cancelled
+ * workflow runs no further step), does not keep the flow's destinations open (a DuckDB file stays
+ * locked while any process holds it).
+ */
+export async function withBackfillRuntime<T>(flowId: string, deps: RunnerDeps, fn: (rt: BackfillRuntime) => Promise<T>): Promise<T> {
+  let held = runtimes.get(flowId);
+  if (!held) {
+    const before = closing.get(flowId);
+    const runtime = (async () => {
+      await before;
       const flow = await deps.flows.get(flowId);
       if (!flow) throw new DuctError('not_found', `flow "${flowId}" does not exist`, { retry: 'never', field: 'flow_id' });
       return new BackfillRuntime(flow, deps);
     })();
-    rt.catch(() => runtimes.delete(flowId));
-    runtimes.set(flowId, rt);
+    held = { runtime, users: 0 };
+    runtimes.set(flowId, held);
   }
-  return rt;
+  held.users++;
+  try {
+    return await fn(await held.runtime);
+  } finally {
+    held.users--;
+    if (held.users === 0 && runtimes.get(flowId) === held) await closeHeld(flowId, held);
+  }
 }
 
-export async function releaseBackfillRuntime(flowId: string): Promise<void> {
-  const rt = runtimes.get(flowId);
+async function closeHeld(flowId: string, held: Held): Promise<void> {
   runtimes.delete(flowId);
-  await (await rt?.catch(() => undefined))?.close();
+  const done = (async () => {
+    const rt = await held.runtime.catch(() => undefined);
+    await rt?.close();
+  })();
+  closing.set(flowId, done);
+  try {
+    await done;
+  } finally {
+    if (closing.get(flowId) === done) closing.delete(flowId);
+  }
 }
 
+/** Closes every backfill runtime of this process now (shutdown), whatever its leases. */
 export async function releaseAllBackfillRuntimes(): Promise<void> {
-  await Promise.allSettled([...runtimes.keys()].map(releaseBackfillRuntime));
+  await Promise.allSettled([...runtimes.entries()].map(([flowId, held]) => closeHeld(flowId, held)));
+  await Promise.allSettled([...closing.values()]);
+}
+
+/** Flows whose backfill runtime is open in this process (tests, status). */
+export function openBackfillRuntimes(): string[] {
+  return [...runtimes.keys()];
 }

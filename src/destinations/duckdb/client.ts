@@ -126,8 +126,8 @@ function openError(e: unknown, path: string, field: string): DuctError {
 }
 
 /**
- * A DuckDB connection as a {@link SqlSession}. Loads use the Appender with whole data chunks
- * (vectors of 2048 rows), the fastest way into DuckDB from Node.
+ * A DuckDB connection as a {@link SqlSession}. Loads (and appends to targets inside a transaction)
+ * use the Appender with whole data chunks (vectors of 2048 rows), the fastest way into DuckDB from Node.
  */
 export class DuckdbSession implements SqlSession {
   constructor(private readonly conn: DuckDBConnection) {}
@@ -201,9 +201,23 @@ export class DuckdbSession implements SqlSession {
     } catch (e) {
       throw e instanceof DuctError ? e : classify(e, `loading ${table.schema}.${table.name}`);
     } finally {
-      if (!ok) appender.clear();
-      appender.closeSync();
+      if (ok) appender.closeSync();
+      else {
+        // After a failed append (a duplicate key inside a transaction) the appender cannot flush
+        // any more: its rows are dropped, and the error above is the one that counts.
+        try {
+          appender.clear();
+          appender.closeSync();
+        } catch {
+          // the transaction is aborted; the caller rolls it back
+        }
+      }
     }
+  }
+
+  /** The Appender runs in the connection's transaction and checks the table's constraints. */
+  appendInTransaction(table: QualifiedName, columns: LoadColumn[], rowCount: number): Promise<void> {
+    return this.load(table, columns, rowCount);
   }
 }
 

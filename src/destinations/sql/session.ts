@@ -37,4 +37,10 @@ export interface SqlSession {
    * (load tables: session-private, so loading them outside the batch's transaction is safe).
    */
   load(table: QualifiedName, columns: LoadColumn[], rowCount: number): Promise<void>;
+  /**
+   * Optional: appends rows as `load` does, but to any table and inside the session's open
+   * transaction (rolled back with it), enforcing the table's constraints (a duplicate key throws).
+   * With it, batches of backfilled rows skip the load table (see `direct-append.ts`).
+   */
+  appendInTransaction?(table: QualifiedName, columns: LoadColumn[], rowCount: number): Promise<void>;
 }

@@ -2,11 +2,12 @@ import type { Change, TableRef } from '../../core/change';
 import type { SourceRowReader } from '../../core/sourceRows';
 import type { Logger } from '../../core/log';
 import type { ApplyStrategy, EvolveTable, TableWork } from './apply-strategy';
-import { type ColumnDef, type QualifiedName, type SqlDialect } from './dialect';
+import { qualified, type ColumnDef, type QualifiedName, type SqlDialect } from './dialect';
 import { withTables } from './errors';
 import { heldKeys } from './held-keys';
 import { completeFromSource } from './source-fill';
 import { FastScript, fastRows, runApply } from './fast-apply';
+import { applyByDirectAppend, directAppendable } from './direct-append';
 import { stagingName, targetName, type TableLayout } from './layout';
 import { buildLoadData, type LoadTable } from './load-table';
 import { createMetaTableStatements, parseWatermarkRows, selectWatermarks, updateWatermark, upsertWatermark, type Watermark } from './meta-table';
@@ -38,17 +39,22 @@ export class TransactionalApply implements ApplyStrategy {
   /** Reusable load tables by column signature. */
   private readonly loadTables = new Map<string, LoadSlot[]>();
   private loadTableCount = 0;
+  /** Column names of destination tables in table order, as read when they were ensured. */
+  private readonly tableColumns = new Map<string, string[]>();
 
   constructor(private readonly cfg: TransactionalApplyConfig) {}
 
   async ensureTable(layout: TableLayout, columns: ColumnDef[]): Promise<string[]> {
     const { session, dialect: d } = this.cfg;
     await session.executeScript([d.createSchema(layout.target.schema), d.createTable(layout.target, columns, layout.constraintKey)]);
-    return (await session.query(d.listColumns(layout.target))).map((r) => String(r.column_name));
+    const names = (await session.query(d.listColumns(layout.target))).map((r) => String(r.column_name));
+    this.tableColumns.set(qualified(d, layout.target), names);
+    return names;
   }
 
   async evolveTable(input: EvolveTable): Promise<void> {
     const { session, dialect: d } = this.cfg;
+    this.tableColumns.delete(qualified(d, input.table));
     const existing = new Set((await session.query(d.listColumns(input.table))).map((r) => String(r.column_name)));
     if (existing.size === 0) return;
     const statements = evolutionStatements(d, ansiAlterSyntax(d), { ...input, existing });
@@ -67,6 +73,17 @@ export class TransactionalApply implements ApplyStrategy {
 
   async apply(work: TableWork[]): Promise<void> {
     const { dialect: d } = this.cfg;
+    if (directAppendable(d, this.cfg.session, work, (w) => this.tableColumns.get(qualified(d, w.layout.target)))) {
+      try {
+        await applyByDirectAppend(d, this.cfg.session, work, (w) => this.watermarkStatement(w.watermark!));
+        return;
+      } catch (e) {
+        this.cfg.log.debug('appending backfilled rows to their targets failed (a key is there already?); applying the batch with upserts', {
+          flow: this.cfg.flowId,
+          error: e instanceof Error ? e.message : String(e),
+        });
+      }
+    }
     const used = new Set<LoadSlot>();
     /** Every row written by upsert: always right. */
     const script: string[] = [d.beginTransaction];
@@ -97,8 +114,7 @@ export class TransactionalApply implements ApplyStrategy {
           fast.add(update.slice(-1));
         }
         if (watermark) {
-          const w = watermark;
-          const moveTo = w.existed ? updateWatermark(d, w.key, w.to, w.commitTimeMicros) : upsertWatermark(d, w.key, w.to, w.commitTimeMicros);
+          const moveTo = this.watermarkStatement(watermark);
           script.push(moveTo);
           fast.add([moveTo]);
         }
@@ -148,6 +164,12 @@ export class TransactionalApply implements ApplyStrategy {
       await session.execute(d.rollback).catch(() => undefined);
       throw e;
     }
+  }
+
+  /** The statement that moves a table's watermark in the meta table. */
+  private watermarkStatement(w: NonNullable<TableWork['watermark']>): string {
+    const d = this.cfg.dialect;
+    return w.existed ? updateWatermark(d, w.key, w.to, w.commitTimeMicros) : upsertWatermark(d, w.key, w.to, w.commitTimeMicros);
   }
 
   /** The statements that apply a loaded plan and then empty its load table. */

@@ -2,17 +2,17 @@ import { DBOS } from '@dbos-inc/dbos-sdk';
 import { tableKey, type TableRef } from '../../core/change';
 import { formatLsn, parseLsn } from '../../core/lsn';
 import { sleep } from '../../core/retry';
-import { backfillRuntimeFor, releaseBackfillRuntime } from '../../pipeline/backfillRuntime';
+import { withBackfillRuntime } from '../../pipeline/backfillRuntime';
 import { pipelineContext } from '../context';
 import { catalogQueryOf } from '../../source/postgres/catalogQuery';
 import { connectClient, endQuietly } from '../../source/postgres/connect';
 import { parseQualifiedTable, quoteIdent, quoteTable } from '../../source/postgres/identifiers';
 import { preparePostgresSource } from '../../source/postgres/prepare';
-import { isSnapshotGone, releaseSnapshot, takeSnapshot } from '../../source/postgres/snapshot/exported';
+import { releaseSnapshot, takeSnapshot } from '../../source/postgres/snapshot/exported';
 import { partitionLabel, partitioningOf, planPartitions, type PartitionTask } from '../../source/postgres/snapshot/partitions';
-import { readChunk } from '../../source/postgres/snapshot/reader';
 import { resolveSnapshotTables } from '../../source/postgres/snapshot/tables';
 import { activeRunOf } from '../flowQueue';
+import { chunkReadKey, readChunkUnderSnapshot } from './chunkReads';
 import { backfillQueueName, backfillQueueOptions, type BackfillPlan, type BackfillRequest, type SnapshotRef } from './types';
 
 /**
@@ -33,60 +33,61 @@ export const tableRefOf = (t: string): TableRef => parseQualifiedTable(t, 'table
  */
 export async function planBackfill(backfillId: string, req: BackfillRequest): Promise<BackfillPlan> {
   const deps = pipelineContext().deps;
-  const rt = await backfillRuntimeFor(req.flowId, deps);
-  const cfg = rt.sourceConfig;
-  await preparePostgresSource(cfg, { flowId: req.flowId, log: rt.log });
-  const client = await connectClient(cfg.dsn, 'source.options.dsn', { applicationName: 'ductstream-backfill-plan' });
-  let tables;
-  try {
-    tables = await resolveSnapshotTables(
-      catalogQueryOf(client),
-      cfg,
-      req.tables.map(tableRefOf),
-      req.partitionColumn,
-      {
-        tables: 'tables',
-        partitionColumn: 'partition_column',
-      },
-      rt.log,
-    );
-    // An integer partition column is split by range over min..max (cheaper to read than hash: a range is one index range).
-    if (req.partitionColumn !== undefined) {
-      for (const t of tables) {
-        if (!t.integerColumns?.includes(req.partitionColumn)) continue;
-        const col = quoteIdent(req.partitionColumn);
-        const [r] = (
-          await client.query<{ min: string | null; max: string | null }>(
-            `SELECT min(${col})::text AS min, max(${col})::text AS max FROM ${quoteTable(t.table)}`,
-          )
-        ).rows;
-        if (r?.min != null && r.max != null) t.range = { min: r.min, max: r.max };
+  return withBackfillRuntime(req.flowId, deps, async (rt) => {
+    const cfg = rt.sourceConfig;
+    await preparePostgresSource(cfg, { flowId: req.flowId, log: rt.log });
+    const client = await connectClient(cfg.dsn, 'source.options.dsn', { applicationName: 'ductstream-backfill-plan' });
+    let tables;
+    try {
+      tables = await resolveSnapshotTables(
+        catalogQueryOf(client),
+        cfg,
+        req.tables.map(tableRefOf),
+        req.partitionColumn,
+        {
+          tables: 'tables',
+          partitionColumn: 'partition_column',
+        },
+        rt.log,
+      );
+      // An integer partition column is split by range over min..max (cheaper to read than hash: a range is one index range).
+      if (req.partitionColumn !== undefined) {
+        for (const t of tables) {
+          if (!t.integerColumns?.includes(req.partitionColumn)) continue;
+          const col = quoteIdent(req.partitionColumn);
+          const [r] = (
+            await client.query<{ min: string | null; max: string | null }>(
+              `SELECT min(${col})::text AS min, max(${col})::text AS max FROM ${quoteTable(t.table)}`,
+            )
+          ).rows;
+          if (r?.min != null && r.max != null) t.range = { min: r.min, max: r.max };
+        }
       }
+    } finally {
+      await endQuietly(client);
     }
-  } finally {
-    await endQuietly(client);
-  }
-  const queueName = backfillQueueName(req.flowId);
-  await DBOS.registerQueue(queueName, backfillQueueOptions(req.workers));
-  if (await activeRunOf(req.flowId)) await sleep(HOLD_SETTLE_MS);
-  const snap = await takeSnapshot(cfg.dsn, backfillId, req.consistent, rt.log);
-  const parts = planPartitions(tables, {
-    partitionColumn: req.partitionColumn,
-    partitionCount: req.partitionCount,
-    chunkRows: deps.env.runner.backfillChunkRows,
+    const queueName = backfillQueueName(req.flowId);
+    await DBOS.registerQueue(queueName, backfillQueueOptions(req.workers));
+    if (await activeRunOf(req.flowId)) await sleep(HOLD_SETTLE_MS);
+    const snap = await takeSnapshot(cfg.dsn, backfillId, req.consistent, rt.log);
+    const parts = planPartitions(tables, {
+      partitionColumn: req.partitionColumn,
+      partitionCount: req.partitionCount,
+      chunkRows: deps.env.runner.backfillChunkRows,
+    });
+    return {
+      snapshot: { name: snap.name, lsn: formatLsn(snap.lsn), timeMicros: snap.timeMicros.toString(), rowsLsn: formatLsn(rowsPosition(req, snap.lsn)) },
+      queueName,
+      tables: tables.map((t) => ({
+        table: tableKey(t.table),
+        estimatedRows: t.estimatedRows,
+        partitions: parts.filter((p) => tableKey(p.table) === tableKey(t.table)).length,
+        partitioning: partitioningOf(parts.filter((p) => tableKey(p.table) === tableKey(t.table))),
+      })),
+      partitions: parts.map((task, i) => ({ id: `${backfillId}.p${i}`, label: partitionLabel(task), task })),
+      startedAtMs: Date.now(),
+    };
   });
-  return {
-    snapshot: { name: snap.name, lsn: formatLsn(snap.lsn), timeMicros: snap.timeMicros.toString(), rowsLsn: formatLsn(rowsPosition(req, snap.lsn)) },
-    queueName,
-    tables: tables.map((t) => ({
-      table: tableKey(t.table),
-      estimatedRows: t.estimatedRows,
-      partitions: parts.filter((p) => tableKey(p.table) === tableKey(t.table)).length,
-      partitioning: partitioningOf(parts.filter((p) => tableKey(p.table) === tableKey(t.table))),
-    })),
-    partitions: parts.map((task, i) => ({ id: `${backfillId}.p${i}`, label: partitionLabel(task), task })),
-    startedAtMs: Date.now(),
-  };
 }
 
 /** Where snapshot rows sit (see {@link SnapshotRef.rowsLsn}): one below the hold LSN, never above the snapshot. */
@@ -94,8 +95,6 @@ export function rowsPosition(req: Pick<BackfillRequest, 'holdLsn'>, snapshotLsn:
   const hold = parseLsn(req.holdLsn);
   return hold > 0n && hold <= snapshotLsn ? hold - 1n : snapshotLsn;
 }
-
-const SNAPSHOT_NAME = /^[0-9A-F-]+$/i;
 
 export interface ChunkResult {
   rows: number;
@@ -107,6 +106,11 @@ export interface ChunkResult {
  * the chunk is read under a fresh snapshot: its rows keep the snapshot LSN as position, so
  * streamed changes at or after that LSN are applied over them and the result still converges
  * to the source (README, "Backfill").
+ *
+ * Write while reading: before writing its rows, the step starts reading the partition's next chunk
+ * (one chunk ahead, no more: memory stays at two chunks per partition), which the next step takes
+ * instead of reading it. The read-ahead is a cache of a read under the same snapshot, never
+ * recorded: after a crash or a failed write the next chunk is simply read again.
  */
 export async function copyChunk(
   backfillId: string,
@@ -116,64 +120,42 @@ export async function copyChunk(
   rowsBefore: number,
   snap: SnapshotRef,
 ): Promise<ChunkResult> {
-  const rt = await backfillRuntimeFor(flowId, pipelineContext().deps);
-  const rel = await rt.relation(part.table);
-  const client = await rt.pool.connect();
-  let changes;
-  try {
-    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    if (snap.name !== null && SNAPSHOT_NAME.test(snap.name) && !rt.goneSnapshots.has(snap.name)) {
-      try {
-        await client.query(`SET TRANSACTION SNAPSHOT '${snap.name}'`);
-      } catch (e) {
-        if (!isSnapshotGone(e)) throw e;
-        rt.goneSnapshots.add(snap.name);
-        rt.log.warn('the exported snapshot is gone (its process ended); reading under fresh snapshots, converging through the stream', {
-          backfill: backfillId,
-          snapshot: snap.name,
-        });
-        await client.query('ROLLBACK');
-        await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-      }
+  return withBackfillRuntime(flowId, pipelineContext().deps, async (rt) => {
+    const rel = await rt.relation(part.table);
+    const read = (c: number) => readChunkUnderSnapshot(rt, backfillId, rel, part, c, snap);
+    const key = chunkReadKey(backfillId, part);
+    const changes = (await rt.readAhead.take(key, chunk)) ?? (await read(chunk));
+    if (chunk + 1 < part.endChunk) rt.readAhead.start(key, chunk + 1, () => read(chunk + 1));
+    if (changes.length > 0) {
+      await rt.write({ flowId, changes, schemas: new Map([[rel.key, rel.schema]]), firstLsn: changes[0]!.lsn, checkpointLsn: changes[0]!.commitLsn });
     }
-    changes = await readChunk(client, rel, part, chunk, {
-      lsn: parseLsn(snap.rowsLsn ?? snap.lsn),
-      snapshotLsn: parseLsn(snap.lsn),
-      timeMicros: BigInt(snap.timeMicros),
+    await rt.state.record({
+      flowId,
+      backfillId,
+      table: tableKey(part.table),
+      partition: `${part.kind}:${part.index}`,
+      status: chunk + 1 >= part.endChunk ? 'done' : 'running',
+      rowsDone: rowsBefore + changes.length,
+      rowsEstimated: part.estimatedRows,
+      chunksDone: chunk + 1 - part.firstChunk,
+      chunks: part.endChunk - part.firstChunk,
+      snapshotLsn: snap.lsn,
     });
-    await client.query('COMMIT');
-  } catch (e) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw e;
-  } finally {
-    client.release();
-  }
-  if (changes.length > 0) {
-    await rt.write({ flowId, changes, schemas: new Map([[rel.key, rel.schema]]), firstLsn: changes[0]!.lsn, checkpointLsn: changes[0]!.commitLsn });
-  }
-  await rt.state.record({
-    flowId,
-    backfillId,
-    table: tableKey(part.table),
-    partition: `${part.kind}:${part.index}`,
-    status: chunk + 1 >= part.endChunk ? 'done' : 'running',
-    rowsDone: rowsBefore + changes.length,
-    rowsEstimated: part.estimatedRows,
-    chunksDone: chunk + 1 - part.firstChunk,
-    chunks: part.endChunk - part.firstChunk,
-    snapshotLsn: snap.lsn,
+    return { rows: changes.length };
   });
-  return { rows: changes.length };
 }
 
 /** Resolves staged tables at the end of a backfill; returns how many destinations resolved. */
 export async function resolveBackfillStaging(req: BackfillRequest): Promise<number> {
-  const rt = await backfillRuntimeFor(req.flowId, pipelineContext().deps);
-  return rt.resolveStaging(req.tables.map(tableRefOf), req.resync ? 'replace' : undefined, req.resolveStaging ? 'append' : 'none');
+  return withBackfillRuntime(req.flowId, pipelineContext().deps, (rt) =>
+    rt.resolveStaging(req.tables.map(tableRefOf), req.resync ? 'replace' : undefined, req.resolveStaging ? 'append' : 'none'),
+  );
 }
 
-/** Ends the exporting session and the flow's backfill runtime in this process. */
-export async function finishBackfill(backfillId: string, flowId: string): Promise<void> {
+/**
+ * Ends the exporting session. The flow's backfill runtime of this process closes by itself when
+ * its last user (workflow body or step, see `withBackfillRuntime`) is done.
+ */
+export async function finishBackfill(backfillId: string): Promise<void> {
   await releaseSnapshot(backfillId);
-  await releaseBackfillRuntime(flowId);
 }

@@ -1,7 +1,10 @@
 import { DBOS, Error as DBOSErrors } from '@dbos-inc/dbos-sdk';
 import { backfillStepAttempts } from '../../config/env';
 import { DuctError, retryClassOf } from '../../core/errors';
+import { withBackfillRuntime } from '../../pipeline/backfillRuntime';
+import { releaseSnapshot } from '../../source/postgres/snapshot/exported';
 import type { PartitionTask } from '../../source/postgres/snapshot/partitions';
+import { pipelineContext } from '../context';
 import { copyChunk, finishBackfill, planBackfill, resolveBackfillStaging } from './steps';
 import {
   BACKFILL_PARTITION_WORKFLOW,
@@ -26,9 +29,16 @@ const STEP_RETRY = {
 /**
  * One partition: its chunks in order, each a `copyChunk` step (read under the snapshot, write to
  * every destination). A kill -9 resumes at the first chunk not recorded as done; a finished
- * partition is never read again. Progress is the workflow's `progress` event.
+ * partition is never read again. Progress is the workflow's `progress` event. The body holds the
+ * flow's backfill runtime of this process from its first chunk to its end, whatever the end
+ * (done, failed, cancelled), so the runtime's destinations and read-ahead live across its steps
+ * and close when no partition of the flow runs here any more.
  */
-async function partitionBody(backfillId: string, flowId: string, part: PartitionTask, snap: SnapshotRef): Promise<{ rows: number }> {
+function partitionBody(backfillId: string, flowId: string, part: PartitionTask, snap: SnapshotRef): Promise<{ rows: number }> {
+  return withBackfillRuntime(flowId, pipelineContext().deps, () => partitionChunks(backfillId, flowId, part, snap));
+}
+
+async function partitionChunks(backfillId: string, flowId: string, part: PartitionTask, snap: SnapshotRef): Promise<{ rows: number }> {
   let rows = 0;
   const chunks = part.endChunk - part.firstChunk;
   for (let c = part.firstChunk; c < part.endChunk; c++) {
@@ -49,7 +59,11 @@ export const backfillPartition = DBOS.registerWorkflow(partitionBody, { name: BA
  * process of the application listening to that queue takes partitions) → resolve staging → release
  * the snapshot. The plan is the workflow's `plan` event.
  */
-async function backfillBody(req: BackfillRequest): Promise<BackfillResult> {
+function backfillBody(req: BackfillRequest): Promise<BackfillResult> {
+  return withBackfillRuntime(req.flowId, pipelineContext().deps, () => backfillSteps(req));
+}
+
+async function backfillSteps(req: BackfillRequest): Promise<BackfillResult> {
   const id = DBOS.workflowID!;
   const plan = await DBOS.runStep(() => planBackfill(id, req), { name: 'planBackfill', ...STEP_RETRY });
   await DBOS.setEvent(PLAN_EVENT, plan);
@@ -66,7 +80,17 @@ async function backfillBody(req: BackfillRequest): Promise<BackfillResult> {
     if (e instanceof DBOSErrors.DBOSWorkflowCancelledError || e instanceof DBOSErrors.DBOSAwaitedWorkflowCancelledError) throw e;
     throw new DuctError('failed_precondition', `backfill ${id} failed: ${e instanceof Error ? e.message : String(e)}`, { retry: 'never', cause: e });
   } finally {
-    await DBOS.runStep(() => finishBackfill(id, req.flowId), { name: 'finishBackfill' });
+    await finish(id);
+  }
+}
+
+/** The `finishBackfill` step; a cancelled workflow runs no step, so the exporting session of this process is ended without. */
+async function finish(id: string): Promise<void> {
+  try {
+    await DBOS.runStep(() => finishBackfill(id), { name: 'finishBackfill' });
+  } catch (e) {
+    await releaseSnapshot(id);
+    if (!(e instanceof DBOSErrors.DBOSWorkflowCancelledError)) throw e;
   }
 }
 
