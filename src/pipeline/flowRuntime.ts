@@ -133,6 +133,7 @@ export class FlowRuntime {
       if (this.ddl && this.source && (await this.ddl.releasedAny())) await this.closeStream();
       await this.ensureOpen(from);
       const t = this.tally;
+      if (t.end === 'held') t.end = undefined; // a new hold began: read on past the dropped batch, as before
       if (from > t.checkpoint) t.checkpoint = from;
       t.ddlEvents.push(...(this.ddl?.takeRecovered() ?? []));
       this.loop.shouldStop = hooks.shouldStop;
