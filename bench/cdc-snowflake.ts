@@ -12,6 +12,7 @@ import { getDestinationKind } from '../src/destinations/registry';
 import type { SnowflakeDestination } from '../src/destinations/snowflake/destination';
 import { ChangeLog, destinationContext, table } from '../test/support/changes';
 import { SnowflakeStandIn } from '../test/support/peers/snowflake/standIn';
+import { rssLine } from './support';
 
 async function main(): Promise<void> {
   const total = Number(process.argv[2] ?? 20_000);
@@ -58,7 +59,9 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+main()
+  .then(() => process.stdout.write(rssLine()))
+  .catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { duckdbDestinationKind } from '../src/destinations/duckdb';
 import type { DuckdbDestination } from '../src/destinations/duckdb/destination';
 import { ChangeLog, destinationContext, table } from '../test/support/changes';
+import { rssLine } from './support';
 
 async function main(): Promise<void> {
   const total = Number(process.argv[2] ?? 100_000);
@@ -54,7 +55,9 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+main()
+  .then(() => process.stdout.write(rssLine()))
+  .catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });

@@ -7,7 +7,10 @@
  * pgoutput client on another slot measures the same thing for the raw stream at the same time.
  *
  *   npm run build && node dist/bench/latency.js [--rates 100,1000,10000] [--seconds 5]
- *     [--destinations kafka,pgstream,http,duckdb] [--batch-timeout 1s]
+ *     [--destinations kafka,pgstream,http,duckdb] [--batch-timeout 1s] [--step-max-ms 2000]
+ *
+ * `--step-max-ms` sets DUCTSTREAM_STEP_MAX_MS (how long one deliverBatch step runs before the
+ * workflow records it and commits the checkpoint): small values show what the step boundary costs.
  */
 import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -32,6 +35,7 @@ const RATES = arg('rates', '100,1000,10000').split(',').map(Number);
 const SECONDS = Number(arg('seconds', '5'));
 const DESTINATIONS = arg('destinations', 'kafka,pgstream,http,duckdb').split(',');
 const BATCH_TIMEOUT = arg('batch-timeout', '1s');
+const STEP_MAX_MS = arg('step-max-ms', '2000');
 const TICK_MS = 10;
 
 /** The webhook peer of bench/cdc-http.ts, in a child process. */
@@ -71,7 +75,7 @@ async function main(): Promise<void> {
     await db.query('CREATE PUBLICATION bench_pub FOR TABLE items');
     // The bench cluster runs with synchronous_commit=off: the WAL writer would hold commits up to 200 ms.
     await db.query('SET synchronous_commit = on');
-    const env = readServiceEnv({ DUCTSTREAM_POSTGRES_DSN: stateDsn });
+    const env = readServiceEnv({ DUCTSTREAM_POSTGRES_DSN: stateDsn, DUCTSTREAM_STEP_MAX_MS: STEP_MAX_MS });
     const state = await openAppState(env);
     bindPipelineContext(new PipelineContext({ env, flows: state.flows, checkpoints: state.checkpoints, codecFor: getCodec, log: silentLogger }));
     for (const d of DESTINATIONS) timeDestinationKind(d);
@@ -138,7 +142,7 @@ async function main(): Promise<void> {
     await shutdownDbos();
     await state.close();
     process.stdout.write(
-      `\nbench/latency: commit → destination acknowledgement, 5-column rows, json, a transaction every ${TICK_MS} ms, ${SECONDS} s per phase, batch_timeout ${BATCH_TIMEOUT}; raw = a bare pgoutput client on its own slot at the same time; load average ${os
+      `\nbench/latency: commit → destination acknowledgement, 5-column rows, json, a transaction every ${TICK_MS} ms, ${SECONDS} s per phase, batch_timeout ${BATCH_TIMEOUT}, step max ${STEP_MAX_MS} ms; raw = a bare pgoutput client on its own slot at the same time; load average ${os
         .loadavg()
         .map((l) => l.toFixed(1))
         .join(' ')} on ${os.cpus().length} CPUs\n`,

@@ -19,6 +19,7 @@ import { openFlowDestinations } from './destinations';
 import { toEncodedBatch } from './encodedBatch';
 import type { FlowProgress } from './progress';
 import { writeToAll } from './writeAll';
+import { asError, emptyTally, idleLoop, MIN_RUN_AHEAD_MS, type AttachedStep, type LoopState, type StepHooks, type StepOutcome, type Tally } from './stepLoop';
 
 export interface DeliverResult {
   rows: number;
@@ -49,8 +50,12 @@ export class FlowRuntime {
   private destinations: Destination[] = [];
   /** Position the open stream has delivered up to; meaningful only while `source` is open. */
   private position: Lsn = -1n;
-  /** The checkpoint the last step returned: below `position` while a table is held for a schema change. */
+  /** The checkpoint the last step returned: below `position` while a table is held for a schema change, or while running ahead. */
   private returned: Lsn = -1n;
+  /** The delivery loop over the open stream and the step attached to it. */
+  private loop: LoopState = idleLoop();
+  /** What the loop delivered since the last step ended. */
+  private tally: Tally = emptyTally(-1n);
   /** Schema-change detection and governance (needs the state database). */
   private readonly ddl?: DdlStage;
   /**
@@ -81,6 +86,9 @@ export class FlowRuntime {
 
   /** Creates what the source needs (publication, slot, state table) and returns the start position. */
   async prepare(startLsnOverride: Lsn | undefined): Promise<{ startLsn: Lsn; checkpoint: Lsn | null }> {
+    // A run that ended early (cancelled, interrupted) may have left the loop running ahead: let it finish.
+    this.loop.runAhead = false;
+    await this.loop.done;
     const prepared = await preparePostgresSource(this.sourceConfig, { flowId: this.flow.id, log: this.log });
     const confirmed = prepared.confirmedFlushLsn;
     if (startLsnOverride !== undefined && (confirmed === null || startLsnOverride < confirmed)) {
@@ -98,9 +106,23 @@ export class FlowRuntime {
     return { startLsn, checkpoint };
   }
 
-  /** Reads and delivers batches from `from` until the step's bounds, an empty poll, or a stop request. */
-  async deliver(from: Lsn, shouldStop: () => boolean): Promise<DeliverResult> {
+  /**
+   * One step: delivers from `from` until the step's bounds (DUCTSTREAM_STEP_MAX_ROWS / _MS), an
+   * empty poll, a stop request, or the end of a backfill hold, and returns where the checkpoint may
+   * move: only up to what every destination has acknowledged.
+   *
+   * Delivery does not pause at the step boundary. When `hooks.endOfStep` allows it, the delivery
+   * loop keeps reading and writing while the workflow records the step and commits the checkpoint
+   * (run-ahead), and the next step is credited with what it wrote meanwhile; so a change committed
+   * during the boundary reaches the destinations without waiting for the next step. Run-ahead is
+   * bounded (one step's rows and time at most, never while a backfill holds the checkpoint) and
+   * stops with the run: what it wrote past the last recorded checkpoint is delivered again by the
+   * next run (at-least-once, as after a crash). A failure while running ahead is thrown by the next step.
+   */
+  async deliver(from: Lsn, hooks: StepHooks): Promise<DeliverResult> {
     try {
+      const failed = this.loop.failure;
+      if (failed !== undefined) throw failed;
       if (this.frozenAt !== null && !(await this.currentHold())) {
         // The backfill ended: re-read from the checkpoint before the first change left out, with
         // destinations reopened (their cached watermarks predate the snapshot rows).
@@ -110,63 +132,150 @@ export class FlowRuntime {
       }
       if (this.ddl && this.source && (await this.ddl.releasedAny())) await this.closeStream();
       await this.ensureOpen(from);
-      const started = Date.now();
-      const p = this.progress;
-      let rows = 0;
-      let batches = 0;
-      let checkpoint = from > this.position ? from : this.position;
-      let empty = false;
-      const ddlEvents: number[] = this.ddl?.takeRecovered() ?? [];
-      while (!shouldStop()) {
-        const read = await this.reader!.next();
-        if (!read) throw new DuctError('source_failed', 'the replication stream ended unexpectedly', { retry: 'transient' });
-        // Looked up per batch (cached ~1 s): a backfill starting mid-step holds its tables from the next batch on.
-        const hold = await this.currentHold();
-        // The hold ended mid-step: this batch is dropped unwritten; the next step re-reads from the held checkpoint.
-        if (!hold && this.frozenAt !== null) break;
-        let batch = hold ? this.withoutHeld(read, hold, checkpoint) : read;
-        const before = checkpoint;
-        if (batch.checkpointLsn > checkpoint) checkpoint = batch.checkpointLsn;
-        if (this.ddl && (batch.changes.length > 0 || batch.ddl)) {
-          const staged = await this.ddl.process(batch, before, this.destinations);
-          ddlEvents.push(...staged.waiting);
-          if (staged.batch.changes.length === 0) {
-            this.position = checkpoint;
-            if (Date.now() - started >= this.deps.env.runner.stepMaxMs) break;
-            continue;
-          }
-          batch = staged.batch;
-        }
-        if (batch.changes.length === 0) {
-          if (this.sourceConfig.emitEmpty) await writeToAll(this.destinations, toEncodedBatch(batch, this.deps.codecFor), this.flow.parallelism);
-          this.position = checkpoint;
-          empty = rows === 0 && this.hasCaughtUp(checkpoint);
-          if (empty) recordCaughtUp(this.flow.id, this.source!.stats().receivedLsn);
-          break;
-        }
-        const writeStart = performance.now();
-        await writeToAll(this.destinations, toEncodedBatch(batch, this.deps.codecFor), this.flow.parallelism);
-        observeBatchDuration(this.flow.id, (performance.now() - writeStart) / 1000);
-        this.position = checkpoint;
-        recordDelivered(this.flow.id, batch.changes, this.source!.stats().receivedLsn);
-        rows += batch.changes.length;
-        batches++;
-        p.rows += batch.changes.length;
-        p.batches++;
-        if (rows >= this.deps.env.runner.stepMaxRows || Date.now() - started >= this.deps.env.runner.stepMaxMs) break;
-      }
-      this.updateProgress();
-      if (this.frozenAt !== null) this.position = this.frozenAt;
-      const bound = this.ddl?.checkpointBound();
-      const upTo = this.frozenAt ?? checkpoint;
-      this.returned = bound !== undefined && bound < upTo ? bound : upTo;
-      return { rows, batches, checkpointLsn: formatLsn(this.returned), empty, ddlEvents };
+      const t = this.tally;
+      if (t.end === 'held') t.end = undefined; // a new hold began: read on past the dropped batch, as before
+      if (from > t.checkpoint) t.checkpoint = from;
+      t.ddlEvents.push(...(this.ddl?.takeRecovered() ?? []));
+      this.loop.shouldStop = hooks.shouldStop;
+      const outcome = await new Promise<StepOutcome>((settle) => {
+        this.loop.attached = { started: Date.now(), hooks, settle };
+        if (!this.loop.running) this.startLoop();
+      });
+      if ('error' in outcome) throw outcome.error;
+      return outcome.result;
     } catch (e) {
       this.log.warn('delivery failed; the stream will reopen from the checkpoint', { error: describeError(e) });
       recordFailure(this.flow.id, e instanceof DuctError ? e.message : describeError(e), e instanceof DuctError ? (e.hint ?? '') : '');
       await this.close();
       throw e;
     }
+  }
+
+  /** Starts the delivery loop on the open stream (at most one runs). */
+  private startLoop(): void {
+    const token = { halted: false };
+    this.loop.token = token;
+    this.loop.running = true;
+    this.loop.done = this.runLoop(token, this.reader!);
+  }
+
+  /**
+   * Reads and writes batches while a step is attached, and while running ahead between steps;
+   * ends the attached step at its bounds (see {@link deliver}). Ends when run-ahead may not go on,
+   * or when halted (the stream closing: a batch read then is dropped, the stream reopens at the checkpoint).
+   */
+  private async runLoop(token: { halted: boolean }, reader: BatchReader): Promise<void> {
+    try {
+      for (;;) {
+        if (token.halted) return;
+        const step = this.loop.attached;
+        if (step) {
+          if (this.stepEnds(step)) {
+            if (!(await this.endStep(step))) return;
+            continue;
+          }
+        } else if (!this.mayRunAhead()) return;
+        const read = await reader.next();
+        if (token.halted) return;
+        if (!read) throw new DuctError('source_failed', 'the replication stream ended unexpectedly', { retry: 'transient' });
+        await this.deliverOne(read);
+      }
+    } catch (e) {
+      if (token.halted) return;
+      const step = this.loop.attached;
+      this.loop.attached = undefined;
+      if (step) step.settle({ error: asError(e) });
+      else this.loop.failure = asError(e);
+    } finally {
+      // Synchronously with the decision to end: a step attaching after this starts a new loop.
+      if (this.loop.token === token) this.loop.running = false;
+    }
+  }
+
+  private stepEnds(step: AttachedStep): boolean {
+    const t = this.tally;
+    const r = this.deps.env.runner;
+    return t.end !== undefined || step.hooks.shouldStop() || t.rows >= r.stepMaxRows || Date.now() - step.started >= r.stepMaxMs;
+  }
+
+  /** Whether the loop may go on between steps: within one step's rows and time since the last step ended. */
+  private mayRunAhead(): boolean {
+    const r = this.deps.env.runner;
+    return (
+      this.loop.runAhead &&
+      this.tally.end === undefined &&
+      this.frozenAt === null &&
+      !this.loop.shouldStop() &&
+      this.tally.rows < r.stepMaxRows &&
+      Date.now() - this.loop.detachedAt < Math.max(r.stepMaxMs, MIN_RUN_AHEAD_MS)
+    );
+  }
+
+  /** Ends the attached step with what was delivered; returns whether the loop goes on (run-ahead). */
+  private async endStep(step: AttachedStep): Promise<boolean> {
+    const t = this.tally;
+    this.updateProgress();
+    let runAhead: boolean;
+    try {
+      runAhead = await step.hooks.endOfStep(t.empty);
+    } catch (e) {
+      this.loop.attached = undefined;
+      step.settle({ error: asError(e) });
+      return false;
+    }
+    if (this.frozenAt !== null) this.position = this.frozenAt;
+    const bound = this.ddl?.checkpointBound();
+    const upTo = this.frozenAt ?? t.checkpoint;
+    this.returned = bound !== undefined && bound < upTo ? bound : upTo;
+    const result: DeliverResult = { rows: t.rows, batches: t.batches, checkpointLsn: formatLsn(this.returned), empty: t.empty, ddlEvents: t.ddlEvents };
+    const held = t.end === 'held';
+    this.tally = { ...emptyTally(t.checkpoint), ...(held ? { end: 'held' as const } : {}) };
+    this.loop.attached = undefined;
+    this.loop.detachedAt = Date.now();
+    this.loop.runAhead = runAhead && !held;
+    step.settle({ result });
+    return this.loop.runAhead;
+  }
+
+  /** Delivers one batch read from the stream and counts it in the tally. */
+  private async deliverOne(read: Batch): Promise<void> {
+    const t = this.tally;
+    // Looked up per batch (cached ~1 s): a backfill starting mid-step holds its tables from the next batch on.
+    const hold = await this.currentHold();
+    if (!hold && this.frozenAt !== null) {
+      // The hold ended: this batch is dropped unwritten; the next step re-reads from the held checkpoint.
+      t.end = 'held';
+      return;
+    }
+    let batch = hold ? this.withoutHeld(read, hold, t.checkpoint) : read;
+    const before = t.checkpoint;
+    if (batch.checkpointLsn > t.checkpoint) t.checkpoint = batch.checkpointLsn;
+    if (this.ddl && (batch.changes.length > 0 || batch.ddl)) {
+      const staged = await this.ddl.process(batch, before, this.destinations);
+      t.ddlEvents.push(...staged.waiting);
+      if (staged.batch.changes.length === 0) {
+        this.position = t.checkpoint;
+        return;
+      }
+      batch = staged.batch;
+    }
+    if (batch.changes.length === 0) {
+      if (this.sourceConfig.emitEmpty) await writeToAll(this.destinations, toEncodedBatch(batch, this.deps.codecFor), this.flow.parallelism);
+      this.position = t.checkpoint;
+      t.empty = t.rows === 0 && this.hasCaughtUp(t.checkpoint);
+      if (t.empty) recordCaughtUp(this.flow.id, this.source!.stats().receivedLsn);
+      t.end = 'empty';
+      return;
+    }
+    const writeStart = performance.now();
+    await writeToAll(this.destinations, toEncodedBatch(batch, this.deps.codecFor), this.flow.parallelism);
+    observeBatchDuration(this.flow.id, (performance.now() - writeStart) / 1000);
+    this.position = t.checkpoint;
+    recordDelivered(this.flow.id, batch.changes, this.source!.stats().receivedLsn);
+    t.rows += batch.changes.length;
+    t.batches++;
+    this.progress.rows += batch.changes.length;
+    this.progress.batches++;
   }
 
   /** Makes `lsn` the durable checkpoint (monotone) and acknowledges it to the server. */
@@ -193,18 +302,28 @@ export class FlowRuntime {
     this.reader = undefined;
     this.position = -1n;
     this.returned = -1n;
-    await source?.close();
+    await this.haltLoop(source);
   }
 
   async close(): Promise<void> {
-    const source = this.source;
-    this.source = undefined;
-    this.reader = undefined;
-    this.position = -1n;
-    this.returned = -1n;
+    await this.closeStream();
     const dests = this.destinations;
     this.destinations = [];
-    await Promise.allSettled([source?.close(), ...dests.map((d) => d.close())]);
+    await Promise.allSettled(dests.map((d) => d.close()));
+  }
+
+  /**
+   * Stops the delivery loop and closes `source` under it (which ends a read the loop waits on),
+   * then waits for the loop's write in flight, if any: nothing writes once this resolves. A step
+   * attached to the loop fails (it was closed under it); what the loop had counted is dropped.
+   */
+  private async haltLoop(source: Source | undefined): Promise<void> {
+    const loop = this.loop;
+    loop.token.halted = true;
+    this.loop = idleLoop();
+    this.tally = emptyTally(-1n);
+    await Promise.allSettled([source?.close(), loop.done]);
+    loop.attached?.settle({ error: new DuctError('unavailable', 'the stream was closed during the step', { retry: 'transient' }) });
   }
 
   private async currentHold(): Promise<BackfillHold | null> {
@@ -248,8 +367,7 @@ export class FlowRuntime {
     if (this.source && (this.position === from || this.returned === from) && this.destinations.length > 0) return;
     if (this.source) {
       this.log.info('reopening the stream at the checkpoint', { from: formatLsn(from), was: formatLsn(this.position) });
-      await this.source.close();
-      this.source = undefined;
+      await this.closeStream();
     }
     await this.openDestinations();
     this.catchUpTarget = await currentFlushLsn(this.sourceConfig.dsn);
@@ -266,6 +384,7 @@ export class FlowRuntime {
     this.source = source;
     this.position = from;
     this.returned = from;
+    this.tally = emptyTally(from);
     await this.ddl?.open(from);
     await this.ddl?.applyApproved(this.destinations, from);
     // Re-acknowledge the durable checkpoint so the new connection's status updates start from it.

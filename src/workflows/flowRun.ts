@@ -80,7 +80,9 @@ async function flowRunBody(flowId: string, opts: FlowRunOptions): Promise<FlowRu
       if (step >= opts.maxStepsPerRun) return await end('bounded');
       const from = lsnText;
       const before = emptyReads;
-      const r = await DBOS.runStep(() => retryingStep(flowId, 'deliverBatch', () => deliverBatch(flowId, from, before, opts.maxEmptyReads)), {
+      // No delivery beyond the run's last step: the run ends, or a successor prepares the source anew.
+      const lastStep = step + 1 >= opts.maxStepsPerRun;
+      const r = await DBOS.runStep(() => retryingStep(flowId, 'deliverBatch', () => deliverBatch(flowId, from, before, opts.maxEmptyReads, lastStep)), {
         name: 'deliverBatch',
         ...NO_DBOS_RETRY,
       });

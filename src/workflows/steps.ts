@@ -52,15 +52,30 @@ export interface DeliverStepResult extends DeliverResult {
  * Delivers from `fromLsn` until the step's bounds. `emptyReadsBefore` consecutive empty polls
  * preceded it; when this one is empty too and reaches the max-empty-reads of the process's run
  * policy (or else of the run's own options), the result says stop with `empty`. Deciding this in
- * the step records it, so a replay of the workflow takes the same decision.
+ * the step records it, so a replay of the workflow takes the same decision. Unless the run ends
+ * after this step (a stop, or `lastStep`), delivery runs ahead while the workflow records the step
+ * and commits (see FlowRuntime.deliver); the next step returns what it delivered meanwhile.
  */
-export async function deliverBatch(flowId: string, fromLsn: string, emptyReadsBefore: number, maxEmptyReadsOfRun: number): Promise<DeliverStepResult> {
+export async function deliverBatch(
+  flowId: string,
+  fromLsn: string,
+  emptyReadsBefore: number,
+  maxEmptyReadsOfRun: number,
+  lastStep = false,
+): Promise<DeliverStepResult> {
   const { runtimes } = pipelineContext();
   const rt = await runtimes.runtimeFor(flowId);
-  const result = await rt.deliver(parseLsn(fromLsn), () => runtimes.stopRequested(flowId));
-  const maxEmptyReads = runtimes.runPolicyOf(flowId)?.maxEmptyReads ?? maxEmptyReadsOfRun;
-  const emptyReads = result.empty ? emptyReadsBefore + 1 : 0;
-  const stop = (await stopReasonOf(flowId)) ?? (maxEmptyReads > 0 && emptyReads >= maxEmptyReads ? 'empty' : null);
+  let emptyReads = 0;
+  let stop: StopReason | 'empty' | null = null;
+  const result = await rt.deliver(parseLsn(fromLsn), {
+    shouldStop: () => runtimes.stopRequested(flowId),
+    endOfStep: async (empty) => {
+      const maxEmptyReads = runtimes.runPolicyOf(flowId)?.maxEmptyReads ?? maxEmptyReadsOfRun;
+      emptyReads = empty ? emptyReadsBefore + 1 : 0;
+      stop = (await stopReasonOf(flowId)) ?? (maxEmptyReads > 0 && emptyReads >= maxEmptyReads ? 'empty' : null);
+      return stop === null && !lastStep;
+    },
+  });
   return { ...result, emptyReads, stop };
 }
 
