@@ -22,6 +22,8 @@ import { keyIdOf, type KeyId } from './row-key';
 export class OpenTransactionImages {
   private txn: string | null = null;
   private readonly images = new Map<KeyId, Row | null>();
+  /** `seq` of the last change of `txn` the images take in. */
+  private seen = -1;
 
   /** True when the images are those of `c`'s transaction. */
   follows(c: Change): boolean {
@@ -40,8 +42,11 @@ export class OpenTransactionImages {
       this.reset();
       this.txn = txn;
     }
-    const ofTxn = skipped.filter((c) => txnOf(c) === txn);
+    // Changes taken in already (a batch written again in this process) are not planned twice.
+    const ofTxn = skipped.filter((c) => txnOf(c) === txn && c.seq > this.seen);
+    if (ofTxn.length === 0) return;
     this.record(layout, planDeferrable(layout, ofTxn, undefined).rows);
+    this.seen = last.seq;
   }
 
   /**
@@ -81,6 +86,7 @@ export class OpenTransactionImages {
       layout,
       rows.filter((r) => txnOf(r.change) === txn),
     );
+    this.seen = last.seq;
   }
 
   private record(layout: TableLayout, rows: readonly PlannedRow[]): void {
@@ -93,6 +99,7 @@ export class OpenTransactionImages {
 
   private reset(): void {
     this.txn = null;
+    this.seen = -1;
     this.images.clear();
   }
 }
