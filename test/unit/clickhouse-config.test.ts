@@ -69,4 +69,23 @@ describe('clickhouse types and TabSeparated values', () => {
     expect(fieldEncoder({ kind: 'list', element: { kind: 'text' } })(["a'b", null, 't\tx'])).toBe("['a\\'b',NULL,'t\\tx']");
     expect(fieldEncoder({ kind: 'text' })(null)).toBe('\\N');
   });
+  test('timestamps in the usual text take the fast path to the same text as the general one', () => {
+    const ts = fieldEncoder({ kind: 'timestamptz' });
+    const cases: Array<[string, string]> = [
+      ['1900-01-01T00:00:00Z', '1900-01-01 00:00:00.000000'],
+      ['2299-12-31T23:59:59.999999Z', '2299-12-31 23:59:59.999999'],
+      ['2026-12-05T14:02:39.12Z', '2026-12-05 14:02:39.120000'],
+      ['2026-12-05T14:02:39', '2026-12-05 14:02:39.000000'],
+      ['2024-02-29T23:59:59.999990Z', '2024-02-29 23:59:59.999990'],
+    ];
+    for (const [v, text] of cases) {
+      expect(ts(v)).toBe(text);
+      // The general path (epoch microseconds) agrees.
+      expect(
+        ts(BigInt(Date.parse(v.endsWith('Z') ? v : `${v}Z`)) * 1000n + BigInt((v.split('.')[1] ?? '').replace('Z', '').padEnd(6, '0').slice(3) || '0')),
+      ).toBe(text);
+    }
+    expect(() => ts('1899-12-31T23:59:59Z')).toThrow(/outside ClickHouse's DateTime64 range/);
+    expect(() => ts('2300-01-01T00:00:00Z')).toThrow(/outside ClickHouse's DateTime64 range/);
+  });
 });

@@ -7,6 +7,7 @@ import { readWarehouseOptions } from '../../src/destinations/sql/options';
 import { continuedChanges, planTable, type PlannedRow, type TablePlan } from '../../src/destinations/sql/plan';
 import { ChangeLog, table, type TxBuilder } from '../support/changes';
 import { keyIdOf, type KeyId } from '../../src/destinations/sql/row-key';
+import { OpenTransactionImages } from '../../src/destinations/sql/open-transaction';
 
 const users = table('public.users', { id: 'int8', name: 'text', bio: 'text' }, { primaryKey: ['id'] });
 
@@ -328,6 +329,50 @@ describe('DEFERRABLE keys: key changes inside one batch end with the source stat
         [5n, 'v4'],
         [6n, 'v6'],
       ]);
+    }
+  });
+
+  test('a swap and a cycle cut between writes, without asking the destination: stream order decides (also rebuilt after a restart)', () => {
+    const full = (t: TxBuilder, from: bigint, to: bigint): TxBuilder =>
+      t.update(kvFull, { id: to, v: `v${from}`, big: `big${from}` }, { before: { id: from, v: `v${from}`, big: `big${from}` } });
+    const log = new ChangeLog();
+    // Cut before their Commit arrived: the transaction is still open after the first write.
+    const changes = log
+      .tx((t) => {
+        full(t, 1n, 2n);
+        full(t, 2n, 1n);
+        full(t, 3n, 4n);
+        full(t, 4n, 5n);
+        full(t, 5n, 3n);
+      })
+      .map((c) => ({ ...c, commitEndLsn: 0n }));
+    const l = layout(kvFull);
+    for (const cut of [1, 2, 3, 4]) {
+      for (const restarted of [false, true, 'retried'] as const) {
+        const part = changes.slice(0, cut);
+        const firstPlan = planTable(l, part);
+        const first = apply(start(), firstPlan);
+        const open = new OpenTransactionImages();
+        // A restart replays the transaction from its start: the watermark skips the first part.
+        if (restarted === true) open.rebuild(l, part);
+        else open.written(l, part, firstPlan.rows);
+        // The same write delivered again (another destination failed): the watermark skips it all.
+        if (restarted === 'retried') open.rebuild(l, part);
+        const rest = changes.slice(cut);
+        const state = sorted(apply(first, planTable(l, rest, undefined, open.replaced(l, continuedChanges(l, rest)))));
+        expect({ cut, restarted, rows: state.map((r) => [r.id, r.v]) }).toEqual({
+          cut,
+          restarted,
+          rows: [
+            [1n, 'v2'],
+            [2n, 'v1'],
+            [3n, 'v5'],
+            [4n, 'v3'],
+            [5n, 'v4'],
+            [6n, 'v6'],
+          ],
+        });
+      }
     }
   });
 

@@ -109,13 +109,26 @@ export class TsvRows {
 const encodeText = fieldEncoder(TEXT);
 const encodeBigint = fieldEncoder({ kind: 'bigint' });
 
+let syncedMs = -1;
+let syncedText = '';
+
+/** Now as a `synced_at` value, converted once per millisecond. */
+function syncedAtText(): string {
+  const ms = Date.now();
+  if (ms !== syncedMs) {
+    syncedMs = ms;
+    syncedText = timestampText(BigInt(ms) * 1000n);
+  }
+  return syncedText;
+}
+
 /** The value of a metadata column for a row whose last change is `c`. */
 export function metaField(m: MetaColumn, c: Change, deleted: boolean): string {
   switch (m.role) {
     case 'op':
       return encodeText(c.op);
     case 'synced_at':
-      return timestampText(BigInt(Date.now()) * 1000n);
+      return syncedAtText();
     case 'deleted':
       return deleted ? 'true' : 'false';
     case 'watermark':

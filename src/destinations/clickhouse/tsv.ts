@@ -128,7 +128,11 @@ function parseBool(s: string): string {
 }
 
 function integerText(v: Exclude<Value, null>): string {
-  if (typeof v === 'number' && !Number.isInteger(v)) throw new Error(`${v} is not an integer`);
+  if (typeof v === 'bigint') return v.toString();
+  if (typeof v === 'number') {
+    if (!Number.isInteger(v)) throw new Error(`${v} is not an integer`);
+    if (Number.isSafeInteger(v)) return String(v);
+  }
   const s = String(v);
   if (!/^-?\d+$/.test(s)) throw new Error(`"${s}" is not an integer`);
   return s;
@@ -163,8 +167,28 @@ function dateText(v: Exclude<Value, null>): string {
   return epochDaysToDate(days);
 }
 
+/** PostgreSQL's text of a timestamp in years 1900–2299 (in range), as the source sends it (UTC for timestamptz). */
+const PLAIN_TIMESTAMP = /^(19\d\d|2[0-2]\d\d)-(\d\d-\d\d)T(\d\d:\d\d:\d\d)(?:\.(\d{1,6}))?Z?$/;
+/** The last metadata time converted (a transaction's changes share their commit time). */
+let lastMicros: bigint | undefined;
+let lastMicrosText = '';
+
 /** `YYYY-MM-DD hh:mm:ss.ffffff` in UTC; a bigint is already epoch microseconds (metadata times). */
 export function timestampText(v: Exclude<Value, null>): string {
+  if (typeof v === 'string') {
+    // The common case, rewritten without parsing (the same text the general path makes).
+    const m = PLAIN_TIMESTAMP.exec(v);
+    if (m) return `${m[1]}-${m[2]} ${m[3]}.${(m[4] ?? '').padEnd(6, '0')}`;
+  } else if (typeof v === 'bigint' && v === lastMicros) return lastMicrosText;
+  const text = generalTimestampText(v);
+  if (typeof v === 'bigint') {
+    lastMicros = v;
+    lastMicrosText = text;
+  }
+  return text;
+}
+
+function generalTimestampText(v: Exclude<Value, null>): string {
   const micros = typeof v === 'bigint' ? v : parseTimestampMicros(String(v));
   if (micros === undefined) throw new Error(`"${String(v)}" is not a timestamp`);
   if (typeof micros !== 'bigint' || micros < MIN_MICROS || micros > MAX_MICROS) {

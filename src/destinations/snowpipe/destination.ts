@@ -19,6 +19,7 @@ import type { SnowpipeConfig } from './config';
 import { encodeFile, fileName, filePath, fileRecords } from './files';
 import { checkSnowpipeSchemaChange } from './schemaChange';
 import { completeRowImages } from './rowImages';
+import { KeyMoveDeletes } from './keyMoves';
 import { Serial } from '../../core/serial';
 import { requireOpen } from '../requireOpen';
 
@@ -50,6 +51,8 @@ export class SnowpipeDestination implements TableDestination, SchemaEvolving {
   private readonly log: Logger;
   private readonly dir = join(tmpdir(), `ductstream-snowpipe-${process.pid}`);
   private readonly serial = new Serial();
+  /** DEFERRABLE-key tables: the rows their open transaction put at each key, by `schema.table`. */
+  private readonly keyMoves = new Map<string, KeyMoveDeletes>();
   /** Files uploaded and loaded by this destination (tests, benchmarks). */
   readonly stats = { files: 0, copies: 0 };
 
@@ -97,10 +100,14 @@ export class SnowpipeDestination implements TableDestination, SchemaEvolving {
       const wmKey = watermarkMapKey(schema, target);
       const wm = watermarks?.get(wmKey);
       const changes = wm ? all.filter((ch) => !isApplied(wm, ch)) : all;
+      let moves = this.keyMoves.get(key);
+      if (!moves) this.keyMoves.set(key, (moves = new KeyMoveDeletes()));
+      // Every change, also the skipped ones: a replay rebuilds what its transaction put where.
+      const kept = moves.observe(schema, all);
       if (changes.length === 0) continue;
       const layout = tableLayout(schema, target, c.tableOptions, snowflakeTypes);
       try {
-        await this.upload(client, layout, schema, changes);
+        await this.upload(client, layout, schema, changes, kept);
       } catch (e) {
         throw withTables([layout], e);
       }
@@ -120,12 +127,18 @@ export class SnowpipeDestination implements TableDestination, SchemaEvolving {
     }
   }
 
-  private async upload(client: SnowflakeClient, layout: TableLayout, schema: TableSchema, changes: EncodedBatch['changes']): Promise<void> {
+  private async upload(
+    client: SnowflakeClient,
+    layout: TableLayout,
+    schema: TableSchema,
+    changes: EncodedBatch['changes'],
+    kept: ReadonlySet<string>,
+  ): Promise<void> {
     const c = this.config;
     // Named by the batch's own positions, so a replay keeps the name whatever the completion finds.
     const name = fileName(changes, c.format);
     const complete = await completeRowImages(schema, changes, this.sourceRows, this.log);
-    const records = fileRecords(layout, complete, c.withMetadata, BigInt(Date.now()) * 1000n);
+    const records = fileRecords(layout, complete, c.withMetadata, BigInt(Date.now()) * 1000n, kept);
     if (records.length === 0) return;
     const columns = [...layout.columns.map((col) => col.name), ...(c.withMetadata ? layout.meta.map((m) => m.name) : [])];
     const path = filePath(c.stagePath, schema);

@@ -6,6 +6,7 @@ import { epochMicrosToTimestamp } from '../../core/time';
 import type { TableLayout } from '../sql/layout';
 import { keyIdOf } from '../sql/row-key';
 import { textConverter } from '../snowflake/values';
+import { positionKey } from './keyMoves';
 import type { SnowpipeFormat } from './config';
 
 /**
@@ -36,7 +37,14 @@ export function filePath(stagePath: string, source: TableRef): string {
  * inserts. Without metadata, deletes and truncates have no row to append and are left out. An update that changes the primary key is preceded by a `delete`
  * record of the old key at the same position (with metadata only). Changes come with their unchanged TOAST values completed (see `rowImages.ts`).
  */
-export function fileRecords(layout: TableLayout, changes: readonly Change[], withMetadata: boolean, syncedAtMicros: bigint): Record<string, string | null>[] {
+export function fileRecords(
+  layout: TableLayout,
+  changes: readonly Change[],
+  withMetadata: boolean,
+  syncedAtMicros: bigint,
+  /** Positions of changes whose delete record is left out (see `KeyMoveDeletes`). */
+  keptKeys: ReadonlySet<string> = NO_POSITIONS,
+): Record<string, string | null>[] {
   const converters = layout.columns.map((c) => textConverter(c.load));
   const idOf = layout.key.length > 0 ? keyIdOf(layout.key) : undefined;
   const out: Record<string, string | null>[] = [];
@@ -53,11 +61,15 @@ export function fileRecords(layout: TableLayout, changes: readonly Change[], wit
     if (!withMetadata && c.op !== 'insert' && c.op !== 'update' && c.op !== 'read') continue;
     // A key change is a delete of the old key first (as on every event destination), so a consumer
     // keeping the latest record per key drops the old row.
-    if (withMetadata && idOf && c.op === 'update' && c.before && c.after && idOf(c.before) !== idOf(c.after)) record(c, 'delete', c.before);
+    const kept = keptKeys.size > 0 && keptKeys.has(positionKey(c));
+    if (withMetadata && idOf && c.op === 'update' && c.before && c.after && idOf(c.before) !== idOf(c.after) && !kept) record(c, 'delete', c.before);
+    if (c.op === 'delete' && kept) continue;
     record(c, c.op, c.op === 'delete' ? (c.before ?? c.key) : c.op === 'truncate' ? {} : (c.after ?? {}));
   }
   return out;
 }
+
+const NO_POSITIONS: ReadonlySet<string> = new Set();
 
 /** The metadata columns of one record: operation, deleted flag, synced-at, watermark, position. */
 function metadataFields(layout: TableLayout, c: Change, op: Change['op'], syncedAtMicros: bigint): Record<string, string> {

@@ -117,7 +117,7 @@ function takeRow(layout: TableLayout, s: KeySlot, c: Change, replaced: boolean):
 }
 
 /** True when `row` holds `old`'s value in every column `old` has (values compared as keys). */
-function sameValues(layout: TableLayout, row: Row, old: Row): boolean {
+export function sameValues(layout: TableLayout, row: Row, old: Row): boolean {
   for (const col of layout.columns) {
     const v = old[col.name];
     if (v === undefined || row[col.name] === undefined) continue;

@@ -8,7 +8,8 @@ import { withTables } from './errors';
 import { layoutSignature, stagingName, tableLayout, targetName, type TableLayout } from './layout';
 import { isApplied, watermarkMapKey, type Watermark } from './meta-table';
 import type { BatchResolution, WarehouseOptions } from './options';
-import { planTable } from './plan';
+import { OpenTransactionImages } from './open-transaction';
+import { continuedChanges, planTable } from './plan';
 import { TransactionalApply, type TransactionalApplyConfig } from './transactional-apply';
 
 export interface WarehouseWriterConfig {
@@ -56,6 +57,10 @@ export class WarehouseWriter {
   private watermarks: Map<string, Watermark> | undefined;
   /** With the `table` option: the one source table this destination writes. */
   private boundSource: string | undefined;
+  /** DEFERRABLE-key tables: what earlier writes of a still open transaction left, by `schema.table` of the target. */
+  private readonly openTransactions = new Map<string, OpenTransactionImages>();
+  /** What to note once the current write is applied. */
+  private afterApply: (() => void)[] = [];
 
   constructor(private readonly cfg: WarehouseWriterConfig) {}
 
@@ -72,6 +77,7 @@ export class WarehouseWriter {
     if (groups.size === 0) return summary;
     const watermarks = await this.readWatermarks();
     const work: TableWork[] = [];
+    this.afterApply = [];
     for (const [key, changes] of groups) {
       const schema = batch.schemas.get(key);
       if (!schema) throw new DuctError('internal', `batch has changes of ${key} but no schema for it`, { retry: 'never' });
@@ -80,6 +86,8 @@ export class WarehouseWriter {
     }
     if (work.length === 0) return summary;
     await this.cfg.apply.apply(work);
+    for (const note of this.afterApply) note();
+    this.afterApply = [];
     for (const w of work) if (w.watermark) watermarks.set(watermarkMapKey(w.watermark.key.source, w.watermark.key.target), w.watermark.to);
     if (summary.skipped > 0)
       this.cfg.log.info('skipped changes already applied (replay)', { flow: this.cfg.flowId, skipped: summary.skipped, applied: summary.applied });
@@ -104,6 +112,8 @@ export class WarehouseWriter {
     const wm = watermarks.get(watermarkMapKey(schema, name));
     const fresh = wm ? notApplied(wm, changes) : changes;
     summary.skipped += changes.length - fresh.length;
+    const open = this.openTransactionOf(layout);
+    if (open && fresh.length < changes.length) open.rebuild(layout, changes.slice(0, changes.length - fresh.length));
     if (fresh.length === 0) return undefined;
     summary.tables++;
     summary.applied += fresh.length;
@@ -117,7 +127,24 @@ export class WarehouseWriter {
         }
       : undefined;
     const held = await this.cfg.apply.heldKeys?.(layout, fresh);
-    return { layout, plan: planTable(layout, fresh, held?.keys, held?.replaced), watermark };
+    let replaced = held?.replaced;
+    const moved = open?.replaced(layout, continuedChanges(layout, fresh));
+    if (moved && moved.size > 0) replaced = new Set([...(replaced ?? []), ...moved]);
+    const plan = planTable(layout, fresh, held?.keys, replaced);
+    if (open) this.afterApply.push(() => open.written(layout, fresh, plan.rows));
+    return { layout, plan, watermark };
+  }
+
+  /**
+   * The images of the open transaction of a DEFERRABLE-key table in target mode (see
+   * {@link OpenTransactionImages}); undefined for other tables.
+   */
+  private openTransactionOf(layout: TableLayout): OpenTransactionImages | undefined {
+    if (layout.mode !== 'target' || layout.key.length === 0 || layout.source.keyDeferrable !== true) return undefined;
+    const name = nameKey(layout.target);
+    let open = this.openTransactions.get(name);
+    if (!open) this.openTransactions.set(name, (open = new OpenTransactionImages()));
+    return open;
   }
 
   /** Moves staged rows of `tables` into their targets and drops the staging tables (`none` leaves them staged). */

@@ -46,7 +46,7 @@ export function canonOfDuck(v: DuckDBValue, column: CanonColumn): Canon {
   return `unexpected DuckDB value ${String(v)}`;
 }
 
-async function readTables(path: string, schemas: TableSchema[]): Promise<Map<string, CanonicalRow[]>> {
+export async function readDuckdbTables(path: string, schemas: TableSchema[]): Promise<Map<string, CanonicalRow[]>> {
   const instance = await DuckDBInstance.create(path, { access_mode: 'READ_ONLY' });
   const conn = await instance.connect();
   const out = new Map<string, CanonicalRow[]>();
@@ -88,7 +88,7 @@ export function duckdbSubject(): ConformanceSubject {
       const path = join(dir, `${scenario}.duckdb`);
       return {
         options: { dsn: path },
-        read: async (schemas) => ({ shape: 'rows', tables: await readTables(path, schemas) }),
+        read: async (schemas) => ({ shape: 'rows', tables: await readDuckdbTables(path, schemas) }),
       };
     },
   };

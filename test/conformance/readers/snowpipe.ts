@@ -39,7 +39,7 @@ function replay(records: Record[], view: TableSchema): Record[] {
   return [...rows.values()];
 }
 
-async function readScenario(standIn: SnowflakeStandIn, schema: string, views: TableSchema[]): Promise<Map<string, CanonicalRow[]>> {
+export async function readSnowpipeTables(standIn: SnowflakeStandIn, schema: string, views: TableSchema[]): Promise<Map<string, CanonicalRow[]>> {
   const out = new Map<string, CanonicalRow[]>();
   const exists = await standIn.query(`SELECT count(*) AS n FROM information_schema.tables WHERE table_schema = '${schema}' AND table_name = '${TABLE}'`);
   const records =
@@ -81,7 +81,7 @@ export function snowpipeSubject(): ConformanceSubject {
       const s = standIn!;
       return {
         options: { dsn: s.dsn(), stage: 'CONFORMANCE', stage_path: scenario, schema: scenario, table: TABLE, append_mode: 'true' },
-        read: async (views) => ({ shape: 'rows', tables: await readScenario(s, scenario, views) }),
+        read: async (views) => ({ shape: 'rows', tables: await readSnowpipeTables(s, scenario, views) }),
       };
     },
   };
