@@ -19,6 +19,7 @@ import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb
 import { StandInStages, parseCopy, parsePut } from './stage';
 import { inlineBinds, isIgnored, STAND_IN_MACROS, translate } from './translate';
 import { errorAnswer, rowsetAnswer } from './answers';
+import { StandInKeys } from './keys';
 
 export interface StandInOptions {
   account?: string;
@@ -36,6 +37,8 @@ interface Session {
 
 export class SnowflakeStandIn {
   readonly stages: StandInStages;
+  /** Primary keys the tables record (Snowflake keeps them as metadata; DuckDB's tables have none). */
+  readonly keys = new StandInKeys();
   /** Every SQL text received, in order (tests count statements). */
   readonly statements: string[] = [];
   private readonly pending: { put: NonNullable<ReturnType<typeof parsePut>>; file: string }[] = [];
@@ -218,6 +221,8 @@ export class SnowflakeStandIn {
           0x3000,
         );
       }
+      const keyAnswer = this.keys.handle(sql);
+      if (keyAnswer !== undefined) return keyAnswer;
       if (isIgnored(sql)) return rowsetAnswer(['status'], ['text'], [['Statement executed successfully.']], 0x6000);
       const values = bindValues(body.bindings);
       // Binds are inlined as text literals: DuckDB plans a statement with thousands of parameters slowly.
