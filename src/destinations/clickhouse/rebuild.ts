@@ -29,13 +29,29 @@ export async function readTableShape(conn: ClickhouseConnection, t: { schema: st
   };
 }
 
-/** `system.tables.sorting_key` (`id, v`, identifiers backquoted when they need it) → column names. */
+/**
+ * `system.tables.sorting_key` → column names. ClickHouse reports the ORDER BY expression as it was
+ * written: `(id)` for `ORDER BY (id)`, `code, id` or `(code, id)` for two columns, `` for
+ * `tuple()`; identifiers are backquoted when they need it. Key columns are plain columns here.
+ */
 export function parseSortingKey(text: string): string[] {
-  if (text.trim() === '') return [];
-  return text.split(', ').map((p) => {
-    const s = p.trim();
-    return s.startsWith('`') && s.endsWith('`') ? s.slice(1, -1).replace(/\\(.)/g, '$1') : s;
+  let s = text.trim();
+  if (s === '' || s === 'tuple()') return [];
+  if (s.startsWith('(') && s.endsWith(')') && closesAtEnd(s)) s = s.slice(1, -1).trim();
+  return s.split(/,\s*/).map((p) => {
+    const t = p.trim();
+    return t.startsWith('`') && t.endsWith('`') ? t.slice(1, -1).replace(/\\(.)/g, '$1') : t;
   });
+}
+
+/** True when the parenthesis opening `s` is the one closing it. */
+function closesAtEnd(s: string): boolean {
+  let depth = 0;
+  for (let i = 0; i < s.length; i++) {
+    if (s[i] === '(') depth++;
+    else if (s[i] === ')' && --depth === 0) return i === s.length - 1;
+  }
+  return false;
 }
 
 /** `Nullable(T)` → `T` (a sorting-key column cannot be Nullable). */

@@ -20,6 +20,7 @@ import { StandInStages, parseCopy, parsePut } from './stage';
 import { inlineBinds, isIgnored, STAND_IN_MACROS, translate } from './translate';
 import { errorAnswer, rowsetAnswer } from './answers';
 import { StandInKeys } from './keys';
+import { refusedRetype } from './alter';
 
 export interface StandInOptions {
   account?: string;
@@ -104,6 +105,19 @@ export class SnowflakeStandIn {
     this.reader ??= await this.db.connect();
     const r = await this.reader.runAndReadAll(sql);
     return r.getRowObjects();
+  }
+
+  /**
+   * Runs one Snowflake statement as a person would in a Snowflake session (key metadata kept,
+   * translated for DuckDB): the manual steps of a test.
+   */
+  async snowflakeSql(sql: string): Promise<void> {
+    const answer = this.keys.handle(sql) as { success?: boolean; message?: string } | undefined;
+    if (answer !== undefined) {
+      if (answer.success === false) throw new Error(answer.message);
+      return;
+    }
+    await this.query(translate(sql));
   }
 
   async stop(): Promise<void> {
@@ -221,7 +235,7 @@ export class SnowflakeStandIn {
           0x3000,
         );
       }
-      const keyAnswer = this.keys.handle(sql);
+      const keyAnswer = this.keys.handle(sql) ?? (await refusedRetype(session.conn, sql));
       if (keyAnswer !== undefined) return keyAnswer;
       if (isIgnored(sql)) return rowsetAnswer(['status'], ['text'], [['Statement executed successfully.']], 0x6000);
       const values = bindValues(body.bindings);
@@ -236,6 +250,7 @@ export class SnowflakeStandIn {
       );
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
+      if (process.env.DEBUG_STANDIN) console.error('STANDIN FAIL', sql, message);
       return errorAnswer(errorCodeOf(message), `SQL execution error (stand-in): ${message.split('\n')[0]}`);
     }
   }
