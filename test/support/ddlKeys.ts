@@ -106,7 +106,20 @@ export async function readSides(
         ),
       )
     : undefined;
-  return { pg: src, duck, ch, sf };
+  // Sorted here, the same way for every side: SQL orders differ (collations; ClickHouse orders by
+  // the text alias of a column of the same name).
+  const sorted = (rows: Row[] | undefined) => rows && [...rows].sort((a, b) => compareRows(a, b, order));
+  return { pg: sorted(src), duck: sorted(duck), ch: sorted(ch), sf: sorted(sf) };
+}
+
+function compareRows(a: Row, b: Row, order: string[]): number {
+  for (const c of order) {
+    const [x, y] = [a[c] ?? '', b[c] ?? ''];
+    const numeric = /^-?\d+(\.\d+)?$/.test(x) && /^-?\d+(\.\d+)?$/.test(y);
+    const d = numeric ? Number(x) - Number(y) : x < y ? -1 : x > y ? 1 : 0;
+    if (d !== 0) return d;
+  }
+  return 0;
 }
 
 /** Expects every side given in `s` to hold exactly the source's rows (and the source to have some). */
