@@ -33,6 +33,8 @@ const sides = (): Sides => ({
   ch: { server: ch, database: 'kc_ch' },
   sf: { standIn: sf, schema: 'KC_SF' },
 });
+/** ClickHouse with `apply_mode=mutations` (MergeTree ordered by the key, changed in place). */
+const mutations = (): Sides => ({ source, ch: { server: ch, database: 'kc_chm', final: false } });
 const run = (flow: string): Promise<void> => runFlowOnce(flow, env(), 300_000);
 
 beforeAll(async () => {
@@ -52,6 +54,7 @@ beforeAll(async () => {
     destinations: [
       { name: 'duck', type: 'duckdb', options: { dsn: duck() } },
       { name: 'ch', type: 'clickhouse', options: { dsn: ch.dsn, database: 'kc_ch' } },
+      { name: 'chm', type: 'clickhouse', options: { dsn: ch.dsn, database: 'kc_chm', apply_mode: 'mutations' } },
       { name: 'sf', type: 'snowflake', options: { dsn: sf.dsn(), schema: 'KC_SF' } },
     ],
   });
@@ -61,9 +64,7 @@ beforeAll(async () => {
     slot: 'kcpipe_slot',
     publication: 'kcpipe_pub',
     tables: ['public.piped'],
-    destinations: [
-      { name: 'pipe', type: 'snowpipe', options: { dsn: sf.dsn(), schema: 'PIPE', table: 'piped', format: 'json', meta_table_enabled: 'false' } },
-    ],
+    destinations: [{ name: 'pipe', type: 'snowpipe', options: { dsn: sf.dsn(), schema: 'PIPE', table: 'piped', format: 'json', meta_table_enabled: 'false' } }],
   });
   for (const f of [warehouses, piped]) {
     const r = await runWorker(['-flow-file', writeFlowFile(dir, f), '-max-empty-reads', '1'], env(), 300_000);
@@ -103,11 +104,13 @@ test('DuckDB, ClickHouse and Snowflake (stand-in) follow a primary key moved to 
   expect(events.every((e) => e.status === 'applied')).toBe(true);
   const rows = await expectSidesEqual(sides(), 'items', ['id', 'code', 'v'], ['id', 'code']);
   expect(rows.filter((r) => r.id === '1').map((r) => r.code)).toEqual(['dup1']);
+  await expectSidesEqual(mutations(), 'items', ['id', 'code', 'v'], ['id', 'code']);
 
   const key = await sourceKey(source, 'public.items');
   expect(key).toEqual(['code']);
   expect(await duckKey(duck(), 'public', 'items')).toEqual(key);
   expect(await clickhouseSortingKey(ch, 'kc_ch', 'items')).toEqual(key);
+  expect(await clickhouseSortingKey(ch, 'kc_chm', 'items')).toEqual(key);
   expect(sf.keys.keyOf('KC_SF', 'items')).toEqual(key);
 }, 400_000);
 
@@ -130,6 +133,8 @@ test('a key column retyped int to bigint rebuilds DuckDB and ClickHouse; a scale
   };
   const rows = await expectSidesEqual(sides(), 'wide', ['id', 'price', 'v'], ['id'], { price });
   expect(rows.map((r) => r.id)).toContain('5000000000');
+  await expectSidesEqual(mutations(), 'wide', ['id', 'price', 'v'], ['id'], { price });
+  expect((await clickhouseTypes(ch, 'kc_chm', 'wide')).id).toBe('Int64');
 
   expect(Object.fromEntries(await duckColumns(duck(), 'wide'))).toMatchObject({ id: 'BIGINT', price: 'DECIMAL(12,4)' });
   expect(await duckKey(duck(), 'public', 'wide')).toEqual(['id']);

@@ -69,7 +69,8 @@ export async function standInTypes(sf: SnowflakeStandIn, schema: string, table: 
 export interface Sides {
   source: TestDatabase;
   duck?: { file: string; schema: string };
-  ch?: { server: ClickhouseServer; database: string };
+  /** `final: false` for MergeTree tables (`apply_mode=mutations`), which take no `FINAL`. */
+  ch?: { server: ClickhouseServer; database: string; final?: boolean };
   sf?: { standIn: SnowflakeStandIn; schema: string };
 }
 
@@ -95,7 +96,7 @@ export async function readSides(
   const ch = s.ch
     ? norm(
         await s.ch.server.rows(
-          `SELECT ${cols.map((c) => pick('ch', c, `toString(${c})`)).join(', ')} FROM ${s.ch.database}.${table} FINAL ORDER BY ${order.join(', ')}`,
+          `SELECT ${cols.map((c) => pick('ch', c, `toString(${c})`)).join(', ')} FROM ${s.ch.database}.${table}${s.ch.final === false ? '' : ' FINAL'} ORDER BY ${order.join(', ')}`,
         ),
       )
     : undefined;

@@ -16,12 +16,12 @@ export interface ClickhouseTableShape {
 
 /** The shape of `database.table`; undefined when it does not exist. */
 export async function readTableShape(conn: ClickhouseConnection, t: { schema: string; name: string }): Promise<ClickhouseTableShape | undefined> {
-  const tables = await conn.rows(
-    `SELECT engine, sorting_key FROM system.tables WHERE database = ${quoteString(t.schema)} AND name = ${quoteString(t.name)}`,
-  );
+  const tables = await conn.rows(`SELECT engine, sorting_key FROM system.tables WHERE database = ${quoteString(t.schema)} AND name = ${quoteString(t.name)}`);
   const first = tables[0];
   if (!first) return undefined;
-  const columns = await conn.rows(`SELECT name, type FROM system.columns WHERE database = ${quoteString(t.schema)} AND table = ${quoteString(t.name)} ORDER BY position`);
+  const columns = await conn.rows(
+    `SELECT name, type FROM system.columns WHERE database = ${quoteString(t.schema)} AND table = ${quoteString(t.name)} ORDER BY position`,
+  );
   return {
     engine: String(first.engine),
     sortingKey: parseSortingKey(String(first.sorting_key)),

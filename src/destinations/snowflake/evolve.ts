@@ -63,7 +63,8 @@ export async function evolveSnowflakeTable(client: SnowflakeClient, d: SqlDialec
     if (to !== undefined && !snowflakeRetypesInPlace(from, to)) rebuilt.set(c.column.name, to);
   }
   for (const sql of evolutionStatements(d, snowflakeAlterSyntax, { ...input, existing, retypeInPlace: (c) => !rebuilt.has(c) })) await client.execute(sql);
-  const key = after?.constraintKey ?? [];
+  if (!after) return; // a dropped source table: its table is kept as it is
+  const key = after.constraintKey;
   let current = await snowflakePrimaryKey(client, d, input.table);
   const touchesKey = [...rebuilt.keys()].some((c) => current.includes(c));
   if (current.length > 0 && (touchesKey || current.join('\u0000') !== key.join('\u0000'))) {

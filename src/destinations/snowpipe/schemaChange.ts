@@ -52,7 +52,9 @@ export async function checkSnowpipeSchemaChange(
       const current = await snowflakePrimaryKey(client, dialect, target);
       if (current.join('\u0000') === c.to.join('\u0000')) continue;
       keyChanged = true;
-      problems.push(`the primary key changed from (${c.from.join(', ')}) to (${c.to.join(', ')}) and ${t} records ${current.length > 0 ? `(${current.join(', ')})` : 'none'}`);
+      problems.push(
+        `the primary key changed from (${c.from.join(', ')}) to (${c.to.join(', ')}) and ${t} records ${current.length > 0 ? `(${current.join(', ')})` : 'none'}`,
+      );
       if (current.length > 0) fixes.push(`ALTER TABLE ${t} DROP PRIMARY KEY`);
       if (c.to.length > 0) fixes.push(`ALTER TABLE ${t} ADD PRIMARY KEY (${c.to.map((k) => dialect.quoteIdent(k)).join(', ')})`);
     }
@@ -61,7 +63,9 @@ export async function checkSnowpipeSchemaChange(
   const why = [
     ...(fixes.some((f) => !/PRIMARY KEY/.test(f)) ? ['Snowpipe loads files as they are, and COPY would leave the new values out'] : []),
     ...(keyChanged
-      ? ['Snowpipe appends every change as a row, so whatever keeps the latest row per key (views, streams, dynamic tables, tasks over the target) must move to the new key by hand first']
+      ? [
+          'Snowpipe appends every change as a row, so whatever keeps the latest row per key (views, streams, dynamic tables, tasks over the target) must move to the new key by hand first',
+        ]
       : []),
   ];
   throw new DuctError(
@@ -73,4 +77,3 @@ export async function checkSnowpipeSchemaChange(
     },
   );
 }
-

@@ -40,7 +40,12 @@ export function keyRetypes(input: EvolveTable, currentKey: readonly string[]): S
  * columns) with its type, except layout columns of `retypes`, which take their new type. Returns
  * undefined when the table already has the key and types (an apply repeated after it completed).
  */
-export function planRebuild(input: EvolveTable, existing: readonly ExistingColumn[], currentKey: readonly string[], retypes: ReadonlySet<string>): Rebuild | undefined {
+export function planRebuild(
+  input: EvolveTable,
+  existing: readonly ExistingColumn[],
+  currentKey: readonly string[],
+  retypes: ReadonlySet<string>,
+): Rebuild | undefined {
   const layout = input.layout;
   if (!layout || existing.length === 0) return undefined;
   const key = layout.constraintKey;

@@ -83,7 +83,8 @@ export function evolutionStatements(d: Pick<SqlSyntax, 'quoteIdent'>, syntax: Al
         }
         break;
       case 'retype_column':
-        if (existing.has(c.column.name) && (input.retypeInPlace?.(c.column.name) ?? true)) out.push(syntax.retypeColumn(t, c.column.name, ddlTypeOf(c.column.name)));
+        if (existing.has(c.column.name) && (input.retypeInPlace?.(c.column.name) ?? true))
+          out.push(syntax.retypeColumn(t, c.column.name, ddlTypeOf(c.column.name)));
         break;
       case 'drop_column':
         if (dropColumns && existing.has(c.column.name)) {

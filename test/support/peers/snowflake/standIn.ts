@@ -250,7 +250,6 @@ export class SnowflakeStandIn {
       );
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
-      if (process.env.DEBUG_STANDIN) console.error('STANDIN FAIL', sql, message);
       return errorAnswer(errorCodeOf(message), `SQL execution error (stand-in): ${message.split('\n')[0]}`);
     }
   }
