@@ -51,13 +51,15 @@ export function isWidening(from: Column, to: Column): boolean {
   return (WIDENS[from.pgType] ?? []).includes(to.pgType);
 }
 
-/** True when a destination can follow the change with no approval (gate off). */
+/**
+ * True when a destination can follow the change with no approval (gate off): everything but a
+ * narrowing retype. A primary key change is followed without loss (table destinations re-key or
+ * rebuild the table; Snowpipe refuses it until its target is re-keyed by hand, holding the table).
+ */
 export function isCompatible(c: ColumnChange): boolean {
   switch (c.kind) {
     case 'retype_column':
       return isWidening(c.from, c.column);
-    case 'key_change':
-      return false;
     default:
       return true;
   }

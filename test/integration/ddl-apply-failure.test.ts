@@ -1,9 +1,11 @@
 /**
- * A schema change that a destination refuses for good (gate off): DuckDB cannot change the type of
- * a primary key column. The event is marked failed with the destination's reason and only its
- * table stops at the change; the worker ends normally and the flow's other table goes on. After the
- * destination is fixed by hand (the table dropped), `ddl apply` applies the event again and the
- * table resumes from the change's LSN. Everything is read back from the DuckDB file.
+ * A schema change that a destination refuses for good (gate off): DuckDB cannot rebuild a table
+ * with a new primary key over a column its rows hold as NULL (the column was added at the source
+ * with a default, which the WAL does not carry to existing rows). The event is marked failed with
+ * the destination's reason and only its table stops at the change; the worker ends normally and the
+ * flow's other table goes on. After the destination rows are fixed by hand, `ddl apply` applies the
+ * event again and the table resumes from the change's LSN. Everything is read back from the DuckDB
+ * file.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -37,9 +39,9 @@ async function runOnce(): Promise<string> {
   return r.stderr;
 }
 
-async function table(name: string, where = 'true'): Promise<{ src: unknown[]; dst: unknown[] }> {
-  const src = await source.query(`SELECT id::text AS id, v FROM public.${name} WHERE ${where} ORDER BY id`);
-  const dst = await queryDuckDbFile(duck, `SELECT id::VARCHAR AS id, v FROM public.${name} WHERE ${where} ORDER BY id`);
+async function table(name: string, where = 'true', cols = ['id', 'v']): Promise<{ src: unknown[]; dst: unknown[] }> {
+  const src = await source.query(`SELECT ${cols.map((c) => `${c}::text AS ${c}`).join(', ')} FROM public.${name} WHERE ${where} ORDER BY id`);
+  const dst = await queryDuckDbFile(duck, `SELECT ${cols.map((c) => `${c}::VARCHAR AS ${c}`).join(', ')} FROM public.${name} WHERE ${where} ORDER BY id`);
   return { src, dst };
 }
 
@@ -80,35 +82,40 @@ afterAll(async () => {
 });
 
 test('a change the destination refuses fails its event and stops only its table; the flow goes on', async () => {
-  await source.query('ALTER TABLE public.items ALTER COLUMN id TYPE bigint');
-  await source.query(`INSERT INTO public.items SELECT g, 'i' || g FROM generate_series(21, 25) g`);
+  await source.query('ALTER TABLE public.items ADD COLUMN k int NOT NULL DEFAULT 0');
+  await source.query(`INSERT INTO public.items VALUES (21, 'i21', 0)`);
+  await runOnce();
+  // DuckDB's rows 1-20 hold NULL in k: the source's default never reached them through the WAL.
+  expect(await queryDuckDbFile(duck, 'SELECT count(*)::INT AS n FROM public.items WHERE k IS NULL')).toEqual([{ n: 20 }]);
+  await source.query('ALTER TABLE public.items DROP CONSTRAINT items_pkey, ADD PRIMARY KEY (id, k)');
+  await source.query(`INSERT INTO public.items SELECT g, 'i' || g, 0 FROM generate_series(22, 25) g`);
   await source.query(`INSERT INTO public.other SELECT g, 'o' || g FROM generate_series(21, 25) g`);
   const stderr = await runOnce();
   expect(stderr).toMatch(/schema change could not be applied/);
-  const [ev] = (await events()).filter((e) => e.kind === 'retype_column');
+  const [ev] = (await events()).filter((e) => e.kind === 'key_change');
   expect(ev).toMatchObject({ table: 'public.items', status: 'failed' });
-  expect(ev!.reason).toMatch(/destination "warehouse": DuckDB: .*Cannot change the type/);
-  // The other table is delivered; items stops at the change (ids 21-25 are withheld, not lost).
+  expect(ev!.reason).toMatch(/destination "warehouse": DuckDB: .*NOT NULL constraint/);
+  // The other table is delivered; items stops at the change (ids 22-25 are withheld, not lost).
   const other = await table('other');
   expect(other.dst).toEqual(other.src);
-  expect((await table('items')).dst).toHaveLength(20);
+  expect((await table('items')).dst).toHaveLength(21);
   // A second run: still held, still not failing the flow, the other table still flowing.
   await source.query(`INSERT INTO public.other VALUES (26, 'o26')`);
   await source.query(`UPDATE public.items SET v = 'changed' WHERE id = 22`);
   await runOnce();
   const again = await table('other');
   expect(again.dst).toEqual(again.src);
-  expect((await table('items')).dst).toHaveLength(20);
+  expect((await table('items')).dst).toHaveLength(21);
   const [flow] = await state.query<{ state: string }>(`SELECT state FROM ductstream.flows WHERE id = 'refused'`);
   expect(flow!.state).not.toBe('failed');
 });
 
 test('after the destination is fixed by hand, ddl apply resumes the table from the change with nothing lost', async () => {
-  const [ev] = (await events()).filter((e) => e.kind === 'retype_column');
-  // The fix: drop the destination table, so the flow recreates it with the new key type.
+  const [ev] = (await events()).filter((e) => e.kind === 'key_change');
+  // The fix: give the destination rows the value the source holds.
   const db = await DuckDBInstance.create(duck);
   const conn = await db.connect();
-  await conn.run('DROP TABLE public.items');
+  await conn.run('UPDATE public.items SET k = 0 WHERE k IS NULL');
   conn.closeSync();
   db.closeSync();
   const w = spawnBin(WORKER_BIN, ['-flow-id', 'refused'], env());
@@ -127,10 +134,12 @@ test('after the destination is fixed by hand, ddl apply resumes the table from t
     await w.exited;
   }
   await runOnce();
-  // Rows changed from the change's LSN on are all there (the rows before it need a backfill after a drop).
-  const resumed = await table('items', 'id >= 21');
+  const resumed = await table('items', 'true', ['id', 'k', 'v']);
   expect(resumed.dst).toEqual(resumed.src);
-  expect(resumed.dst).toHaveLength(5);
-  const cols = await queryDuckDbFile(duck, `SELECT data_type FROM information_schema.columns WHERE table_name = 'items' AND column_name = 'id'`);
-  expect(cols).toEqual([{ data_type: 'BIGINT' }]);
+  expect(resumed.dst).toHaveLength(25);
+  const key = await queryDuckDbFile(
+    duck,
+    `SELECT unnest(constraint_column_names) AS c FROM duckdb_constraints() WHERE constraint_type = 'PRIMARY KEY' AND table_name = 'items'`,
+  );
+  expect(key).toEqual([{ c: 'id' }, { c: 'k' }]);
 });

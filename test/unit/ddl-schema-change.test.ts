@@ -49,7 +49,7 @@ describe('diffTableSchemas', () => {
 });
 
 describe('compatibility', () => {
-  it('widening is compatible, narrowing and key changes are not', () => {
+  it('widening and key changes are compatible, narrowing is not', () => {
     expect(isWidening(col('a', 'int4', 1), col('a', 'int8', 1))).toBe(true);
     expect(isWidening(col('a', 'int8', 1), col('a', 'int4', 1))).toBe(false);
     expect(isWidening(col('a', 'varchar', 1, 14), col('a', 'varchar', 1, 24))).toBe(true);
@@ -60,7 +60,8 @@ describe('compatibility', () => {
     expect(isWidening(col('a', 'numeric', 1, n(10, 2)), col('a', 'numeric', 1, n(12, 2)))).toBe(true);
     expect(isWidening(col('a', 'numeric', 1, n(10, 2)), col('a', 'numeric', 1, n(12, 4)))).toBe(true);
     expect(isWidening(col('a', 'numeric', 1, n(10, 2)), col('a', 'numeric', 1, n(9, 2)))).toBe(false);
-    expect(isCompatible({ kind: 'key_change', from: ['id'], to: ['id', 'qty'] })).toBe(false);
+    // A key change is followed without loss (rebuilt or re-keyed by each destination): no approval needed.
+    expect(isCompatible({ kind: 'key_change', from: ['id'], to: ['id', 'qty'] })).toBe(true);
     expect(isCompatible({ kind: 'retype_column', from: col('a', 'int8', 1), column: col('a', 'int4', 1) })).toBe(false);
   });
 });
@@ -96,7 +97,7 @@ describe('evolutionStatements (DuckDB, Snowflake)', () => {
     expect(again).toEqual(['ALTER TABLE "public"."items" ALTER COLUMN "qty" TYPE BIGINT']);
   });
 
-  it('ddl_drop_columns drops; a key change is refused with a hint', () => {
+  it('ddl_drop_columns drops; a key change and a retype refused in place yield no ALTER (the strategy rebuilds)', () => {
     const layout = tableLayout(next, target, options({ ddl_drop_columns: 'true' }), duckdbDialect);
     const sql = evolutionStatements(duckdbDialect, ansiAlterSyntax(duckdbDialect), {
       change,
@@ -106,16 +107,16 @@ describe('evolutionStatements (DuckDB, Snowflake)', () => {
       dropColumns: true,
     });
     expect(sql).toContain('ALTER TABLE "public"."items" DROP COLUMN "old"');
-    const keyed = { ...change, changes: [{ kind: 'key_change' as const, from: ['id'], to: ['id', 'qty'] }] };
-    expect(() =>
-      evolutionStatements(duckdbDialect, ansiAlterSyntax(duckdbDialect), {
-        change: keyed,
-        table: target,
-        layout,
-        existing: new Set(['id']),
-        dropColumns: false,
-      }),
-    ).toThrow(/primary key changed/);
+    const keyed = { ...change, changes: [{ kind: 'key_change' as const, from: ['id'], to: ['id', 'qty'] }, ...change.changes] };
+    const rekeyed = evolutionStatements(duckdbDialect, ansiAlterSyntax(duckdbDialect), {
+      change: keyed,
+      table: target,
+      layout,
+      existing: new Set(['id', 'qty', 'label', 'old', 'price']),
+      dropColumns: false,
+      retypeInPlace: (c) => c !== 'qty',
+    });
+    expect(rekeyed).toEqual([]);
   });
 
   it("uses Snowflake's ALTER TABLE forms (SET DATA TYPE)", () => {

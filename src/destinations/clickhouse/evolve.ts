@@ -1,6 +1,8 @@
 import type { EvolveTable } from '../sql/apply-strategy';
 import { evolutionStatements, type AlterSyntax } from '../sql/schema-evolution';
 import type { ClickhouseConnection } from './client';
+import type { ClickhouseApplyMode } from './config';
+import { rebuildClickhouseTable } from './rebuild';
 import { columnType, clickhouseTypes, quoteIdent, quoteString } from './types';
 
 const q = quoteIdent;
@@ -23,10 +25,12 @@ function like(existing: string, type: string): string {
  * NULL source column), becomes `Nullable(T)` so new rows hold NULL rather than the type's default.
  * Each statement runs with `mutations_sync=2`/`alter_sync=2`, so the change is complete when it
  * returns; every statement is guarded by the table's columns as read first, so a repeat after a
- * crash half-way converges. ClickHouse refuses to rename or retype sorting-key columns: such a
- * change fails with ClickHouse's reason (`never`), failing its event.
+ * crash half-way converges. A primary key change, or a retype of a column in the current or the
+ * new key (ClickHouse does not alter sorting-key columns in place), rebuilds the table after the
+ * ALTERs ({@link rebuildClickhouseTable}). ClickHouse refuses to rename sorting-key columns: such
+ * a change fails with ClickHouse's reason (`never`), failing its event.
  */
-export async function evolveClickhouseTable(conn: ClickhouseConnection, input: EvolveTable): Promise<void> {
+export async function evolveClickhouseTable(conn: ClickhouseConnection, input: EvolveTable, mode: ClickhouseApplyMode): Promise<void> {
   const t = input.table;
   const rows = await conn.rows(
     `SELECT name, type, is_in_sorting_key AS k FROM system.columns WHERE database = ${quoteString(t.schema)} AND table = ${quoteString(t.name)} ORDER BY position`,
@@ -45,6 +49,10 @@ export async function evolveClickhouseTable(conn: ClickhouseConnection, input: E
       return `ALTER TABLE ${tb} MODIFY COLUMN ${q(c)} ${/^Array\b/.test(type) ? `Variant(${type})` : `Nullable(${type})`}`;
     },
   };
-  const statements = evolutionStatements(clickhouseTypes, syntax, { ...input, existing: new Set(types.keys()) });
+  const newKey = new Set(input.layout?.mode === 'target' ? input.layout.key : []);
+  const retypes = new Set<string>();
+  for (const c of input.change.changes) if (c.kind === 'retype_column' && (keys.has(c.column.name) || newKey.has(c.column.name))) retypes.add(c.column.name);
+  const statements = evolutionStatements(clickhouseTypes, syntax, { ...input, existing: new Set(types.keys()), retypeInPlace: (c) => !retypes.has(c) });
   for (const sql of statements) await conn.command(sql, { mutations_sync: '2', alter_sync: '2' });
+  await rebuildClickhouseTable(conn, input, mode, retypes);
 }

@@ -80,7 +80,7 @@ export abstract class ClickhouseTables implements ApplyStrategy {
 
   /** The `evolution` of a table: see {@link evolveClickhouseTable}. */
   async evolveTable(input: EvolveTable): Promise<void> {
-    await evolveClickhouseTable(this.conn, input);
+    await evolveClickhouseTable(this.conn, input, this.mode);
   }
 
   async readWatermarks(flowId: string): Promise<Map<string, Watermark>> {

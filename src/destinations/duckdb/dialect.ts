@@ -99,7 +99,7 @@ export const duckdbDialect: SqlDialect = {
     return `DELETE FROM ${t} WHERE rowid = (SELECT t.rowid FROM ${t} AS t, ${qualified(this, source)} AS s WHERE ${where} LIMIT 1)`;
   },
   listColumns(table) {
-    return `SELECT column_name FROM information_schema.columns WHERE table_schema = ${quoteString(table.schema)} AND table_name = ${quoteString(table.name)} ORDER BY ordinal_position`;
+    return `SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = ${quoteString(table.schema)} AND table_name = ${quoteString(table.name)} ORDER BY ordinal_position`;
   },
   listPrimaryKey(table) {
     return (

@@ -18,8 +18,7 @@ import { addKeyColumns, createKeyMetaTable, mergeKeyMeta, mergeWatermark, type M
 import { rawColumns, rawRows, type RawRows } from './raw';
 import { loadRaw } from './raw-load';
 import { completeStagedFromSource } from './source-fill';
-import { snowflakeAlterSyntax } from './evolve';
-import { evolutionStatements } from '../sql/schema-evolution';
+import { evolveSnowflakeTable } from './evolve';
 
 /**
  * The `staged` apply strategy of Snowflake: each table's planned rows are staged as text into a
@@ -67,17 +66,13 @@ export class SnowflakeStagedApply implements ApplyStrategy {
   }
 
   /**
-   * The `evolution` of a Snowflake table (policy in `schema-evolution.ts`): ADD COLUMN, RENAME
-   * COLUMN, ALTER COLUMN … SET DATA TYPE, DROP COLUMN, each guarded by the table's columns as read
-   * first (a repeat converges). Snowflake refuses type changes other than widening a VARCHAR or a
-   * NUMBER's precision: such an event fails with Snowflake's reason. The raw table follows the new
-   * layout on the next write (it is recreated when the layout changes).
+   * The `evolution` of a Snowflake table: see {@link evolveSnowflakeTable} (ALTERs, column rebuilds
+   * for retypes Snowflake refuses in place, primary key metadata). The raw table follows the new
+   * layout on the next write (it is recreated when the layout changes); the MERGE uses the new key.
    */
   async evolveTable(input: EvolveTable): Promise<void> {
-    const d = this.dialect;
-    const existing = new Set((await this.client.execute(d.listColumns(input.table))).map((r) => String(r.column_name)));
-    if (existing.size === 0) return;
-    for (const sql of evolutionStatements(d, snowflakeAlterSyntax, { ...input, existing })) await this.client.execute(sql);
+    await evolveSnowflakeTable(this.client, this.dialect, this.config, input);
+    this.keys.delete(qualified(this.dialect, input.table));
   }
 
   async readWatermarks(flowId: string): Promise<Map<string, Watermark>> {

@@ -5,6 +5,7 @@ import { qualified, type SqlDialect } from '../sql/dialect';
 import { tableLayout, targetName } from '../sql/layout';
 import type { SnowflakeClient } from '../snowflake/client';
 import { snowflakeTypes } from '../snowflake/dialect';
+import { snowflakePrimaryKey } from '../snowflake/evolve';
 import type { SnowpipeConfig } from './config';
 
 /**
@@ -32,6 +33,7 @@ export async function checkSnowpipeSchemaChange(
   if (existing.size === 0) return;
   const problems: string[] = [];
   const fixes: string[] = [];
+  let keyChanged = false;
   const t = qualified(dialect, target);
   for (const c of change.changes) {
     if (c.kind === 'add_column' || c.kind === 'rename_column') {
@@ -47,16 +49,31 @@ export async function checkSnowpipeSchemaChange(
         fixes.push(`ALTER TABLE ${t} ALTER COLUMN ${dialect.quoteIdent(c.column.name)} SET DATA TYPE ${now}`);
       }
     } else if (c.kind === 'key_change') {
-      // Snowpipe appends every change as a row: the key only matters to readers.
+      const current = await snowflakePrimaryKey(client, dialect, target);
+      if (current.join('\u0000') === c.to.join('\u0000')) continue;
+      keyChanged = true;
+      problems.push(
+        `the primary key changed from (${c.from.join(', ')}) to (${c.to.join(', ')}) and ${t} records ${current.length > 0 ? `(${current.join(', ')})` : 'none'}`,
+      );
+      if (current.length > 0) fixes.push(`ALTER TABLE ${t} DROP PRIMARY KEY`);
+      if (c.to.length > 0) fixes.push(`ALTER TABLE ${t} ADD PRIMARY KEY (${c.to.map((k) => dialect.quoteIdent(k)).join(', ')})`);
     }
   }
   if (problems.length === 0) return;
+  const why = [
+    ...(fixes.some((f) => !/PRIMARY KEY/.test(f)) ? ['Snowpipe loads files as they are, and COPY would leave the new values out'] : []),
+    ...(keyChanged
+      ? [
+          'Snowpipe appends every change as a row, so whatever keeps the latest row per key (views, streams, dynamic tables, tasks over the target) must move to the new key by hand first',
+        ]
+      : []),
+  ];
   throw new DuctError(
     'failed_precondition',
-    `snowpipe destination "${name}" does not alter its COPY target ${t} for the schema change of ${tableKey(change.table)} (${problems.join('; ')}): Snowpipe loads files as they are, and COPY would leave the new values out`,
+    `snowpipe destination "${name}" does not alter its COPY target ${t} for the schema change of ${tableKey(change.table)} (${problems.join('; ')}): ${why.join('; ')}`,
     {
       retry: 'never',
-      hint: `alter the table by hand (${fixes.join('; ')}), then \`ductstream-admin ddl apply -id <event>\`; or \`ddl reject\` the change`,
+      hint: `alter the table by hand (${fixes.join('; ')})${keyChanged ? ' once its readers use the new key' : ''}, then \`ductstream-admin ddl apply -id <event>\`; or \`ddl reject\` the change`,
     },
   );
 }

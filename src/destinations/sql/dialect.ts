@@ -62,7 +62,10 @@ export interface SqlDdl {
    */
   createLoadTable(name: string, columns: ColumnDef[]): { table: QualifiedName; sql: string };
   dropTable(table: QualifiedName): string;
-  /** A query returning one row per column of `table`, in order, with the column name as `column_name`. */
+  /**
+   * A query returning one row per column of `table`, in order, with the column name as
+   * `column_name` (and, where a rebuild needs it, its type in DDL spelling as `data_type`).
+   */
   listColumns(table: QualifiedName): string;
   /** A query returning one row per primary key column of `table`, in key order, as `column_name`. */
   listPrimaryKey(table: QualifiedName): string;

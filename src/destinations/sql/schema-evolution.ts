@@ -13,8 +13,9 @@ import type { TableLayout } from './layout';
  * Policy: added columns are added (nullable); renamed columns are renamed; retyped columns get the
  * new type (widening; a narrowing was approved by a person); dropped columns are kept and receive
  * NULL in new rows (made nullable first where the destination needs it: `keepDroppedColumn`),
- * unless `dropColumns` (`ddl_drop_columns=true`). A new primary key cannot be
- * changed in place: a `never` error says to recreate the table.
+ * unless `dropColumns` (`ddl_drop_columns=true`). A primary key change yields no statement here:
+ * each apply strategy re-keys the table itself after these statements (DuckDB and ClickHouse
+ * rebuild it, Snowflake moves its key metadata), as do retypes `retypeInPlace` refuses.
  */
 export interface AlterSyntax {
   addColumn(table: string, column: string, type: string): string;
@@ -46,6 +47,11 @@ export interface EvolutionInput {
   /** The destination table's columns now. */
   existing: ReadonlySet<string>;
   dropColumns: boolean;
+  /**
+   * False for a retyped column the destination cannot alter in place (e.g. a key column): no
+   * statement is produced for it, the strategy rebuilds it. Absent: every retype is in place.
+   */
+  retypeInPlace?: (column: string) => boolean;
 }
 
 export function evolutionStatements(d: Pick<SqlSyntax, 'quoteIdent'>, syntax: AlterSyntax, input: EvolutionInput): string[] {
@@ -77,7 +83,8 @@ export function evolutionStatements(d: Pick<SqlSyntax, 'quoteIdent'>, syntax: Al
         }
         break;
       case 'retype_column':
-        if (existing.has(c.column.name)) out.push(syntax.retypeColumn(t, c.column.name, ddlTypeOf(c.column.name)));
+        if (existing.has(c.column.name) && (input.retypeInPlace?.(c.column.name) ?? true))
+          out.push(syntax.retypeColumn(t, c.column.name, ddlTypeOf(c.column.name)));
         break;
       case 'drop_column':
         if (dropColumns && existing.has(c.column.name)) {
@@ -89,13 +96,7 @@ export function evolutionStatements(d: Pick<SqlSyntax, 'quoteIdent'>, syntax: Al
         }
         break;
       case 'key_change':
-        if (input.existing.size > 0) {
-          throw new DuctError('failed_precondition', `${tableKey(change.table)}: the primary key changed from (${c.from.join(', ')}) to (${c.to.join(', ')})`, {
-            retry: 'never',
-            hint: `drop ${t} in the destination so the flow recreates it with the new key (then backfill the table), or reject the change`,
-          });
-        }
-        break;
+        break; // the strategy re-keys the table (see above)
       case 'new_table':
       case 'drop_table':
         break; // a new table is created on first write; a dropped one is kept

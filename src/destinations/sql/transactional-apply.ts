@@ -15,6 +15,7 @@ import type { BatchResolution, WarehouseOptions } from './options';
 import type { HeldKeys, TablePlan } from './plan';
 import type { SqlSession } from './session';
 import { ansiAlterSyntax, evolutionStatements } from './schema-evolution';
+import { keyRetypes, planRebuild, rebuildStatements } from './rebuild';
 import { resolveStatements } from './staging';
 import { applyStatements, type WriteRows } from './statements';
 
@@ -52,13 +53,30 @@ export class TransactionalApply implements ApplyStrategy {
     return names;
   }
 
+  /**
+   * ALTERs the table in place (see `schema-evolution.ts`), then, when its primary key changed or a
+   * key column was retyped (DuckDB cannot alter those in place), rebuilds it in one transaction
+   * with the new key and types, keeping every row and column ({@link rebuildStatements}).
+   */
   async evolveTable(input: EvolveTable): Promise<void> {
     const { session, dialect: d } = this.cfg;
     this.tableColumns.delete(qualified(d, input.table));
     const existing = new Set((await session.query(d.listColumns(input.table))).map((r) => String(r.column_name)));
     if (existing.size === 0) return;
-    const statements = evolutionStatements(d, ansiAlterSyntax(d), { ...input, existing });
+    const currentKey = (await session.query(d.listPrimaryKey(input.table))).map((r) => String(r.column_name));
+    const retypes = keyRetypes(input, currentKey);
+    const statements = evolutionStatements(d, ansiAlterSyntax(d), { ...input, existing, retypeInPlace: (c) => !retypes.has(c) });
     if (statements.length > 0) await session.executeScript(statements);
+    const columns = (await session.query(d.listColumns(input.table))).map((r) => ({ name: String(r.column_name), type: String(r.data_type) }));
+    const plan = planRebuild(input, columns, currentKey, retypes);
+    if (!plan) return;
+    try {
+      await session.executeScript(rebuildStatements(d, input.table, plan));
+    } catch (e) {
+      await session.execute(d.rollback).catch(() => undefined);
+      throw e;
+    }
+    this.cfg.log.info('table rebuilt for a schema change', { table: `${input.table.schema}.${input.table.name}`, key: plan.key.join(', ') });
   }
 
   async readWatermarks(flowId: string): Promise<Map<string, Watermark>> {

@@ -19,6 +19,8 @@ import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb
 import { StandInStages, parseCopy, parsePut } from './stage';
 import { inlineBinds, isIgnored, STAND_IN_MACROS, translate } from './translate';
 import { errorAnswer, rowsetAnswer } from './answers';
+import { StandInKeys } from './keys';
+import { refusedRetype } from './alter';
 
 export interface StandInOptions {
   account?: string;
@@ -36,6 +38,8 @@ interface Session {
 
 export class SnowflakeStandIn {
   readonly stages: StandInStages;
+  /** Primary keys the tables record (Snowflake keeps them as metadata; DuckDB's tables have none). */
+  readonly keys = new StandInKeys();
   /** Every SQL text received, in order (tests count statements). */
   readonly statements: string[] = [];
   private readonly pending: { put: NonNullable<ReturnType<typeof parsePut>>; file: string }[] = [];
@@ -101,6 +105,19 @@ export class SnowflakeStandIn {
     this.reader ??= await this.db.connect();
     const r = await this.reader.runAndReadAll(sql);
     return r.getRowObjects();
+  }
+
+  /**
+   * Runs one Snowflake statement as a person would in a Snowflake session (key metadata kept,
+   * translated for DuckDB): the manual steps of a test.
+   */
+  async snowflakeSql(sql: string): Promise<void> {
+    const answer = this.keys.handle(sql) as { success?: boolean; message?: string } | undefined;
+    if (answer !== undefined) {
+      if (answer.success === false) throw new Error(answer.message);
+      return;
+    }
+    await this.query(translate(sql));
   }
 
   async stop(): Promise<void> {
@@ -218,6 +235,8 @@ export class SnowflakeStandIn {
           0x3000,
         );
       }
+      const keyAnswer = this.keys.handle(sql) ?? (await refusedRetype(session.conn, sql));
+      if (keyAnswer !== undefined) return keyAnswer;
       if (isIgnored(sql)) return rowsetAnswer(['status'], ['text'], [['Statement executed successfully.']], 0x6000);
       const values = bindValues(body.bindings);
       // Binds are inlined as text literals: DuckDB plans a statement with thousands of parameters slowly.

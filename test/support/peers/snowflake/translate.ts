@@ -69,10 +69,12 @@ function mapCode(sql: string, fn: (code: string) => string): string {
 
 /** Snowflake → DuckDB for one statement (not PUT/COPY: the stand-in handles those itself). */
 export function translate(sql: string): string {
-  return mapCode(sql, (code) => {
+  // Snowflake records primary keys but does not enforce them (and DuckDB's MERGE is slow on indexed
+  // tables): a CREATE TABLE loses its key here (keys.ts keeps it). The key's column list holds quoted
+  // identifiers, so this runs on the whole statement, before literals and identifiers are set apart.
+  const unkeyed = /^\s*CREATE\b[^(]*\bTABLE\b/i.test(sql) ? sql.replace(/,\s*PRIMARY\s+KEY\s*\((?:"(?:[^"]|"")*"|[^)"])*\)/gi, '') : sql;
+  return mapCode(unkeyed, (code) => {
     let c = code;
-    // Snowflake records primary keys but does not enforce them (and DuckDB's MERGE is slow on indexed tables).
-    c = c.replace(/,\s*PRIMARY\s+KEY\s*\([^)]*\)/gi, '');
     c = c.replace(/\bDATA_RETENTION_TIME_IN_DAYS\s*=\s*\d+/gi, '');
     c = c.replace(/\bCREATE\s+(OR\s+REPLACE\s+)?TRANSIENT\s+TABLE\b/gi, (_m, r: string | undefined) => `CREATE ${r ?? ''}TABLE`);
     for (const [re, to] of TYPE_RULES) c = c.replace(re, to);
