@@ -1,5 +1,7 @@
-import { Kafka, type KafkaConfig as KafkaJsConfig } from 'kafkajs';
+import { Kafka, logLevel, type LogEntry, type SASLOptions } from 'kafkajs';
 import { DuctError } from '../../core/errors';
+import type { Logger } from '../../core/log';
+import type { KafkaConfig } from './config';
 
 /**
  * The connection side of the kafka destination: kafkajs's cluster (seed brokers, TLS, SASL,
@@ -7,7 +9,9 @@ import { DuctError } from '../../core/errors';
  * produce requests can carry record batches this module encodes itself (recordBatch.ts) instead of
  * kafkajs's per-record encoders (kafkajs spends ~40 µs per record with seven headers on them).
  *
- * This is the one file that uses kafkajs beyond its public API. The parts it relies on (kafkajs
+ * This is the one module that imports kafkajs (the rest of the destination sees `ProducerCluster`,
+ * `PartitionInfo`, `PartitionAck` and plain errors), and the only one that uses it beyond its public
+ * API. The parts it relies on (kafkajs
  * 2.2.4, the last release): the cluster factory the `Kafka` client keeps under the symbol
  * `private:Kafka:createCluster`; `Cluster#connect/disconnect/isConnected/refreshMetadata/
  * refreshMetadataIfNecessary/addMultipleTargetTopics/findTopicPartitionMetadata/findBroker/
@@ -101,9 +105,24 @@ export class ProducerCluster {
     this.createErrorFromCode = errors.createErrorFromCode;
   }
 
-  /** A cluster of `config`'s brokers (not connected yet). Topics are created by the broker on first metadata request where it auto-creates. */
-  static create(config: KafkaJsConfig): ProducerCluster {
-    const kafka = new Kafka(config) as unknown as Record<symbol, unknown>;
+  /**
+   * A cluster of `c`'s brokers (not connected yet), TLS and SASL as configured; kafkajs logs go to
+   * `log` at debug level. Topics are created by the broker on first metadata request where it
+   * auto-creates.
+   */
+  static create(c: KafkaConfig, log: Logger): ProducerCluster {
+    const kafka = new Kafka({
+      brokers: c.brokers,
+      clientId: c.clientId,
+      ssl: c.tls,
+      sasl: c.sasl as SASLOptions | undefined,
+      connectionTimeout: c.connectTimeoutMs,
+      requestTimeout: c.requestTimeoutMs,
+      // The destination's withRetry is the one retry loop; kafkajs itself does not retry.
+      retry: { retries: 0 },
+      logLevel: logLevel.WARN,
+      logCreator: () => (entry: LogEntry) => log.debug(`kafkajs: ${entry.log.message}`, { namespace: entry.namespace }),
+    }) as unknown as Record<symbol, unknown>;
     const symbol = Object.getOwnPropertySymbols(kafka).find((s) => s.description === 'private:Kafka:createCluster');
     const createCluster = symbol ? (kafka[symbol] as CreateCluster | undefined) : undefined;
     if (typeof createCluster !== 'function') throw internalsMissing('Kafka cluster factory');

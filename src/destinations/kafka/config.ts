@@ -5,11 +5,7 @@ import { readRetryOptions } from '../retryOptions';
 import { parseRegistryUrl } from '../schemaRegistry';
 import { parseWireFormat } from '../../wire/registry';
 import { parseTopicTemplate, type TopicTemplate } from './topics';
-
-export const KAFKA_COMPRESSIONS = ['none', 'gzip'] as const;
-export type KafkaCompression = (typeof KAFKA_COMPRESSIONS)[number];
-/** Codecs Kafka knows that this build's client (kafkajs, no codec plugins installed) cannot write. */
-const UNSUPPORTED_COMPRESSIONS = ['snappy', 'lz4', 'zstd'];
+import { RECORD_COMPRESSIONS, type RecordCompression } from './compression';
 
 export const SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
 export type SaslMechanism = (typeof SASL_MECHANISMS)[number];
@@ -17,7 +13,7 @@ export type SaslMechanism = (typeof SASL_MECHANISMS)[number];
 /** Every default of the kafka/bufstream destination, in one place. */
 export const KAFKA_DEFAULTS = {
   topic: '{schema}.{table}',
-  compression: 'none' as KafkaCompression,
+  compression: 'none' as RecordCompression,
   acks: 'all',
   clientId: 'ductstream',
   connectTimeoutMs: 10_000,
@@ -38,7 +34,8 @@ export interface KafkaConfig {
   /** `host:port` seed brokers. */
   brokers: string[];
   topic: TopicTemplate;
-  compression: KafkaCompression;
+  /** Record batch codec (compression.ts). */
+  compression: RecordCompression;
   /** -1 = all in-sync replicas (durable), 1 = the leader only, 0 = no acknowledgement (not durable). */
   acks: -1 | 0 | 1;
   clientId: string;
@@ -76,11 +73,7 @@ export function parseKafkaConfig(kind: string, options: OptionMap, path: string)
   const topic = parseTopicTemplate(r.string('topic', d.topic), r.field('topic'));
   const format = r.raw('format');
   if (format !== undefined) parseWireFormat(format, r.field('format'));
-  const compressionText = (r.raw('compression') ?? d.compression).toLowerCase();
-  if (UNSUPPORTED_COMPRESSIONS.includes(compressionText)) {
-    throw invalidArgument(r.field('compression'), `"${compressionText}" is not available in this build`, `use one of: ${KAFKA_COMPRESSIONS.join(', ')}`);
-  }
-  const compression = r.oneOf('compression', KAFKA_COMPRESSIONS, d.compression);
+  const compression = r.oneOf('compression', RECORD_COMPRESSIONS, d.compression);
   const acksText = r.oneOf('acks', ['all', '-1', '1', '0'] as const, 'all');
   const acks = acksText === 'all' || acksText === '-1' ? -1 : acksText === '1' ? 1 : 0;
   const clientId = r.string('client_id', d.clientId);

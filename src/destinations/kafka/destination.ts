@@ -1,4 +1,3 @@
-import { logLevel, type LogEntry, type SASLOptions } from 'kafkajs';
 import type { TableSchema } from '../../core/change';
 import { DuctError, isDuctError } from '../../core/errors';
 import type { Logger } from '../../core/log';
@@ -63,7 +62,7 @@ export class KafkaDestination implements EventDestination {
     this.producerOptions = {
       acks: config.acks,
       timeoutMs: config.requestTimeoutMs,
-      compression: config.compression === 'gzip' ? 'gzip' : 'none',
+      compression: config.compression,
       maxRequestBytes: config.maxRequestBytes,
       headerNames: this.carrier.usesSchemaHeader ? [...KAFKA_HEADERS, AVRO_SCHEMA_HEADER] : KAFKA_HEADERS,
       asciiHeaders: this.carrier.usesSchemaHeader ? [...KAFKA_ASCII_HEADERS, false] : KAFKA_ASCII_HEADERS,
@@ -73,20 +72,8 @@ export class KafkaDestination implements EventDestination {
 
   async open(): Promise<void> {
     if (this.cluster) return;
-    const log = this.log;
     const c = this.config;
-    const cluster = ProducerCluster.create({
-      brokers: c.brokers,
-      clientId: c.clientId,
-      ssl: c.tls,
-      sasl: c.sasl as SASLOptions | undefined,
-      connectionTimeout: c.connectTimeoutMs,
-      requestTimeout: c.requestTimeoutMs,
-      // withRetry (below) is the one retry loop; kafkajs itself does not retry.
-      retry: { retries: 0 },
-      logLevel: logLevel.WARN,
-      logCreator: () => (entry: LogEntry) => log.debug(`kafkajs: ${entry.log.message}`, { namespace: entry.namespace }),
-    });
+    const cluster = ProducerCluster.create(c, this.log);
     try {
       await cluster.connect();
     } catch (e) {

@@ -1,5 +1,4 @@
-import { promisify } from 'node:util';
-import zlib from 'node:zlib';
+import { COMPRESSION_ATTRIBUTE, recordCompressor, type RecordCompression, type RecordCompressor } from './compression';
 import { crc32c } from './crc32c';
 
 /**
@@ -11,13 +10,13 @@ import { crc32c } from './crc32c';
  *   transactional_id (null) · acks · timeout · [topic · [partition · record_set]]
  *   record batch: base offset 0 · length · leader epoch 0 · magic 2 · CRC-32C · attributes
  *     (compression) · last offset delta · first/max timestamp · producer id -1 · epoch 0 ·
- *     base sequence 0 · [record] (gzip: the records compressed as one block)
+ *     base sequence 0 · [record] (compressed: the records as one block, see compression.ts)
  *   record: length · attributes 0 · timestamp delta · offset delta · key · value · [header]
  *
  * The first timestamp of a batch is its records' smallest, so every delta is ≥ 0.
  */
 
-export type RecordCompression = 'none' | 'gzip';
+export type { RecordCompression } from './compression';
 
 export interface EncodableRecord {
   /** The record key as text (written as its UTF-8 bytes). */
@@ -54,8 +53,6 @@ export interface ProduceRequestOptions {
   asciiHeaders?: readonly boolean[];
 }
 
-const gzip = promisify(zlib.gzip);
-
 /** Bytes of a record batch before its records: offset, length, epoch, magic, CRC, attributes ... count. */
 const BATCH_OVERHEAD = 8 + 4 + 4 + 1 + 4 + 2 + 4 + 8 + 8 + 8 + 2 + 4 + 4;
 /** Offset of the attributes field (start of the CRC's range) from the start of a record batch. */
@@ -67,6 +64,7 @@ export class ProduceRequestEncoder {
   /** Bytes of the header names with their length prefixes. */
   private readonly namesSize: number;
   private readonly attributes: number;
+  private readonly compress?: RecordCompressor;
   private readonly ascii: boolean[];
 
   constructor(private readonly o: ProduceRequestOptions) {
@@ -78,7 +76,8 @@ export class ProduceRequestEncoder {
       return out;
     });
     this.namesSize = this.names.reduce((s, b) => s + b.length, 0);
-    this.attributes = o.compression === 'gzip' ? 1 : 0;
+    this.attributes = COMPRESSION_ATTRIBUTE[o.compression];
+    this.compress = recordCompressor(o.compression);
   }
 
   /** Encoded size of one record with the given deltas (for sizing requests before grouping). */
@@ -114,10 +113,10 @@ export class ProduceRequestEncoder {
           recordsSize += uvarintSize(body * 2) + body;
         }
         const info: (typeof partitionInfo)[number] = { recordsSize, first, max, lens };
-        if (this.o.compression === 'gzip') {
+        if (this.compress) {
           const plain = Buffer.allocUnsafe(recordsSize);
           this.writeRecords(plain, 0, recs, first, lens);
-          info.compressed = await gzip(plain);
+          info.compressed = await this.compress(plain);
         }
         partitionInfo.push(info);
         size += 4 + 4 + BATCH_OVERHEAD + (info.compressed ? info.compressed.length : recordsSize);

@@ -151,7 +151,7 @@ export const FLOW_CASES: FlowCase[] = [
   },
   // kafka and bufstream
   { name: 'kafka without brokers', patch: (f) => dst(f, 'kafka', { ...kafka(), brokers: '' }), field: 'destinations[0].options.brokers' },
-  { name: 'kafka compression snappy', patch: (f) => dst(f, 'kafka', kafka({ compression: 'snappy' })), field: 'destinations[0].options.compression' },
+  { name: 'kafka compression brotli', patch: (f) => dst(f, 'kafka', kafka({ compression: 'brotli' })), field: 'destinations[0].options.compression' },
   { name: 'kafka connect_timeout 720h', patch: (f) => dst(f, 'kafka', kafka({ connect_timeout: '720h' })), field: 'destinations[0].options.connect_timeout' },
   {
     name: 'kafka request_timeout 2^31 ms',
