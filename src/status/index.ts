@@ -48,7 +48,7 @@ export function startStatusRuntime(o: {
     sampler,
     publisher,
     stop: async () => {
-      sampler.stop();
+      await sampler.stop();
       await publisher.stop();
     },
   };
