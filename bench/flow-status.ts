@@ -7,7 +7,7 @@
  * while every flow is idle; then pauses every flow and measures ListFlowStatus, /healthz and the
  * CPU again (the status path without N runs' steps around it).
  *
- *   npm run build && npx tsx bench/flow-status.ts [--flows 200] [--idle-seconds 60]
+ *   npm run build && npx tsx bench/flow-status.ts [--flows 200] [--idle-seconds 60] [--separate-state]
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';

@@ -126,8 +126,8 @@ export class StatusSampler {
   }
 
   /**
-   * Every flow's status for list answers (ListFlowStatus, the page's list) with one query, on the
-   * flows: a flow whose stored name, state and reason are those of the latest sample is answered
+   * Every flow's status for list answers (ListFlowStatus, the page's list) with at most one query,
+   * on the flows (reused for {@link LIST_FRESH_MS}): a flow whose stored name, state and reason are those of the latest sample is answered
    * with that sample's status object itself (read-only: callers may cache what they derive from
    * it); one that changed since shows its stored name, state and reason at once, with the sample's
    * numbers; flows not sampled yet are collected now.

@@ -3,9 +3,10 @@
  * sampler (which ListFlowStatus and the page's list answer from) and its list answers are run
  * in-process on the real state database, real source slots and a real DBOS system database, with
  * every round trip counted where it leaves (each pool client's `query`, each source query). The
- * count is the same for 5 flows and for 45; the statuses read back are right for flows in
- * different states (running with lag and an active DBOS run, paused, failed, retrying, held at a
- * schema change), and a state change made elsewhere shows in list answers within LIST_FRESH_MS.
+ * count is the same for 6 flows and for 46; the statuses read back are right for flows in
+ * different states (running with lag and an active DBOS run, paused with a queued backfill,
+ * failed, retrying, held at a schema change, stalled), and as metrics with one warning per
+ * alarm; a state change made elsewhere shows in list answers within LIST_FRESH_MS.
  */
 import { DBOS, DBOSClient } from '@dbos-inc/dbos-sdk';
 import { Pool, type PoolClient } from 'pg';
@@ -16,12 +17,16 @@ import { DdlStore } from '../../src/ddl/store';
 import { PostgresCheckpointStore } from '../../src/state/checkpoint/postgres';
 import { migrateStateDatabase } from '../../src/state/db';
 import { PostgresFlowStore } from '../../src/state/flows/postgresStore';
+import { clientReader } from '../../src/services/backfill/status';
+import { BackfillStatusExtension } from '../../src/status/backfill';
 import { DdlStatusExtension } from '../../src/status/ddl';
+import { metricsRegistry } from '../../src/status/metrics';
 import type { FlowStatus } from '../../src/status/model';
 import { RunHistory, type WorkflowReader } from '../../src/status/runHistory';
 import { LIST_FRESH_MS, StatusSampler } from '../../src/status/sampler';
 import { SourceConnections } from '../../src/status/sourceConnections';
 import { PostgresFlowStatsStore } from '../../src/status/statsStore';
+import { BACKFILL_WORKFLOW, newBackfillId, type BackfillRequest } from '../../src/workflows/backfill/types';
 import { newRunId } from '../../src/workflows/runIds';
 import { createTestDatabase, type TestDatabase } from '../support/pg';
 
@@ -32,6 +37,7 @@ let dbosPool: Pool;
 let dbos: DBOSClient;
 const connections = new SourceConnections();
 const trips = { state: 0, dbos: 0, source: 0 };
+const warnings: string[] = [];
 
 /** Counts every query a client of `pool` sends (pool.query goes through a client too). */
 function countQueries(pool: Pool, bump: () => void): Pool {
@@ -94,6 +100,7 @@ beforeAll(async () => {
   // a: running, behind its slot by the WAL written below, with an active (enqueued) DBOS run.
   slotA = parseLsn((await source.query<{ l: string }>(`SELECT lsn::text AS l FROM pg_create_logical_replication_slot('status_q_a', 'pgoutput')`))[0]!.l);
   await source.query(`SELECT pg_create_logical_replication_slot('status_q_b', 'pgoutput')`);
+  await source.query(`SELECT pg_create_logical_replication_slot('status_q_f', 'pgoutput')`);
   await flows.create(flowOf('a-running', 'status_q_a', { lag_alarm_bytes: '1000' }));
   await flows.setState('a-running', 'running');
   checkpointA = slotA;
@@ -124,6 +131,18 @@ beforeAll(async () => {
   // b: paused by an operator.
   await flows.create(flowOf('b-paused', 'status_q_b'));
   await flows.setState('b-paused', 'paused', 'paused for maintenance');
+  // ... with a backfill of its table waiting in the backfill queue.
+  const backfill: BackfillRequest = {
+    flowId: 'b-paused',
+    tables: ['public.t'],
+    workers: 1,
+    partitionCount: 1,
+    consistent: false,
+    resolveStaging: false,
+    resync: false,
+    holdLsn: formatLsn(slotA),
+  };
+  await dbos.enqueue({ workflowName: BACKFILL_WORKFLOW, queueName: 'status-queries-test', workflowID: newBackfillId('b-paused') }, backfill);
   // c: failed; its slot never existed.
   await flows.create(flowOf('c-failed', 'status_q_c'));
   await flows.setState('c-failed', 'failed', 'destination refused the batch');
@@ -169,11 +188,40 @@ beforeAll(async () => {
     { flowId: 'e-held', table: { schema: 'public', name: 't' }, schema: null, at: { lsn: slotA, seq: 0 } },
   );
 
+  // f: running, its checkpoint unmoved past stall_alarm while WAL waits, last applied commit 30 s ago.
+  await flows.create(flowOf('f-stalled', 'status_q_f', { stall_alarm: '1s', lag_alarm_seconds: '10s' }));
+  await flows.setState('f-stalled', 'running');
+  await checkpoints.commit('f-stalled', 'status_q_f', slotA);
+  await stats.publish(
+    [
+      {
+        flowId: 'f-stalled',
+        receivedLsn: formatLsn(slotA),
+        lastAppliedCommitAt: new Date(Date.now() - 30_000),
+        caughtUpAt: null,
+        retries: 0,
+        lastError: '',
+        lastErrorHint: '',
+        lastErrorAt: null,
+        heartbeatLsn: null,
+        heartbeatAt: null,
+        tables: [],
+      },
+    ],
+    'test',
+  );
+
   const reader = dbos as unknown as WorkflowReader;
   sampler = new StatusSampler({
-    deps: { flows, checkpoints, stats, runs: new RunHistory(reader), extensions: [new DdlStatusExtension(ddl)] },
+    deps: {
+      flows,
+      checkpoints,
+      stats,
+      runs: new RunHistory(reader),
+      extensions: [new DdlStatusExtension(ddl), new BackfillStatusExtension(clientReader(dbos))],
+    },
     intervalMs: 60_000,
-    log: silentLogger,
+    log: { ...silentLogger, warn: (msg, fields) => void warnings.push(`${msg} ${JSON.stringify(fields)}`), child: () => silentLogger },
     sourceQuery: (dsn, sql, params) => {
       trips.source++;
       return connections.query(dsn, sql, params);
@@ -194,10 +242,11 @@ afterAll(async () => {
 const byId = (all: FlowStatus[]) => new Map(all.map((s) => [s.flowId, s] as const));
 
 test('statuses of flows in different states read back right, from the sample and from list answers', async () => {
+  await new Promise((r) => setTimeout(r, 1100)); // past f-stalled's stall_alarm
   await sampler.sample();
   const after = await currentLsn();
   const listed = await sampler.list();
-  expect(listed.map((s) => s.flowId)).toEqual(['a-running', 'b-paused', 'c-failed', 'd-retrying', 'e-held']);
+  expect(listed.map((s) => s.flowId)).toEqual(['a-running', 'b-paused', 'c-failed', 'd-retrying', 'e-held', 'f-stalled']);
   const s = byId(listed);
 
   const a = s.get('a-running')!;
@@ -216,6 +265,8 @@ test('statuses of flows in different states read back right, from the sample and
 
   const b = s.get('b-paused')!;
   expect([b.state, b.reason, b.slot?.exists, b.activeRunId, b.checkpointLsn]).toEqual(['paused', 'paused for maintenance', true, '', null]);
+  expect(b.backfill).toEqual([{ table: 'public.t', partitionsDone: 0, partitionsTotal: 0, rows: 0, state: 'ENQUEUED' }]);
+  expect(a.backfill).toEqual([]);
 
   const c = s.get('c-failed')!;
   expect([c.state, c.reason, c.slot?.exists, c.lagBytes]).toEqual(['failed', 'destination refused the batch', false, 0]);
@@ -229,6 +280,40 @@ test('statuses of flows in different states read back right, from the sample and
   expect(e.reason).toMatch(/^public\.t held at a schema change \(DDL event \d+: pending\)$/);
   expect(e.alarms.map((x) => x.kind)).toEqual(['ddl_held']);
   expect(e.pendingDdl).toHaveLength(1);
+
+  const f = s.get('f-stalled')!;
+  expect(f.alarms.map((x) => x.kind)).toEqual(['lag_seconds', 'stall']);
+  expect(f.lagSeconds).toBeGreaterThanOrEqual(30);
+  expect(f.lagSeconds).toBeLessThan(60);
+
+  // The same numbers as metrics, and a warning per raised alarm.
+  const text = await metricsRegistry.metrics();
+  const value = (series: string) =>
+    Number(
+      text
+        .split('\n')
+        .find((l) => l.startsWith(`${series} `))
+        ?.split(' ')[1],
+    );
+  expect(value('ductstream_flow_lag_bytes{flow="a-running"}')).toBe(a.lagBytes);
+  expect(value('ductstream_flow_lag_seconds{flow="f-stalled"}')).toBe(f.lagSeconds);
+  expect(value('ductstream_slot_retained_wal_bytes{flow="a-running",slot="status_q_a"}')).toBe(a.slot!.retainedWalBytes);
+  expect(a.slot!.retainedWalBytes).toBeGreaterThanOrEqual(Number(walWritten));
+  expect(value('ductstream_rows_total{flow="a-running",table="public.t",op="insert"}')).toBe(5);
+  expect(value('ductstream_retries_total{flow="d-retrying"}')).toBe(3);
+  expect(value('ductstream_flow_state{flow="d-retrying",state="retrying"}')).toBe(1);
+  expect(value('ductstream_flow_state{flow="b-paused",state="paused"}')).toBe(1);
+  expect(value('ductstream_flow_state{flow="e-held",state="pending_ddl"}')).toBe(1);
+  expect(value('ductstream_flow_alarm{flow="f-stalled",kind="stall"}')).toBe(1);
+  expect(value('ductstream_flow_alarm{flow="f-stalled",kind="lag_bytes"}')).toBe(0);
+  for (const [flow, kind] of [
+    ['a-running', 'lag_bytes'],
+    ['e-held', 'ddl_held'],
+    ['f-stalled', 'lag_seconds'],
+    ['f-stalled', 'stall'],
+  ]) {
+    expect(warnings.filter((w) => w.startsWith('alarm: ') && w.includes(`"flow":"${flow}","alarm":"${kind}"`))).toHaveLength(1);
+  }
 });
 
 test('a state change shows in list answers within LIST_FRESH_MS, before the next sample', async () => {
@@ -265,14 +350,16 @@ test('database round trips of a sample and of a list answer do not grow with the
   sampler.invalidate();
   const listed: FlowStatus[] = [];
   const listMany = await counted(async () => listed.push(...(await sampler.list())));
-  expect(listed).toHaveLength(45);
   expect(listed.filter((x) => x.state === 'stopped')).toHaveLength(20);
+  expect(listed).toHaveLength(46);
 
-  // A sample: flows, checkpoints, stats (flows and tables), DDL events, one DBOS query for the
-  // active runs, and one slot query for the one source server.
+  // A sample: flows, checkpoints, stats (flows and tables), DDL events, DBOS queries for the
+  // active runs and the active backfills (and the one backfill's plan), one slot query for the
+  // one source server.
   expect(sampleFew.source).toBe(1);
+  expect(sampleFew.state).toBe(5);
   expect(sampleMany).toEqual(sampleFew);
-  expect(sampleFew.total).toBeLessThanOrEqual(10);
+  expect(sampleFew.total).toBeLessThanOrEqual(20);
   // A list answer: one query on the flows, the rest from the sample.
   expect(listFew).toEqual({ state: 1, dbos: 0, source: 0, total: 1 });
   expect(listMany).toEqual(listFew);
