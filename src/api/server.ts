@@ -5,6 +5,7 @@ import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-
 import { DuctError } from '../core/errors';
 import { bearerAuthInterceptor } from './auth';
 import type { Logger } from '../core/log';
+import { acceptEncoded } from './encoded';
 import { apiProtoFiles, loadApiProtos, protoRoot, serviceDefinition } from './protos';
 import { jsonNamesOf, linkedReflectionPackage } from './reflection';
 import type { ApiContext, ApiServiceRegistration } from './registration';
@@ -49,7 +50,7 @@ export async function startApiServer(o: StartApiServerOptions): Promise<ApiServe
     const impl = reg.implement(o.ctx);
     const missing = Object.keys(def).filter((m) => typeof impl[m] !== 'function');
     if (missing.length > 0) throw new DuctError('internal', `${reg.service} does not implement ${missing.join(', ')}`);
-    server.addService(def, impl);
+    server.addService(acceptEncoded(def), impl);
   }
   // Reflection covers every proto of the package and the health service.
   const reflected = linkedReflectionPackage([pkg, loadSync(healthProtoPath, { keepCase: true })], jsonNamesOf(protoRoot(), apiProtoFiles()));

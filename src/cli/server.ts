@@ -3,8 +3,8 @@ import { isLoopbackBind, serverCredentialsFor } from '../api/credentials';
 import { parseListenAddress } from '../api/listen';
 import { startApiServer, type ApiServer } from '../api/server';
 import { startStatusHttp, type StatusHttpServer } from '../http/server';
-import { startStatusRuntime, type StatusRuntime } from '../status';
-import { DdlStatusExtension } from '../status/ddl';
+import { startStatusRuntime, statusExtensionsFor, type StatusRuntime } from '../status';
+import { dbosReader } from '../services/backfill/status';
 import { dbosWorkflowReader, RunHistory } from '../status/runHistory';
 import { openAppState, type AppState } from '../state/open';
 import { executorIdFor, readApiSecurity, readServiceEnv, type ServiceEnv } from '../config/env';
@@ -158,7 +158,7 @@ async function main(argv: string[]): Promise<number> {
       executor: executorId,
       log: log.child({ component: 'status' }),
       intervalMs: env.ops.statusIntervalMs,
-      extensions: state.ddl ? [new DdlStatusExtension(state.ddl)] : [],
+      extensions: statusExtensionsFor(state, env.dbosEnabled ? dbosReader : null),
     });
     statusHttp = await startStatusHttp({
       listen: env.ops.httpListen,

@@ -21,8 +21,8 @@ import { RunTakeover } from '../workflows/takeover';
 import { bindPipelineContext } from '../workflows/context';
 import { startProgressReporter } from './progressReporter';
 import { startStatusHttp, type StatusHttpServer } from '../http/server';
-import { startStatusRuntime, type StatusRuntime } from '../status';
-import { DdlStatusExtension } from '../status/ddl';
+import { startStatusRuntime, statusExtensionsFor, type StatusRuntime } from '../status';
+import { dbosReader } from '../services/backfill/status';
 import { dbosWorkflowReader, RunHistory } from '../status/runHistory';
 import { backfillHoldOf } from '../services/backfill/hold';
 import type { BackfillModeArgs } from './backfillFlags';
@@ -115,7 +115,7 @@ async function startWorkerServices(
       executor: executorId,
       log: log.child({ component: 'status' }),
       intervalMs: env.ops.statusIntervalMs,
-      extensions: state.ddl ? [new DdlStatusExtension(state.ddl)] : [],
+      extensions: statusExtensionsFor(state, dbosReader),
       only: new Set([flowId]),
       sample: input.metricsListen !== undefined,
     });

@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { DuctError, describeError } from '../core/errors';
 import type { Logger } from '../core/log';
 import type { StatusCollector } from '../status/collector';
-import { flowStatusJson } from '../status/json';
+import { flowStatusJson, flowStatusJsonText } from '../status/json';
 import { metricsRegistry } from '../status/metrics';
 import type { StatusSampler } from '../status/sampler';
 import { isAuthorized, TOKEN_COOKIE } from './auth';
@@ -84,7 +84,9 @@ export async function startStatusHttp(o: StatusHttpOptions): Promise<StatusHttpS
     if (asset) return send(res, 200, asset[1], readFileSync(join(root, asset[0])));
     if (url.pathname === '/api/flows') {
       const all = await o.sampler.list();
-      return json(res, 200, { flows: all.map(flowStatusJson), refreshed_at: new Date().toISOString() });
+      // Each status's JSON text is kept with the sample: a refresh of the list re-serializes nothing.
+      const body = `{"flows":[${all.map(flowStatusJsonText).join(',')}],"refreshed_at":${JSON.stringify(new Date().toISOString())}}`;
+      return send(res, 200, 'application/json', body);
     }
     const m = /^\/api\/flows\/([^/]+)$/.exec(url.pathname);
     if (m) {

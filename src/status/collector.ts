@@ -6,7 +6,7 @@ import { parsePostgresSourceConfig, POSTGRES_SOURCE_DEFAULTS, type MonitoringCon
 import { alarmsOf, lagSecondsOf } from './alarms';
 import type { FlowStatus, SlotStatus, StatusExtension } from './model';
 import type { RunHistory } from './runHistory';
-import { probeSlots } from './slotProbe';
+import { probeSlots, shortConnectionQuery, type SourceQuery } from './slotProbe';
 import type { FlowStatsStore, PersistedFlowStats } from './statsStore';
 
 /** Where slot numbers come from: probed now (CLI), or the server's latest sample. */
@@ -27,21 +27,14 @@ const DEFAULT_MONITORING: MonitoringConfig = {
   stallAlarmMs: POSTGRES_SOURCE_DEFAULTS.stallAlarmMs,
 };
 
-const parsed = new WeakMap<object, FlowSource | null>();
-
 /** The source of a flow (null when its options no longer parse: its status says so through its slot error). */
 export function flowSourceOf(f: Flow): FlowSource | null {
-  const cached = parsed.get(f.source.options);
-  if (cached !== undefined) return cached;
-  let out: FlowSource | null;
   try {
     const c = parsePostgresSourceConfig(f.source.options, 'source.options');
-    out = { flowId: f.id, dsn: c.dsn, slot: c.slot, monitoring: c.monitoring };
+    return { flowId: f.id, dsn: c.dsn, slot: c.slot, monitoring: c.monitoring };
   } catch {
-    out = null;
+    return null;
   }
-  parsed.set(f.source.options, out);
-  return out;
 }
 
 /** Every flow, ordered by id. */
@@ -56,22 +49,32 @@ export async function listAllFlows(store: FlowStore): Promise<Flow[]> {
   return out;
 }
 
-/** Probes every flow's slot now, one connection per source server. */
-export const probeNow: SlotSource = async (flows) => {
-  const byDsn = new Map<string, FlowSource[]>();
-  for (const f of flows) byDsn.set(f.dsn, [...(byDsn.get(f.dsn) ?? []), f]);
-  const out = new Map<string, SlotStatus>();
-  await Promise.all(
-    [...byDsn].map(async ([dsn, fs]) => {
-      const slots = await probeSlots(
-        dsn,
-        fs.map((f) => f.slot),
-      );
-      for (const f of fs) out.set(f.flowId, slots.get(f.slot)!);
-    }),
-  );
-  return out;
-};
+/** Reads every flow's slots now through `query`: one query per source server, whatever the number of flows. */
+export function slotsVia(query: SourceQuery): SlotSource {
+  return async (flows) => {
+    const byDsn = new Map<string, FlowSource[]>();
+    for (const f of flows) {
+      const same = byDsn.get(f.dsn);
+      if (same) same.push(f);
+      else byDsn.set(f.dsn, [f]);
+    }
+    const out = new Map<string, SlotStatus>();
+    await Promise.all(
+      [...byDsn].map(async ([dsn, fs]) => {
+        const slots = await probeSlots(
+          dsn,
+          fs.map((f) => f.slot),
+          query,
+        );
+        for (const f of fs) out.set(f.flowId, slots.get(f.slot)!);
+      }),
+    );
+    return out;
+  };
+}
+
+/** Probes every flow's slot now, one short connection per source server (one-shot readers). */
+export const probeNow: SlotSource = slotsVia(shortConnectionQuery());
 
 export interface CollectorDeps {
   flows: FlowStore;
@@ -88,12 +91,26 @@ export interface CollectorDeps {
  * stats), the source servers (slots) and DBOS (runs). The one place the status model is filled.
  */
 export class StatusCollector {
+  /** Parsed sources by flow id, kept while the flow's source options stay the same (parsing validates every option). */
+  private readonly sources = new Map<string, { options: string; source: FlowSource | null }>();
+
   constructor(private readonly d: CollectorDeps) {}
 
   /** Every flow's status, or only those of `only` (no runs or steps: see {@link one}). */
   async all(only?: ReadonlySet<string>): Promise<FlowStatus[]> {
-    const flows = (await this.allFlows()).filter((f) => !only || only.has(f.id));
+    const flows = (await listAllFlows(this.d.flows)).filter((f) => !only || only.has(f.id));
+    return this.allOf(flows);
+  }
+
+  /**
+   * The status of `flows` (read by the caller), with a constant number of queries whatever their
+   * number: checkpoints, published stats (two), active DBOS runs, pending DDL, and one slot query
+   * per source server.
+   */
+  async allOf(flows: readonly Flow[]): Promise<FlowStatus[]> {
     const [checkpoints, stats, active] = await Promise.all([this.d.checkpoints.list(), this.d.stats.read(), this.activeRuns()]);
+    const present = new Set(flows.map((f) => f.id));
+    for (const id of [...this.sources.keys()]) if (!present.has(id)) this.sources.delete(id);
     return this.build(flows, checkpoints, stats, active);
   }
 
@@ -112,22 +129,34 @@ export class StatusCollector {
     return status!;
   }
 
-  private allFlows(): Promise<Flow[]> {
-    return listAllFlows(this.d.flows);
-  }
-
   private async activeRuns(): Promise<Map<string, string>> {
     if (!this.d.runs) return new Map();
     return this.d.runs.active().catch(() => new Map<string, string>());
   }
 
-  private async build(flows: Flow[], checkpoints: Checkpoint[], stats: Map<string, PersistedFlowStats>, active: Map<string, string>): Promise<FlowStatus[]> {
+  /** The parsed source of a flow, from the cache while its options are unchanged. */
+  private sourceOf(f: Flow): FlowSource | null {
+    const options = JSON.stringify(f.source.options);
+    const known = this.sources.get(f.id);
+    if (known && known.options === options) return known.source;
+    const source = flowSourceOf(f);
+    this.sources.set(f.id, { options, source });
+    return source;
+  }
+
+  private async build(
+    flows: readonly Flow[],
+    checkpoints: Checkpoint[],
+    stats: Map<string, PersistedFlowStats>,
+    active: Map<string, string>,
+  ): Promise<FlowStatus[]> {
     const now = new Date();
-    const sources = flows.map(flowSourceOf);
+    const sources = flows.map((f) => this.sourceOf(f));
     const slots = await this.d.slots(sources.filter((s): s is FlowSource => s !== null));
+    const byKey = new Map(checkpoints.map((c) => [`${c.flowId}\t${c.slot}`, c] as const));
     const out = flows.map((f, i) => {
       const src = sources[i]!;
-      const cp = src ? checkpoints.find((c) => c.flowId === f.id && c.slot === src.slot) : undefined;
+      const cp = src ? byKey.get(`${f.id}\t${src.slot}`) : undefined;
       const st = stats.get(f.id);
       const slot = slots.get(f.id) ?? null;
       const s = statusOf(f, cp, st, slot, active.get(f.id) ?? '', now);

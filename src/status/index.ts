@@ -1,5 +1,8 @@
 import type { AppState } from '../state/open';
 import type { Logger } from '../core/log';
+import type { WorkflowReader as BackfillReader } from '../services/backfill/status';
+import { BackfillStatusExtension } from './backfill';
+import { DdlStatusExtension } from './ddl';
 import type { StatusExtension } from './model';
 import type { RunHistory } from './runHistory';
 import { StatusSampler } from './sampler';
@@ -11,6 +14,11 @@ export type { FlowStatus } from './model';
 /** The stats store of a process: the state database when there is one, else memory (standalone worker). */
 export function statsStoreFor(state: AppState): FlowStatsStore {
   return state.pool ? new PostgresFlowStatsStore(state.pool) : new MemoryFlowStatsStore();
+}
+
+/** What every status surface adds: pending DDL (with the state database) and backfill progress (with DBOS records to read). */
+export function statusExtensionsFor(state: AppState, backfills: BackfillReader | null): StatusExtension[] {
+  return [...(state.ddl ? [new DdlStatusExtension(state.ddl)] : []), ...(backfills ? [new BackfillStatusExtension(backfills)] : [])];
 }
 
 /** What a process that runs flows and shows their status starts (server, worker). */
@@ -48,7 +56,7 @@ export function startStatusRuntime(o: {
     sampler,
     publisher,
     stop: async () => {
-      sampler.stop();
+      await sampler.stop();
       await publisher.stop();
     },
   };

@@ -57,3 +57,15 @@ export function flowStatusJson(s: FlowStatus): FlowStatusJson {
     last_applied_commit_time: iso(s.lastAppliedCommitTime),
   };
 }
+
+const texts = new WeakMap<FlowStatus, string>();
+
+/** `JSON.stringify(flowStatusJson(s))`, kept per status object (statuses are not changed once built). */
+export function flowStatusJsonText(s: FlowStatus): string {
+  let t = texts.get(s);
+  if (t === undefined) {
+    t = JSON.stringify(flowStatusJson(s));
+    texts.set(s, t);
+  }
+  return t;
+}

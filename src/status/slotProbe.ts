@@ -15,12 +15,35 @@ interface SlotRow {
   retained_bytes: string | null;
 }
 
+/** Runs one query on the source server `dsn` and returns its rows; throws when the server cannot be asked. */
+export type SourceQuery = (dsn: string, sql: string, params: unknown[]) => Promise<Record<string, unknown>[]>;
+
+/** {@link SourceQuery} on a short connection of its own (one-shot readers: the admin CLI). */
+export const shortConnectionQuery =
+  (connectTimeoutMs = 5000): SourceQuery =>
+  async (dsn, sql, params) => {
+    let client;
+    try {
+      client = await connectClient(dsn, 'source.options.dsn', { connectTimeoutMs, applicationName: 'ductstream:status' });
+      return (await client.query(sql, params)).rows as Record<string, unknown>[];
+    } finally {
+      await endQuietly(client);
+    }
+  };
+
+export const SLOTS_SQL = `SELECT want.name, s.slot_name IS NOT NULL AS exists, s.active, s.confirmed_flush_lsn::text AS confirmed_flush_lsn, s.restart_lsn::text AS restart_lsn,
+        s.wal_status, s.safe_wal_size::text AS safe_wal_size, pg_current_wal_lsn()::text AS current_wal_lsn,
+        pg_wal_lsn_diff(pg_current_wal_lsn(), s.confirmed_flush_lsn)::text AS lag_bytes,
+        pg_wal_lsn_diff(pg_current_wal_lsn(), s.restart_lsn)::text AS retained_bytes
+   FROM unnest($1::text[]) AS want(name)
+   LEFT JOIN pg_catalog.pg_replication_slots s ON s.slot_name = want.name`;
+
 /**
- * Reads the replication slots `slots` of one source server in one query (one short connection):
+ * Reads the replication slots `slots` of one source server in one query through `query`:
  * positions, lag against pg_current_wal_lsn(), retained WAL, wal_status and safe_wal_size.
  * Never throws: an unreachable source gives every slot an `error`.
  */
-export async function probeSlots(dsn: string, slots: readonly string[], connectTimeoutMs = 5000): Promise<Map<string, SlotStatus>> {
+export async function probeSlots(dsn: string, slots: readonly string[], query: SourceQuery = shortConnectionQuery()): Promise<Map<string, SlotStatus>> {
   const out = new Map<string, SlotStatus>();
   const sampledAt = new Date();
   const empty = (slot: string, error?: string): SlotStatus => ({
@@ -37,19 +60,9 @@ export async function probeSlots(dsn: string, slots: readonly string[], connectT
     error,
     sampledAt,
   });
-  let client;
   try {
-    client = await connectClient(dsn, 'source.options.dsn', { connectTimeoutMs, applicationName: 'ductstream:status' });
-    const r = await client.query<SlotRow>(
-      `SELECT want.name, s.slot_name IS NOT NULL AS exists, s.active, s.confirmed_flush_lsn::text AS confirmed_flush_lsn, s.restart_lsn::text AS restart_lsn,
-              s.wal_status, s.safe_wal_size::text AS safe_wal_size, pg_current_wal_lsn()::text AS current_wal_lsn,
-              pg_wal_lsn_diff(pg_current_wal_lsn(), s.confirmed_flush_lsn)::text AS lag_bytes,
-              pg_wal_lsn_diff(pg_current_wal_lsn(), s.restart_lsn)::text AS retained_bytes
-         FROM unnest($1::text[]) AS want(name)
-         LEFT JOIN pg_catalog.pg_replication_slots s ON s.slot_name = want.name`,
-      [[...slots]],
-    );
-    for (const row of r.rows) {
+    const rows = (await query(dsn, SLOTS_SQL, [[...slots]])) as unknown as SlotRow[];
+    for (const row of rows) {
       out.set(row.name, {
         slot: row.name,
         exists: row.exists,
@@ -67,8 +80,6 @@ export async function probeSlots(dsn: string, slots: readonly string[], connectT
   } catch (e) {
     const error = describeError(e);
     for (const s of slots) out.set(s, empty(s, error));
-  } finally {
-    await endQuietly(client);
   }
   for (const s of slots) if (!out.has(s)) out.set(s, empty(s));
   return out;

@@ -147,7 +147,9 @@ test('lag grows while a flow is paused and falls to about 0 after resume, on eve
   const listed = await api.call<{ flows: StatusMsg[] }>('ListFlowStatus', { state: 'paused' });
   expect(listed.flows.map((f) => f.flow_id)).toEqual(['ops-lag']);
 
+  // A change made through the API shows in the very next list answer (list answers reuse the flows they read briefly).
   await api.call('ResumeFlow', { flow_id: 'ops-lag' });
+  expect((await api.call<{ flows: StatusMsg[] }>('ListFlowStatus', { state: 'running' })).flows.map((f) => f.flow_id)).toContain('ops-lag');
   const resumed = await waitFor(
     'lag about 0 after resume',
     async () => {

@@ -1,5 +1,7 @@
 import type { FlowStatus } from '../../status/model';
 import { flowStatusJson } from '../../status/json';
+import { EncodedMessage } from '../encoded';
+import { loadApiProtos, serviceDefinition } from '../protos';
 import type { TimestampMessage } from './messages';
 
 function timestamp(iso: unknown): TimestampMessage | null {
@@ -36,4 +38,41 @@ function toProto(v: unknown, key = ''): unknown {
 /** A status as its ductstream.v1.FlowStatus message (the JSON form's fields, typed for proto). */
 export function flowStatusMessage(s: FlowStatus): Record<string, unknown> {
   return toProto(flowStatusJson(s)) as Record<string, unknown>;
+}
+
+let encodeFlowStatus: ((message: unknown) => Buffer) | undefined;
+const encodedStatus = new WeakMap<FlowStatus, Buffer>();
+
+/** A FlowStatus message's bytes; kept per status object (statuses are not changed once built). */
+function encodedOf(s: FlowStatus): Buffer {
+  let b = encodedStatus.get(s);
+  if (!b) {
+    // GetFlowStatus answers a FlowStatus: its encoder is the message's.
+    encodeFlowStatus ??= serviceDefinition(loadApiProtos(), 'ductstream.v1.FlowService').GetFlowStatus!.responseSerialize as (m: unknown) => Buffer;
+    b = encodeFlowStatus(flowStatusMessage(s));
+    encodedStatus.set(s, b);
+  }
+  return b;
+}
+
+function varint(n: number): number[] {
+  const out: number[] = [];
+  for (; n > 0x7f; n = Math.floor(n / 128)) out.push((n & 0x7f) | 0x80);
+  out.push(n);
+  return out;
+}
+
+/**
+ * The ListFlowStatusResponse of `statuses`, encoded. Its only field is `repeated FlowStatus flows
+ * = 1`, so the message is each status's bytes behind tag 0x0a (field 1, length-delimited) and its
+ * length; the bytes of a status object are encoded once, so answering the same sample again costs
+ * a copy (the status sampler hands out the same objects until its next sample).
+ */
+export function encodeFlowStatusList(statuses: readonly FlowStatus[]): EncodedMessage {
+  const parts: Buffer[] = [];
+  for (const s of statuses) {
+    const b = encodedOf(s);
+    parts.push(Buffer.from([0x0a, ...varint(b.length)]), b);
+  }
+  return new EncodedMessage(Buffer.concat(parts));
 }

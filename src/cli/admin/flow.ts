@@ -5,8 +5,8 @@ import { probeNow, StatusCollector } from '../../status/collector';
 import { flowStatusJson } from '../../status/json';
 import type { FlowStatus } from '../../status/model';
 import { RunHistory, type WorkflowReader } from '../../status/runHistory';
-import { statsStoreFor } from '../../status';
-import { DdlStatusExtension } from '../../status/ddl';
+import { statsStoreFor, statusExtensionsFor } from '../../status';
+import { clientReader } from '../../services/backfill/status';
 import { EXIT_OK } from '../exit';
 import type { FlagValues } from '../flags';
 import type { Command, Subcommand } from './command';
@@ -73,7 +73,7 @@ async function collector(ctx: AdminContext): Promise<{ c: StatusCollector; close
     client = await DBOSClient.create({ systemDatabaseUrl: env.dbosSystemDatabaseUrl, applicationName: env.dbosApp }).catch(() => undefined);
   }
   const runs = client ? new RunHistory(client as unknown as WorkflowReader) : null;
-  const extensions = state.ddl ? [new DdlStatusExtension(state.ddl)] : [];
+  const extensions = statusExtensionsFor(state, client ? clientReader(client) : null);
   const c = new StatusCollector({ flows: state.flows, checkpoints: state.checkpoints, stats: statsStoreFor(state), runs, slots: probeNow, extensions });
   return { c, close: async () => void (await client?.destroy()) };
 }
