@@ -165,3 +165,8 @@ export function groupByTable(changes: readonly Change[]): Map<string, Change[]> 
   }
   return out;
 }
+
+/** Identifies a change's transaction in the stream (its commit position and xid). */
+export function transactionKey(c: Pick<Change, 'commitLsn' | 'xid'>): string {
+  return `${c.commitLsn.toString()}/${c.xid}`;
+}

@@ -1,4 +1,4 @@
-import type { Change, Row, TableSchema } from '../../core/change';
+import { transactionKey, type Change, type Row, type TableSchema } from '../../core/change';
 import { keyIdOf, type KeyId } from '../sql/row-key';
 
 /**
@@ -36,7 +36,7 @@ export class KeyMoveDeletes {
       // A batch written again (a retry) is not fed twice.
       if (this.last && (c.commitLsn < this.last.commitLsn || (c.commitLsn === this.last.commitLsn && c.seq <= this.last.seq))) continue;
       this.last = c;
-      const txn = `${c.commitLsn.toString()}/${c.xid}`;
+      const txn = transactionKey(c);
       if (txn !== this.txn) {
         this.placed.clear();
         this.kept.clear();

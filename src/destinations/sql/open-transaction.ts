@@ -1,4 +1,4 @@
-import type { Change, Row } from '../../core/change';
+import { transactionKey as txnOf, type Change, type Row } from '../../core/change';
 import type { TableLayout } from './layout';
 import type { PlannedRow } from './plan';
 import { planDeferrable, sameValues } from './plan-deferrable';
@@ -102,8 +102,4 @@ export class OpenTransactionImages {
     this.seen = -1;
     this.images.clear();
   }
-}
-
-function txnOf(c: Change): string {
-  return `${c.commitLsn.toString()}/${c.xid}`;
 }
