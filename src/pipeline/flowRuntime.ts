@@ -8,11 +8,11 @@ import { formatLsn, type Lsn } from '../core/lsn';
 import type { Destination } from '../destinations/destination';
 import { parsePostgresSourceConfig, type PostgresSourceConfig } from '../source/postgres/config';
 import { preparePostgresSource } from '../source/postgres/prepare';
-import { currentFlushLsn } from '../source/postgres/walPosition';
 import { PostgresSource } from '../source/postgres/source';
 import type { Source } from '../source/source';
 import type { BackfillHold, RunnerDeps } from './deps';
 import { BatchReader } from './batchReader';
+import { CatchUp } from './catchUp';
 import { applyToDestinations, DdlStage } from './ddlStage';
 import type { SchemaChange } from '../core/schemaChange';
 import { openFlowDestinations } from './destinations';
@@ -58,12 +58,8 @@ export class FlowRuntime {
   private tally: Tally = emptyTally(-1n);
   /** Schema-change detection and governance (needs the state database). */
   private readonly ddl?: DdlStage;
-  /**
-   * The server's flushed WAL end when the stream opened. Until the stream has caught up to it, an
-   * empty poll does not count as empty: the WAL sender may still be decoding other tables' WAL.
-   */
-  private catchUpTarget: Lsn = 0n;
-  private caughtUp = false;
+  /** Whether the open stream has caught up with the WAL written when it opened (before that, no poll is empty). */
+  private readonly catchUp = new CatchUp();
   /** Set while a backfill hold left changes out: the checkpoint stays here until the hold ends. */
   private frozenAt: Lsn | null = null;
   readonly sourceConfig: PostgresSourceConfig;
@@ -262,7 +258,7 @@ export class FlowRuntime {
     if (batch.changes.length === 0) {
       if (this.sourceConfig.emitEmpty) await writeToAll(this.destinations, toEncodedBatch(batch, this.deps.codecFor), this.flow.parallelism);
       this.position = t.checkpoint;
-      t.empty = t.rows === 0 && this.hasCaughtUp(t.checkpoint);
+      t.empty = t.rows === 0 && this.catchUp.at(t.checkpoint);
       if (t.empty) recordCaughtUp(this.flow.id, this.source!.stats().receivedLsn);
       t.end = 'empty';
       return;
@@ -342,19 +338,6 @@ export class FlowRuntime {
     return { ...batch, changes: kept };
   }
 
-  /**
-   * Whether an empty read means "caught up": the delivered position (`checkpoint`, which an empty
-   * batch moves to the last keepalive's WAL end when nothing is pending) has reached the server's
-   * flushed WAL position taken when the stream opened. What the source has merely received does not
-   * count: a batch cut by the timer can be handed out while changes received just before are still
-   * being decoded, and ending the run then would stop a `-max-empty-reads 1` worker with the
-   * backlog undelivered.
-   */
-  private hasCaughtUp(checkpoint: Lsn): boolean {
-    if (!this.caughtUp) this.caughtUp = checkpoint >= this.catchUpTarget;
-    return this.caughtUp;
-  }
-
   private updateProgress(): void {
     if (!this.source) return;
     const p = this.progress;
@@ -370,8 +353,7 @@ export class FlowRuntime {
       await this.closeStream();
     }
     await this.openDestinations();
-    this.catchUpTarget = await currentFlushLsn(this.sourceConfig.dsn);
-    this.caughtUp = from >= this.catchUpTarget;
+    await this.catchUp.open(this.sourceConfig.dsn, from);
     // The source decodes up to one merged write ahead, so small batches can fill the next write.
     const openSource = this.deps.openSource ?? ((config, deps) => new PostgresSource(config, deps));
     const source = openSource(this.sourceConfig, {

@@ -21,7 +21,7 @@ import { deliveredPositions, registerFaultyDestination, sinkOf, sinkRows, type S
 import { createTestDatabase, type TestDatabase } from '../support/pg';
 import type { Batch } from '../../src/core/change';
 import { PostgresSource } from '../../src/source/postgres/source';
-import { currentFlushLsn } from '../../src/source/postgres/walPosition';
+import { currentWalEnd } from '../../src/source/postgres/walPosition';
 import type { Source, SourceStats } from '../../src/source/source';
 import { PipelineContext } from '../../src/pipeline/context';
 import { bindPipelineContext, pipelineContext } from '../../src/workflows/context';
@@ -132,7 +132,7 @@ function wrapFirstOpen(config: ConstructorParameters<typeof PostgresSource>[0], 
 /**
  * The real source, except that before handing anything out it reads ahead until the session has
  * received the whole backlog (its received position or the server's keepalive WAL end reached the
- * flushed WAL position), then hands out an empty batch at the start position first: what a batch
+ * end of the WAL written), then hands out an empty batch at the start position first: what a batch
  * cut by the timer looks like when the backlog arrives while it is on its way to the run.
  */
 class EmptyFirstSource implements Source {
@@ -146,7 +146,7 @@ class EmptyFirstSource implements Source {
     return {
       async *[Symbol.asyncIterator]() {
         const it = inner.open(from)[Symbol.asyncIterator]();
-        const target = await currentFlushLsn(dsn);
+        const target = await currentWalEnd(dsn);
         const queued: Batch[] = [];
         const deadline = Date.now() + 30_000;
         for (;;) {
