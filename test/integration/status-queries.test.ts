@@ -26,7 +26,7 @@ import { RunHistory, type WorkflowReader } from '../../src/status/runHistory';
 import { LIST_FRESH_MS, StatusSampler } from '../../src/status/sampler';
 import { SourceConnections } from '../../src/status/sourceConnections';
 import { PostgresFlowStatsStore } from '../../src/status/statsStore';
-import { BACKFILL_WORKFLOW, newBackfillId, type BackfillRequest } from '../../src/workflows/backfill/types';
+import { BACKFILL_WORKFLOW, newBackfillId, PLAN_EVENT, type BackfillRequest } from '../../src/workflows/backfill/types';
 import { newRunId } from '../../src/workflows/runIds';
 import { createTestDatabase, type TestDatabase } from '../support/pg';
 
@@ -365,4 +365,19 @@ test('database round trips of a sample and of a list answer do not grow with the
   expect(listMany).toEqual(listFew);
   expect(total()).toBeGreaterThan(0);
   if (process.env.STATUS_Q_DEBUG) process.stderr.write(`${JSON.stringify({ sampleFew, sampleMany, listFew, listMany })}\n`);
+});
+
+test('reading a backfill event that is not there yet costs one round trip, every time', async () => {
+  // What a sample does for a backfill still queued: its plan is not published yet.
+  const reader = clientReader(dbos);
+  const id = newBackfillId('b-paused');
+  const calls = new Map<number, number>();
+  for (let i = 0; i < 300; i++) {
+    let plan: unknown = 'unread';
+    const c = await counted(async () => (plan = await reader.getEvent(id, PLAN_EVENT)));
+    expect(plan).toBeNull();
+    calls.set(c.dbos, (calls.get(c.dbos) ?? 0) + 1);
+  }
+  // round trips per read → reads
+  expect([...calls]).toEqual([[1, 300]]);
 });

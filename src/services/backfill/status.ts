@@ -16,15 +16,23 @@ import {
 export interface WorkflowReader {
   listWorkflows(input: GetWorkflowsInput): Promise<WorkflowStatus[]>;
   getStatus(id: string): Promise<WorkflowStatus | null>;
-  /** The event's value now (no waiting), or null. */
+  /** The event's value now (no waiting, one read), or null. */
   getEvent<T>(id: string, key: string): Promise<T | null>;
   cancel(id: string): Promise<void>;
 }
 
+/**
+ * The getEvent options of {@link WorkflowReader.getEvent}: one read, no waiting. DBOS reads until
+ * the deadline passes; with a zero timeout the deadline is the millisecond of the call, and a read
+ * that returns within that millisecond is made again, so a status read would cost one round trip or
+ * two by chance. A deadline already past ends the wait after the first read, found or not.
+ */
+export const READ_EVENT_NOW = { timeoutSeconds: -1 };
+
 export const dbosReader: WorkflowReader = {
   listWorkflows: (i) => DBOS.listWorkflows(i),
   getStatus: (id) => DBOS.getWorkflowStatus(id),
-  getEvent: <T>(id: string, key: string) => DBOS.getEvent<T>(id, key, { timeoutSeconds: 0 }),
+  getEvent: <T>(id: string, key: string) => DBOS.getEvent<T>(id, key, READ_EVENT_NOW),
   cancel: (id) => DBOS.cancelWorkflow(id),
 };
 
@@ -32,7 +40,7 @@ export function clientReader(c: DBOSClient): WorkflowReader {
   return {
     listWorkflows: (i) => c.listWorkflows(i),
     getStatus: (id) => c.retrieveWorkflow(id).getStatus(),
-    getEvent: <T>(id: string, key: string) => c.getEvent<T>(id, key, 0),
+    getEvent: <T>(id: string, key: string) => c.getEvent<T>(id, key, READ_EVENT_NOW),
     cancel: (id) => c.cancelWorkflow(id),
   };
 }
