@@ -4,6 +4,7 @@ import { DuctError, describeError } from '../core/errors';
 import type { Logger, LogLevel } from '../core/log';
 import { redactSecrets } from '../core/redact';
 import { startOtlpLogs, stopOtlpLogs } from '../status/otlpLogs';
+import { withIdleTransactionTimeout } from './systemDatabaseUrl';
 
 /** Routes DBOS's own log lines through our logger (stderr, secrets redacted), below `info` by default. */
 function dbosLogger(log: Logger, level: LogLevel): DLogger {
@@ -45,7 +46,7 @@ export async function launchDbos(o: LaunchOptions): Promise<void> {
   if (otlpLogsEndpoint) startOtlpLogs(otlpLogsEndpoint, o.env.dbosApp);
   DBOS.setConfig({
     name: o.env.dbosApp,
-    systemDatabaseUrl: o.systemDatabaseUrl,
+    systemDatabaseUrl: withIdleTransactionTimeout(o.systemDatabaseUrl),
     executorID: o.executorId,
     applicationVersion: o.env.appVersion,
     ...(o.listenQueues === 'all' ? {} : { listenQueues: o.listenQueues ?? [] }),

@@ -6,6 +6,7 @@ import type { DdlService } from '../../services/ddl/service';
 import type { StreamService } from '../../services/streams';
 import { UsageError } from '../flags';
 import type { AdminIo } from './command';
+import { withIdleTransactionTimeout } from '../../workflows/systemDatabaseUrl';
 
 /**
  * What a subcommand works with: the environment, output, and the stores and service modules it
@@ -69,7 +70,7 @@ export class AdminContext {
     if (!env.dbosSystemDatabaseUrl) return undefined;
     if (!this.dbos) {
       const { DBOSClient } = await import('@dbos-inc/dbos-sdk');
-      this.dbos = DBOSClient.create({ systemDatabaseUrl: env.dbosSystemDatabaseUrl, applicationName: env.dbosApp });
+      this.dbos = DBOSClient.create({ systemDatabaseUrl: withIdleTransactionTimeout(env.dbosSystemDatabaseUrl), applicationName: env.dbosApp });
     }
     return this.dbos.catch(() => undefined);
   }
