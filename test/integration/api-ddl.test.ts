@@ -23,7 +23,9 @@ beforeAll(async () => {
   state = await createTestDatabase('api_ddl_state');
   source = await createTestDatabase('api_ddl_src');
   await source.query('CREATE TABLE public.t (id int PRIMARY KEY)');
-  server = await startApiServer({ DUCTSTREAM_POSTGRES_DSN: state.dsn });
+  // Workers run this file's flows: the server's supervisor would start a run for a flow left
+  // `running` by a worker that exited, and take the DuckDB file the next worker opens.
+  server = await startApiServer({ DUCTSTREAM_POSTGRES_DSN: state.dsn, DUCTSTREAM_SUPERVISOR_INTERVAL: '3600' });
   ddl = flowClient(server.address, 'DDLService');
   pubs = flowClient(server.address, 'PublicationService');
   flows = flowClient(server.address, 'FlowService');
