@@ -9,7 +9,7 @@
  * the process's max RSS so far (monotone, including the data generation) and the 1-minute load
  * average when the run ended (the machine is shared: above its 2 cores, figures are low and noisy).
  *
- *   npm run build && node dist/bench/backfill.js [--rows 1000000] [--workers 1,2,4] [--targets duckdb,pgstream] [--chunk 20000]
+ *   npm run build && node dist/bench/backfill.js [--rows 1000000] [--workers 1,2,4] [--targets duckdb,pgstream] [--chunk 20000] [--duckdb-memory-limit 128MB]
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -35,6 +35,8 @@ const WORKERS = arg('workers', '1,2,4').split(',').map(Number);
 const TARGETS = arg('targets', 'duckdb,pgstream').split(',');
 /** Rows per chunk step (DUCTSTREAM_BACKFILL_CHUNK_ROWS); the service's default when not given. */
 const CHUNK = arg('chunk', '');
+/** The DuckDB destination's `memory_limit` option; DuckDB's default when not given. */
+const DUCKDB_MEMORY_LIMIT = arg('duckdb-memory-limit', '');
 
 /** psql's `COPY … TO STDOUT` of the table into /dev/null: its wall time and psql's CPU time (children's rusage). */
 function copyRun(dsn: string): { seconds: number; cpuMicros: number } {
@@ -96,7 +98,11 @@ async function main(): Promise<void> {
         const id = `bench-${target}-${workers}`;
         const destination: { name: string; type: string; options: Record<string, string> } =
           target === 'duckdb'
-            ? { name: 'warehouse', type: 'duckdb', options: { dsn: join(dir, `${id}.duckdb`) } }
+            ? {
+                name: 'warehouse',
+                type: 'duckdb',
+                options: { dsn: join(dir, `${id}.duckdb`), ...(DUCKDB_MEMORY_LIMIT ? { memory_limit: DUCKDB_MEMORY_LIMIT } : {}) },
+              }
             : { name: 'events', type: 'pgstream', options: { dsn: streamDsn, stream: id } };
         await state.flows.create({
           id,

@@ -10,8 +10,8 @@ import { tableText } from '../support/duckdb';
 
 const users = table('public.users', { id: 'int8', name: 'text' }, { primaryKey: ['id'] });
 
-async function openMemory(flowId: string, name = 'dest'): Promise<DuckdbDestination> {
-  const config = duckdbDestinationKind.parseConfig({ dsn: ':memory:' }, 'destinations[0].options');
+async function openMemory(flowId: string, name = 'dest', options: Record<string, string> = {}): Promise<DuckdbDestination> {
+  const config = duckdbDestinationKind.parseConfig({ dsn: ':memory:', ...options }, 'destinations[0].options');
   const d = (await duckdbDestinationKind.create(config, destinationContext(flowId, name))) as DuckdbDestination;
   await d.open();
   return d;
@@ -54,6 +54,20 @@ describe('DuckDB :memory: destination', () => {
     } finally {
       await a.close();
       await b.close();
+    }
+  });
+
+  test('memory_limit becomes the memory limit of the database; rows are still written', async () => {
+    const log = new ChangeLog('mem-limit');
+    log.tx((t) => t.insert(users, { id: 1n, name: 'a' }));
+    const d = await openMemory('mem-limit', 'dest', { memory_limit: '96MB' });
+    try {
+      await d.write(log.batch());
+      const limit = await d.connection.runAndReadAll(`SELECT current_setting('memory_limit') AS v`);
+      expect(limit.getRowObjectsJson()).toEqual([{ v: '91.5 MiB' }]);
+      expect(await tableText(d, 'public.users')).toEqual([{ id: '1', name: 'a' }]);
+    } finally {
+      await d.close();
     }
   });
 });

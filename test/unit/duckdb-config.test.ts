@@ -71,11 +71,13 @@ describe('DuckDB destination options', () => {
         type_mappings: '{"jsonb": "VARCHAR"}',
         format: 'arrow',
         ddl_drop_columns: 'true',
+        memory_limit: '96MB',
       },
       path,
     );
     expect(c).toMatchObject({
       dropColumns: true,
+      memoryLimit: '96MB',
       schema: 'wh',
       table: 't',
       writeMode: 'append',
@@ -106,6 +108,9 @@ describe('DuckDB destination options', () => {
     expect(fails({ dsn: 'x', meta_op: '__ds_is_deleted' }).field).toBe('destinations[1].options.meta_op');
     expect(fails({ dsn: 'x', type_mappings: '{' }).field).toBe('destinations[1].options.type_mappings');
     expect(fails({ dsn: 'x', type_mappings_file: '/nonexistent/m.json' }).field).toBe('destinations[1].options.type_mappings_file');
+    const limit = fails({ dsn: 'x', memory_limit: 'lots' });
+    expect(limit.field).toBe('destinations[1].options.memory_limit');
+    expect(limit.hint).toBe('use a size such as 512MB or 2GB');
   });
 
   test('importing the destination registry loads no DuckDB driver; create() does', () => {

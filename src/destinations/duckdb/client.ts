@@ -48,10 +48,12 @@ export interface DuckdbHandle {
 /**
  * Opens (creating when missing, with its parent directories) the DuckDB database `dsn` — a file
  * path or `:memory:`. With `memoryOwner` (flow and destination), an in-memory database lives as
- * long as the process and every open by that owner gets the same one; without, a fresh one. Errors name `dsnField`: an uncreatable directory or unreadable file is
+ * long as the process and every open by that owner gets the same one; without, a fresh one.
+ * `memoryLimit` is DuckDB's `memory_limit` of the instance, set by the open that creates it (later
+ * opens of the same file share it as it is). Errors name `dsnField`: an uncreatable directory or unreadable file is
  * permanent (`never`); a file locked by another process is retried with backoff.
  */
-export async function openDuckdb(dsn: string, dsnField: string, memoryOwner?: string): Promise<DuckdbHandle> {
+export async function openDuckdb(dsn: string, dsnField: string, memoryOwner?: string, memoryLimit?: string): Promise<DuckdbHandle> {
   const path = dsn === MEMORY_DSN ? MEMORY_DSN : resolve(dsn);
   if (path !== MEMORY_DSN) {
     try {
@@ -68,7 +70,8 @@ export async function openDuckdb(dsn: string, dsnField: string, memoryOwner?: st
   const kept = path === MEMORY_DSN && memoryOwner !== undefined;
   let shared = kept ? memoryInstances.get(memoryOwner) : path === MEMORY_DSN ? undefined : instances.get(path);
   if (!shared) {
-    shared = { instance: DuckDBInstance.create(path, INSTANCE_OPTIONS), refs: 0 };
+    const options = memoryLimit === undefined ? INSTANCE_OPTIONS : { ...INSTANCE_OPTIONS, memory_limit: memoryLimit };
+    shared = { instance: DuckDBInstance.create(path, options), refs: 0 };
     if (kept) memoryInstances.set(memoryOwner, shared);
     else if (path !== MEMORY_DSN) instances.set(path, shared);
   }

@@ -1,4 +1,5 @@
 import { OptionReader, type OptionMap } from '../../config/options';
+import { invalidArgument } from '../../core/errors';
 import { readWarehouseOptions, type WarehouseOptions } from '../sql/options';
 
 /**
@@ -11,7 +12,15 @@ export interface DuckdbConfig extends WarehouseOptions {
   dsn: string;
   /** Field path of `dsn`, e.g. `destinations[0].options.dsn`, for errors found when opening. */
   dsnField: string;
+  /**
+   * DuckDB's `memory_limit` for the database (`512MB`, `1GB`...): a hard cap on its buffer
+   * manager (cached blocks beyond it are evicted; what cannot be, such as a primary key's index
+   * while rows are written, fails with an out-of-memory error). Unset: DuckDB's default, 80% of RAM.
+   */
+  memoryLimit?: string;
 }
+
+const MEMORY_LIMIT = /^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i;
 
 /**
  * Parses the options of a DuckDB destination; `path` is the options' field path (e.g.
@@ -22,7 +31,11 @@ export function parseDuckdbConfig(options: OptionMap, path: string): DuckdbConfi
   const r = new OptionReader(options, path);
   const dsn = r.required('dsn', 'set dsn to a DuckDB file path such as ./data/warehouse.duckdb, or :memory:');
   const warehouse = readWarehouseOptions(r, path);
+  const memoryLimit = r.optionalString('memory_limit');
+  if (memoryLimit !== undefined && !MEMORY_LIMIT.test(memoryLimit)) {
+    throw invalidArgument(r.field('memory_limit'), `"${memoryLimit}" is not a memory size`, 'use a size such as 512MB or 2GB');
+  }
   r.accept('format');
   r.rejectUnknown();
-  return { ...warehouse, dsn, dsnField: r.field('dsn') };
+  return { ...warehouse, dsn, dsnField: r.field('dsn'), ...(memoryLimit !== undefined ? { memoryLimit } : {}) };
 }

@@ -38,7 +38,7 @@ export class DuckdbDestination extends WarehouseDestination<DuckdbConfig> {
   }
 
   protected async connect(): Promise<WarehouseWriter> {
-    this.handle = await openDuckdb(this.config.dsn, this.config.dsnField, `${this.ctx.flowId}\u0000${this.ctx.name}`);
+    this.handle = await openDuckdb(this.config.dsn, this.config.dsnField, `${this.ctx.flowId}\u0000${this.ctx.name}`, this.config.memoryLimit);
     this.sourceRows = this.ctx.sourceRows?.();
     return WarehouseWriter.transactional({
       ...(this.sourceRows ? { sourceRows: this.sourceRows } : {}),
