@@ -20,6 +20,30 @@ export function versionOf(p: { commitLsn: Lsn; seq: number }): bigint {
   return (p.commitLsn << 64n) + BigInt(p.seq);
 }
 
+/** The last commit LSN whose version text was cut into a prefix and low digits (a transaction's rows share it). */
+let cachedLsn: Lsn | undefined;
+/** Decimal digits of `commitLsn * 2^64` above the last nine, and the last nine as a number. */
+let cachedHigh = '';
+let cachedLow = 0;
+const LOW = 1_000_000_000;
+
+/**
+ * {@link versionOf} as decimal text (the TSV field), without BigInt arithmetic per row: the text of
+ * `commitLsn * 2^64` is cut once per commit LSN, and a seq that does not carry past its last nine
+ * digits is added to them as a number. Anything else (negative seqs, carries, LSN 0) takes BigInt.
+ */
+export function versionText(p: { commitLsn: Lsn; seq: number }): string {
+  if (p.commitLsn !== cachedLsn) {
+    const base = p.commitLsn << 64n;
+    cachedLsn = p.commitLsn;
+    cachedHigh = base >= BigInt(LOW) ? (base / BigInt(LOW)).toString() : '';
+    cachedLow = Number(base % BigInt(LOW));
+  }
+  const low = cachedLow + p.seq;
+  if (cachedHigh !== '' && p.seq >= 0 && low < LOW && Number.isSafeInteger(p.seq)) return cachedHigh + String(low).padStart(9, '0');
+  return versionOf(p).toString();
+}
+
 /** Destination values (TSV fields as ClickHouse wrote them) of rows this batch fills from, by column. */
 export type FillLookup = (row: PlannedRow) => Map<string, string> | undefined;
 
@@ -85,24 +109,29 @@ export class TsvRows {
     filled: Map<string, string> | undefined,
     rowDeleted: boolean,
   ): void {
-    const fields: string[] = [];
+    // One string built by concatenation: no per-row array of fields.
+    let line = '';
     const cols = this.layout.columns;
+    const values = row.values;
+    const fill = row.fill.length > 0 ? row.fill : undefined;
     for (let i = 0; i < cols.length; i++) {
       const c = cols[i]!;
-      const v = row.values[c.name];
-      if (v === undefined && row.fill.includes(c.name)) {
-        fields.push(filled?.get(c.name) ?? TSV_NULL);
-        continue;
+      const v = values[c.name];
+      let field: string;
+      if (v === undefined && fill !== undefined && fill.includes(c.name)) field = filled?.get(c.name) ?? TSV_NULL;
+      else {
+        try {
+          field = this.encoders[i]!(v ?? null);
+        } catch (e) {
+          throw conversionError(c.name, c.load, e);
+        }
       }
-      try {
-        fields.push(this.encoders[i]!(v ?? null));
-      } catch (e) {
-        throw conversionError(c.name, c.load, e);
-      }
+      line = i === 0 ? field : line + '\t' + field;
     }
-    for (const m of this.layout.meta) fields.push(metaField(m, row.change, row.deleted));
-    if (this.versioned) fields.push(versionOf(row.change).toString(), rowDeleted ? '1' : '0');
-    this.lines.push(fields.join('\t'));
+    let n = cols.length;
+    for (const m of this.layout.meta) line = n++ === 0 ? metaField(m, row.change, row.deleted) : line + '\t' + metaField(m, row.change, row.deleted);
+    if (this.versioned) line += (n === 0 ? '' : '\t') + versionText(row.change) + (rowDeleted ? '\t1' : '\t0');
+    this.lines.push(line);
   }
 }
 
