@@ -1,6 +1,6 @@
-import { tableKey, type Batch, type Change, type Row, type TableSchema } from '../core/change';
+import { tableKey, type Batch, type Change, type TableSchema } from '../core/change';
 import { rowKeyText } from './idempotency';
-import { keyIdOf } from './sql/row-key';
+import { KeyMoveTables } from './keyMoves';
 
 /**
  * What an event destination sends for a change:
@@ -26,16 +26,17 @@ export interface OutgoingEvent {
 /**
  * The events of a batch in commit order (see {@link EventKind}). A key change of a DEFERRABLE key
  * whose old key received, earlier in the same transaction, a row other than the one leaving it (a
- * swap: 1 → 2 while 2 → 1) emits no delete for that key: the row moved in stays there.
+ * swap: 1 → 2 while 2 → 1, a cycle) emits no delete for that key: the row moved in stays there.
+ * `moves` carries the transaction's earlier changes across writes (a swap cut between two
+ * batches): pass the destination's one {@link KeyMoveTables}, fed every batch in stream order;
+ * without it, only key moves inside this batch are seen.
  */
-export function eventsOf(batch: Batch, tombstones: boolean): OutgoingEvent[] {
+export function eventsOf(batch: Batch, tombstones: boolean, moves: KeyMoveTables = new KeyMoveTables()): OutgoingEvent[] {
   const out: OutgoingEvent[] = [];
   const changes = batch.changes;
+  const keptKey = moves.observe(batch);
   let schema: TableSchema | undefined;
   let table: Change['table'] | undefined;
-  /** Per transaction and DEFERRABLE-key table: rows put at a key (by key text), their image. */
-  let movedIn: Map<string, Row> | undefined;
-  let xid = -1;
   for (let i = 0; i < changes.length; i++) {
     const c = changes[i]!;
     if (c.table !== table) {
@@ -44,25 +45,12 @@ export function eventsOf(batch: Batch, tombstones: boolean): OutgoingEvent[] {
     }
     const s = schema!;
     const rowKey = rowKeyText(c, s);
-    if (c.xid !== xid) {
-      xid = c.xid;
-      movedIn = undefined;
-    }
     if (c.op === 'update' && c.before !== null && s.primaryKey.length > 0) {
       const del = oldKeyDeleteOf(c);
       const oldKey = rowKeyText(del, s);
-      if (oldKey !== rowKey) {
-        const deferred = s.keyDeferrable === true;
-        const there = deferred ? movedIn?.get(`${tableKey(s)}\n${oldKey}`) : undefined;
-        if (!there || sameRow(s, there, c.before)) {
-          out.push({ kind: 'old_key_delete', change: del, index: i, rowKey: oldKey, schema: s });
-          if (tombstones) out.push({ kind: 'tombstone', change: del, index: i, rowKey: oldKey, schema: s });
-        }
-        if (deferred) {
-          movedIn ??= new Map();
-          movedIn.delete(`${tableKey(s)}\n${oldKey}`);
-          movedIn.set(`${tableKey(s)}\n${rowKey}`, c.after ?? {});
-        }
+      if (oldKey !== rowKey && !keptKey(c)) {
+        out.push({ kind: 'old_key_delete', change: del, index: i, rowKey: oldKey, schema: s });
+        if (tombstones) out.push({ kind: 'tombstone', change: del, index: i, rowKey: oldKey, schema: s });
       }
     }
     out.push({ kind: 'change', change: c, index: i, rowKey, schema: s });
@@ -74,14 +62,4 @@ export function eventsOf(batch: Batch, tombstones: boolean): OutgoingEvent[] {
 /** The delete of an update's old key: same position, the old row (or key) as its image. */
 export function oldKeyDeleteOf(c: Change): Change {
   return { ...c, op: 'delete', key: c.before ?? c.key, after: null, unchangedToast: [] };
-}
-
-/** True when `row` holds `old`'s value in every column both have. */
-function sameRow(schema: TableSchema, row: Row, old: Row): boolean {
-  for (const col of schema.columns) {
-    if (row[col.name] === undefined || old[col.name] === undefined) continue;
-    const id = keyIdOf([col.name]);
-    if (id(row) !== id(old)) return false;
-  }
-  return true;
 }

@@ -18,6 +18,7 @@ import { displayUrl, type HttpConfig } from './config';
 import { responseError, transportFailure, WebhookError, type WebhookErrorContext } from './errors';
 import { scrubHeaderValues } from './headers';
 import { requireOpen } from '../requireOpen';
+import { KeyMoveTables } from '../keyMoves';
 
 /**
  * Pushes changes to a webhook endpoint.
@@ -56,6 +57,8 @@ export class HttpDestination implements EventDestination {
   private readonly log: Logger;
   private readonly errorContext: WebhookErrorContext;
   private readonly carrier: SchemaCarrier;
+  /** Key moves of the open transaction across writes (a swap cut between batches). */
+  private readonly keyMoves = new KeyMoveTables();
 
   constructor(
     readonly config: HttpConfig,
@@ -98,7 +101,7 @@ export class HttpDestination implements EventDestination {
     if (this.config.mode === 'batch') return this.writeFiles(client, batch, codec);
     const bodies = batch.messages(codec.format);
     // A key change is sent as a delete of the old key (in that key's lane), then the update.
-    const items = eventsOf(batch, false);
+    const items = eventsOf(batch, false, this.keyMoves);
     const contentType = codec.contentType;
     const idempotencyHeader = this.config.idempotencyHeader;
     const frame = await this.framers(items);

@@ -14,6 +14,7 @@ import { ProduceRequestEncoder } from './recordBatch';
 import { AVRO_SCHEMA_HEADER, SchemaCarrier } from '../schemaCarrier';
 import { topicFor } from './topics';
 import { requireOpen } from '../requireOpen';
+import { KeyMoveTables } from '../keyMoves';
 
 /**
  * Produces each change as one Kafka record (see messages.ts for key, value and headers). Works
@@ -50,6 +51,8 @@ export class KafkaDestination implements EventDestination {
   private readonly producerOptions: ProducerOptions;
   private readonly encoder: ProduceRequestEncoder;
   private readonly carrier: SchemaCarrier;
+  /** Key moves of the open transaction across writes (a swap cut between batches). */
+  private readonly keyMoves = new KeyMoveTables();
 
   constructor(
     readonly config: KafkaConfig,
@@ -91,6 +94,7 @@ export class KafkaDestination implements EventDestination {
       codec: getCodec(this.ctx.wireFormat),
       topic: this.config.topic,
       tombstones: this.config.tombstones,
+      keyMoves: this.keyMoves,
       ...(this.carrier.usesSchemaHeader ? { extraHeader: (schema: TableSchema) => this.carrier.schemaHeader(schema) } : {}),
       ...(this.carrier.framed ? { frame: await this.framers(batch) } : {}),
     });

@@ -19,7 +19,7 @@ import type { SnowpipeConfig } from './config';
 import { encodeFile, fileName, filePath, fileRecords } from './files';
 import { checkSnowpipeSchemaChange } from './schemaChange';
 import { completeRowImages } from './rowImages';
-import { KeyMoveDeletes } from './keyMoves';
+import { KeyMoveDeletes } from '../keyMoves';
 import { Serial } from '../../core/serial';
 import { requireOpen } from '../requireOpen';
 

@@ -6,7 +6,7 @@ import { epochMicrosToTimestamp } from '../../core/time';
 import type { TableLayout } from '../sql/layout';
 import { keyIdOf } from '../sql/row-key';
 import { textConverter } from '../snowflake/values';
-import { positionKey } from './keyMoves';
+import { positionKey } from '../keyMoves';
 import type { SnowpipeFormat } from './config';
 
 /**
