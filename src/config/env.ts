@@ -82,6 +82,11 @@ export interface RunnerLimits {
   stepMaxRows: number;
   /** ... or this many ms (DUCTSTREAM_STEP_MAX_MS); a checkpoint follows every step. */
   stepMaxMs: number;
+  /**
+   * A step that has delivered nothing waits on the open stream for its first change up to this many
+   * ms (DUCTSTREAM_STEP_IDLE_MAX_MS) instead of ending at its first empty poll.
+   */
+  stepIdleMaxMs: number;
   /** Already-decoded source batches are merged into one destination write of up to this many changes (DUCTSTREAM_MAX_WRITE_ROWS). */
   maxWriteRows: number;
   /** deliverBatch steps per workflow before the run ends or continues in a successor (DUCTSTREAM_STEPS_PER_RUN). */
@@ -114,6 +119,7 @@ export const ENV_DEFAULTS = {
   runner: {
     stepMaxRows: 50_000,
     stepMaxMs: 2_000,
+    stepIdleMaxMs: 30_000,
     maxWriteRows: 10_000,
     stepsPerRun: 500,
     stepMaxAttempts: 0,
@@ -229,6 +235,7 @@ export function readServiceEnv(env: NodeJS.ProcessEnv = process.env): ServiceEnv
     runner: {
       stepMaxRows: positiveInt(env, 'DUCTSTREAM_STEP_MAX_ROWS', ENV_DEFAULTS.runner.stepMaxRows),
       stepMaxMs: positiveInt(env, 'DUCTSTREAM_STEP_MAX_MS', ENV_DEFAULTS.runner.stepMaxMs),
+      stepIdleMaxMs: positiveInt(env, 'DUCTSTREAM_STEP_IDLE_MAX_MS', ENV_DEFAULTS.runner.stepIdleMaxMs),
       maxWriteRows: positiveInt(env, 'DUCTSTREAM_MAX_WRITE_ROWS', ENV_DEFAULTS.runner.maxWriteRows),
       stepsPerRun: positiveInt(env, 'DUCTSTREAM_STEPS_PER_RUN', ENV_DEFAULTS.runner.stepsPerRun),
       stepMaxAttempts: nonNegativeInt(env, 'DUCTSTREAM_STEP_MAX_ATTEMPTS', ENV_DEFAULTS.runner.stepMaxAttempts),

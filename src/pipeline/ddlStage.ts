@@ -53,6 +53,11 @@ export class DdlStage {
     this.lastReleaseCheck = Date.now();
   }
 
+  /** True while a table is held (its changes withheld until its schema change is decided). */
+  holdsTables(): boolean {
+    return this.tracker.heldTables.size > 0;
+  }
+
   /** Before reading from an open stream: true when a held table was released, so the stream must reopen at the checkpoint. */
   async releasedAny(): Promise<boolean> {
     if (this.tracker.heldTables.size === 0 || Date.now() - this.lastReleaseCheck < RELEASE_CHECK_MS) return false;

@@ -19,24 +19,10 @@ import { openFlowDestinations } from './destinations';
 import { toEncodedBatch } from './encodedBatch';
 import type { FlowProgress } from './progress';
 import { writeToAll } from './writeAll';
-import { asError, emptyTally, idleLoop, MIN_RUN_AHEAD_MS, type AttachedStep, type LoopState, type StepHooks, type StepOutcome, type Tally } from './stepLoop';
+import { asError, emptyTally, idleLoop, idleWaitAllowed, MIN_RUN_AHEAD_MS } from './stepLoop';
+import type { AttachedStep, DeliverResult, LoopState, StepHooks, StepOutcome, Tally } from './stepLoop';
 
-export interface DeliverResult {
-  rows: number;
-  batches: number;
-  /** Where the checkpoint may move now (X/Y); equal to the input when nothing completed. */
-  checkpointLsn: string;
-  /** True when the step waited `batch_timeout` and received no change. */
-  empty: boolean;
-  /** DDL events announced by this step that wait for approval or apply (each gets an approval workflow). */
-  ddlEvents: number[];
-}
-
-/**
- * Why a run ends before its bound: a signal (Ctrl-C, SIGTERM), the flow paused, stopped or deleted,
- * or its definition `updated` (the run hands over to a successor that runs the new definition).
- */
-export type StopReason = 'signal' | 'paused' | 'stopped' | 'deleted' | 'updated';
+export type { DeliverResult, StopReason } from './stepLoop';
 
 /**
  * The live side of one flow in this process: the replication stream, the opened destinations,
@@ -105,7 +91,10 @@ export class FlowRuntime {
   /**
    * One step: delivers from `from` until the step's bounds (DUCTSTREAM_STEP_MAX_ROWS / _MS), an
    * empty poll, a stop request, or the end of a backfill hold, and returns where the checkpoint may
-   * move: only up to what every destination has acknowledged.
+   * move: only up to what every destination has acknowledged. A step that has delivered nothing
+   * when its poll comes back empty may instead keep waiting on the open stream for the first change
+   * (`hooks.idleWait`, see idleWaitAllowed), up to DUCTSTREAM_STEP_IDLE_MAX_MS: an idle flow then
+   * records a step per idle bound, not one per `batch_timeout`.
    *
    * Delivery does not pause at the step boundary. When `hooks.endOfStep` allows it, the delivery
    * loop keeps reading and writing while the workflow records the step and commits the checkpoint
@@ -134,7 +123,7 @@ export class FlowRuntime {
       t.ddlEvents.push(...(this.ddl?.takeRecovered() ?? []));
       this.loop.shouldStop = hooks.shouldStop;
       const outcome = await new Promise<StepOutcome>((settle) => {
-        this.loop.attached = { started: Date.now(), hooks, settle };
+        this.loop.attached = { started: Date.now(), from, idle: false, hooks, settle };
         if (!this.loop.running) this.startLoop();
       });
       if ('error' in outcome) throw outcome.error;
@@ -167,8 +156,8 @@ export class FlowRuntime {
         const step = this.loop.attached;
         if (step) {
           if (this.stepEnds(step)) {
-            if (!(await this.endStep(step))) return;
-            continue;
+            if ((await this.waitsIdle(step)) || (await this.endStep(step))) continue;
+            return;
           }
         } else if (!this.mayRunAhead()) return;
         const read = await reader.next();
@@ -191,7 +180,27 @@ export class FlowRuntime {
   private stepEnds(step: AttachedStep): boolean {
     const t = this.tally;
     const r = this.deps.env.runner;
-    return t.end !== undefined || step.hooks.shouldStop() || t.rows >= r.stepMaxRows || Date.now() - step.started >= r.stepMaxMs;
+    const bound = step.idle ? r.stepIdleMaxMs : r.stepMaxMs;
+    return t.end !== undefined || step.hooks.shouldStop() || t.rows >= r.stepMaxRows || Date.now() - step.started >= bound;
+  }
+
+  /** After the attached step's read came back empty: whether it keeps waiting for its first change. */
+  private async waitsIdle(step: AttachedStep): Promise<boolean> {
+    const t = this.tally;
+    const allowed = idleWaitAllowed({
+      step,
+      tally: t,
+      now: Date.now(),
+      idleMaxMs: this.deps.env.runner.stepIdleMaxMs,
+      commitEveryMs: this.sourceConfig.statusIntervalMs,
+      holding: this.frozenAt !== null || (this.ddl?.holdsTables() ?? false),
+    });
+    if (!allowed || !(await step.hooks.idleWait!().catch(() => false))) return false;
+    t.end = undefined;
+    t.empty = false;
+    step.idle = true;
+    this.updateProgress();
+    return true;
   }
 
   /** Whether the loop may go on between steps: within one step's rows and time since the last step ended. */
@@ -236,6 +245,8 @@ export class FlowRuntime {
   /** Delivers one batch read from the stream and counts it in the tally. */
   private async deliverOne(read: Batch): Promise<void> {
     const t = this.tally;
+    // A step that waited idle ends at its usual bounds once something arrives (at once when it waited longer).
+    if (this.loop.attached && (read.changes.length > 0 || read.ddl)) this.loop.attached.idle = false;
     // Looked up per batch (cached ~1 s): a backfill starting mid-step holds its tables from the next batch on.
     const hold = await this.currentHold();
     if (!hold && this.frozenAt !== null) {

@@ -55,6 +55,10 @@ export interface DeliverStepResult extends DeliverResult {
  * the step records it, so a replay of the workflow takes the same decision. Unless the run ends
  * after this step (a stop, or `lastStep`), delivery runs ahead while the workflow records the step
  * and commits (see FlowRuntime.deliver); the next step returns what it delivered meanwhile.
+ *
+ * A run that streams until stopped (max-empty-reads 0) lets an idle step wait for its first change
+ * instead of ending at an empty poll; at each empty poll it still looks for a stop reason (as the
+ * step's end does), so a pause, stop, delete or update ends the step as promptly as before.
  */
 export async function deliverBatch(
   flowId: string,
@@ -67,13 +71,20 @@ export async function deliverBatch(
   const rt = await runtimes.runtimeFor(flowId);
   let emptyReads = 0;
   let stop: StopReason | 'empty' | null = null;
+  /** A stop reason found while waiting idle: stopReasonOf reads the store at most once a second, so keep it for the step's end. */
+  let found: StopReason | null = null;
+  const maxEmptyReads = () => runtimes.runPolicyOf(flowId)?.maxEmptyReads ?? maxEmptyReadsOfRun;
   const result = await rt.deliver(parseLsn(fromLsn), {
     shouldStop: () => runtimes.stopRequested(flowId),
     endOfStep: async (empty) => {
-      const maxEmptyReads = runtimes.runPolicyOf(flowId)?.maxEmptyReads ?? maxEmptyReadsOfRun;
       emptyReads = empty ? emptyReadsBefore + 1 : 0;
-      stop = (await stopReasonOf(flowId)) ?? (maxEmptyReads > 0 && emptyReads >= maxEmptyReads ? 'empty' : null);
+      stop = found ?? (await stopReasonOf(flowId)) ?? (maxEmptyReads() > 0 && emptyReads >= maxEmptyReads() ? 'empty' : null);
       return stop === null && !lastStep;
+    },
+    idleWait: async () => {
+      if (maxEmptyReads() > 0) return false;
+      found = await stopReasonOf(flowId);
+      return found === null;
     },
   });
   return { ...result, emptyReads, stop };
