@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { adminJson } from '../support/admin';
+import { parseLsn } from '../../src/core/lsn';
 import { flowClient, startApiServer, waitFor, type ApiServerProcess, type FlowClient } from '../support/api';
 import { testFlow } from '../support/flows';
 import { startOtlpReceiver, type OtlpReceiver } from '../support/peers/otlpReceiver';
@@ -187,7 +188,8 @@ test('heartbeats move the confirmed_flush_lsn of an idle flow while another tabl
   try {
     const s = await waitFor('heartbeat recorded', async () => {
       const st = await status('ops-idle');
-      return st.heartbeat_lsn && (await slotPast(st.heartbeat_lsn)) ? st : null;
+      // A heartbeat written after `start` (an earlier one may already be recorded) and the slot past both.
+      return st.heartbeat_lsn && parseLsn(st.heartbeat_lsn) >= parseLsn(start) && (await slotPast(st.heartbeat_lsn)) ? st : null;
     });
     expect(await slotPast(start)).toBe(true);
     expect(s.heartbeat_lsn).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
