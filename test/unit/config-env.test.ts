@@ -14,6 +14,7 @@ describe('readServiceEnv', () => {
     expect(env.runner).toEqual({
       stepMaxRows: 50000,
       stepMaxMs: 2000,
+      stepIdleMaxMs: 30000,
       maxWriteRows: 10000,
       stepsPerRun: 500,
       stepMaxAttempts: 0,
@@ -21,7 +22,15 @@ describe('readServiceEnv', () => {
       takeoverAfterMs: 15000,
       backfillChunkRows: 20000,
     });
-    expect(readServiceEnv({ DUCTSTREAM_STEP_MAX_ATTEMPTS: '5', DUCTSTREAM_RETRY_MAX_BACKOFF: '60', DUCTSTREAM_TAKEOVER_AFTER: '3' }).runner).toMatchObject({
+    expect(
+      readServiceEnv({
+        DUCTSTREAM_STEP_MAX_ATTEMPTS: '5',
+        DUCTSTREAM_RETRY_MAX_BACKOFF: '60',
+        DUCTSTREAM_TAKEOVER_AFTER: '3',
+        DUCTSTREAM_STEP_IDLE_MAX_MS: '5000',
+      }).runner,
+    ).toMatchObject({
+      stepIdleMaxMs: 5000,
       stepMaxAttempts: 5,
       retryMaxBackoffMs: 60000,
       takeoverAfterMs: 3000,
