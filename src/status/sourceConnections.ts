@@ -1,4 +1,5 @@
 import type { Client } from 'pg';
+import { DuctError } from '../core/errors';
 import { connectClient, endQuietly } from '../source/postgres/connect';
 import type { SourceQuery } from './slotProbe';
 
@@ -6,10 +7,13 @@ import type { SourceQuery } from './slotProbe';
  * One kept connection per source server for a process that asks its sources periodically (the
  * status sampler): a sample costs one query per server instead of a connection setup. A
  * connection that fails is dropped and the next query opens a new one; {@link prune} closes those
- * of servers no flow uses any more; {@link close} ends them all.
+ * of servers no flow uses any more; {@link close} ends them all, and a query after it (a sample
+ * still in flight when the process stops) is refused instead of opening a connection that nothing
+ * would close.
  */
 export class SourceConnections {
   private readonly clients = new Map<string, Promise<Client>>();
+  private closed = false;
 
   constructor(private readonly connectTimeoutMs = 5000) {}
 
@@ -30,10 +34,12 @@ export class SourceConnections {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     await Promise.all([...this.clients.keys()].map(async (d) => this.end(d)));
   }
 
   private clientFor(dsn: string): Promise<Client> {
+    if (this.closed) return Promise.reject(new DuctError('unavailable', 'source status connections are closed (the process is stopping)', { retry: 'never' }));
     let c = this.clients.get(dsn);
     if (!c) {
       const opened = connectClient(dsn, 'source.options.dsn', {
