@@ -84,12 +84,16 @@ export class ClickhouseConnection {
     });
   }
 
-  /** Inserts TabSeparated `data` (rows ending in `\n`) into `table` (`db.table` quoted) for `columns`. */
-  async insertTsv(table: string, columns: string[], data: string): Promise<void> {
+  /**
+   * Inserts TabSeparated `data` (rows ending in `\n`; a string, or its UTF-8 bytes) into `table`
+   * (`db.table` quoted) for `columns`, as one request.
+   */
+  async insertTsv(table: string, columns: string[], data: string | Buffer): Promise<void> {
     if (data.length === 0) return;
+    const body = typeof data === 'string' ? Buffer.from(data) : data;
     await this.retrying(`INSERT INTO ${table}`, () =>
       this.client
-        .insert({ table, columns: columns as [string, ...string[]], values: Readable.from([Buffer.from(data)], { objectMode: false }), format: 'TabSeparated' })
+        .insert({ table, columns: columns as [string, ...string[]], values: Readable.from([body], { objectMode: false }), format: 'TabSeparated' })
         .then(() => undefined),
     );
   }

@@ -47,11 +47,25 @@ export function versionText(p: { commitLsn: Lsn; seq: number }): string {
 /** Destination values (TSV fields as ClickHouse wrote them) of rows this batch fills from, by column. */
 export type FillLookup = (row: PlannedRow) => Map<string, string> | undefined;
 
-/** The columns of one table's insert, in order, and how each row's field is made. */
+/**
+ * Rows encoded into one string before it becomes bytes. A string of a few hundred lines flattens
+ * and encodes as UTF-8 in one cheap pass; joining a whole batch of lines (or appending each field
+ * to a Buffer) costs several times more CPU and garbage.
+ */
+const ROWS_PER_CHUNK = 256;
+
+/**
+ * The columns of one table's insert, in order, and how each row's field is made. Rows are kept as
+ * UTF-8 TabSeparated bytes (each line ending in `\n`), ready to send as an INSERT's body.
+ */
 export class TsvRows {
   readonly columns: string[];
   private readonly encoders: FieldEncoder[];
-  private readonly lines: string[] = [];
+  /** Encoded chunks of {@link ROWS_PER_CHUNK} rows, then the rows of `pending`. */
+  private readonly chunks: Buffer[] = [];
+  private pending = '';
+  private pendingRows = 0;
+  private rows = 0;
 
   /** ClickHouse type of each column, in order. */
   private readonly types: string[];
@@ -92,12 +106,24 @@ export class TsvRows {
   }
 
   get rowCount(): number {
-    return this.lines.length;
+    return this.rows;
+  }
+
+  /** The TSV bytes of every row added (UTF-8, each row ending in a newline). */
+  data(): Buffer {
+    if (this.pendingRows > 0) this.flush();
+    return this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
   }
 
   /** The TSV text of every row added (each ending in a newline). */
   text(): string {
-    return this.lines.length === 0 ? '' : this.lines.join('\n') + '\n';
+    return this.data().toString('utf8');
+  }
+
+  private flush(): void {
+    this.chunks.push(Buffer.from(this.pending, 'utf8'));
+    this.pending = '';
+    this.pendingRows = 0;
   }
 
   /**
@@ -131,7 +157,9 @@ export class TsvRows {
     let n = cols.length;
     for (const m of this.layout.meta) line = n++ === 0 ? metaField(m, row.change, row.deleted) : line + '\t' + metaField(m, row.change, row.deleted);
     if (this.versioned) line += (n === 0 ? '' : '\t') + versionText(row.change) + (rowDeleted ? '\t1' : '\t0');
-    this.lines.push(line);
+    this.pending = this.pending + line + '\n';
+    this.rows++;
+    if (++this.pendingRows === ROWS_PER_CHUNK) this.flush();
   }
 }
 

@@ -146,7 +146,7 @@ export abstract class ClickhouseTables implements ApplyStrategy {
     if (rows.rowCount === 0) return;
     const viaSelect = rows.variantInsert(table);
     if (viaSelect !== undefined) await this.conn.command(viaSelect);
-    else await this.conn.insertTsv(table, rows.columns.map(q), rows.text());
+    else await this.conn.insertTsv(table, rows.columns.map(q), rows.data());
   }
 
   protected versioned(layout: TableLayout): boolean {

@@ -149,6 +149,7 @@ function decimalText(precision: number, scale: number): (v: Exclude<Value, null>
   const limit = 10n ** BigInt(precision);
   return (v) => {
     const text = String(v);
+    if (isCanonicalDecimal(text, precision, scale)) return text;
     const scaled = parseScaledDecimal(text, scale);
     if (scaled === undefined) throw new Error(`"${text}" does not fit Decimal(${precision}, ${scale}) exactly; map the column to String with type_mappings`);
     if (scaled >= limit || scaled <= -limit) throw new Error(`"${text}" has more than ${precision} digits (Decimal(${precision}, ${scale}))`);
@@ -156,6 +157,31 @@ function decimalText(precision: number, scale: number): (v: Exclude<Value, null>
     const digits = (scaled < 0n ? -scaled : scaled).toString().padStart(scale + 1, '0');
     return scale === 0 ? sign + digits : `${sign}${digits.slice(0, -scale)}.${digits.slice(-scale)}`;
   };
+}
+
+/**
+ * True when `text` is already what {@link decimalText} makes of it, so no BigInt is needed: PostgreSQL's
+ * text of a `numeric(p,s)` value, `[-]int.frac` with no leading zero, exactly `scale` fraction digits
+ * and at most `precision - scale` integer digits. A negative value with a zero integer part takes the
+ * general path (it may be a negative zero, written without its sign).
+ */
+export function isCanonicalDecimal(text: string, precision: number, scale: number): boolean {
+  const n = text.length;
+  const neg = text.charCodeAt(0) === 45; /* - */
+  let i = neg ? 1 : 0;
+  const start = i;
+  while (i < n && isDigit(text.charCodeAt(i))) i++;
+  const intDigits = i - start;
+  if (intDigits === 0 || intDigits > precision - scale) return false;
+  if (text.charCodeAt(start) === 48 /* 0 */ && (intDigits > 1 || neg)) return false;
+  if (scale === 0) return i === n;
+  if (text.charCodeAt(i) !== 46 /* . */ || n - i - 1 !== scale) return false;
+  for (i++; i < n; i++) if (!isDigit(text.charCodeAt(i))) return false;
+  return true;
+}
+
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
 }
 
 function dateText(v: Exclude<Value, null>): string {
