@@ -111,4 +111,4 @@ test('a held table shows as pending_ddl with the ddl_held alarm, and clears once
   const src = await source.query(`SELECT id::text AS id, v, w FROM public.items ORDER BY id`);
   const dst = await queryDuckDbFile(duck, `SELECT id::VARCHAR AS id, v, w FROM public.items ORDER BY id`);
   expect(dst).toEqual(src);
-});
+}, 300_000); // a dozen admin CLI processes and two workers: minutes on a loaded 2-core machine
