@@ -27,6 +27,11 @@ export interface OutgoingEvent {
  * The events of a batch in commit order (see {@link EventKind}). A key change of a DEFERRABLE key
  * whose old key received, earlier in the same transaction, a row other than the one leaving it (a
  * swap: 1 → 2 while 2 → 1, a cycle) emits no delete for that key: the row moved in stays there.
+ * Likewise a delete change of the other row at such a key (A moved into K while B still held it,
+ * then B deleted) is not sent at all, neither its delete nor its tombstone: the key's last record
+ * must be what it holds at commit, A's image, sent when A moved in. Dropping it (rather than
+ * sending it and then A's image again) keeps one record per key and position, as Snowpipe files
+ * do, and a consumer keyed by the primary key already saw B replaced at K by A's image.
  * `moves` carries the transaction's earlier changes across writes (a swap cut between two
  * batches): pass the destination's one {@link KeyMoveTables}, fed every batch in stream order;
  * without it, only key moves inside this batch are seen.
@@ -44,11 +49,15 @@ export function eventsOf(batch: Batch, tombstones: boolean, moves: KeyMoveTables
       schema = batch.schemas.get(tableKey(c.table))!;
     }
     const s = schema!;
+    const kept = keptKey(c);
+    // A delete of a key that still holds a row this transaction moved or inserted there: that
+    // row's image, sent earlier, is what the key holds at commit (see the function comment).
+    if (c.op === 'delete' && kept) continue;
     const rowKey = rowKeyText(c, s);
     if (c.op === 'update' && c.before !== null && s.primaryKey.length > 0) {
       const del = oldKeyDeleteOf(c);
       const oldKey = rowKeyText(del, s);
-      if (oldKey !== rowKey && !keptKey(c)) {
+      if (oldKey !== rowKey && !kept) {
         out.push({ kind: 'old_key_delete', change: del, index: i, rowKey: oldKey, schema: s });
         if (tombstones) out.push({ kind: 'tombstone', change: del, index: i, rowKey: oldKey, schema: s });
       }
