@@ -98,3 +98,62 @@ test('kafka and http: a delete of the row that held a key another row moved into
   expect(await compactedTopic(broker, 'emdel.md', row)).toEqual(src);
   expect(webhookRows(peer, '/hook', 'id', row)).toEqual(src);
 }, 600_000);
+
+test('kafka and http: a row moved into a held key and out again, and a swap of equal rows, leave the key its row', async () => {
+  await source.query('CREATE TABLE public.mo (id int PRIMARY KEY DEFERRABLE INITIALLY IMMEDIATE, v text)');
+  await source.query('ALTER TABLE public.mo REPLICA IDENTITY FULL');
+  const flow = testFlow({
+    id: 'emout',
+    sourceDsn: source.dsn,
+    slot: 'emout_slot',
+    publication: 'emout_pub',
+    tables: ['public.mo'],
+    sourceOptions: { batch_size: '3' },
+    destinations: [
+      { name: 'bus', type: 'kafka', options: { brokers: broker.bootstrap, topic: 'emout.{table}' } },
+      { name: 'hook', type: 'http', options: { url: `${peer.url}/out` } },
+    ],
+  });
+  const env = { DUCTSTREAM_POSTGRES_DSN: state.dsn, DUCTSTREAM_MAX_WRITE_ROWS: '3' };
+  const run = async (args: string[]): Promise<string> => {
+    const r = await runWorker([...args, '-max-empty-reads', '1'], env, 240_000);
+    if (r.code !== 0) throw new Error(`worker exited ${r.code}: ${r.stderr.slice(-3000)}`);
+    return r.stderr;
+  };
+  await run(['-flow-file', writeFlowFile(dir, flow)]);
+  const rows = (o: number): string =>
+    `INSERT INTO public.mo VALUES (${o + 1}, 'same'), (${o + 2}, 'same'), (${o + 3}, 'a'), (${o + 4}, 'b'), (${o + 5}, 'c'), (${o + 6}, 'd'),
+      (${o + 7}, 'e'), (${o + 8}, 'f'), (${o + 10}, 'g')`;
+  const blocks = [
+    // Two rows equal but for the key swapped: both stay.
+    (o: number) => `UPDATE public.mo SET id = CASE id WHEN ${o + 1} THEN ${o + 2} ELSE ${o + 1} END WHERE id IN (${o + 1}, ${o + 2});`,
+    // A (3) moves into 4 while B holds it, then on to 40: 4 keeps B.
+    (o: number) => `UPDATE public.mo SET id = ${o + 4} WHERE id = ${o + 3}; UPDATE public.mo SET id = ${o + 40} WHERE id = ${o + 4} AND v = 'a';`,
+    // A (5) moves into 6 while B holds it, then back: both stay.
+    (o: number) => `UPDATE public.mo SET id = ${o + 6} WHERE id = ${o + 5}; UPDATE public.mo SET id = ${o + 5} WHERE id = ${o + 6} AND v = 'c';`,
+    // A row inserted at 7 while B holds it, then that row deleted: 7 keeps B.
+    (o: number) => `INSERT INTO public.mo VALUES (${o + 7}, 'x'); DELETE FROM public.mo WHERE id = ${o + 7} AND v = 'x';`,
+    // Moved into a free key and back, and on from there: the free key ends empty.
+    (o: number) =>
+      `UPDATE public.mo SET id = ${o + 90} WHERE id = ${o + 10}; UPDATE public.mo SET id = ${o + 10} WHERE id = ${o + 90};
+       UPDATE public.mo SET id = ${o + 91} WHERE id = ${o + 8}; UPDATE public.mo SET id = ${o + 92} WHERE id = ${o + 91};`,
+  ];
+  await source.query(rows(0));
+  for (const b of blocks) await source.query(`BEGIN; SET CONSTRAINTS ALL DEFERRED; ${b(0)} COMMIT`);
+  await source.query(`INSERT INTO public.mo VALUES (20, 'filler')`);
+  await source.query(rows(100));
+  await source.query(`BEGIN; SET CONSTRAINTS ALL DEFERRED; UPDATE public.mo SET v = v || '+' WHERE id = 20; ${blocks.map((b) => b(100)).join('\n')} COMMIT`);
+  const log = await run(['-flow-id', 'emout']);
+
+  const src = sorted((await source.query<{ id: number; v: string }>('SELECT id, v FROM public.mo')).map(row));
+  expect(src).toEqual(
+    sorted(
+      [0, 100]
+        .flatMap((o) => [`${o + 1}|same`, `${o + 2}|same`, `${o + 4}|b`, `${o + 40}|a`, `${o + 5}|c`, `${o + 6}|d`, `${o + 7}|e`, `${o + 92}|f`, `${o + 10}|g`])
+        .concat('20|filler+'),
+    ),
+  );
+  expect(await compactedTopic(broker, 'emout.mo', row)).toEqual(src);
+  expect(webhookRows(peer, '/out', 'id', row)).toEqual(src);
+  expect(log).toContain('were read from the source');
+}, 600_000);
