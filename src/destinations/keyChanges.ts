@@ -1,6 +1,9 @@
-import { tableKey, type Batch, type Change, type TableSchema } from '../core/change';
+import { tableKey, type Batch, type Change, type Row, type TableSchema } from '../core/change';
+import type { Logger } from '../core/log';
+import type { SourceRowReader } from '../core/sourceRows';
 import { rowKeyText } from './idempotency';
-import { KeyMoveTables } from './keyMoves';
+import { KeyMoveTables, type KeyMoveAnswer } from './keyMoves';
+import { keyIdOf } from './sql/row-key';
 
 /**
  * What an event destination sends for a change:
@@ -8,9 +11,13 @@ import { KeyMoveTables } from './keyMoves';
  * - `old_key_delete`: before an update that moves a row to another key, a delete of the old key
  *   (as Debezium does), so key-based and compacted consumers drop the old row;
  * - `tombstone`: (Kafka, `tombstones=true`) a record with a null value for a deleted key, after its
- *   delete, so log compaction removes the key.
+ *   delete, so log compaction removes the key;
+ * - `refresh`: instead of the delete (and tombstone) of a key that may still hold the row it held
+ *   before the transaction (see `KeyMoveDeletes`), the key's current row read from the source, as
+ *   a `read` change (like a backfill row): it can be newer than the change; a later change of that
+ *   key follows in the stream and brings it back in step.
  */
-export type EventKind = 'change' | 'old_key_delete' | 'tombstone';
+export type EventKind = 'change' | 'old_key_delete' | 'tombstone' | 'refresh';
 
 export interface OutgoingEvent {
   kind: EventKind;
@@ -27,14 +34,67 @@ export interface OutgoingEvent {
  * The events of a batch in commit order (see {@link EventKind}). A key change of a DEFERRABLE key
  * whose old key received, earlier in the same transaction, a row other than the one leaving it (a
  * swap: 1 → 2 while 2 → 1, a cycle) emits no delete for that key: the row moved in stays there.
+ * Likewise a delete change of the other row at such a key (A moved into K while B still held it,
+ * then B deleted) is not sent at all, neither its delete nor its tombstone: the key's last record
+ * must be what it holds at commit, A's image, sent when A moved in. Dropping it (rather than
+ * sending it and then A's image again) keeps one record per key and position, as Snowpipe files
+ * do, and a consumer keyed by the primary key already saw B replaced at K by A's image.
  * `moves` carries the transaction's earlier changes across writes (a swap cut between two
  * batches): pass the destination's one {@link KeyMoveTables}, fed every batch in stream order;
  * without it, only key moves inside this batch are seen.
  */
 export function eventsOf(batch: Batch, tombstones: boolean, moves: KeyMoveTables = new KeyMoveTables()): OutgoingEvent[] {
+  return eventsFrom(batch, tombstones, moves.observe(batch), NO_ROWS);
+}
+
+/**
+ * {@link eventsOf}, where a delete (and tombstone) for a key that may still hold the row it held
+ * before the transaction (a row moved into a held key and out again, a swap of two rows equal but
+ * for the key: `KeyMoveDeletes` cannot tell) is decided by the source: when the source holds a row
+ * at that key now, a `refresh` event with it is sent instead; when not, the delete. Without a
+ * reader (`sourceRows` undefined) the delete is sent. One read per table per batch that has such keys.
+ */
+export async function eventsWithSource(
+  batch: Batch,
+  tombstones: boolean,
+  moves: KeyMoveTables,
+  sourceRows: SourceRowReader | undefined,
+  log: Logger,
+): Promise<OutgoingEvent[]> {
+  const answer = moves.observe(batch);
+  if (!sourceRows) return eventsFrom(batch, tombstones, answer, NO_ROWS);
+  const byTable = new Map<string, { schema: TableSchema; changes: Array<[Change, Row]> }>();
+  for (const c of batch.changes) {
+    const old = answer.unsure(c);
+    if (!old) continue;
+    const key = tableKey(c.table);
+    let t = byTable.get(key);
+    if (!t) byTable.set(key, (t = { schema: batch.schemas.get(key)!, changes: [] }));
+    t.changes.push([c, old]);
+  }
+  const current = new Map<Change, Row | null>();
+  for (const [key, { schema, changes }] of byTable) {
+    const idOf = keyIdOf(schema.primaryKey);
+    const rows = new Map<unknown, Row>();
+    for (const r of await sourceRows.rowsByKey(
+      schema,
+      changes.map(([, old]) => old),
+    ))
+      rows.set(idOf(r), r);
+    for (const [c, old] of changes) current.set(c, rows.get(idOf(old)) ?? null);
+    log.info('keys a row moved into and out of again within a transaction were read from the source (a row may be newer than the change)', {
+      table: key,
+      keys: changes.length,
+      held: [...current.values()].filter((r) => r !== null).length,
+    });
+  }
+  return eventsFrom(batch, tombstones, answer, current);
+}
+
+/** The events of `batch` given the tracker's answer and the source's rows at unsure keys (null: none). */
+function eventsFrom(batch: Batch, tombstones: boolean, moves: KeyMoveAnswer, current: ReadonlyMap<Change, Row | null>): OutgoingEvent[] {
   const out: OutgoingEvent[] = [];
   const changes = batch.changes;
-  const keptKey = moves.observe(batch);
   let schema: TableSchema | undefined;
   let table: Change['table'] | undefined;
   for (let i = 0; i < changes.length; i++) {
@@ -44,11 +104,22 @@ export function eventsOf(batch: Batch, tombstones: boolean, moves: KeyMoveTables
       schema = batch.schemas.get(tableKey(c.table))!;
     }
     const s = schema!;
+    const kept = moves.kept(c);
+    // A delete of a key that still holds a row this transaction moved or inserted there: that
+    // row's image, sent earlier, is what the key holds at commit (see the function comment).
+    if (c.op === 'delete' && kept) continue;
+    const held = current.size > 0 ? current.get(c) : undefined;
     const rowKey = rowKeyText(c, s);
+    if (c.op === 'delete' && held) {
+      out.push({ kind: 'refresh', change: refreshOf(c, held, s), index: i, rowKey, schema: s });
+      continue;
+    }
     if (c.op === 'update' && c.before !== null && s.primaryKey.length > 0) {
       const del = oldKeyDeleteOf(c);
       const oldKey = rowKeyText(del, s);
-      if (oldKey !== rowKey && !keptKey(c)) {
+      if (oldKey !== rowKey && !kept && held) {
+        out.push({ kind: 'refresh', change: refreshOf(c, held, s), index: i, rowKey: oldKey, schema: s });
+      } else if (oldKey !== rowKey && !kept) {
         out.push({ kind: 'old_key_delete', change: del, index: i, rowKey: oldKey, schema: s });
         if (tombstones) out.push({ kind: 'tombstone', change: del, index: i, rowKey: oldKey, schema: s });
       }
@@ -57,6 +128,15 @@ export function eventsOf(batch: Batch, tombstones: boolean, moves: KeyMoveTables
     if (c.op === 'delete' && tombstones && s.primaryKey.length > 0) out.push({ kind: 'tombstone', change: c, index: i, rowKey, schema: s });
   }
   return out;
+}
+
+const NO_ROWS: ReadonlyMap<Change, Row | null> = new Map();
+
+/** The source's current row at a key, as a `read` change at `c`'s position. */
+function refreshOf(c: Change, row: Row, schema: TableSchema): Change {
+  const key: Row = {};
+  for (const k of schema.primaryKey) key[k] = row[k] ?? null;
+  return { ...c, op: 'read', key, before: null, after: row, unchangedToast: [] };
 }
 
 /** The delete of an update's old key: same position, the old row (or key) as its image. */

@@ -12,6 +12,14 @@ import { keyIdOf, type KeyId } from './sql/row-key';
  * a row that the same transaction put there: that image is the later one. Tables of other keys
  * never hold two rows at one key and are not tracked.
  *
+ * A delete can also be unsure: only a row's full old image tells which of two rows at one key
+ * leaves it, and the stream never says whether a key held a row before the transaction. When a row
+ * the transaction put at a key leaves it again (moved on, moved back, deleted), and no row that was
+ * there before the transaction has left it, the key may still hold that earlier row (A moved into
+ * K while B held it, then A moved on; or a swap of two rows equal but for the key, which reads
+ * exactly like a move and back). Such positions are reported by {@link unsure} with the departing
+ * row; the caller reads the key's current row from the source (see `eventsWithSource`).
+ *
  * A transaction's changes may reach the destination in several writes (a batch is cut by size or
  * time, not at commits): the rows the open transaction put at each key are kept in memory across
  * writes, until its last change has been fed and a change of another transaction arrives. Nothing
@@ -31,6 +39,14 @@ export class KeyMoveDeletes {
   private readonly placed = new Map<KeyId, Row[]>();
   /** Positions ({@link positionKey}) whose delete record is left out, of every change fed since `floor`. */
   private readonly kept = new Set<string>();
+  /** Positions whose delete is for a key that may still hold its row from before the transaction: the departing row. */
+  private readonly unsurePositions = new Map<string, Row>();
+  /**
+   * Keys whose row from before the open transaction has left them, or is tracked in `placed` since
+   * an update in place (all of them after a truncate): their content is known.
+   */
+  private readonly originLeft = new Set<KeyId>();
+  private truncated = false;
   /** Commit LSN of the first change of the latest write that went past `last`. */
   private floor = -1n;
   /** The last change fed. */
@@ -62,8 +78,18 @@ export class KeyMoveDeletes {
       // What a later write may repeat starts at this write's first change.
       this.floor = first.commitLsn;
       for (const p of this.kept) if (BigInt(p.slice(0, p.indexOf('/'))) < this.floor) this.kept.delete(p);
+      for (const p of this.unsurePositions.keys()) if (BigInt(p.slice(0, p.indexOf('/'))) < this.floor) this.unsurePositions.delete(p);
     }
     return this.kept;
+  }
+
+  /**
+   * The positions, among the changes fed since the latest write's first transaction, whose delete
+   * record is for a key that may still hold the row it held before the transaction (see the class
+   * comment), with the departing row (its key is the key in question). Read after {@link observe}.
+   */
+  get unsure(): ReadonlyMap<string, Row> {
+    return this.unsurePositions;
   }
 
   private feed(schema: TableSchema, idOf: (row: Row) => KeyId, c: Change): void {
@@ -71,10 +97,13 @@ export class KeyMoveDeletes {
     const txn = transactionKey(c);
     if (txn !== this.txn) {
       this.placed.clear();
+      this.originLeft.clear();
+      this.truncated = false;
       this.txn = txn;
     }
     if (c.op === 'truncate') {
       this.placed.clear();
+      this.truncated = true;
       return;
     }
     if (c.op === 'insert') {
@@ -82,15 +111,17 @@ export class KeyMoveDeletes {
       return;
     }
     const old = c.before ?? c.key;
-    const rows = this.placed.get(idOf(old));
+    const oldId = idOf(old);
+    const rows = this.placed.get(oldId);
     const i = rows ? rows.findIndex((r) => sameRow(schema, r, old)) : -1;
     if (rows && i >= 0) rows.splice(i, 1);
+    else this.originLeft.add(oldId);
+    const image = c.op === 'update' && c.after ? { ...(c.before ?? {}), ...c.after } : undefined;
     // The key still holds a row this transaction put there: it outlives this change's delete.
     if (rows && rows.length > 0) this.kept.add(positionKey(c));
-    if (c.op === 'update' && c.after) {
-      const image = { ...(c.before ?? {}), ...c.after };
-      this.put(idOf(image), image);
-    }
+    // A row this transaction put there leaves the key: whatever was there before may still be.
+    else if (i >= 0 && !this.truncated && !this.originLeft.has(oldId) && (!image || idOf(image) !== oldId)) this.unsurePositions.set(positionKey(c), old);
+    if (image) this.put(idOf(image), image);
   }
 
   private put(id: KeyId, row: Row): void {
@@ -103,9 +134,23 @@ export class KeyMoveDeletes {
     this.txn = null;
     this.placed.clear();
     this.kept.clear();
+    this.unsurePositions.clear();
+    this.originLeft.clear();
+    this.truncated = false;
     this.last = null;
     this.floor = -1n;
   }
+}
+
+/** What {@link KeyMoveTables.observe} says about the changes of the batch it was fed. */
+export interface KeyMoveAnswer {
+  /** Whether the change's delete record (its own, or its old key's) is left out. */
+  kept(c: Change): boolean;
+  /**
+   * For a change whose delete record is for a key that may still hold the row it held before the
+   * transaction: the departing row (its key is that key); else undefined. See {@link KeyMoveDeletes}.
+   */
+  unsure(c: Change): Row | undefined;
 }
 
 /**
@@ -115,12 +160,13 @@ export class KeyMoveDeletes {
 export class KeyMoveTables {
   private readonly tables = new Map<string, KeyMoveDeletes>();
 
-  /** Feeds `batch`; the answer says whether a change's delete record (its own, or its old key's) is left out. */
-  observe(batch: Batch): (c: Change) => boolean {
+  /** Feeds `batch` (every change, in order) and answers for its changes. */
+  observe(batch: Batch): KeyMoveAnswer {
     let deferrable = false;
     for (const s of batch.schemas.values()) deferrable ||= s.keyDeferrable === true;
-    if (!deferrable) return NEVER;
+    if (!deferrable) return NOTHING;
     const kept = new Map<string, ReadonlySet<string>>();
+    const unsure = new Map<string, ReadonlyMap<string, Row>>();
     for (const [key, changes] of groupByTable(batch.changes)) {
       const schema = batch.schemas.get(key);
       if (schema?.keyDeferrable !== true) continue;
@@ -128,9 +174,13 @@ export class KeyMoveTables {
       if (!moves) this.tables.set(key, (moves = new KeyMoveDeletes()));
       const set = moves.observe(schema, changes);
       if (set.size > 0) kept.set(key, set);
+      if (moves.unsure.size > 0) unsure.set(key, moves.unsure);
     }
-    if (kept.size === 0) return NEVER;
-    return (c) => kept.get(tableKey(c.table))?.has(positionKey(c)) === true;
+    if (kept.size === 0 && unsure.size === 0) return NOTHING;
+    return {
+      kept: (c) => kept.get(tableKey(c.table))?.has(positionKey(c)) === true,
+      unsure: (c) => unsure.get(tableKey(c.table))?.get(positionKey(c)),
+    };
   }
 }
 
@@ -150,7 +200,7 @@ export function sameRow(schema: TableSchema, row: Row, old: Row): boolean {
 }
 
 const NONE: ReadonlySet<string> = new Set();
-const NEVER = (): boolean => false;
+const NOTHING: KeyMoveAnswer = { kept: () => false, unsure: () => undefined };
 
 function after(c: Pick<Change, 'commitLsn' | 'seq'>, last: Pick<Change, 'commitLsn' | 'seq'>): boolean {
   return c.commitLsn > last.commitLsn || (c.commitLsn === last.commitLsn && c.seq > last.seq);

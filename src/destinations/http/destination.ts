@@ -1,6 +1,7 @@
 import { groupByTable } from '../../core/change';
 import { DuctError } from '../../core/errors';
 import type { Logger } from '../../core/log';
+import type { SourceRowReader } from '../../core/sourceRows';
 import { formatLsn } from '../../core/lsn';
 import { formatCommitLsn } from '../../wire/envelope';
 import { withRetry } from '../../core/retry';
@@ -9,7 +10,7 @@ import { getCodec } from '../../wire/registry';
 import type { TableSchema } from '../../core/change';
 import type { EncodedBatch, EventDestination } from '../destination';
 import { batchIdempotencyKey, idempotencyKey, qualifiedName } from '../idempotency';
-import { eventsOf, type OutgoingEvent } from '../keyChanges';
+import { eventsWithSource, type OutgoingEvent } from '../keyChanges';
 import { AVRO_SCHEMA_HEADER, SchemaCarrier } from '../schemaCarrier';
 import { deliverInLanes } from '../lanes';
 import type { DestinationContext } from '../registry';
@@ -59,6 +60,8 @@ export class HttpDestination implements EventDestination {
   private readonly carrier: SchemaCarrier;
   /** Key moves of the open transaction across writes (a swap cut between batches). */
   private readonly keyMoves = new KeyMoveTables();
+  /** The source's rows by key, for keys a transaction moved a row into and out of again (see `eventsWithSource`). */
+  private sourceRows: SourceRowReader | undefined;
 
   constructor(
     readonly config: HttpConfig,
@@ -92,6 +95,7 @@ export class HttpDestination implements EventDestination {
       );
     }
     this.client = client;
+    this.sourceRows = this.ctx.sourceRows?.();
   }
 
   async write(batch: EncodedBatch): Promise<void> {
@@ -101,7 +105,7 @@ export class HttpDestination implements EventDestination {
     if (this.config.mode === 'batch') return this.writeFiles(client, batch, codec);
     const bodies = batch.messages(codec.format);
     // A key change is sent as a delete of the old key (in that key's lane), then the update.
-    const items = eventsOf(batch, false, this.keyMoves);
+    const items = await eventsWithSource(batch, false, this.keyMoves, this.sourceRows, this.log);
     const contentType = codec.contentType;
     const idempotencyHeader = this.config.idempotencyHeader;
     const frame = await this.framers(items);
@@ -151,7 +155,10 @@ export class HttpDestination implements EventDestination {
 
   async close(): Promise<void> {
     const client = this.client;
+    const sourceRows = this.sourceRows;
     this.client = undefined;
+    this.sourceRows = undefined;
+    await sourceRows?.close().catch(() => undefined);
     await client?.close();
   }
 

@@ -1,6 +1,7 @@
 import type { TableSchema } from '../../core/change';
 import { DuctError, isDuctError } from '../../core/errors';
 import type { Logger } from '../../core/log';
+import type { SourceRowReader } from '../../core/sourceRows';
 import { withRetry } from '../../core/retry';
 import { getCodec } from '../../wire/registry';
 import type { EncodedBatch, EventDestination } from '../destination';
@@ -15,6 +16,7 @@ import { AVRO_SCHEMA_HEADER, SchemaCarrier } from '../schemaCarrier';
 import { topicFor } from './topics';
 import { requireOpen } from '../requireOpen';
 import { KeyMoveTables } from '../keyMoves';
+import { eventsWithSource } from '../keyChanges';
 
 /**
  * Produces each change as one Kafka record (see messages.ts for key, value and headers). Works
@@ -53,6 +55,8 @@ export class KafkaDestination implements EventDestination {
   private readonly carrier: SchemaCarrier;
   /** Key moves of the open transaction across writes (a swap cut between batches). */
   private readonly keyMoves = new KeyMoveTables();
+  /** The source's rows by key, for keys a transaction moved a row into and out of again (see `eventsWithSource`). */
+  private sourceRows: SourceRowReader | undefined;
 
   constructor(
     readonly config: KafkaConfig,
@@ -84,17 +88,19 @@ export class KafkaDestination implements EventDestination {
       throw this.wrap(e, `cannot connect to brokers ${c.brokers.join(',')} (${c.fields.brokers})`);
     }
     this.cluster = cluster;
+    this.sourceRows = this.ctx.sourceRows?.();
     if (c.acks === 0) this.log.warn('acks=0: the broker does not acknowledge records, so a crash can lose a batch the checkpoint already passed');
   }
 
   async write(batch: EncodedBatch): Promise<void> {
     if (batch.changes.length === 0) return;
     const cluster = this.requireCluster();
+    const events = await eventsWithSource(batch, this.config.tombstones, this.keyMoves, this.sourceRows, this.log);
     const records = recordsOf(batch, {
       codec: getCodec(this.ctx.wireFormat),
       topic: this.config.topic,
       tombstones: this.config.tombstones,
-      keyMoves: this.keyMoves,
+      events,
       ...(this.carrier.usesSchemaHeader ? { extraHeader: (schema: TableSchema) => this.carrier.schemaHeader(schema) } : {}),
       ...(this.carrier.framed ? { frame: await this.framers(batch) } : {}),
     });
@@ -128,7 +134,10 @@ export class KafkaDestination implements EventDestination {
 
   async close(): Promise<void> {
     const cluster = this.cluster;
+    const sourceRows = this.sourceRows;
     this.cluster = undefined;
+    this.sourceRows = undefined;
+    await sourceRows?.close().catch(() => undefined);
     await cluster?.disconnect().catch(() => undefined);
   }
 

@@ -4,7 +4,7 @@ import { formatCommitLsn } from '../../wire/envelope';
 import type { Codec } from '../../wire/codec';
 import type { EncodedBatch } from '../destination';
 import { idempotencyKey, qualifiedName, tombstoneIdempotencyKey } from '../idempotency';
-import { eventsOf } from '../keyChanges';
+import { eventsOf, type OutgoingEvent } from '../keyChanges';
 import type { KeyMoveTables } from '../keyMoves';
 import { utf8Length, uvarintSize, type EncodableRecord } from './recordBatch';
 import { topicFor, type TopicTemplate } from './topics';
@@ -67,16 +67,19 @@ export interface RecordOptions {
   frame?: (topic: string, value: Uint8Array) => Uint8Array;
   /** The destination's key-move tracker, fed every batch in order (see {@link eventsOf}); else this batch's alone. */
   keyMoves?: KeyMoveTables;
+  /** The batch's events, already derived (`eventsWithSource`): then `keyMoves` is not used. */
+  events?: readonly OutgoingEvent[];
 }
 
 /**
  * The records of a batch (see {@link eventsOf}): one per change; before an update that moves a row
- * to another key, a delete of the old key (and a tombstone), each keyed by its own key.
+ * to another key, a delete of the old key (and a tombstone), each keyed by its own key; a `refresh`
+ * event (the key's current source row, op `read`) is a record with a value, like a change.
  */
 export function recordsOf(batch: EncodedBatch, o: RecordOptions): OutgoingRecord[] {
   const values = batch.messages(o.codec.format);
   const contentType = o.codec.contentType;
-  const events = eventsOf(batch, o.tombstones, o.keyMoves);
+  const events = o.events ?? eventsOf(batch, o.tombstones, o.keyMoves);
   const out = new Array<OutgoingRecord>(events.length);
   // Changes of one table share its topic and name; changes of one transaction its commit time.
   let lastTable: Change['table'] | undefined;
