@@ -100,11 +100,15 @@ export class RecordWrite {
       for (const [partition, records] of parts) partitions.push({ partition, records });
       request.push({ topic, partitions });
     }
-    const acks = await this.cluster.produce(leader, await this.encoder.encode(request), this.o.acks);
+    const frame = await this.encoder.encode(request, this.cluster.headerRoom);
+    const acks = await this.cluster.produce(leader, frame, this.o.acks);
     if (this.o.acks === 0) {
+      // No answer: the socket may still be writing the frame, so it is not reused.
       for (const d of chunk) d.acked = true;
       return;
     }
+    // The broker answered, so it has read the whole request: the frame can be written over.
+    this.encoder.release(frame);
     // Only partitions the broker answered for without error count as written.
     let firstError = 0;
     const accepted = new Set<string>();
