@@ -50,7 +50,7 @@ interface KjsBroker {
   disconnect(): Promise<void>;
 }
 
-/** What `sendFramed` uses of a kafkajs `Connection` (connection.js, `send` minus the request encoding). */
+/** What `ProducerCluster#send` uses of a kafkajs `Connection` (connection.js, `send` minus the request encoding). */
 interface KjsConnection {
   clientId: string | null;
   isConnected(): boolean;
