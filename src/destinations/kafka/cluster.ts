@@ -16,7 +16,10 @@ import type { KafkaConfig } from './config';
  * `private:Kafka:createCluster`; `Cluster#connect/disconnect/isConnected/refreshMetadata/
  * refreshMetadataIfNecessary/addMultipleTargetTopics/findTopicPartitionMetadata/findBroker/
  * removeBroker`; `Broker#lookupRequest` (API version negotiation), `Broker#connectionPool.send`
- * and `Broker#disconnect`; the produce response decoders `kafkajs/src/protocol/requests/produce/
+ * and `getConnection`, `Broker#disconnect`; of a `Connection` (to send a request framed here, see
+ * `send`): `clientId`, `socket`, `isAuthenticated/authenticate/failIfNotConnected/nextCorrelationId`
+ * and `requestQueue.push/maybeThrottle` (without them a request goes through `Connection#send`,
+ * which copies it); the produce response decoders `kafkajs/src/protocol/requests/produce/
  * v3..v7/response` and `kafkajs/src/protocol/error`'s `createErrorFromCode`. `openCluster` checks
  * these exist and fails with a clear error (retry `never`) if a kafkajs upgrade moved them.
  */
@@ -40,9 +43,38 @@ export interface PartitionAck {
 
 interface KjsBroker {
   lookupRequest(apiKey: number, definition: { versions: string[]; protocol(o: { version: number }): unknown }): unknown;
-  connectionPool: { send(req: { request: KjsRequest; response: KjsResponse }): Promise<unknown> };
+  connectionPool: {
+    send(req: { request: KjsRequest; response: KjsResponse }): Promise<unknown>;
+    getConnection?(index: number): Promise<Partial<KjsConnection>>;
+  };
   disconnect(): Promise<void>;
 }
+
+/** What `ProducerCluster#send` uses of a kafkajs `Connection` (connection.js, `send` minus the request encoding). */
+interface KjsConnection {
+  clientId: string | null;
+  isConnected(): boolean;
+  isAuthenticated(): boolean;
+  authenticate(): Promise<void>;
+  failIfNotConnected(): void;
+  nextCorrelationId(): number;
+  socket: { write(data: Buffer): boolean };
+  requestQueue: {
+    push(r: { entry: KjsEntry; expectResponse: boolean; requestTimeout: null; sendRequest(): void }): void;
+    maybeThrottle(clientSideThrottleTime: number | null | undefined): void;
+  };
+}
+
+interface KjsEntry {
+  apiKey: number;
+  apiName: string;
+  apiVersion: number;
+  correlationId: number;
+  resolve(r: { payload: Buffer | null }): void;
+  reject(e: unknown): void;
+}
+
+const CONNECTION_METHODS = ['isConnected', 'isAuthenticated', 'authenticate', 'failIfNotConnected', 'nextCorrelationId'];
 
 interface KjsRequest {
   apiKey: number;
@@ -87,6 +119,14 @@ const CLUSTER_METHODS = [
   'removeBroker',
 ];
 
+/** True when `c` has every member `ProducerCluster#send` uses of a kafkajs connection. */
+function isFramingConnection(c: Partial<KjsConnection> | undefined): c is KjsConnection {
+  if (c === undefined || c === null) return false;
+  const members = c as Record<string, unknown>;
+  if (CONNECTION_METHODS.some((m) => typeof members[m] !== 'function')) return false;
+  return typeof c.requestQueue?.push === 'function' && typeof c.requestQueue.maybeThrottle === 'function' && typeof c.socket?.write === 'function';
+}
+
 function internalsMissing(what: string): DuctError {
   return new DuctError('internal', `kafkajs internals changed: ${what} not found`, {
     retry: 'never',
@@ -99,7 +139,16 @@ export class ProducerCluster {
   private readonly responses = new Map<number, KjsResponse>();
   private readonly createErrorFromCode: (code: number) => Error;
 
-  private constructor(private readonly cluster: KjsCluster) {
+  /** Bytes in front of a produce request's body for its header (see `produce`). */
+  readonly headerRoom: number;
+  private readonly clientIdBytes: Buffer;
+
+  private constructor(
+    private readonly cluster: KjsCluster,
+    private readonly clientId: string,
+  ) {
+    this.clientIdBytes = Buffer.from(clientId, 'utf8');
+    this.headerRoom = 4 + 2 + 2 + 4 + 2 + this.clientIdBytes.length;
     const errors = require('kafkajs/src/protocol/error') as { createErrorFromCode?: (code: number) => Error };
     if (typeof errors.createErrorFromCode !== 'function') throw internalsMissing('protocol/error createErrorFromCode');
     this.createErrorFromCode = errors.createErrorFromCode;
@@ -128,7 +177,7 @@ export class ProducerCluster {
     if (typeof createCluster !== 'function') throw internalsMissing('Kafka cluster factory');
     const cluster = createCluster({ metadataMaxAge: 300_000, allowAutoTopicCreation: true, maxInFlightRequests: null, instrumentationEmitter: null });
     for (const m of CLUSTER_METHODS) if (typeof (cluster as unknown as Record<string, unknown>)[m] !== 'function') throw internalsMissing(`Cluster#${m}`);
-    return new ProducerCluster(cluster);
+    return new ProducerCluster(cluster, c.clientId);
   }
 
   connect(): Promise<void> {
@@ -161,10 +210,12 @@ export class ProducerCluster {
   }
 
   /**
-   * Sends one produce request whose body (from `encodeProduceRequest`) goes to the broker `nodeId`,
-   * and returns each partition's error code (nothing with acks=0: the broker does not answer).
+   * Sends one produce request to the broker `nodeId` and returns each partition's error code
+   * (nothing with acks=0: the broker does not answer). `frame` is the request as `ProduceRequestEncoder`
+   * writes it with `headerRoom` bytes free in front of the body: the request header (size, API key
+   * and version, correlation id, client id) is written there, and the frame goes to the socket as is.
    */
-  async produce(nodeId: number, body: Buffer, acks: number): Promise<PartitionAck[]> {
+  async produce(nodeId: number, frame: Buffer, acks: number): Promise<PartitionAck[]> {
     const broker = await this.cluster.findBroker({ nodeId: String(nodeId) });
     const version = broker.lookupRequest(PRODUCE_API_KEY, { versions: PRODUCE_VERSIONS, protocol: ({ version }) => version }) as number;
     if (version < 3) {
@@ -173,16 +224,9 @@ export class ProducerCluster {
         hint: 'use a broker that speaks Kafka 0.11+ (record batches with headers)',
       });
     }
-    const request: KjsRequest = {
-      apiKey: PRODUCE_API_KEY,
-      apiVersion: version,
-      apiName: 'Produce',
-      expectResponse: () => acks !== 0,
-      encode: async () => ({ buf: body, buffer: body }),
-    };
     let data: unknown;
     try {
-      data = await broker.connectionPool.send({ request, response: this.responseOf(version) });
+      data = await this.send(broker, version, frame, acks);
     } catch (e) {
       const err = e as { name?: string; host?: string; port?: number };
       if (err.name === 'KafkaJSConnectionClosedError') {
@@ -196,6 +240,47 @@ export class ProducerCluster {
     for (const t of (data as KjsProduceResponse).topics)
       for (const p of t.partitions) out.push({ topic: t.topicName, partition: p.partition, errorCode: p.errorCode });
     return out;
+  }
+
+  /**
+   * Sends `frame` as kafkajs's `Connection#send` does (authentication first, a fresh correlation id,
+   * through the connection's request queue with its timeouts, throttling honoured), minus its request
+   * encoding, which would copy the body twice into fresh zero-filled buffers. Where the connection
+   * does not look as expected, `Connection#send` is used with the body alone.
+   */
+  private async send(broker: KjsBroker, version: number, frame: Buffer, acks: number): Promise<unknown> {
+    const response = this.responseOf(version);
+    const conn = await broker.connectionPool.getConnection?.(0);
+    if (!isFramingConnection(conn) || conn.clientId !== this.clientId) {
+      const body = frame.subarray(this.headerRoom);
+      const request: KjsRequest = {
+        apiKey: PRODUCE_API_KEY,
+        apiVersion: version,
+        apiName: 'Produce',
+        expectResponse: () => acks !== 0,
+        encode: async () => ({ buf: body, buffer: body }),
+      };
+      return broker.connectionPool.send({ request, response });
+    }
+    if (!conn.isAuthenticated()) await conn.authenticate();
+    conn.failIfNotConnected();
+    const correlationId = conn.nextCorrelationId();
+    let pos = frame.writeInt32BE(frame.length - 4, 0);
+    pos = frame.writeInt16BE(PRODUCE_API_KEY, pos);
+    pos = frame.writeInt16BE(version, pos);
+    pos = frame.writeInt32BE(correlationId, pos);
+    pos = frame.writeInt16BE(this.clientIdBytes.length, pos);
+    this.clientIdBytes.copy(frame, pos);
+    const expectResponse = acks !== 0;
+    const { payload } = await new Promise<{ payload: Buffer | null }>((resolve, reject) => {
+      conn.failIfNotConnected();
+      const entry: KjsEntry = { apiKey: PRODUCE_API_KEY, apiName: 'Produce', apiVersion: version, correlationId, resolve, reject };
+      conn.requestQueue.push({ entry, expectResponse, requestTimeout: null, sendRequest: () => conn.socket.write(frame) });
+    });
+    if (!expectResponse || payload === null) return undefined;
+    const decoded = await response.decode(payload);
+    conn.requestQueue.maybeThrottle((decoded as { clientSideThrottleTime?: number }).clientSideThrottleTime);
+    return response.parse(decoded);
   }
 
   /** The kafkajs protocol error of a partition error code (type, retriable), for classification. */

@@ -111,7 +111,8 @@ export function recordsOf(batch: EncodedBatch, o: RecordOptions): OutgoingRecord
     ];
     if (o.extraHeader) headerValues.push(kind === 'tombstone' ? '' : o.extraHeader(schema));
     let size = 24 + HEADER_NAMES_SIZE + utf8Length(key) + (value === null ? 0 : value.byteLength);
-    for (const h of headerValues) size += 1 + utf8Length(h);
+    // ASCII headers (all but the table name and the extra one) are as long in bytes as in chars.
+    for (let h = 0; h < headerValues.length; h++) size += 1 + (KAFKA_ASCII_HEADERS[h] === true ? headerValues[h]!.length : utf8Length(headerValues[h]!));
     out[i] = new OutgoingRecord(t, key, value, headerValues, ms, change.op === 'truncate', size);
   }
   return out;

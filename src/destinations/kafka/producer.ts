@@ -100,21 +100,31 @@ export class RecordWrite {
       for (const [partition, records] of parts) partitions.push({ partition, records });
       request.push({ topic, partitions });
     }
-    const acks = await this.cluster.produce(leader, await this.encoder.encode(request), this.o.acks);
+    const frame = await this.encoder.encode(request, this.cluster.headerRoom);
+    const acks = await this.cluster.produce(leader, frame, this.o.acks);
     if (this.o.acks === 0) {
+      // No answer: the socket may still be writing the frame, so it is not reused.
       for (const d of chunk) d.acked = true;
       return;
     }
+    // The broker answered, so it has read the whole request: the frame can be written over.
+    this.encoder.release(frame);
     // Only partitions the broker answered for without error count as written.
     let firstError = 0;
-    const accepted = new Set<string>();
+    // Partitions that took their records, by topic (no per-record key strings).
+    const accepted = new Map<string, Set<number>>();
     for (const a of acks) {
-      if (a.errorCode === 0) accepted.add(`${a.topic}\n${a.partition}`);
-      else firstError ||= a.errorCode;
+      if (a.errorCode !== 0) {
+        firstError ||= a.errorCode;
+        continue;
+      }
+      let parts = accepted.get(a.topic);
+      if (!parts) accepted.set(a.topic, (parts = new Set()));
+      parts.add(a.partition);
     }
     let missing: Delivery | undefined;
     for (const d of chunk) {
-      if (accepted.has(`${d.record.topic}\n${d.partition}`)) d.acked = true;
+      if (accepted.get(d.record.topic)?.has(d.partition) === true) d.acked = true;
       else missing ??= d;
     }
     if (firstError !== 0) throw this.cluster.errorOf(firstError);

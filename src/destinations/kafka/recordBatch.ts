@@ -1,5 +1,6 @@
 import { COMPRESSION_ATTRIBUTE, recordCompressor, type RecordCompression, type RecordCompressor } from './compression';
 import { crc32c } from './crc32c';
+import { FramePool } from './framePool';
 
 /**
  * The body of a Kafka Produce request (versions 3–7 share it) holding one record batch (magic 2)
@@ -66,6 +67,7 @@ export class ProduceRequestEncoder {
   private readonly attributes: number;
   private readonly compress?: RecordCompressor;
   private readonly ascii: boolean[];
+  private readonly frames = new FramePool();
 
   constructor(private readonly o: ProduceRequestOptions) {
     this.ascii = o.headerNames.map((_, i) => o.asciiHeaders?.[i] === true);
@@ -86,10 +88,13 @@ export class ProduceRequestEncoder {
     return uvarintSize(body * 2) + body;
   }
 
-  /** The request body for `topics` (each partition's records in order). */
-  async encode(topics: readonly TopicRecords[]): Promise<Buffer> {
+  /**
+   * The request body for `topics` (each partition's records in order), after `headroom` bytes left
+   * unwritten (room for the request header, see `ProducerCluster#produce`).
+   */
+  async encode(topics: readonly TopicRecords[], headroom = 0): Promise<Buffer> {
     const H = this.o.headerNames.length;
-    let size = 2 + 2 + 4 + 4;
+    let size = headroom + 2 + 2 + 4 + 4;
     const topicNames: Buffer[] = [];
     // Per partition: [records bytes, first timestamp, max timestamp]; per record: body size, key and header byte lengths.
     const partitionInfo: Array<{ recordsSize: number; first: number; max: number; lens: Int32Array; compressed?: Buffer }> = [];
@@ -123,8 +128,8 @@ export class ProduceRequestEncoder {
       }
     }
 
-    const buf = Buffer.allocUnsafe(size);
-    let pos = buf.writeInt16BE(-1, 0);
+    const buf = this.frames.take(size);
+    let pos = buf.writeInt16BE(-1, headroom);
     pos = buf.writeInt16BE(this.o.acks, pos);
     pos = buf.writeInt32BE(this.o.timeoutMs, pos);
     pos = buf.writeInt32BE(topics.length, pos);
@@ -165,6 +170,14 @@ export class ProduceRequestEncoder {
     }
     if (pos !== size) throw new Error(`produce request encoding: wrote ${pos} bytes, expected ${size}`);
     return buf;
+  }
+
+  /**
+   * Hands back a buffer from `encode` for reuse by later requests, once nothing reads it any more
+   * (the broker answered the request). Optional: a buffer never handed back is garbage collected.
+   */
+  release(frame: Buffer): void {
+    this.frames.give(frame);
   }
 
   /** Size of a record's body (after its length); fills `lens` (key, header value byte lengths) when given. */
