@@ -9,7 +9,11 @@
  * the process's max RSS so far (monotone, including the data generation) and the 1-minute load
  * average when the run ended (the machine is shared: above its 2 cores, figures are low and noisy).
  *
- *   npm run build && node dist/bench/backfill.js [--rows 1000000] [--workers 1,2,4] [--targets duckdb,pgstream] [--chunk 20000] [--duckdb-memory-limit 128MB]
+ * Into DuckDB, `--duckdb-csv true,false` runs each worker count with the destination's
+ * `backfill_csv` on (chunks as CSV files loaded by DuckDB's read_csv) and off (decoded rows): an
+ * A/B in the same run; the target column shows `duckdb csv` or `duckdb rows`.
+ *
+ *   npm run build && node dist/bench/backfill.js [--rows 1000000] [--workers 1,2,4] [--targets duckdb,pgstream] [--chunk 20000] [--duckdb-memory-limit 128MB] [--duckdb-csv true,false]
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -37,6 +41,8 @@ const TARGETS = arg('targets', 'duckdb,pgstream').split(',');
 const CHUNK = arg('chunk', '');
 /** The DuckDB destination's `memory_limit` option; DuckDB's default when not given. */
 const DUCKDB_MEMORY_LIMIT = arg('duckdb-memory-limit', '');
+/** The DuckDB destination's `backfill_csv` values to run (A/B in the same run). */
+const DUCKDB_CSV = arg('duckdb-csv', 'true,false').split(',');
 
 /** psql's `COPY … TO STDOUT` of the table into /dev/null: its wall time and psql's CPU time (children's rusage). */
 function copyRun(dsn: string): { seconds: number; cpuMicros: number } {
@@ -92,16 +98,22 @@ async function main(): Promise<void> {
     await launchDbos({ env, executorId: 'bench-backfill', systemDatabaseUrl: env.dbosSystemDatabaseUrl!, log: silentLogger, listenQueues: 'all' });
     const rows: string[][] = [];
     let n = 0;
-    for (const target of TARGETS) {
+    const runs = TARGETS.flatMap((target) => (target === 'duckdb' ? DUCKDB_CSV.map((csv) => ({ target, csv })) : [{ target, csv: '' }]));
+    for (const { target, csv } of runs) {
       for (const workers of WORKERS) {
         const copy = copyRun(src);
-        const id = `bench-${target}-${workers}`;
+        const id = `bench-${target}-${csv === 'true' ? 'csv' : csv === 'false' ? 'rows' : ''}-${workers}`;
+        const label = csv === '' ? target : `${target} ${csv === 'true' ? 'csv' : 'rows'}`;
         const destination: { name: string; type: string; options: Record<string, string> } =
           target === 'duckdb'
             ? {
                 name: 'warehouse',
                 type: 'duckdb',
-                options: { dsn: join(dir, `${id}.duckdb`), ...(DUCKDB_MEMORY_LIMIT ? { memory_limit: DUCKDB_MEMORY_LIMIT } : {}) },
+                options: {
+                  dsn: join(dir, `${id}.duckdb`),
+                  backfill_csv: csv,
+                  ...(DUCKDB_MEMORY_LIMIT ? { memory_limit: DUCKDB_MEMORY_LIMIT } : {}),
+                },
               }
             : { name: 'events', type: 'pgstream', options: { dsn: streamDsn, stream: id } };
         await state.flows.create({
@@ -135,7 +147,7 @@ async function main(): Promise<void> {
         const rate = result.rows / seconds;
         const copyRate = ROWS / copy.seconds;
         rows.push([
-          target,
+          label,
           String(workers),
           fmt(result.rows),
           fmt(rate),
@@ -148,7 +160,7 @@ async function main(): Promise<void> {
           String(maxRssMb()),
           fmt(load, 1),
         ]);
-        process.stderr.write(`${target} x${workers}: ${fmt(rate)} rows/s (COPY ${fmt(copyRate)} rows/s)\n`);
+        process.stderr.write(`${label} x${workers}: ${fmt(rate)} rows/s (COPY ${fmt(copyRate)} rows/s)\n`);
       }
     }
     printTable(

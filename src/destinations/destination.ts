@@ -1,6 +1,7 @@
-import type { Batch, TableRef } from '../core/change';
+import type { Batch, TableRef, TableSchema } from '../core/change';
 import type { SchemaChange } from '../core/schemaChange';
 import type { WireFormat } from '../wire/codec';
+import type { SnapshotFile } from './sql/snapshot-file';
 
 /**
  * A batch as destinations receive it: the changes plus encodings that are computed at most once
@@ -82,6 +83,24 @@ export interface Staged {
 
 export function isStaged(d: Destination): d is Destination & Staged {
   return typeof (d as Partial<Staged>).resolveStaging === 'function';
+}
+
+/**
+ * Optional capability: the destination loads a backfill chunk as a CSV file written by PostgreSQL
+ * (`SnapshotFile`), without decoding its rows in JS. `csvLoadRefusal` says why a table's chunks
+ * cannot go that way (undefined: they can); it needs no open destination. `writeSnapshotFile`
+ * has the guarantees of `write` for the same snapshot rows (replays skipped, durable when it
+ * resolves, one at a time with writes); a `never` error means the file's values do not load
+ * exactly (the caller then writes the chunk as decoded rows).
+ */
+export interface SnapshotFileLoading {
+  csvLoadRefusal(table: TableSchema): string | undefined;
+  writeSnapshotFile(file: SnapshotFile): Promise<void>;
+}
+
+export function isSnapshotFileLoading(d: Destination): d is Destination & SnapshotFileLoading {
+  const c = d as Partial<SnapshotFileLoading>;
+  return typeof c.csvLoadRefusal === 'function' && typeof c.writeSnapshotFile === 'function';
 }
 
 /**

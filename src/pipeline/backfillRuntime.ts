@@ -4,7 +4,8 @@ import { tableKey } from '../core/change';
 import type { Flow } from '../core/flow';
 import { DuctError } from '../core/errors';
 import type { Logger } from '../core/log';
-import { isStaged, type Destination } from '../destinations/destination';
+import { isSnapshotFileLoading, isStaged, type Destination } from '../destinations/destination';
+import type { SnapshotFile } from '../destinations/sql/snapshot-file';
 import type { BatchResolution } from '../destinations/sql/options';
 import { catalogQueryOf } from '../source/postgres/catalogQuery';
 import { parsePostgresSourceConfig, type PostgresSourceConfig } from '../source/postgres/config';
@@ -16,6 +17,7 @@ import { openSnapshotStateStore, type SnapshotStateStore } from '../services/bac
 import type { RunnerDeps } from './deps';
 import { openFlowDestinations } from './destinations';
 import { ReadAhead } from './readAhead';
+import { dropChunkRead, type ChunkRead } from './chunkRead';
 import { toEncodedBatch } from './encodedBatch';
 import { writeToAll } from './writeAll';
 
@@ -36,7 +38,9 @@ export class BackfillRuntime {
   /** Exported snapshots found gone (their session ended): readers take fresh snapshots. */
   readonly goneSnapshots = new Set<string>();
   /** Chunks read ahead of their steps (write while reading, one chunk ahead per partition). */
-  readonly readAhead = new ReadAhead();
+  readonly readAhead = new ReadAhead<ChunkRead>(dropChunkRead);
+  /** Per table: whether its chunks load as CSV files (see {@link csvLoads}). */
+  private readonly csvTables = new Map<string, Promise<boolean>>();
   readonly log: Logger;
 
   constructor(
@@ -77,6 +81,42 @@ export class BackfillRuntime {
     const run = this.tail.then(async () => {
       const dests = await this.openDestinations();
       await writeToAll(dests, toEncodedBatch(batch, this.deps.codecFor), this.flow.parallelism);
+    });
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * Whether chunks of `rel` are read as CSV files and loaded by the destinations themselves: when
+   * the flow has destinations and every one loads files and accepts the table (`csvLoadRefusal`).
+   * Decided once per table and runtime, and logged (which path, and why not the file path).
+   */
+  csvLoads(rel: RelationState): Promise<boolean> {
+    let decided = this.csvTables.get(rel.key);
+    if (!decided) {
+      decided = (async () => {
+        const dests = await this.openDestinations();
+        const refusals = dests.map((d) => `${d.name}: ${isSnapshotFileLoading(d) ? (d.csvLoadRefusal(rel.schema) ?? '') : 'loads decoded rows only'}`);
+        const refused = refusals.filter((r) => !r.endsWith(': '));
+        const csv = dests.length > 0 && refused.length === 0;
+        if (csv) this.log.info('backfill chunks load as CSV files (COPY … FORMAT csv, read by the destination)', { table: rel.key });
+        else this.log.info('backfill chunks load as decoded rows', { table: rel.key, reason: refused.join('; ') || 'no destination' });
+        return csv;
+      })();
+      decided.catch(() => this.csvTables.delete(rel.key));
+      this.csvTables.set(rel.key, decided);
+    }
+    return decided;
+  }
+
+  /** Loads a chunk's CSV file into every destination (all accepted it: {@link csvLoads}); like {@link write} otherwise. */
+  writeSnapshotFile(file: SnapshotFile): Promise<void> {
+    this.checkOpen();
+    const run = this.tail.then(async () => {
+      for (const d of await this.openDestinations()) {
+        if (!isSnapshotFileLoading(d)) throw new DuctError('internal', `destination ${d.name} loads no files`, { retry: 'never' });
+        await d.writeSnapshotFile(file);
+      }
     });
     this.tail = run.catch(() => undefined);
     return run;

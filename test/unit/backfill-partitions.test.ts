@@ -35,6 +35,15 @@ describe('backfill partitions', () => {
     ]);
   });
 
+  it('tables read into CSV files get their own chunk size; their chunk query can leave the ctid out', () => {
+    const parts = planPartitions([users, tags], { partitionCount: 1, chunkRows: 10_000, chunkRowsOf: new Map([['public.tags', 50_000]]) });
+    expect(parts.map((p) => [p.table.name, p.totalChunks])).toEqual([
+      ['users', 10],
+      ['tags', 2],
+    ]);
+    expect(chunkQuery(parts[1]!, 1, false)).toBe(`SELECT "a", "mood" FROM "public"."tags" WHERE ctid >= '(500,0)'::tid`);
+  });
+
   it('snapshot seqs are negative, disjoint across partitions and rows, and follow the row ctid (not a count of rows read)', () => {
     const parts = planPartitions([users, tags], { partitionColumn: undefined, partitionCount: 3, chunkRows: 10_000 });
     const seen = new Set<number>();

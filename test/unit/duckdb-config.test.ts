@@ -23,6 +23,7 @@ describe('DuckDB destination options', () => {
       path,
       dsn: './data/warehouse.duckdb',
       dsnField: 'destinations[1].options.dsn',
+      backfillCsv: true,
       schema: undefined,
       table: undefined,
       writeMode: 'target',
@@ -72,12 +73,14 @@ describe('DuckDB destination options', () => {
         format: 'arrow',
         ddl_drop_columns: 'true',
         memory_limit: '96MB',
+        backfill_csv: 'false',
       },
       path,
     );
     expect(c).toMatchObject({
       dropColumns: true,
       memoryLimit: '96MB',
+      backfillCsv: false,
       schema: 'wh',
       table: 't',
       writeMode: 'append',

@@ -18,6 +18,12 @@ export interface DuckdbConfig extends WarehouseOptions {
    * while rows are written, fails with an out-of-memory error). Unset: DuckDB's default, 80% of RAM.
    */
   memoryLimit?: string;
+  /**
+   * `backfill_csv` (default true): backfill chunks of tables whose columns all have a CSV load
+   * (`snapshot-file.ts`) go from PostgreSQL's `COPY … (FORMAT csv)` to a temporary file that
+   * DuckDB's `read_csv` loads, without decoding rows in JS; false: every chunk as decoded rows.
+   */
+  backfillCsv: boolean;
 }
 
 const MEMORY_LIMIT = /^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i;
@@ -35,7 +41,8 @@ export function parseDuckdbConfig(options: OptionMap, path: string): DuckdbConfi
   if (memoryLimit !== undefined && !MEMORY_LIMIT.test(memoryLimit)) {
     throw invalidArgument(r.field('memory_limit'), `"${memoryLimit}" is not a memory size`, 'use a size such as 512MB or 2GB');
   }
+  const backfillCsv = r.bool('backfill_csv', true);
   r.accept('format');
   r.rejectUnknown();
-  return { ...warehouse, dsn, dsnField: r.field('dsn'), ...(memoryLimit !== undefined ? { memoryLimit } : {}) };
+  return { ...warehouse, dsn, dsnField: r.field('dsn'), backfillCsv, ...(memoryLimit !== undefined ? { memoryLimit } : {}) };
 }

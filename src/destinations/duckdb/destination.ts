@@ -1,4 +1,7 @@
+import type { TableSchema } from '../../core/change';
 import type { SourceRowReader } from '../../core/sourceRows';
+import type { SnapshotFileLoading } from '../destination';
+import { csvTableRefusal, type SnapshotFile } from '../sql/snapshot-file';
 import type { DestinationContext } from '../registry';
 import { requireOpen } from '../requireOpen';
 import { WarehouseDestination } from '../sql/warehouse-destination';
@@ -23,7 +26,7 @@ import { duckdbDialect } from './dialect';
  * - `applySchemaChange` alters the table to a new source shape (add/rename/retype columns; dropped
  *   columns kept unless `ddl_drop_columns=true`), idempotently, between writes.
  */
-export class DuckdbDestination extends WarehouseDestination<DuckdbConfig> {
+export class DuckdbDestination extends WarehouseDestination<DuckdbConfig> implements SnapshotFileLoading {
   readonly applies = 'transactional' as const;
   private handle: DuckdbHandle | undefined;
   private sourceRows: SourceRowReader | undefined;
@@ -35,6 +38,21 @@ export class DuckdbDestination extends WarehouseDestination<DuckdbConfig> {
   /** The open connection, for reading the database back (tests and tools). */
   get connection(): DuckdbHandle['connection'] {
     return requireOpen(this.handle, this.kind, this.name).connection;
+  }
+
+  /** See {@link SnapshotFileLoading}; `backfill_csv=false` refuses every table. */
+  csvLoadRefusal(table: TableSchema): string | undefined {
+    if (!this.config.backfillCsv) return 'backfill_csv is false';
+    return csvTableRefusal(table, this.config, duckdbDialect);
+  }
+
+  /** Loads a backfill chunk's CSV file with DuckDB's `read_csv` (see `WarehouseWriter.writeSnapshotFile`). */
+  async writeSnapshotFile(file: SnapshotFile): Promise<void> {
+    await this.serially(async () => {
+      const started = Date.now();
+      const summary = await this.requireWriter().writeSnapshotFile(file);
+      this.log.debug('snapshot file loaded', { ...summary, rows: file.rows, ms: Date.now() - started });
+    });
   }
 
   protected async connect(): Promise<WarehouseWriter> {

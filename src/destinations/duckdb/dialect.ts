@@ -1,4 +1,5 @@
 import { qualified, type ColumnDef, type QualifiedName, type SqlDialect } from '../sql/dialect';
+import type { CsvColumn } from '../sql/snapshot-file';
 import type { LogicalType } from '../sql/types';
 
 /** Schema and table of the watermark table in a DuckDB destination. */
@@ -100,6 +101,23 @@ export const duckdbDialect: SqlDialect = {
   },
   listColumns(table) {
     return `SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = ${quoteString(table.schema)} AND table_name = ${quoteString(table.name)} ORDER BY ordinal_position`;
+  },
+  /**
+   * `read_csv` with every column typed (no sniffing) and quoted empty fields kept as empty strings.
+   * Dates and timestamps are read as text and cast here, refusing PostgreSQL's ` BC` suffix (DuckDB's
+   * reader would drop it and read the year as AD); JSON is read as text (stored as is).
+   */
+  readCsvFile(path, columns) {
+    const asText = (c: CsvColumn) => c.load.kind === 'date' || c.load.kind === 'timestamp' || c.load.kind === 'timestamptz' || c.load.kind === 'json';
+    const types = columns.map((c) => `${quoteString(c.name)}: ${quoteString(asText(c) ? 'VARCHAR' : typeName(c.load))}`).join(', ');
+    const exprs = columns.map((c) => {
+      const q = quoteIdent(c.name);
+      if (!asText(c) || c.load.kind === 'json') return q;
+      const bc = quoteString(`column ${c.name}: a BC ${c.load.kind} has no CSV load`);
+      return `CASE WHEN suffix(${q}, ' BC') THEN error(${bc}) ELSE CAST(${q} AS ${typeName(c.load)}) END AS ${q}`;
+    });
+    const options = `columns = {${types}}, header = false, auto_detect = false, delim = ',', quote = '"', escape = '"', nullstr = '', allow_quoted_nulls = false`;
+    return `SELECT ${exprs.join(', ')} FROM read_csv(${quoteString(path)}, ${options})`;
   },
   listPrimaryKey(table) {
     return (

@@ -3,6 +3,7 @@ import type { SchemaChange } from '../../core/schemaChange';
 import type { ApplyCapability } from '../destination';
 import type { ColumnDef, QualifiedName } from './dialect';
 import type { TableLayout } from './layout';
+import type { SnapshotFile } from './snapshot-file';
 import type { Watermark, WatermarkKey } from './meta-table';
 import type { BatchResolution } from './options';
 import type { HeldKeys, TablePlan } from './plan';
@@ -65,6 +66,13 @@ export interface ApplyStrategy {
   heldKeys?(layout: TableLayout, changes: readonly Change[]): Promise<HeldKeys | undefined>;
   /** Applies the work of one batch (tables in batch order) and moves their watermarks. */
   apply(work: TableWork[]): Promise<void>;
+  /**
+   * Optional: loads the snapshot rows of a backfill chunk's CSV file into the target of `layout`
+   * (already ensured; {@link csvLoadRefusal} found nothing against it) and moves its watermark, in
+   * one transaction: durable when it resolves, nothing of it visible when it rejects. Rows whose
+   * key the target holds are replaced, as an upsert of the same `read` changes would.
+   */
+  loadSnapshotFile?(layout: TableLayout, file: SnapshotFile, watermark: WatermarkMove | undefined): Promise<void>;
   /**
    * Moves staged rows of `tables` into their targets and drops the staging tables; with
    * `watermarks` (meta table enabled), the staged watermark moves to the target when later.

@@ -1,3 +1,4 @@
+import type { CsvColumn } from './snapshot-file';
 import type { LogicalType } from './types';
 
 /** A schema-qualified table name in the destination (ClickHouse: database.table). */
@@ -103,6 +104,13 @@ export interface SqlDml {
    * a delete removes only one of them.
    */
   deleteOne(table: QualifiedName, source: QualifiedName, where: string): string;
+  /**
+   * Optional: a `SELECT` of the columns of a backfill chunk's CSV file (`SnapshotFile`: every
+   * non-NULL value quoted, NULL unquoted and empty, no header) by name, each as its `load` type,
+   * failing (never guessing) on a value it cannot read exactly. Dialects without it load backfill
+   * chunks as decoded rows.
+   */
+  readCsvFile?(path: string, columns: CsvColumn[]): string;
 }
 
 /**

@@ -14,6 +14,8 @@ import { createMetaTableStatements, parseWatermarkRows, selectWatermarks, update
 import type { BatchResolution, WarehouseOptions } from './options';
 import type { HeldKeys, TablePlan } from './plan';
 import type { SqlSession } from './session';
+import { csvColumns, csvInsertStatement, type SnapshotFile } from './snapshot-file';
+import { DuctError } from '../../core/errors';
 import { ansiAlterSyntax, evolutionStatements } from './schema-evolution';
 import { keyRetypes, planRebuild, rebuildStatements } from './rebuild';
 import { resolveStatements } from './staging';
@@ -43,7 +45,12 @@ export class TransactionalApply implements ApplyStrategy {
   /** Column names of destination tables in table order, as read when they were ensured. */
   private readonly tableColumns = new Map<string, string[]>();
 
-  constructor(private readonly cfg: TransactionalApplyConfig) {}
+  /** Present where the dialect reads CSV files (see `ApplyStrategy.loadSnapshotFile`). */
+  readonly loadSnapshotFile?: (layout: TableLayout, file: SnapshotFile, watermark: TableWork['watermark']) => Promise<void>;
+
+  constructor(private readonly cfg: TransactionalApplyConfig) {
+    if (cfg.dialect.readCsvFile) this.loadSnapshotFile = (layout, file, watermark) => this.loadCsv(layout, file, watermark);
+  }
 
   async ensureTable(layout: TableLayout, columns: ColumnDef[]): Promise<string[]> {
     const { session, dialect: d } = this.cfg;
@@ -155,6 +162,39 @@ export class TransactionalApply implements ApplyStrategy {
   }
 
   /**
+   * `loadSnapshotFile` (see `ApplyStrategy`). Where a duplicate key fails a plain INSERT, the rows are
+   * inserted first (every key new: no upsert's cost) and upserted only when a key is there (a
+   * replayed chunk, a resync, rows the stream wrote before the backfill).
+   */
+  private async loadCsv(layout: TableLayout, file: SnapshotFile, watermark: TableWork['watermark']): Promise<void> {
+    const { session, dialect: d } = this.cfg;
+    if (!d.readCsvFile) throw new DuctError('internal', `${d.name} cannot read CSV files`, { retry: 'never' });
+    const reader = d.readCsvFile(file.path, csvColumns(layout));
+    const tail = watermark ? [this.watermarkStatement(watermark), d.commit] : [d.commit];
+    const run = async (upsert: boolean): Promise<void> => {
+      try {
+        await session.executeScript([d.beginTransaction, csvInsertStatement(d, layout, file, reader, upsert), ...tail]);
+      } catch (e) {
+        await session.execute(d.rollback).catch(() => undefined);
+        throw e;
+      }
+    };
+    try {
+      if (d.insertFailsOnDuplicateKey === true) {
+        try {
+          await run(false);
+          return;
+        } catch (e) {
+          if (!DUPLICATE_KEY.test(e instanceof Error ? e.message : String(e))) throw e;
+        }
+      }
+      await run(true);
+    } catch (e) {
+      throw withTables([layout], e);
+    }
+  }
+
+  /**
    * Moves staged rows of `tables` into their targets and drops the staging tables, in one
    * transaction (see {@link resolveStatements}).
    */
@@ -227,6 +267,9 @@ export class TransactionalApply implements ApplyStrategy {
     return { ...data, table: slot.table };
   }
 }
+
+/** How a plain INSERT fails on a key the table holds (DuckDB: `Constraint Error: Duplicate key …`). */
+const DUPLICATE_KEY = /duplicate key|violates primary key/i;
 
 /** A reusable load table (see `SqlDdl.createLoadTable`). */
 interface LoadSlot {

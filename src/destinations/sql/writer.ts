@@ -10,6 +10,7 @@ import { isApplied, watermarkMapKey, type Watermark } from './meta-table';
 import type { BatchResolution, WarehouseOptions } from './options';
 import { OpenTransactionImages } from './open-transaction';
 import { continuedChanges, planTable } from './plan';
+import { csvTableRefusal, type SnapshotFile } from './snapshot-file';
 import { TransactionalApply, type TransactionalApplyConfig } from './transactional-apply';
 
 export interface WarehouseWriterConfig {
@@ -133,6 +134,55 @@ export class WarehouseWriter {
     const plan = planTable(layout, fresh, held?.keys, replaced);
     if (open) this.afterApply.push(() => open.written(layout, fresh, plan.rows));
     return { layout, plan, watermark };
+  }
+
+  /**
+   * Why snapshot rows of `schema` cannot be loaded here from a backfill chunk's CSV file (see
+   * `snapshot-file.ts`), or undefined when they can.
+   */
+  csvLoadRefusal(schema: TableSchema): string | undefined {
+    if (!this.cfg.apply.loadSnapshotFile) return 'the destination reads no CSV files';
+    return csvTableRefusal(schema, this.cfg.options, this.cfg.types);
+  }
+
+  /**
+   * Loads a backfill chunk's CSV file into the target with the guarantees of {@link write} for the
+   * same `read` changes: skipped whole when the table's watermark shows a streamed change after
+   * the snapshot applied (the rows could regress it), else inserted (replacing rows of the same
+   * key) with the watermark moved to the file's position in the same transaction. Throws a `never`
+   * DuctError when {@link csvLoadRefusal} refuses the table.
+   */
+  async writeSnapshotFile(file: SnapshotFile): Promise<WriteSummary> {
+    const schema = file.table;
+    const o = this.cfg.options;
+    this.checkFixedTable(new Map([[tableKey(schema), []]]));
+    const refusal = this.csvLoadRefusal(schema);
+    const load = this.cfg.apply.loadSnapshotFile?.bind(this.cfg.apply);
+    if (refusal !== undefined || !load) {
+      throw new DuctError('internal', `snapshot rows of ${tableKey(schema)} cannot be loaded from a file: ${refusal ?? 'no loader'}`, { retry: 'never' });
+    }
+    const name = targetName(schema, o);
+    const layout = tableLayout(schema, name, o, this.cfg.types);
+    const watermarks = await this.readWatermarks();
+    try {
+      await this.ensureTable(layout);
+    } catch (e) {
+      throw withTables([layout], e);
+    }
+    if (file.rows === 0) return { tables: 0, applied: 0, skipped: 0 };
+    const wm = watermarks.get(watermarkMapKey(schema, name));
+    const p = file.position;
+    if (isApplied(wm, { op: 'read', commitLsn: p.commitLsn, seq: p.seq, commitEndLsn: p.commitEndLsn })) {
+      this.cfg.log.info('skipped changes already applied (replay)', { flow: this.cfg.flowId, skipped: file.rows, applied: 0 });
+      return { tables: 0, applied: 0, skipped: file.rows };
+    }
+    const to = { commitLsn: p.commitLsn, seq: p.seq };
+    const watermark: TableWork['watermark'] = o.metaTableEnabled
+      ? { key: { flowId: this.cfg.flowId, source: schema, target: name }, to, commitTimeMicros: p.commitTimeMicros, existed: wm !== undefined }
+      : undefined;
+    await load(layout, file, watermark);
+    if (watermark) watermarks.set(watermarkMapKey(schema, name), to);
+    return { tables: 1, applied: file.rows, skipped: 0 };
   }
 
   /**

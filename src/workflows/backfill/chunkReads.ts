@@ -1,10 +1,14 @@
+import { randomUUID } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { tableKey } from '../../core/change';
-import type { Change } from '../../core/change';
 import { parseLsn } from '../../core/lsn';
 import type { BackfillRuntime } from '../../pipeline/backfillRuntime';
+import { dropChunkRead, type ChunkRead } from '../../pipeline/chunkRead';
 import type { RelationState } from '../../source/postgres/schema/relationState';
 import { isSnapshotGone } from '../../source/postgres/snapshot/exported';
 import type { PartitionTask } from '../../source/postgres/snapshot/partitions';
+import { readChunkToCsv } from '../../source/postgres/snapshot/csvChunk';
 import { readChunk } from '../../source/postgres/snapshot/reader';
 import type { SnapshotRef } from './types';
 
@@ -19,6 +23,7 @@ export function chunkReadKey(backfillId: string, part: PartitionTask): string {
  * Reads chunk `chunk` of a partition in a read-only REPEATABLE READ transaction under the
  * backfill's exported snapshot, or under a fresh one once that snapshot is known gone (its process
  * ended; logged once per runtime): rows are positioned at the snapshot either way (see `copyChunk`).
+ * With `csv`, the chunk goes to a new temporary file as PostgreSQL's CSV instead of decoded rows.
  */
 export async function readChunkUnderSnapshot(
   rt: BackfillRuntime,
@@ -27,7 +32,8 @@ export async function readChunkUnderSnapshot(
   part: PartitionTask,
   chunk: number,
   snap: SnapshotRef,
-): Promise<Change[]> {
+  csv = false,
+): Promise<ChunkRead> {
   const client = await rt.pool.connect();
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
@@ -45,13 +51,25 @@ export async function readChunkUnderSnapshot(
         await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       }
     }
-    const changes = await readChunk(client, rel, part, chunk, {
-      lsn: parseLsn(snap.rowsLsn ?? snap.lsn),
-      snapshotLsn: parseLsn(snap.lsn),
-      timeMicros: BigInt(snap.timeMicros),
-    });
-    await client.query('COMMIT');
-    return changes;
+    let read: ChunkRead;
+    if (csv) {
+      const path = join(tmpdir(), `ductstream-chunk-${process.pid}-${randomUUID()}.csv`);
+      read = { kind: 'csv', path, rows: await readChunkToCsv(client, part, chunk, path) };
+    } else {
+      const changes = await readChunk(client, rel, part, chunk, {
+        lsn: parseLsn(snap.rowsLsn ?? snap.lsn),
+        snapshotLsn: parseLsn(snap.lsn),
+        timeMicros: BigInt(snap.timeMicros),
+      });
+      read = { kind: 'rows', changes };
+    }
+    try {
+      await client.query('COMMIT');
+    } catch (e) {
+      await dropChunkRead(read);
+      throw e;
+    }
+    return read;
   } catch (e) {
     await client.query('ROLLBACK').catch(() => undefined);
     throw e;

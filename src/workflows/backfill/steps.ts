@@ -13,6 +13,7 @@ import { partitionLabel, partitioningOf, planPartitions, type PartitionTask } fr
 import { resolveSnapshotTables } from '../../source/postgres/snapshot/tables';
 import { activeRunOf } from '../flowQueue';
 import { chunkReadKey, readChunkUnderSnapshot } from './chunkReads';
+import { writeChunkRead } from './chunkWrite';
 import { backfillQueueName, backfillQueueOptions, type BackfillPlan, type BackfillRequest, type SnapshotRef } from './types';
 
 /**
@@ -23,6 +24,13 @@ import { backfillQueueName, backfillQueueOptions, type BackfillPlan, type Backfi
 
 /** How long the plan waits, when the flow streams, for its stream to see the hold (its lookup is cached for 1 s). */
 const HOLD_SETTLE_MS = 2500;
+
+/**
+ * Chunks of tables loaded from CSV files aim at this many times `backfill_chunk_rows` (20k → 120k,
+ * about one DuckDB row group): measured on DuckDB with a 1M-row keyed table, 125k-row loads took
+ * ~25% less CPU per row and half the wall time of 20k-row ones (fewer commits and WAL flushes).
+ */
+export const CSV_CHUNK_FACTOR = 6;
 
 export const tableRefOf = (t: string): TableRef => parseQualifiedTable(t, 'tables');
 
@@ -69,11 +77,17 @@ export async function planBackfill(backfillId: string, req: BackfillRequest): Pr
     const queueName = backfillQueueName(req.flowId);
     await DBOS.registerQueue(queueName, backfillQueueOptions(req.workers));
     if (await activeRunOf(req.flowId)) await sleep(HOLD_SETTLE_MS);
+    // Chunks loaded from CSV files are not held in memory: larger ones cost no RSS and save DuckDB per-commit work.
+    const chunkRowsOf = new Map<string, number>();
+    for (const t of tables) {
+      if (await rt.csvLoads(await rt.relation(t.table))) chunkRowsOf.set(tableKey(t.table), deps.env.runner.backfillChunkRows * CSV_CHUNK_FACTOR);
+    }
     const snap = await takeSnapshot(cfg.dsn, backfillId, req.consistent, rt.log);
     const parts = planPartitions(tables, {
       partitionColumn: req.partitionColumn,
       partitionCount: req.partitionCount,
       chunkRows: deps.env.runner.backfillChunkRows,
+      chunkRowsOf,
     });
     return {
       snapshot: { name: snap.name, lsn: formatLsn(snap.lsn), timeMicros: snap.timeMicros.toString(), rowsLsn: formatLsn(rowsPosition(req, snap.lsn)) },
@@ -111,6 +125,11 @@ export interface ChunkResult {
  * (one chunk ahead, no more: memory stays at two chunks per partition), which the next step takes
  * instead of reading it. The read-ahead is a cache of a read under the same snapshot, never
  * recorded: after a crash or a failed write the next chunk is simply read again.
+ *
+ * CSV files: when every destination loads files and accepts the table (`BackfillRuntime.csvLoads`:
+ * DuckDB, for columns whose PostgreSQL text it reads exactly), a chunk is read with `COPY … (FORMAT
+ * csv)` into a temporary file instead of decoded rows, and the destinations load the file (DuckDB's
+ * `read_csv`) with the same position, upsert and watermark semantics; see `writeChunkRead`.
  */
 export async function copyChunk(
   backfillId: string,
@@ -122,26 +141,28 @@ export async function copyChunk(
 ): Promise<ChunkResult> {
   return withBackfillRuntime(flowId, pipelineContext().deps, async (rt) => {
     const rel = await rt.relation(part.table);
-    const read = (c: number) => readChunkUnderSnapshot(rt, backfillId, rel, part, c, snap);
+    const csv = await rt.csvLoads(rel);
+    const read = (c: number, asCsv = csv) => readChunkUnderSnapshot(rt, backfillId, rel, part, c, snap, asCsv);
     const key = chunkReadKey(backfillId, part);
-    const changes = (await rt.readAhead.take(key, chunk)) ?? (await read(chunk));
+    const got = (await rt.readAhead.take(key, chunk)) ?? (await read(chunk));
     if (chunk + 1 < part.endChunk) rt.readAhead.start(key, chunk + 1, () => read(chunk + 1));
-    if (changes.length > 0) {
-      await rt.write({ flowId, changes, schemas: new Map([[rel.key, rel.schema]]), firstLsn: changes[0]!.lsn, checkpointLsn: changes[0]!.commitLsn });
-    }
+    const rows = await writeChunkRead(rt, flowId, rel, part, chunk, snap, got, async () => {
+      const again = await read(chunk, false);
+      return again.kind === 'rows' ? again.changes : [];
+    });
     await rt.state.record({
       flowId,
       backfillId,
       table: tableKey(part.table),
       partition: `${part.kind}:${part.index}`,
       status: chunk + 1 >= part.endChunk ? 'done' : 'running',
-      rowsDone: rowsBefore + changes.length,
+      rowsDone: rowsBefore + rows,
       rowsEstimated: part.estimatedRows,
       chunksDone: chunk + 1 - part.firstChunk,
       chunks: part.endChunk - part.firstChunk,
       snapshotLsn: snap.lsn,
     });
-    return { rows: changes.length };
+    return { rows };
   });
 }
 

@@ -1,4 +1,4 @@
-import type { TableRef } from '../../../core/change';
+import { tableKey, type TableRef } from '../../../core/change';
 import { quoteIdent, quoteTable } from '../identifiers';
 import type { SnapshotTable } from './tables';
 
@@ -49,6 +49,8 @@ export interface PartitionOptions {
   partitionCount: number;
   /** Rows one chunk aims at: one chunk is one DBOS step, held in memory while it is written. */
   chunkRows: number;
+  /** Tables (`schema.table`) whose chunks aim at more rows than `chunkRows` (chunks read into files, not memory). */
+  chunkRowsOf?: ReadonlyMap<string, number>;
 }
 
 /** The partitions of every table, numbered for disjoint seqs across the whole backfill. */
@@ -59,7 +61,8 @@ export function planPartitions(tables: SnapshotTable[], o: PartitionOptions): Pa
     const hashed = o.partitionColumn !== undefined;
     // A hash partition keeps ~1/count of each chunk's rows: read proportionally more blocks per chunk.
     const spread = hashed ? o.partitionCount : 1;
-    const blocksPerChunk = Math.max(1, Math.floor((o.chunkRows * spread) / rowsPerBlock));
+    const chunkRows = o.chunkRowsOf?.get(tableKey(t.table)) ?? o.chunkRows;
+    const blocksPerChunk = Math.max(1, Math.floor((chunkRows * spread) / rowsPerBlock));
     const totalChunks = Math.max(1, Math.ceil(t.blocks / blocksPerChunk));
     const base = { table: t.table, columns: t.columns, blocksPerChunk, totalChunks };
     if (hashed) {
@@ -108,8 +111,11 @@ export function partitioningOf(parts: readonly Pick<PartitionTask, 'kind' | 'col
   return kind === 'range' || kind === 'hash' ? `${kind}(${parts[0]!.column})` : kind;
 }
 
-/** The SELECT of chunk `chunk` of a partition: its block range and the partition's predicate; the last column is the row's ctid. */
-export function chunkQuery(p: PartitionTask, chunk: number): string {
+/**
+ * The SELECT of chunk `chunk` of a partition: its block range and the partition's predicate; the
+ * last column is the row's ctid (left out with `withCtid` false).
+ */
+export function chunkQuery(p: PartitionTask, chunk: number, withCtid = true): string {
   const from = chunk * p.blocksPerChunk;
   const where = [`ctid >= '(${from},0)'::tid`];
   if (chunk < p.totalChunks - 1) where.push(`ctid < '(${from + p.blocksPerChunk},0)'::tid`);
@@ -122,7 +128,7 @@ export function chunkQuery(p: PartitionTask, chunk: number): string {
       if (p.hi !== undefined) where.push(`${col} < ${BigInt(p.hi).toString()}`);
     } else where.push(`${col} IS NOT NULL AND ((pg_catalog.hashtextextended(${col}::text, 0) % ${p.count}) + ${p.count}) % ${p.count} = ${p.index}`);
   }
-  return `SELECT ${p.columns.map(quoteIdent).join(', ')}, ctid FROM ${quoteTable(p.table)} WHERE ${where.join(' AND ')}`;
+  return `SELECT ${p.columns.map(quoteIdent).join(', ')}${withCtid ? ', ctid' : ''} FROM ${quoteTable(p.table)} WHERE ${where.join(' AND ')}`;
 }
 
 /** Line pointers per heap page counted for seqs: above MaxHeapTuplesPerPage of every block size (291 at 8 kB, 1165 at 32 kB). */
