@@ -109,6 +109,7 @@ function clusterCpuSeconds(dataDir: string): number {
 async function main(): Promise<void> {
   const n = Number(arg('flows', '200'));
   const idleSeconds = Number(arg('idle-seconds', '60'));
+  const loadBefore = loadavg()[0]!;
   const cluster = await startLocalCluster({
     settings: { max_replication_slots: String(n + 16), max_wal_senders: String(n + 16), max_connections: String(3 * n + 100) },
   });
@@ -186,11 +187,27 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, 10_000));
 
     const pgCpu = () => clusterCpuSeconds(cluster.dataDir) + (separate ? clusterCpuSeconds(stateCluster.dataDir) : 0);
+    // DBOS steps recorded while every flow is idle, by step name (the system database's own records).
+    const sys = new PgClient(stateCluster.dsn('bench_status_state_dbos_sys'));
+    await sys.connect();
+    const stepCounts = async () =>
+      new Map(
+        (await sys.query<{ name: string; n: string }>('SELECT function_name AS name, count(*) AS n FROM dbos.operation_outputs GROUP BY 1')).rows.map(
+          (r) => [r.name, Number(r.n)] as const,
+        ),
+      );
+    const steps0 = await stepCounts();
     const cpu0 = cpuSeconds(server.pid!);
     const pg0 = pgCpu();
     const wall0 = Date.now();
     await new Promise((r) => setTimeout(r, idleSeconds * 1000));
     const idleWall = (Date.now() - wall0) / 1000;
+    const steps1 = await stepCounts();
+    await sys.end();
+    const idleSteps = [...steps1]
+      .map(([name, v]) => [name, (v - (steps0.get(name) ?? 0)) / idleWall] as const)
+      .filter(([, v]) => v > 0)
+      .sort((a, b) => b[1] - a[1]);
     const idleCpu = (cpuSeconds(server.pid!) - cpu0) / idleWall;
     const idlePgCpu = (pgCpu() - pg0) / idleWall;
     const idleLoad = loadavg()[0]!;
@@ -254,7 +271,12 @@ async function main(): Promise<void> {
     const pct = (v: number) => `${fmt(v * 100, 1)}%`;
     process.stdout.write(
       `\nstate and DBOS databases: ${separate ? 'on a second PostgreSQL server' : 'on the source server'}\n` +
+        `load average before the bench started: ${fmt(loadBefore, 1)}\n` +
         `every flow idle, over ${idleSeconds} s: server ${pct(idleCpu)} of one core, PostgreSQL ${pct(idlePgCpu)} (load average then ${fmt(idleLoad, 1)})\n` +
+        `DBOS steps/s while idle: ${fmt(
+          idleSteps.reduce((a, [, v]) => a + v, 0),
+          1,
+        )} (${idleSteps.map(([k, v]) => `${k} ${fmt(v, 1)}`).join(', ')})\n` +
         `every flow paused, over 20 s: server ${pct(pausedCpu)}, PostgreSQL ${pct(pausedPgCpu)} (load average now ${fmt(loadavg()[0]!, 1)})\n`,
     );
   } finally {

@@ -5,7 +5,7 @@ import { startApiServer, type ApiServer } from '../api/server';
 import { startStatusHttp, type StatusHttpServer } from '../http/server';
 import { startStatusRuntime, statusExtensionsFor, type StatusRuntime } from '../status';
 import { dbosReader } from '../services/backfill/status';
-import { dbosWorkflowReader, RunHistory } from '../status/runHistory';
+import { dbosWorkflowReader, runHistoryOn } from '../status/runHistory';
 import { openAppState, type AppState } from '../state/open';
 import { executorIdFor, readApiSecurity, readServiceEnv, type ServiceEnv } from '../config/env';
 import { describeError } from '../core/errors';
@@ -154,7 +154,7 @@ async function main(argv: string[]): Promise<number> {
     });
     status = startStatusRuntime({
       state,
-      runs: env.dbosEnabled ? new RunHistory(dbosWorkflowReader(DBOS)) : null,
+      runs: env.dbosEnabled ? runHistoryOn(dbosWorkflowReader(DBOS), env.dbosSystemDatabaseUrl!) : null,
       executor: executorId,
       log: log.child({ component: 'status' }),
       intervalMs: env.ops.statusIntervalMs,

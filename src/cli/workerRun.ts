@@ -23,7 +23,7 @@ import { startProgressReporter } from './progressReporter';
 import { startStatusHttp, type StatusHttpServer } from '../http/server';
 import { startStatusRuntime, statusExtensionsFor, type StatusRuntime } from '../status';
 import { dbosReader } from '../services/backfill/status';
-import { dbosWorkflowReader, RunHistory } from '../status/runHistory';
+import { dbosWorkflowReader, runHistoryOn } from '../status/runHistory';
 import { backfillHoldOf } from '../services/backfill/hold';
 import type { BackfillModeArgs } from './backfillFlags';
 import { EXIT_OK } from './exit';
@@ -111,7 +111,7 @@ async function startWorkerServices(
   try {
     services.status = startStatusRuntime({
       state,
-      runs: new RunHistory(dbosWorkflowReader(DBOS)),
+      runs: runHistoryOn(dbosWorkflowReader(DBOS), systemDatabaseUrl),
       executor: executorId,
       log: log.child({ component: 'status' }),
       intervalMs: env.ops.statusIntervalMs,

@@ -58,6 +58,7 @@ export function startStatusRuntime(o: {
     stop: async () => {
       await sampler.stop();
       await publisher.stop();
+      await o.runs?.close();
     },
   };
 }

@@ -3,18 +3,15 @@ import { describeError } from '../core/errors';
 import { FLOW_RUN_WORKFLOW } from '../workflows/flowRun';
 import { flowIdOfRun, runIdPrefix } from '../workflows/runIds';
 import type { RunSummary } from './model';
+import { newestSteps, systemDbPool, type StepLister, type StepRecord, type SystemDbQuery } from './stepRecords';
 
-/** A step record as DBOS lists it. */
-export interface StepRecord {
-  functionID: number;
-  name: string;
-  error: Error | null;
-  startedAtEpochMs?: number;
-  completedAtEpochMs?: number;
-}
+export type { StepRecord, SystemDbQuery } from './stepRecords';
 
-/** The part of DBOS (in process) or DBOSClient (admin CLI) that reads workflow and step records. */
-export interface WorkflowReader {
+/**
+ * The part of DBOS (in process) or DBOSClient (admin CLI) that reads workflow and step records:
+ * `listWorkflows` as DBOS documents it, and {@link StepLister.listWorkflowSteps}.
+ */
+export interface WorkflowReader extends StepLister {
   listWorkflows(input: {
     workflowName?: string;
     workflow_id_prefix?: string;
@@ -24,20 +21,27 @@ export interface WorkflowReader {
     loadInput?: boolean;
     loadOutput?: boolean;
   }): Promise<WorkflowStatus[]>;
-  listWorkflowSteps(workflowID: string, options?: { limit?: number; offset?: number }): Promise<StepRecord[] | undefined>;
 }
 
 const ACTIVE = ['PENDING', 'ENQUEUED', 'DELAYED'];
 /** Steps shown per run (the newest ones). */
-const STEPS_SHOWN = 20;
-/** A run has at most this many steps read (DUCTSTREAM_STEPS_PER_RUN deliverBatch + commits, bounded). */
-const STEPS_READ = 2000;
+export const STEPS_SHOWN = 20;
 
 /**
  * Recent runs of flows and their steps, from DBOS's own workflow and step records. Read-only.
+ * Steps are read from DBOS's system tables on `sysdb` (the newest ones only, see
+ * {@link newestSteps}); `close` ends `sysdb` when this history owns it.
  */
 export class RunHistory {
-  constructor(private readonly dbos: WorkflowReader) {}
+  constructor(
+    private readonly dbos: WorkflowReader,
+    private readonly sysdb: SystemDbQuery,
+    private readonly release: () => Promise<void> = async () => undefined,
+  ) {}
+
+  async close(): Promise<void> {
+    await this.release();
+  }
 
   /** The newest `runs` runs of a flow; the newest `withSteps` of them with their last steps. */
   async recent(flowId: string, runs = 5, withSteps = 1): Promise<RunSummary[]> {
@@ -65,8 +69,8 @@ export class RunHistory {
   }
 
   private async steps(runId: string): Promise<RunSummary['steps']> {
-    const steps = (await this.dbos.listWorkflowSteps(runId, { limit: STEPS_READ })) ?? [];
-    return steps.slice(-STEPS_SHOWN).map((s) => ({
+    const steps = await newestSteps(this.sysdb, this.dbos, runId, STEPS_SHOWN);
+    return steps.map((s) => ({
       functionId: s.functionID,
       name: s.name,
       error: s.error ? describeError(s.error) : undefined,
@@ -96,4 +100,10 @@ export function dbosWorkflowReader(dbos: {
     listWorkflows: (input) => dbos.listWorkflows(input as never),
     listWorkflowSteps: (id, o) => dbos.listWorkflowSteps(id, o),
   };
+}
+
+/** A {@link RunHistory} reading steps through a pool of its own on `systemDatabaseUrl`, ended by `close`. */
+export function runHistoryOn(reader: WorkflowReader, systemDatabaseUrl: string): RunHistory {
+  const pool = systemDbPool(systemDatabaseUrl);
+  return new RunHistory(reader, pool, () => pool.end());
 }

@@ -3,7 +3,8 @@
  * the same flow status read back from FlowService.GetFlowStatus/ListFlowStatus, `ductstream-admin
  * flow status -json`, the status page's JSON, the page itself in headless Chromium, and /metrics.
  * Lag grows while a flow is paused and falls to about 0 after resume; heartbeats move an idle
- * flow's slot while another table takes writes; DBOS spans reach an in-process OTLP receiver.
+ * flow's slot while another table takes writes, and `heartbeat_interval=0` writes none; DBOS
+ * spans reach an in-process OTLP receiver.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -196,6 +197,54 @@ test('heartbeats move the confirmed_flush_lsn of an idle flow while another tabl
   } finally {
     writing = false;
     await writer;
+  }
+});
+
+test('heartbeat_interval=0 writes no heartbeat: the idle flow records none and its database decodes none', async () => {
+  // A database of its own: logical messages are decoded only in the database that wrote them,
+  // so a probe slot here sees this flow's heartbeats and none of ops-idle's. The flow's slot is
+  // not asserted on: without heartbeats it still advances here, through the WAL sender's
+  // keepalives (0/2F348D0 -> 0/3193FD0 in 5 s of writes to the other table, PostgreSQL 15).
+  const db = await createTestDatabase('ops_nohb');
+  try {
+    await db.query('CREATE TABLE public.quiet (id bigint PRIMARY KEY)');
+    await db.query('CREATE TABLE public.busy (id bigserial PRIMARY KEY, v text)');
+    await db.query(`SELECT pg_create_logical_replication_slot('ops_nohb_probe', 'test_decoding')`);
+    const flow = testFlow({
+      id: 'ops-nohb',
+      sourceDsn: db.dsn,
+      slot: 'ops_nohb',
+      publication: 'ops_nohb',
+      tables: ['public.quiet'],
+      destinations: [{ name: 'wh', type: 'duckdb', options: { dsn: join(dir, 'nohb.duckdb') } }],
+      sourceOptions: { heartbeat_interval: '0', status_interval: '500ms' },
+    });
+    await api.call('CreateFlow', { flow, start_immediately: true });
+    await waitFor('flow streaming', async () => (await status('ops-nohb')).checkpoint_lsn !== '');
+    let writing = true;
+    const writer = (async () => {
+      while (writing) {
+        await db.query(`INSERT INTO public.busy (v) SELECT repeat('b', 100) FROM generate_series(1, 200)`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
+    try {
+      // Ten intervals of the 500ms heartbeat of the test above; stats are published every 2 s.
+      await new Promise((r) => setTimeout(r, 5000));
+    } finally {
+      writing = false;
+      await writer;
+    }
+    const st = await status('ops-nohb');
+    expect(st.state).toBe('running');
+    const decoded = await db.query<{ data: string }>(`SELECT data FROM pg_logical_slot_peek_changes('ops_nohb_probe', NULL, NULL)`);
+    expect(decoded.filter((r) => r.data.includes('public.busy')).length).toBeGreaterThan(200);
+    expect(decoded.filter((r) => r.data.includes('ductstream_heartbeat'))).toEqual([]);
+    expect(st.heartbeat_lsn).toBe('');
+  } finally {
+    await api.call('DeleteFlow', { flow_id: 'ops-nohb', drop_slot: true }).catch(() => undefined);
+    await db.query(`SELECT pg_drop_replication_slot('ops_nohb_probe')`).catch(() => undefined);
+    await db.drop();
   }
 });
 

@@ -217,7 +217,7 @@ beforeAll(async () => {
       flows,
       checkpoints,
       stats,
-      runs: new RunHistory(reader),
+      runs: new RunHistory(reader, dbosPool),
       extensions: [new DdlStatusExtension(ddl), new BackfillStatusExtension(clientReader(dbos))],
     },
     intervalMs: 60_000,

@@ -4,7 +4,7 @@ import { DuctError } from '../../core/errors';
 import { probeNow, StatusCollector } from '../../status/collector';
 import { flowStatusJson } from '../../status/json';
 import type { FlowStatus } from '../../status/model';
-import { RunHistory, type WorkflowReader } from '../../status/runHistory';
+import { runHistoryOn, type WorkflowReader } from '../../status/runHistory';
 import { statsStoreFor, statusExtensionsFor } from '../../status';
 import { clientReader } from '../../services/backfill/status';
 import { EXIT_OK } from '../exit';
@@ -72,10 +72,16 @@ async function collector(ctx: AdminContext): Promise<{ c: StatusCollector; close
   if (env.dbosSystemDatabaseUrl) {
     client = await DBOSClient.create({ systemDatabaseUrl: env.dbosSystemDatabaseUrl, applicationName: env.dbosApp }).catch(() => undefined);
   }
-  const runs = client ? new RunHistory(client as unknown as WorkflowReader) : null;
+  const runs = client && env.dbosSystemDatabaseUrl ? runHistoryOn(client as unknown as WorkflowReader, env.dbosSystemDatabaseUrl) : null;
   const extensions = statusExtensionsFor(state, client ? clientReader(client) : null);
   const c = new StatusCollector({ flows: state.flows, checkpoints: state.checkpoints, stats: statsStoreFor(state), runs, slots: probeNow, extensions });
-  return { c, close: async () => void (await client?.destroy()) };
+  return {
+    c,
+    close: async () => {
+      await runs?.close();
+      await client?.destroy();
+    },
+  };
 }
 
 const status: Subcommand = {
