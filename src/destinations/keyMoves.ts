@@ -18,7 +18,11 @@ import { keyIdOf, type KeyId } from './sql/row-key';
  * there before the transaction has left it, the key may still hold that earlier row (A moved into
  * K while B held it, then A moved on; or a swap of two rows equal but for the key, which reads
  * exactly like a move and back). Such positions are reported by {@link unsure} with the departing
- * row; the caller reads the key's current row from the source (see `eventsWithSource`).
+ * row; the caller reads the key's current row from the source (see `eventsWithSource`). So are
+ * the positions where a row leaves a key that still holds a row this transaction put there, when
+ * the key's latest record is the leaving row's own image (A moved into K while B held it, then B
+ * updated in place at K, then B deleted or moved on): leaving the delete out would leave B's image
+ * as K's last record, sending it would remove A.
  *
  * A transaction's changes may reach the destination in several writes (a batch is cut by size or
  * time, not at commits): the rows the open transaction put at each key are kept in memory across
@@ -114,13 +118,21 @@ export class KeyMoveDeletes {
     const oldId = idOf(old);
     const rows = this.placed.get(oldId);
     const i = rows ? rows.findIndex((r) => sameRow(schema, r, old)) : -1;
+    // The key's latest record is the image of the last row put there: it may be the one leaving.
+    const lastLeaves = rows !== undefined && rows.length > 0 && sameRow(schema, rows[rows.length - 1]!, old);
     if (rows && i >= 0) rows.splice(i, 1);
     else this.originLeft.add(oldId);
     const image = c.op === 'update' && c.after ? { ...(c.before ?? {}), ...c.after } : undefined;
-    // The key still holds a row this transaction put there: it outlives this change's delete.
-    if (rows && rows.length > 0) this.kept.add(positionKey(c));
+    const staysAtKey = image !== undefined && idOf(image) === oldId;
+    // The key still holds a row this transaction put there, whose image (sent earlier) is its
+    // latest record, and which outlives this change's delete.
+    if (rows && rows.length > 0 && (!lastLeaves || staysAtKey)) this.kept.add(positionKey(c));
+    // The key still holds such a row, but the latest record of the key is the image of the row
+    // leaving it (B updated in place at K after A moved in, then B leaves): its delete would
+    // drop A, and no delete leaves B's image. The key's row is read from the source.
+    else if (rows && rows.length > 0) this.unsurePositions.set(positionKey(c), old);
     // A row this transaction put there leaves the key: whatever was there before may still be.
-    else if (i >= 0 && !this.truncated && !this.originLeft.has(oldId) && (!image || idOf(image) !== oldId)) this.unsurePositions.set(positionKey(c), old);
+    else if (i >= 0 && !this.truncated && !this.originLeft.has(oldId) && !staysAtKey) this.unsurePositions.set(positionKey(c), old);
     if (image) this.put(idOf(image), image);
   }
 

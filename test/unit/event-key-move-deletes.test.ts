@@ -1,5 +1,7 @@
 import type { Batch, Change, Column, Row, TableSchema } from '../../src/core/change';
-import { eventsOf, type OutgoingEvent } from '../../src/destinations/keyChanges';
+import { silentLogger as log } from '../../src/core/log';
+import type { SourceRowReader } from '../../src/core/sourceRows';
+import { eventsOf, eventsWithSource, type OutgoingEvent } from '../../src/destinations/keyChanges';
 import { KeyMoveTables } from '../../src/destinations/keyMoves';
 
 /**
@@ -56,7 +58,7 @@ function batch(changes: Change[]): Batch {
 /** Compaction of the events: key → the last live image (`id|v`), deleted keys removed. */
 function compact(events: OutgoingEvent[], into = new Map<string, string>()): Map<string, string> {
   for (const e of events) {
-    if (e.kind === 'change' && e.change.op !== 'delete') into.set(e.rowKey, text(e.change.after!));
+    if ((e.kind === 'change' || e.kind === 'refresh') && e.change.op !== 'delete') into.set(e.rowKey, text(e.change.after!));
     else into.delete(e.rowKey);
   }
   return into;
@@ -147,7 +149,68 @@ test('unsure: a row this transaction put at a key leaving it again, unless the k
   // Inserted at 2, then deleted: unsure; deleted 2's earlier row first: sure.
   expect(unsure([ins(830n, 2, 'n'), del(830n, 2, 'n')])).toEqual(['2|n']);
   expect(unsure([del(840n, 2, 'b'), ins(840n, 2, 'n'), del(840n, 2, 'n')])).toEqual([]);
-  // An update in place of the key's earlier row makes it known; so does a truncate.
-  expect(unsure([{ ...move(850n, 2, 2, 'b'), after: { id: 2, v: 'b2' } }, move(850n, 1, 2, 'a'), move(850n, 2, 9, 'a')])).toEqual([]);
+  // An update in place of the key's earlier row makes it known, but A's image is then the key's
+  // latest record: read. A truncate makes it known.
+  expect(unsure([{ ...move(850n, 2, 2, 'b'), after: { id: 2, v: 'b2' } }, move(850n, 1, 2, 'a'), move(850n, 2, 9, 'a')])).toEqual(['2|a']);
   expect(unsure([{ ...at(860n), op: 'truncate', key: {}, before: null, after: null }, ins(860n, 2, 'n'), del(860n, 2, 'n')])).toEqual([]);
+});
+
+/** The source at commit as a row reader: the rows of `rows` at the keys asked for. */
+function sourceAt(rows: Array<[number, string]>): SourceRowReader {
+  return {
+    rowsByKey: (_schema, keys) => Promise.resolve(rows.filter(([id]) => keys.some((k) => k.id === id)).map(([id, v]) => ({ id, v }))),
+    close: () => Promise.resolve(),
+  };
+}
+
+/** {@link run} through `eventsWithSource`, the source holding `after` (its rows at commit). */
+async function runWithSource(rows: Array<[number, string]>, writes: Change[][], after: Array<[number, string]>): Promise<string[]> {
+  const moves = new KeyMoveTables();
+  const view = compact(eventsOf(batch(rows.map(([id, v]) => ins(1n, id, v))), true, moves));
+  for (const w of writes) compact(await eventsWithSource(batch(w), true, moves, sourceAt(after), log), view);
+  return live(view);
+}
+
+/** Row `id`/`from` updated in place to `to` (the key unchanged). */
+const upd = (lsn: bigint, id: number, from: string, to: string): Change => ({
+  ...at(lsn),
+  op: 'update',
+  key: { id },
+  before: { id, v: from },
+  after: { id, v: to },
+});
+
+test('B updated in place at K after A moved in, then B leaves: K ends with A, not B’s image', async () => {
+  // A (1) moves into 2 while B holds it; B is updated in place at 2, then deleted.
+  const deleted = [move(900n, 1, 2, 'a'), upd(900n, 2, 'b', 'b2'), del(900n, 2, 'b2')];
+  expect(unsure(deleted)).toEqual(['2|b2']);
+  for (const w of [[deleted], ...cuts(deleted, 1), ...cuts(deleted, 2)])
+    expect(
+      await runWithSource(START, w, [
+        [2, 'a'],
+        [5, 'e'],
+      ]),
+    ).toEqual(['2|a', '5|e']);
+  // The same, B moving on to 9 instead of being deleted.
+  const moved = [move(910n, 1, 2, 'a'), upd(910n, 2, 'b', 'b2'), move(910n, 2, 9, 'b2')];
+  expect(unsure(moved)).toEqual(['2|b2']);
+  const after: Array<[number, string]> = [
+    [2, 'a'],
+    [5, 'e'],
+    [9, 'b2'],
+  ];
+  for (const w of [[moved], ...cuts(moved, 1), ...cuts(moved, 2)]) expect(await runWithSource(START, w, after)).toEqual(['2|a', '5|e', '9|b2']);
+  // B updated in place before A moves in and on: K ends with B's image.
+  const before = [upd(930n, 2, 'b', 'b2'), move(930n, 1, 2, 'a'), move(930n, 2, 9, 'a')];
+  for (const w of [[before], ...cuts(before, 1), ...cuts(before, 2)])
+    expect(
+      await runWithSource(START, w, [
+        [2, 'b2'],
+        [5, 'e'],
+        [9, 'a'],
+      ]),
+    ).toEqual(['2|b2', '5|e', '9|a']);
+  // A leaving instead keeps B's image as K's record: no read, no delete.
+  expect(unsure([move(920n, 1, 2, 'a'), upd(920n, 2, 'b', 'b2'), move(920n, 2, 9, 'a')])).toEqual([]);
+  expect(run(START, [[move(920n, 1, 2, 'a'), upd(920n, 2, 'b', 'b2'), move(920n, 2, 9, 'a')]])).toEqual(['2|b2', '5|e', '9|a']);
 });
