@@ -2,7 +2,7 @@ import { tableKey, type Batch, type Change, type Row, type TableSchema } from '.
 import type { Logger } from '../core/log';
 import type { SourceRowReader } from '../core/sourceRows';
 import { rowKeyText } from './idempotency';
-import { KeyMoveTables, type KeyMoveAnswer } from './keyMoves';
+import { KeyMoveTables, positionKey, type KeyMoveAnswer } from './keyMoves';
 import { keyIdOf } from './sql/row-key';
 
 /**
@@ -131,6 +131,33 @@ function eventsFrom(batch: Batch, tombstones: boolean, moves: KeyMoveAnswer, cur
 }
 
 const NO_ROWS: ReadonlyMap<Change, Row | null> = new Map();
+
+/**
+ * What a batch's events decided about each change's delete record, by stream position
+ * (`positionKey`), for a destination that writes records of its own from the changes (Snowpipe
+ * files). Contract: a position is in at most one of the two; the others' deletes are written.
+ */
+export interface DeleteDecisions {
+  /** Positions whose delete record (a delete change's, or a key change's old key's) is left out. */
+  left: ReadonlySet<string>;
+  /** Positions whose delete record is replaced by this `read` change: the source's current row at that key. */
+  refreshed: ReadonlyMap<string, Change>;
+}
+
+/** The {@link DeleteDecisions} of `events`, derived from `batch` by {@link eventsOf} or {@link eventsWithSource}. */
+export function deleteDecisions(batch: Batch, events: readonly OutgoingEvent[]): DeleteDecisions {
+  const sent = new Set<number>();
+  const refreshed = new Map<string, Change>();
+  for (const e of events) {
+    if (e.kind === 'refresh') refreshed.set(positionKey(e.change), e.change);
+    if (e.kind === 'refresh' || e.kind === 'old_key_delete' || (e.kind === 'change' && e.change.op === 'delete')) sent.add(e.index);
+  }
+  const left = new Set<string>();
+  batch.changes.forEach((c, i) => {
+    if ((c.op === 'delete' || c.op === 'update') && !sent.has(i)) left.add(positionKey(c));
+  });
+  return { left, refreshed };
+}
 
 /** The source's current row at a key, as a `read` change at `c`'s position. */
 function refreshOf(c: Change, row: Row, schema: TableSchema): Change {

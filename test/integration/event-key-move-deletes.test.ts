@@ -157,3 +157,55 @@ test('kafka and http: a row moved into a held key and out again, and a swap of e
   expect(webhookRows(peer, '/out', 'id', row)).toEqual(src);
   expect(log).toContain('were read from the source');
 }, 600_000);
+
+test('kafka and http: the row that held a key, updated in place there after another row moved in, then leaving, leaves that row', async () => {
+  await source.query('CREATE TABLE public.mi (id int PRIMARY KEY DEFERRABLE INITIALLY IMMEDIATE, v text)');
+  await source.query('ALTER TABLE public.mi REPLICA IDENTITY FULL');
+  const flow = testFlow({
+    id: 'eminp',
+    sourceDsn: source.dsn,
+    slot: 'eminp_slot',
+    publication: 'eminp_pub',
+    tables: ['public.mi'],
+    sourceOptions: { batch_size: '3' },
+    destinations: [
+      { name: 'bus', type: 'kafka', options: { brokers: broker.bootstrap, topic: 'eminp.{table}' } },
+      { name: 'hook', type: 'http', options: { url: `${peer.url}/inp` } },
+    ],
+  });
+  const env = { DUCTSTREAM_POSTGRES_DSN: state.dsn, DUCTSTREAM_MAX_WRITE_ROWS: '3' };
+  const run = async (args: string[]): Promise<string> => {
+    const r = await runWorker([...args, '-max-empty-reads', '1'], env, 240_000);
+    if (r.code !== 0) throw new Error(`worker exited ${r.code}: ${r.stderr.slice(-3000)}`);
+    return r.stderr;
+  };
+  await run(['-flow-file', writeFlowFile(dir, flow)]);
+  const rows = (o: number): string =>
+    `INSERT INTO public.mi VALUES (${o + 1}, 'a'), (${o + 2}, 'b'), (${o + 3}, 'c'), (${o + 4}, 'd'), (${o + 5}, 'e'), (${o + 6}, 'f')`;
+  const blocks = [
+    // A (1) moves into 2 while B holds it; B is updated in place at 2, then deleted: 2 holds A.
+    (o: number) =>
+      `UPDATE public.mi SET id = ${o + 2} WHERE id = ${o + 1}; UPDATE public.mi SET v = 'b2' WHERE id = ${o + 2} AND v = 'b';
+       DELETE FROM public.mi WHERE id = ${o + 2} AND v = 'b2';`,
+    // The same, B moving on to 30 instead: 4 holds A (3), 30 holds B.
+    (o: number) =>
+      `UPDATE public.mi SET id = ${o + 4} WHERE id = ${o + 3}; UPDATE public.mi SET v = 'd2' WHERE id = ${o + 4} AND v = 'd';
+       UPDATE public.mi SET id = ${o + 30} WHERE id = ${o + 4} AND v = 'd2';`,
+    // B (6) updated in place first, then A (5) moves into 6 and on to 50: 6 holds B.
+    (o: number) =>
+      `UPDATE public.mi SET v = 'f2' WHERE id = ${o + 6}; UPDATE public.mi SET id = ${o + 6} WHERE id = ${o + 5};
+       UPDATE public.mi SET id = ${o + 50} WHERE id = ${o + 6} AND v = 'e';`,
+  ];
+  await source.query(rows(0));
+  for (const b of blocks) await source.query(`BEGIN; SET CONSTRAINTS ALL DEFERRED; ${b(0)} COMMIT`);
+  await source.query(`INSERT INTO public.mi VALUES (20, 'filler')`);
+  await source.query(rows(100));
+  await source.query(`BEGIN; SET CONSTRAINTS ALL DEFERRED; UPDATE public.mi SET v = v || '+' WHERE id = 20; ${blocks.map((b) => b(100)).join('\n')} COMMIT`);
+  const log = await run(['-flow-id', 'eminp']);
+
+  const src = sorted((await source.query<{ id: number; v: string }>('SELECT id, v FROM public.mi')).map(row));
+  expect(src).toEqual(sorted([0, 100].flatMap((o) => [`${o + 2}|a`, `${o + 4}|c`, `${o + 30}|d2`, `${o + 6}|f2`, `${o + 50}|e`]).concat('20|filler+')));
+  expect(await compactedTopic(broker, 'eminp.mi', row)).toEqual(src);
+  expect(webhookRows(peer, '/inp', 'id', row)).toEqual(src);
+  expect(log).toContain('were read from the source');
+}, 600_000);

@@ -19,7 +19,8 @@ import type { SnowpipeConfig } from './config';
 import { encodeFile, fileName, filePath, fileRecords } from './files';
 import { checkSnowpipeSchemaChange } from './schemaChange';
 import { completeRowImages } from './rowImages';
-import { KeyMoveDeletes } from '../keyMoves';
+import { KeyMoveTables } from '../keyMoves';
+import { deleteDecisions, eventsWithSource, type DeleteDecisions } from '../keyChanges';
 import { Serial } from '../../core/serial';
 import { requireOpen } from '../requireOpen';
 
@@ -51,8 +52,8 @@ export class SnowpipeDestination implements TableDestination, SchemaEvolving {
   private readonly log: Logger;
   private readonly dir = join(tmpdir(), `ductstream-snowpipe-${process.pid}`);
   private readonly serial = new Serial();
-  /** DEFERRABLE-key tables: the rows their open transaction put at each key, by `schema.table`. */
-  private readonly keyMoves = new Map<string, KeyMoveDeletes>();
+  /** DEFERRABLE-key tables: the rows their open transaction put at each key (a swap cut between batches). */
+  private readonly keyMoves = new KeyMoveTables();
   /** Files uploaded and loaded by this destination (tests, benchmarks). */
   readonly stats = { files: 0, copies: 0 };
 
@@ -93,6 +94,8 @@ export class SnowpipeDestination implements TableDestination, SchemaEvolving {
     const client = this.requireClient();
     const c = this.config;
     const watermarks = await this.readWatermarks(client);
+    // Every change, also those the watermarks skip: a replay rebuilds what its transaction put where.
+    const keyMoves = await this.keyMoveDecisions(batch);
     for (const [key, all] of groupByTable(batch.changes)) {
       const schema = batch.schemas.get(key);
       if (!schema) throw new DuctError('internal', `batch has changes of ${key} but no schema for it`, { retry: 'never' });
@@ -100,14 +103,10 @@ export class SnowpipeDestination implements TableDestination, SchemaEvolving {
       const wmKey = watermarkMapKey(schema, target);
       const wm = watermarks?.get(wmKey);
       const changes = wm ? all.filter((ch) => !isApplied(wm, ch)) : all;
-      let moves = this.keyMoves.get(key);
-      if (!moves) this.keyMoves.set(key, (moves = new KeyMoveDeletes()));
-      // Every change, also the skipped ones: a replay rebuilds what its transaction put where.
-      const kept = moves.observe(schema, all);
       if (changes.length === 0) continue;
       const layout = tableLayout(schema, target, c.tableOptions, snowflakeTypes);
       try {
-        await this.upload(client, layout, schema, changes, kept);
+        await this.upload(client, layout, schema, changes, keyMoves);
       } catch (e) {
         throw withTables([layout], e);
       }
@@ -132,13 +131,13 @@ export class SnowpipeDestination implements TableDestination, SchemaEvolving {
     layout: TableLayout,
     schema: TableSchema,
     changes: EncodedBatch['changes'],
-    kept: ReadonlySet<string>,
+    keyMoves: DeleteDecisions | undefined,
   ): Promise<void> {
     const c = this.config;
     // Named by the batch's own positions, so a replay keeps the name whatever the completion finds.
     const name = fileName(changes, c.format);
     const complete = await completeRowImages(schema, changes, this.sourceRows, this.log);
-    const records = fileRecords(layout, complete, c.withMetadata, BigInt(Date.now()) * 1000n, kept);
+    const records = fileRecords(layout, complete, c.withMetadata, BigInt(Date.now()) * 1000n, keyMoves);
     if (records.length === 0) return;
     const columns = [...layout.columns.map((col) => col.name), ...(c.withMetadata ? layout.meta.map((m) => m.name) : [])];
     const path = filePath(c.stagePath, schema);
@@ -159,6 +158,16 @@ export class SnowpipeDestination implements TableDestination, SchemaEvolving {
         `FILE_FORMAT = (${format}) MATCH_BY_COLUMN_NAME = CASE_SENSITIVE`,
     );
     this.stats.copies++;
+  }
+
+  /**
+   * The delete records key moves of a DEFERRABLE key leave out or replace (see `eventsWithSource`:
+   * a key the transaction moved a row into and out of again is read from the source); undefined
+   * when no table of the batch has such a key.
+   */
+  private async keyMoveDecisions(batch: EncodedBatch): Promise<DeleteDecisions | undefined> {
+    if (![...batch.schemas.values()].some((s) => s.keyDeferrable === true)) return undefined;
+    return deleteDecisions(batch, await eventsWithSource(batch, false, this.keyMoves, this.sourceRows, this.log));
   }
 
   /** Creates the COPY target when missing: the row's columns in Snowflake types, then the metadata columns. */

@@ -6,6 +6,7 @@ import { epochMicrosToTimestamp } from '../../core/time';
 import type { TableLayout } from '../sql/layout';
 import { keyIdOf } from '../sql/row-key';
 import { textConverter } from '../snowflake/values';
+import type { DeleteDecisions } from '../keyChanges';
 import { positionKey } from '../keyMoves';
 import type { SnowpipeFormat } from './config';
 
@@ -35,15 +36,16 @@ export function filePath(stagePath: string, source: TableRef): string {
  * layout's metadata columns (operation, deleted flag, synced-at, watermark, position) when
  * `append_mode`/`meta_enabled` ask for them. Snapshot rows (backfill, `op: 'read'`) are rows like
  * inserts. Without metadata, deletes and truncates have no row to append and are left out. An update that changes the primary key is preceded by a `delete`
- * record of the old key at the same position (with metadata only). Changes come with their unchanged TOAST values completed (see `rowImages.ts`).
+ * record of the old key at the same position (with metadata only), unless `keyMoves` leaves it
+ * out or replaces it by the source's row at that key (a `read` record). Changes come with their unchanged TOAST values completed (see `rowImages.ts`).
  */
 export function fileRecords(
   layout: TableLayout,
   changes: readonly Change[],
   withMetadata: boolean,
   syncedAtMicros: bigint,
-  /** Positions of changes whose delete record is left out (see `KeyMoveDeletes`). */
-  keptKeys: ReadonlySet<string> = NO_POSITIONS,
+  /** Delete records left out or replaced by the source's row, for key moves of a DEFERRABLE key (see `eventsWithSource`). */
+  keyMoves: DeleteDecisions = NO_DECISIONS,
 ): Record<string, string | null>[] {
   const converters = layout.columns.map((c) => textConverter(c.load));
   const idOf = layout.key.length > 0 ? keyIdOf(layout.key) : undefined;
@@ -61,15 +63,19 @@ export function fileRecords(
     if (!withMetadata && c.op !== 'insert' && c.op !== 'update' && c.op !== 'read') continue;
     // A key change is a delete of the old key first (as on every event destination), so a consumer
     // keeping the latest record per key drops the old row.
-    const kept = keptKeys.size > 0 && keptKeys.has(positionKey(c));
-    if (withMetadata && idOf && c.op === 'update' && c.before && c.after && idOf(c.before) !== idOf(c.after) && !kept) record(c, 'delete', c.before);
-    if (c.op === 'delete' && kept) continue;
+    const pos = keyMoves.left.size > 0 || keyMoves.refreshed.size > 0 ? positionKey(c) : undefined;
+    const kept = pos !== undefined && keyMoves.left.has(pos);
+    // The key may still hold another row: the source's row there, instead of the delete.
+    const refresh = pos !== undefined ? keyMoves.refreshed.get(pos) : undefined;
+    if (withMetadata && refresh) record(refresh, 'read', refresh.after ?? {});
+    else if (withMetadata && idOf && c.op === 'update' && c.before && c.after && idOf(c.before) !== idOf(c.after) && !kept) record(c, 'delete', c.before);
+    if (c.op === 'delete' && (kept || refresh)) continue;
     record(c, c.op, c.op === 'delete' ? (c.before ?? c.key) : c.op === 'truncate' ? {} : (c.after ?? {}));
   }
   return out;
 }
 
-const NO_POSITIONS: ReadonlySet<string> = new Set();
+const NO_DECISIONS: DeleteDecisions = { left: new Set(), refreshed: new Map() };
 
 /** The metadata columns of one record: operation, deleted flag, synced-at, watermark, position. */
 function metadataFields(layout: TableLayout, c: Change, op: Change['op'], syncedAtMicros: bigint): Record<string, string> {
