@@ -50,9 +50,11 @@ export function eventsOf(batch: Batch, tombstones: boolean, moves: KeyMoveTables
 /**
  * {@link eventsOf}, where a delete (and tombstone) for a key that may still hold the row it held
  * before the transaction (a row moved into a held key and out again, a swap of two rows equal but
- * for the key: `KeyMoveDeletes` cannot tell) is decided by the source: when the source holds a row
- * at that key now, a `refresh` event with it is sent instead; when not, the delete. Without a
- * reader (`sourceRows` undefined) the delete is sent. One read per table per batch that has such keys.
+ * for the key: `KeyMoveDeletes` cannot tell), or for a key whose latest record is the image of the
+ * row leaving it while another row stays (B updated in place at K after A moved in, then leaving),
+ * is decided by the source: when the source holds a row at that key now, a `refresh` event with
+ * it is sent instead; when not, the delete. Without a reader (`sourceRows` undefined) the delete
+ * is sent. One read per table per batch that has such keys.
  */
 export async function eventsWithSource(
   batch: Batch,
