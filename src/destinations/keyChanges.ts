@@ -83,11 +83,16 @@ export async function eventsWithSource(
       changes.map(([, old]) => old),
     ))
       rows.set(idOf(r), r);
-    for (const [c, old] of changes) current.set(c, rows.get(idOf(old)) ?? null);
+    let held = 0;
+    for (const [c, old] of changes) {
+      const row = rows.get(idOf(old)) ?? null;
+      if (row !== null) held++;
+      current.set(c, row);
+    }
     log.info('keys a row moved into and out of again within a transaction were read from the source (a row may be newer than the change)', {
       table: key,
       keys: changes.length,
-      held: [...current.values()].filter((r) => r !== null).length,
+      held,
     });
   }
   return eventsFrom(batch, tombstones, answer, current);

@@ -5,7 +5,6 @@ import type { Codec } from '../../wire/codec';
 import type { EncodedBatch } from '../destination';
 import { idempotencyKey, qualifiedName, tombstoneIdempotencyKey } from '../idempotency';
 import { eventsOf, type OutgoingEvent } from '../keyChanges';
-import type { KeyMoveTables } from '../keyMoves';
 import { utf8Length, uvarintSize, type EncodableRecord } from './recordBatch';
 import { topicFor, type TopicTemplate } from './topics';
 
@@ -65,9 +64,10 @@ export interface RecordOptions {
   extraHeader?: (schema: TableSchema) => string;
   /** Frames values (Confluent wire format), by topic. */
   frame?: (topic: string, value: Uint8Array) => Uint8Array;
-  /** The destination's key-move tracker, fed every batch in order (see {@link eventsOf}); else this batch's alone. */
-  keyMoves?: KeyMoveTables;
-  /** The batch's events, already derived (`eventsWithSource`): then `keyMoves` is not used. */
+  /**
+   * The batch's events as the destination derived them (`eventsWithSource`, with its key-move
+   * tracker); else {@link eventsOf} of this batch alone.
+   */
   events?: readonly OutgoingEvent[];
 }
 
@@ -79,7 +79,7 @@ export interface RecordOptions {
 export function recordsOf(batch: EncodedBatch, o: RecordOptions): OutgoingRecord[] {
   const values = batch.messages(o.codec.format);
   const contentType = o.codec.contentType;
-  const events = o.events ?? eventsOf(batch, o.tombstones, o.keyMoves);
+  const events = o.events ?? eventsOf(batch, o.tombstones);
   const out = new Array<OutgoingRecord>(events.length);
   // Changes of one table share its topic and name; changes of one transaction its commit time.
   let lastTable: Change['table'] | undefined;
