@@ -7,41 +7,15 @@
  * Kafka topic read back as log compaction keeps it (last record per key, tombstones removed), and a
  * webhook consumer upserting and deleting by key in arrival order, must hold exactly the source rows.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { compactedTopic, sorted, webhookRows } from '../support/eventViews';
-import { startHttpPeer, type HttpPeer } from '../support/peers/httpPeer';
-import { startKafkaBroker, type KafkaBroker } from '../support/peers/kafkaBroker';
+import { caughtUpRunner, idValueRow, useEventKeyFixture } from '../support/eventKeyFixture';
 import { testFlow, writeFlowFile } from '../support/flows';
-import { createTestDatabase, type TestDatabase } from '../support/pg';
-import { runWorker } from '../support/worker';
 
-let broker: KafkaBroker;
-let peer: HttpPeer;
-let source: TestDatabase;
-let state: TestDatabase;
-let dir: string;
-
-beforeAll(async () => {
-  broker = await startKafkaBroker();
-  peer = await startHttpPeer();
-  source = await createTestDatabase('emdel_src');
-  state = await createTestDatabase('emdel_state');
-  dir = mkdtempSync(join(tmpdir(), 'ductstream-emdel-'));
-}, 60_000);
-
-afterAll(async () => {
-  await broker?.stop();
-  await peer?.close();
-  await source?.drop();
-  await state?.drop();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-const row = (r: Record<string, unknown>): string => `${String(r.id)}|${String(r.v)}`;
+const f = useEventKeyFixture('emdel');
+const row = idValueRow;
 
 test('kafka and http: a delete of the row that held a key another row moved into leaves that row', async () => {
+  const { broker, peer, source, dir } = f;
   await source.query('CREATE TABLE public.md (id int PRIMARY KEY DEFERRABLE INITIALLY IMMEDIATE, v text)');
   await source.query('ALTER TABLE public.md REPLICA IDENTITY FULL');
   const flow = testFlow({
@@ -56,11 +30,7 @@ test('kafka and http: a delete of the row that held a key another row moved into
       { name: 'hook', type: 'http', options: { url: `${peer.url}/hook` } },
     ],
   });
-  const env = { DUCTSTREAM_POSTGRES_DSN: state.dsn, DUCTSTREAM_MAX_WRITE_ROWS: '3' };
-  const run = async (args: string[]): Promise<void> => {
-    const r = await runWorker([...args, '-max-empty-reads', '1'], env, 240_000);
-    if (r.code !== 0) throw new Error(`worker exited ${r.code}: ${r.stderr.slice(-3000)}`);
-  };
+  const run = caughtUpRunner(f);
   await run(['-flow-file', writeFlowFile(dir, flow)]);
   await source.query(`INSERT INTO public.md SELECT g, 'v' || g FROM generate_series(1, 12) g`);
   await source.query(`INSERT INTO public.md VALUES (20, 'filler')`);
@@ -100,6 +70,7 @@ test('kafka and http: a delete of the row that held a key another row moved into
 }, 600_000);
 
 test('kafka and http: a row moved into a held key and out again, and a swap of equal rows, leave the key its row', async () => {
+  const { broker, peer, source, dir } = f;
   await source.query('CREATE TABLE public.mo (id int PRIMARY KEY DEFERRABLE INITIALLY IMMEDIATE, v text)');
   await source.query('ALTER TABLE public.mo REPLICA IDENTITY FULL');
   const flow = testFlow({
@@ -114,12 +85,7 @@ test('kafka and http: a row moved into a held key and out again, and a swap of e
       { name: 'hook', type: 'http', options: { url: `${peer.url}/out` } },
     ],
   });
-  const env = { DUCTSTREAM_POSTGRES_DSN: state.dsn, DUCTSTREAM_MAX_WRITE_ROWS: '3' };
-  const run = async (args: string[]): Promise<string> => {
-    const r = await runWorker([...args, '-max-empty-reads', '1'], env, 240_000);
-    if (r.code !== 0) throw new Error(`worker exited ${r.code}: ${r.stderr.slice(-3000)}`);
-    return r.stderr;
-  };
+  const run = caughtUpRunner(f);
   await run(['-flow-file', writeFlowFile(dir, flow)]);
   const rows = (o: number): string =>
     `INSERT INTO public.mo VALUES (${o + 1}, 'same'), (${o + 2}, 'same'), (${o + 3}, 'a'), (${o + 4}, 'b'), (${o + 5}, 'c'), (${o + 6}, 'd'),
@@ -159,6 +125,7 @@ test('kafka and http: a row moved into a held key and out again, and a swap of e
 }, 600_000);
 
 test('kafka and http: the row that held a key, updated in place there after another row moved in, then leaving, leaves that row', async () => {
+  const { broker, peer, source, dir } = f;
   await source.query('CREATE TABLE public.mi (id int PRIMARY KEY DEFERRABLE INITIALLY IMMEDIATE, v text)');
   await source.query('ALTER TABLE public.mi REPLICA IDENTITY FULL');
   const flow = testFlow({
@@ -173,12 +140,7 @@ test('kafka and http: the row that held a key, updated in place there after anot
       { name: 'hook', type: 'http', options: { url: `${peer.url}/inp` } },
     ],
   });
-  const env = { DUCTSTREAM_POSTGRES_DSN: state.dsn, DUCTSTREAM_MAX_WRITE_ROWS: '3' };
-  const run = async (args: string[]): Promise<string> => {
-    const r = await runWorker([...args, '-max-empty-reads', '1'], env, 240_000);
-    if (r.code !== 0) throw new Error(`worker exited ${r.code}: ${r.stderr.slice(-3000)}`);
-    return r.stderr;
-  };
+  const run = caughtUpRunner(f);
   await run(['-flow-file', writeFlowFile(dir, flow)]);
   const rows = (o: number): string =>
     `INSERT INTO public.mi VALUES (${o + 1}, 'a'), (${o + 2}, 'b'), (${o + 3}, 'c'), (${o + 4}, 'd'), (${o + 5}, 'e'), (${o + 6}, 'f')`;

@@ -7,15 +7,10 @@
  * upserting and deleting by key in arrival order must both hold exactly the source rows: nothing
  * lost, no ghost row. Real parts: the private PostgreSQL, the kcat mock broker, a Node HTTP server.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { compactedTopic, sorted, webhookRows } from '../support/eventViews';
-import { startHttpPeer, type HttpPeer } from '../support/peers/httpPeer';
-import { startKafkaBroker, type KafkaBroker } from '../support/peers/kafkaBroker';
+import { caughtUpRunner, idValueRow, useEventKeyFixture } from '../support/eventKeyFixture';
 import { testFlow, writeFlowFile } from '../support/flows';
-import { createTestDatabase, type TestDatabase } from '../support/pg';
-import { runWorker, spawnBin, WORKER_BIN } from '../support/worker';
+import { spawnBin, WORKER_BIN } from '../support/worker';
 
 interface Event {
   op: string;
@@ -23,29 +18,8 @@ interface Event {
   after?: Record<string, unknown> | null;
 }
 
-let broker: KafkaBroker;
-let peer: HttpPeer;
-let source: TestDatabase;
-let state: TestDatabase;
-let dir: string;
-
-beforeAll(async () => {
-  broker = await startKafkaBroker();
-  peer = await startHttpPeer();
-  source = await createTestDatabase('emcrash_src');
-  state = await createTestDatabase('emcrash_state');
-  dir = mkdtempSync(join(tmpdir(), 'ductstream-emcrash-'));
-}, 60_000);
-
-afterAll(async () => {
-  await broker?.stop();
-  await peer?.close();
-  await source?.drop();
-  await state?.drop();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-const row = (r: Record<string, unknown>): string => `${String(r.id)}|${String(r.v)}`;
+const f = useEventKeyFixture('emcrash');
+const row = idValueRow;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const eventOf = (body: Buffer): Event => JSON.parse(body.toString()) as Event;
 /** An update event of the swap of keys 1 and 2 (a row moved from one of them to the other). */
@@ -53,6 +27,7 @@ const swapHalf = (e: Event): boolean =>
   e.op === 'update' && e.before != null && e.after != null && [1, 2].includes(Number(e.before.id)) && e.before.id !== e.after.id;
 
 test('kill -9 between the two writes of a key swap, restart: compacted topic and webhook rows equal the source', async () => {
+  const { broker, peer, source, state, dir } = f;
   await source.query('CREATE TABLE public.kc (id int PRIMARY KEY DEFERRABLE INITIALLY IMMEDIATE, v text)');
   await source.query('ALTER TABLE public.kc REPLICA IDENTITY FULL');
   const flow = testFlow({
@@ -70,11 +45,7 @@ test('kill -9 between the two writes of a key swap, restart: compacted topic and
     ],
   });
   const env = { DUCTSTREAM_POSTGRES_DSN: state.dsn, DUCTSTREAM_MAX_WRITE_ROWS: '3' };
-  const run = async (args: string[]): Promise<string> => {
-    const r = await runWorker([...args, '-max-empty-reads', '1'], env, 240_000);
-    if (r.code !== 0) throw new Error(`worker exited ${r.code}: ${r.stderr.slice(-3000)}`);
-    return r.stderr;
-  };
+  const run = caughtUpRunner(f);
   await run(['-flow-file', writeFlowFile(dir, flow)]);
   await source.query(`INSERT INTO public.kc SELECT g, 'v' || g FROM generate_series(1, 8) g`);
   await source.query(`INSERT INTO public.kc SELECT g, 'filler ' || g FROM generate_series(20, 21) g`);

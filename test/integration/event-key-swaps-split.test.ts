@@ -5,14 +5,8 @@
  * read back as log compaction keeps it (last record per key, tombstones removed), and a webhook
  * consumer upserting and deleting by key in arrival order, must both hold exactly the source rows.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startHttpPeer, type HttpPeer } from '../support/peers/httpPeer';
-import { startKafkaBroker, type KafkaBroker } from '../support/peers/kafkaBroker';
+import { caughtUpRunner, idValueRow, useEventKeyFixture } from '../support/eventKeyFixture';
 import { testFlow, writeFlowFile } from '../support/flows';
-import { createTestDatabase, type TestDatabase } from '../support/pg';
-import { runWorker } from '../support/worker';
 
 interface Event {
   op: string;
@@ -20,31 +14,11 @@ interface Event {
   after?: Record<string, unknown> | null;
 }
 
-let broker: KafkaBroker;
-let peer: HttpPeer;
-let source: TestDatabase;
-let state: TestDatabase;
-let dir: string;
-
-beforeAll(async () => {
-  broker = await startKafkaBroker();
-  peer = await startHttpPeer();
-  source = await createTestDatabase('eswap_src');
-  state = await createTestDatabase('eswap_state');
-  dir = mkdtempSync(join(tmpdir(), 'ductstream-eswap-'));
-}, 60_000);
-
-afterAll(async () => {
-  await broker?.stop();
-  await peer?.close();
-  await source?.drop();
-  await state?.drop();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-const row = (r: Record<string, unknown>): string => `${String(r.id)}|${String(r.v)}`;
+const f = useEventKeyFixture('eswap');
+const row = idValueRow;
 
 test('kafka and http: swaps and cycles cut across writes leave exactly the source rows', async () => {
+  const { broker, peer, source, dir } = f;
   await source.query('CREATE TABLE public.sw (id int PRIMARY KEY DEFERRABLE INITIALLY IMMEDIATE, v text)');
   await source.query('ALTER TABLE public.sw REPLICA IDENTITY FULL');
   const flow = testFlow({
@@ -59,11 +33,7 @@ test('kafka and http: swaps and cycles cut across writes leave exactly the sourc
       { name: 'hook', type: 'http', options: { url: `${peer.url}/hook` } },
     ],
   });
-  const env = { DUCTSTREAM_POSTGRES_DSN: state.dsn, DUCTSTREAM_MAX_WRITE_ROWS: '3' };
-  const run = async (args: string[]): Promise<void> => {
-    const r = await runWorker([...args, '-max-empty-reads', '1'], env, 240_000);
-    if (r.code !== 0) throw new Error(`worker exited ${r.code}: ${r.stderr.slice(-3000)}`);
-  };
+  const run = caughtUpRunner(f);
   await run(['-flow-file', writeFlowFile(dir, flow)]);
   await source.query(`INSERT INTO public.sw SELECT g, 'v' || g FROM generate_series(1, 12) g`);
   await source.query(`INSERT INTO public.sw SELECT g, 'filler ' || g FROM generate_series(20, 21) g`);
