@@ -1,10 +1,9 @@
-import type { WorkflowStatusString } from '@dbos-inc/dbos-sdk';
 import { backfillStatusOf, type WorkflowReader } from '../services/backfill/status';
+import { ACTIVE_STATUSES } from '../workflows/activeStatuses';
 import { BACKFILL_WORKFLOW, flowIdOfBackfill } from '../workflows/backfill/types';
 import type { FlowStatus, StatusExtension } from './model';
 
 /** DBOS statuses of a backfill that is still to finish. */
-const ACTIVE: WorkflowStatusString[] = ['PENDING', 'ENQUEUED', 'DELAYED'];
 
 /**
  * Adds backfill progress to flow status: for every backfill not finished yet (its DBOS workflow
@@ -19,7 +18,7 @@ export class BackfillStatusExtension implements StatusExtension {
   async extend(statuses: FlowStatus[]): Promise<void> {
     if (statuses.length === 0) return;
     const byFlow = new Map(statuses.map((s) => [s.flowId, s] as const));
-    const active = await this.reader.listWorkflows({ workflowName: BACKFILL_WORKFLOW, status: ACTIVE, loadInput: true, loadOutput: false });
+    const active = await this.reader.listWorkflows({ workflowName: BACKFILL_WORKFLOW, status: [...ACTIVE_STATUSES], loadInput: true, loadOutput: false });
     for (const w of active) {
       const s = byFlow.get(flowIdOfBackfill(w.workflowID) ?? '');
       if (!s) continue;

@@ -1,6 +1,7 @@
 import type { WorkflowStatus } from '@dbos-inc/dbos-sdk';
 import { describeError } from '../core/errors';
 import { FLOW_RUN_WORKFLOW } from '../workflows/flowRun';
+import { ACTIVE_STATUSES } from '../workflows/activeStatuses';
 import { flowIdOfRun, runIdPrefix } from '../workflows/runIds';
 import type { RunSummary } from './model';
 import { newestSteps, systemDbPool, type StepLister, type StepRecord, type SystemDbQuery } from './stepRecords';
@@ -23,7 +24,6 @@ export interface WorkflowReader extends StepLister {
   }): Promise<WorkflowStatus[]>;
 }
 
-const ACTIVE = ['PENDING', 'ENQUEUED', 'DELAYED'];
 /** Steps shown per run (the newest ones). */
 export const STEPS_SHOWN = 20;
 
@@ -59,7 +59,13 @@ export class RunHistory {
 
   /** Flow id → its active run id, for every flow with one. */
   async active(): Promise<Map<string, string>> {
-    const rows = await this.dbos.listWorkflows({ workflowName: FLOW_RUN_WORKFLOW, status: ACTIVE, loadInput: false, loadOutput: false, sortDesc: true });
+    const rows = await this.dbos.listWorkflows({
+      workflowName: FLOW_RUN_WORKFLOW,
+      status: [...ACTIVE_STATUSES],
+      loadInput: false,
+      loadOutput: false,
+      sortDesc: true,
+    });
     const out = new Map<string, string>();
     for (const w of rows) {
       const f = flowIdOfRun(w.workflowID);

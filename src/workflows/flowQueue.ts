@@ -3,6 +3,7 @@ import { describeError, invalidArgument } from '../core/errors';
 import type { Logger } from '../core/log';
 import type { DefinitionInEffect, FlowRunControl, FlowRunInfo, FlowRunPage, RunKind } from '../services/flows/runs';
 import { DEFINITION_EVENT, FLOW_RUN_WORKFLOW, flowRun, type FlowRunOptions, type FlowRunResult } from './flowRun';
+import { ACTIVE_STATUSES } from './activeStatuses';
 import { flowIdOfRun, newRunId, runIdPrefix } from './runIds';
 
 /** Options of the runs the service enqueues. */
@@ -11,8 +12,6 @@ export interface FlowQueueOptions {
   /** deliverBatch steps per workflow (DUCTSTREAM_STEPS_PER_RUN, default 500). */
   maxStepsPerRun: number;
 }
-
-export const ACTIVE_STATUSES = ['PENDING', 'ENQUEUED', 'DELAYED'] as const;
 
 /** The options of a run of `kind`: `stream` continues in successors until stopped; `once` ends after one empty read or at its bound. */
 export function runOptionsFor(kind: RunKind, maxStepsPerRun: number): FlowRunOptions {

@@ -2,14 +2,14 @@ import { DBOS } from '@dbos-inc/dbos-sdk';
 import { parseLsn } from '../../core/lsn';
 import type { BackfillHold } from '../../pipeline/deps';
 import { BACKFILL_WORKFLOW, flowIdOfBackfill, type BackfillRequest } from '../../workflows/backfill/types';
-import { ACTIVE } from './start';
+import { ACTIVE_STATUSES } from '../../workflows/activeStatuses';
 
 const CACHE_MS = 1000;
 let cache: { at: number; holds: Promise<Map<string, BackfillHold>> } | undefined;
 
 /** Every flow's hold, from one read of the active backfills of all flows (any process). */
 async function readHolds(): Promise<Map<string, BackfillHold>> {
-  const active = await DBOS.listWorkflows({ workflowName: BACKFILL_WORKFLOW, status: [...ACTIVE], loadOutput: false });
+  const active = await DBOS.listWorkflows({ workflowName: BACKFILL_WORKFLOW, status: [...ACTIVE_STATUSES], loadOutput: false });
   const holds = new Map<string, { lsn: bigint; tables: Set<string> }>();
   for (const w of active) {
     const flowId = flowIdOfBackfill(w.workflowID);

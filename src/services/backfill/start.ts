@@ -3,15 +3,14 @@ import { DuctError } from '../../core/errors';
 import { pipelineContext } from '../../workflows/context';
 import { backfillWorkflow } from '../../workflows/backfill/workflows';
 import { BACKFILL_WORKFLOW, backfillIdPrefix, flowIdOfBackfill, newBackfillId, type BackfillRequest } from '../../workflows/backfill/types';
+import { ACTIVE_STATUSES } from '../../workflows/activeStatuses';
 import { validateBackfill, type BackfillFields, type BackfillInput } from './validate';
-
-export const ACTIVE = ['PENDING', 'ENQUEUED', 'DELAYED'] as const;
 
 /** Active backfills of a flow (any process). */
 export async function activeBackfills(flowId: string): Promise<WorkflowStatus[]> {
   const rows = await DBOS.listWorkflows({
     workflowName: BACKFILL_WORKFLOW,
-    status: [...ACTIVE],
+    status: [...ACTIVE_STATUSES],
     workflow_id_prefix: backfillIdPrefix(flowId),
     loadOutput: false,
   });
