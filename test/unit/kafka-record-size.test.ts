@@ -5,6 +5,7 @@
  */
 import { KAFKA_ASCII_HEADERS, KAFKA_HEADERS, recordsOf } from '../../src/destinations/kafka/messages';
 import { ProduceRequestEncoder } from '../../src/destinations/kafka/recordBatch';
+import { AVRO_SCHEMA_HEADER } from '../../src/destinations/schemaCarrier';
 import { parseTopicTemplate } from '../../src/destinations/kafka/topics';
 import { toEncodedBatch } from '../../src/pipeline/encodedBatch';
 import { getCodec } from '../../src/wire/registry';
@@ -34,4 +35,22 @@ test('record sizes cover the encoded records (ASCII and non-ASCII names, keys an
     expect(r.size).toBeGreaterThanOrEqual(enc.recordSize(r, 4000, 3_600_000));
     expect(r.size).toBeLessThanOrEqual(enc.recordSize(r) + 40);
   }
+});
+
+test('record sizes cover long header values (a long table name, an Avro schema header)', () => {
+  const long = table(`public.${'t'.repeat(60)}`, { id: 'int8', v: 'text' }, { primaryKey: ['id'] });
+  const log = new ChangeLog();
+  log.tx((t) => {
+    for (let i = 0; i < 20; i++) t.insert(long, { id: BigInt(i), v: 'v' });
+  });
+  const schemaText = JSON.stringify({ type: 'record', name: 'x', fields: Array.from({ length: 400 }, (_, i) => ({ name: `f${i}`, type: 'string' })) });
+  const records = recordsOf(toEncodedBatch(log.batch(), getCodec), {
+    codec: getCodec('json'),
+    topic: parseTopicTemplate('t.{schema}.{table}', 'topic'),
+    tombstones: false,
+    extraHeader: () => schemaText,
+  });
+  const names = [...KAFKA_HEADERS, AVRO_SCHEMA_HEADER];
+  const enc = new ProduceRequestEncoder({ acks: -1, timeoutMs: 1000, compression: 'none', headerNames: names, asciiHeaders: KAFKA_ASCII_HEADERS });
+  for (const r of records) expect(r.size).toBeGreaterThanOrEqual(enc.recordSize(r, 4000, 3_600_000));
 });

@@ -5,6 +5,7 @@ import type { Codec } from '../../wire/codec';
 import type { EncodedBatch } from '../destination';
 import { idempotencyKey, qualifiedName, tombstoneIdempotencyKey } from '../idempotency';
 import { eventsOf, type OutgoingEvent } from '../keyChanges';
+import { AVRO_SCHEMA_HEADER } from '../schemaCarrier';
 import { utf8Length, uvarintSize, type EncodableRecord } from './recordBatch';
 import { topicFor, type TopicTemplate } from './topics';
 
@@ -26,6 +27,18 @@ export const KAFKA_ASCII_HEADERS: readonly boolean[] = KAFKA_HEADERS.map((h) => 
 
 /** Bytes of the header names with their length prefixes, in every record. */
 const HEADER_NAMES_SIZE = KAFKA_HEADERS.reduce((s, h) => s + uvarintSize(h.length * 2) + h.length, 0);
+
+/** Bytes of the extra header's name with its length prefix (the longest name it may have). */
+const EXTRA_HEADER_NAME_SIZE = uvarintSize(AVRO_SCHEMA_HEADER.length * 2) + AVRO_SCHEMA_HEADER.length;
+
+/**
+ * Room for a record's fixed fields at the largest deltas a request carries: its length prefix (5),
+ * attributes (1), timestamp delta (up to 10), offset delta (5) and header count (1).
+ */
+const RECORD_FIXED_SIZE = 22;
+
+/** Bytes of a length-prefixed field of `n` bytes (zigzag varint length, then the bytes). */
+const field = (n: number): number => uvarintSize(n * 2) + n;
 
 export class OutgoingRecord implements EncodableRecord {
   constructor(
@@ -110,9 +123,11 @@ export function recordsOf(batch: EncodedBatch, o: RecordOptions): OutgoingRecord
       kind === 'tombstone' ? '' : contentType,
     ];
     if (o.extraHeader) headerValues.push(kind === 'tombstone' ? '' : o.extraHeader(schema));
-    let size = 24 + HEADER_NAMES_SIZE + utf8Length(key) + (value === null ? 0 : value.byteLength);
-    // ASCII headers (all but the table name and the extra one) are as long in bytes as in chars.
-    for (let h = 0; h < headerValues.length; h++) size += 1 + (KAFKA_ASCII_HEADERS[h] === true ? headerValues[h]!.length : utf8Length(headerValues[h]!));
+    let size = RECORD_FIXED_SIZE + HEADER_NAMES_SIZE + field(utf8Length(key)) + (value === null ? 1 : field(value.byteLength));
+    if (o.extraHeader) size += EXTRA_HEADER_NAME_SIZE;
+    // ASCII headers (all but the table name and the extra one) are as long in bytes as in chars;
+    // a value of 64 bytes or more has a two-byte length prefix (an Avro schema, a long table name).
+    for (let h = 0; h < headerValues.length; h++) size += field(KAFKA_ASCII_HEADERS[h] === true ? headerValues[h]!.length : utf8Length(headerValues[h]!));
     out[i] = new OutgoingRecord(t, key, value, headerValues, ms, change.op === 'truncate', size);
   }
   return out;
