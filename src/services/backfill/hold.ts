@@ -1,7 +1,7 @@
 import { DBOS } from '@dbos-inc/dbos-sdk';
 import { parseLsn } from '../../core/lsn';
 import type { BackfillHold } from '../../pipeline/deps';
-import { BACKFILL_WORKFLOW, flowIdOfBackfill, type BackfillRequest } from '../../workflows/backfill/types';
+import { BACKFILL_WORKFLOW, flowIdOfBackfill, requestOfBackfill } from '../../workflows/backfill/types';
 import { ACTIVE_STATUSES } from '../../workflows/activeStatuses';
 
 const CACHE_MS = 1000;
@@ -13,7 +13,7 @@ async function readHolds(): Promise<Map<string, BackfillHold>> {
   const holds = new Map<string, { lsn: bigint; tables: Set<string> }>();
   for (const w of active) {
     const flowId = flowIdOfBackfill(w.workflowID);
-    const req = Array.isArray(w.input) ? (w.input[0] as BackfillRequest | undefined) : undefined;
+    const req = requestOfBackfill(w);
     if (flowId === null || !req) continue;
     const at = parseLsn(req.holdLsn);
     const hold = holds.get(flowId);

@@ -2,7 +2,7 @@ import { DBOS, type WorkflowStatus } from '@dbos-inc/dbos-sdk';
 import { DuctError } from '../../core/errors';
 import { pipelineContext } from '../../workflows/context';
 import { backfillWorkflow } from '../../workflows/backfill/workflows';
-import { BACKFILL_WORKFLOW, backfillIdPrefix, flowIdOfBackfill, newBackfillId, type BackfillRequest } from '../../workflows/backfill/types';
+import { BACKFILL_WORKFLOW, backfillIdPrefix, flowIdOfBackfill, newBackfillId, requestOfBackfill, type BackfillRequest } from '../../workflows/backfill/types';
 import { ACTIVE_STATUSES } from '../../workflows/activeStatuses';
 import { validateBackfill, type BackfillFields, type BackfillInput } from './validate';
 
@@ -46,7 +46,7 @@ export async function startBackfill(flowId: string, input: BackfillInput, fields
   const request = await validateBackfill(flow, input, fields, deps.log);
   for (const w of await activeBackfills(flowId)) {
     if (w.workflowID === backfillId) return { backfillId, request };
-    const other = (Array.isArray(w.input) ? (w.input[0] as BackfillRequest | undefined) : undefined)?.tables ?? [];
+    const other = requestOfBackfill(w)?.tables ?? [];
     const both = request.tables.filter((t) => other.includes(t));
     if (both.length > 0) {
       throw new DuctError('failed_precondition', `table(s) ${both.join(', ')} are being backfilled already by ${w.workflowID}`, {

@@ -6,8 +6,8 @@ import {
   PROGRESS_EVENT,
   backfillIdPrefix,
   flowIdOfBackfill,
+  requestOfBackfill,
   type BackfillPlan,
-  type BackfillRequest,
   type BackfillResult,
   type PartitionProgress,
 } from '../../workflows/backfill/types';
@@ -77,7 +77,7 @@ export interface BackfillStatus {
 
 /** The status of a backfill, from its workflow, its plan and its partitions' progress events. */
 export async function backfillStatusOf(r: WorkflowReader, s: WorkflowStatus): Promise<BackfillStatus> {
-  const input = Array.isArray(s.input) ? (s.input[0] as BackfillRequest | undefined) : undefined;
+  const input = requestOfBackfill(s);
   const flowId = input?.flowId ?? flowIdOfBackfill(s.workflowID) ?? '';
   const plan = await r.getEvent<BackfillPlan>(s.workflowID, PLAN_EVENT);
   const tables = new Map<string, TableProgress>();

@@ -82,6 +82,12 @@ export function newBackfillId(flowId: string, now = Date.now()): string {
 
 const BACKFILL_ID = /^backfill-(.+)-\d+$/;
 
+/** The request a backfill workflow was started with (its first argument), from its DBOS status. */
+export function requestOfBackfill(w: { input?: unknown }): BackfillRequest | undefined {
+  return Array.isArray(w.input) ? (w.input[0] as BackfillRequest | undefined) : undefined;
+}
+
+/** The flow of a backfill id, or null when the id is not a backfill's. */
 export function flowIdOfBackfill(id: string): string | null {
   return BACKFILL_ID.exec(id)?.[1] ?? null;
 }
